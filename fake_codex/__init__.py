@@ -1,0 +1,1 @@
+"""fake-codex: a scriptable stand-in for the OpenAI codex CLI (see docs/scenarios.md)."""

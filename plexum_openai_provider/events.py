@@ -1,0 +1,149 @@
+"""Canonical events: what a turn reports to its host, one JSON object each.
+
+Every event is a frozen dataclass with a ``type`` tag; ``to_json()`` gives the stable wire form
+(the CLI's ``--json`` output, later the plugin protocol). A turn ends with exactly one terminal
+event, ``message_end`` or ``error``, and nothing follows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+USAGE_KEYS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+)
+
+# The fixed list of `error.code` values (documented in the README's error ladder).
+ErrorCode = Literal[
+    "config",  # config.json unreadable or invalid, unsupported model
+    "binary_not_found",  # `binary` missing or not executable
+    "spawn",  # the OS refused to start codex for another reason
+    "exit",  # codex exited non-zero (or by a signal) without a terminal event
+    "auth",  # codex is not logged in / the API key was refused (HTTP 401)
+    "model_rejected",  # the account does not allow this model (HTTP 400 invalid_request_error)
+    "turn_failed",  # codex reported `turn.failed`
+    "timeout",  # the turn ran longer than `turn_timeout_s`
+    "idle_timeout",  # codex was silent for `idle_timeout_s` while nothing was running
+    "cancelled",  # the host cancelled the turn
+    "thread_mismatch",  # resume answered with another thread than the one asked for
+    "session_store",  # the workspace's session file is unreadable
+    "protocol",  # codex ended the stream without any terminal event
+]
+
+ERROR_CODES: tuple[str, ...] = ErrorCode.__args__  # type: ignore[attr-defined]
+
+ItemPhase = Literal["started", "updated", "completed"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts; 0 where a codex version does not report a field."""
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+
+    @classmethod
+    def from_mapping(cls, raw: object) -> Usage:
+        if not isinstance(raw, dict):
+            return cls()
+        values = {}
+        for key in USAGE_KEYS:
+            value = raw.get(key, 0)
+            values[key] = value if isinstance(value, int) and not isinstance(value, bool) else 0
+        return cls(**values)
+
+    def minus(self, earlier: Usage) -> Usage:
+        """Per-turn figures from two cumulative thread totals (never negative)."""
+        return Usage(
+            **{k: max(0, getattr(self, k) - getattr(earlier, k)) for k in USAGE_KEYS}
+        )
+
+    def to_json(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in USAGE_KEYS}
+
+
+class _Event:
+    """Mixin: the wire form of an event is its fields, `type` first."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = value.to_json() if isinstance(value, Usage) else value
+        return out
+
+
+@dataclass(frozen=True)
+class TextDelta(_Event):
+    """One completed agent message (codex exec has no token deltas)."""
+
+    text: str
+    type: Literal["text_delta"] = "text_delta"
+
+
+@dataclass(frozen=True)
+class Reasoning(_Event):
+    text: str
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True)
+class WarningEvent(_Event):
+    """Something the user should know that does not end the turn."""
+
+    message: str
+    type: Literal["warning"] = "warning"
+
+
+@dataclass(frozen=True)
+class Item(_Event):
+    """Live tool activity for display (command, file change, MCP call, web search).
+
+    `item_id` is codex's `item_N`, unique only within one codex process.
+    `detail` carries the item's own fields as codex sent them, minus `id` and `type`.
+    """
+
+    phase: ItemPhase
+    item_id: str
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    type: Literal["item"] = "item"
+
+
+@dataclass(frozen=True)
+class ErrorEvent(_Event):
+    """Terminal: the turn failed. `code` is one of ERROR_CODES."""
+
+    code: ErrorCode
+    message: str
+    type: Literal["error"] = "error"
+
+
+@dataclass(frozen=True)
+class MessageEnd(_Event):
+    """Terminal: the turn completed.
+
+    `usage` is this turn alone; `thread_usage` is codex's running total for the thread.
+    """
+
+    thread_id: str
+    usage: Usage
+    thread_usage: Usage
+    type: Literal["message_end"] = "message_end"
+
+
+CanonicalEvent = TextDelta | Reasoning | WarningEvent | Item | ErrorEvent | MessageEnd
+TERMINAL_TYPES = frozenset({"message_end", "error"})
+
+
+def is_terminal(event: CanonicalEvent) -> bool:
+    return event.type in TERMINAL_TYPES
