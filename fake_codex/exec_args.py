@@ -1,0 +1,222 @@
+"""Strict, clap-like parsing of `codex exec [OPTIONS] [PROMPT]` and `exec resume`.
+
+Rules taken from the real CLI (codex-rs/exec/src/cli.rs, codex-facts §3 and §6): options may be
+mixed with positionals, `--` ends options, `-mVALUE` / `-m=VALUE` / `--model=VALUE` forms work,
+an unknown option is a clap error (rc 2). After `resume` only the *global* options plus
+`--last`, `--all`, `-i` are accepted: `-C`, `-s`, `-p`, `--color`, `--oss` are rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fake_codex import clap
+
+
+@dataclass(frozen=True)
+class _Opt:
+    key: str
+    long: str
+    short: str | None = None
+    value: str | None = None  # value name when the option takes one
+    repeat: bool = False
+    where: str = "both"  # "exec" (not after resume), "resume" (only after), "both" (global)
+
+    @property
+    def display(self) -> str:
+        return f"--{self.long} <{self.value}>" if self.value else f"--{self.long}"
+
+
+_OPTS = (
+    _Opt("json", "json"),
+    _Opt("skip_git_repo_check", "skip-git-repo-check"),
+    _Opt("bypass", "dangerously-bypass-approvals-and-sandbox"),
+    _Opt("ephemeral", "ephemeral"),
+    _Opt("full_auto", "full-auto"),
+    _Opt("model", "model", "m", "MODEL"),
+    _Opt("config", "config", "c", "key=value", repeat=True),
+    _Opt("enable", "enable", None, "FEATURE", repeat=True),
+    _Opt("disable", "disable", None, "FEATURE", repeat=True),
+    _Opt("output_last_message", "output-last-message", "o", "FILE"),
+    _Opt("images", "image", "i", "FILE", repeat=True),
+    _Opt("cd", "cd", "C", "DIR", where="exec"),
+    _Opt("sandbox", "sandbox", "s", "SANDBOX_MODE", where="exec"),
+    _Opt("color", "color", None, "COLOR", where="exec"),
+    _Opt("oss", "oss", where="exec"),
+    _Opt("profile", "profile", "p", "CONFIG_PROFILE", where="exec"),
+    _Opt("output_schema", "output-schema", None, "FILE", where="exec"),
+    _Opt("last", "last", where="resume"),
+    _Opt("all", "all", where="resume"),
+)
+_SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+_COLORS = ("always", "never", "auto")
+
+
+@dataclass(frozen=True)
+class ExecArgs:
+    json: bool = False
+    skip_git_repo_check: bool = False
+    bypass: bool = False
+    ephemeral: bool = False
+    full_auto: bool = False
+    oss: bool = False
+    model: str | None = None
+    config: tuple[str, ...] = ()
+    enable: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    output_last_message: str | None = None
+    images: tuple[str, ...] = ()
+    cd: str | None = None
+    sandbox: str | None = None
+    color: str | None = None
+    profile: str | None = None
+    output_schema: str | None = None
+    resume: bool = False
+    session_id: str | None = None
+    last: bool = False
+    all: bool = False
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class HelpRequested:
+    text: str
+
+
+@dataclass(frozen=True)
+class VersionRequested:
+    pass
+
+
+@dataclass
+class _State:
+    values: dict[str, object] = field(default_factory=dict)
+    positionals: list[str] = field(default_factory=list)
+    resume: bool = False
+
+
+def _lookup(token: str) -> tuple[_Opt | None, str | None]:
+    """Find the option named by `token` (`--long[=v]`, `-s[v]`, `-s=v`) and any inline value."""
+    if token.startswith("--"):
+        name, eq, inline = token[2:].partition("=")
+        for opt in _OPTS:
+            if opt.long == name or (name == "experimental-json" and opt.key == "json"):
+                return opt, inline if eq else None
+        return None, None
+    short, rest = token[1], token[2:]
+    for opt in _OPTS:
+        if opt.short == short:
+            if not rest:
+                return opt, None
+            if opt.value is None:
+                return None, None
+            return opt, rest[1:] if rest.startswith("=") else rest
+    return None, None
+
+
+def _store(state: _State, opt: _Opt, value: str | None) -> None:
+    if opt.key == "sandbox" and value not in _SANDBOX_MODES:
+        raise clap.invalid_value(str(value), opt.display, _SANDBOX_MODES)
+    if opt.key == "color" and value not in _COLORS:
+        raise clap.invalid_value(str(value), opt.display, _COLORS)
+    if opt.value is None:
+        state.values[opt.key] = True
+    elif opt.repeat:
+        items = value.split(",") if opt.key == "images" and value else [value]
+        previous = state.values.get(opt.key, ())
+        assert isinstance(previous, tuple)
+        state.values[opt.key] = (*previous, *items)
+    else:
+        state.values[opt.key] = value
+
+
+def parse_exec_args(argv: list[str]) -> ExecArgs | HelpRequested | VersionRequested:
+    """Parse the arguments after `exec`; raises `clap.UsageError` like clap would."""
+    state = _State()
+    i = 0
+    only_positionals = False
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        usage = clap.USAGE_RESUME if state.resume else clap.USAGE_EXEC
+        if only_positionals or token == "-" or not token.startswith("-"):
+            if not state.resume and not only_positionals and token == "resume":
+                if not state.positionals:
+                    state.resume = True
+                    continue
+            state.positionals.append(token)
+            limit = 2 if state.resume else 1
+            if len(state.positionals) > limit:
+                raise clap.unexpected_argument(token, usage)
+            continue
+        if token == "--":
+            only_positionals = True
+            continue
+        if token in ("-h", "--help"):
+            return HelpRequested(clap.RESUME_HELP if state.resume else clap.EXEC_HELP)
+        if token in ("-V", "--version") and not state.resume:
+            return VersionRequested()
+        opt, inline = _lookup(token)
+        if opt is None or (opt.where == "exec" and state.resume):
+            raise clap.unexpected_argument(token.split("=", 1)[0], usage)
+        if opt.where == "resume" and not state.resume:
+            raise clap.unexpected_argument(token, usage)
+        if opt.value is not None and inline is None:
+            if i >= len(argv):
+                raise clap.missing_value(opt.display)
+            inline = argv[i]
+            i += 1
+        elif opt.value is None and inline is not None:
+            raise clap.UsageError(
+                f"error: unexpected value '{inline}' for '--{opt.long}' found; no more were "
+                "expected\n\nFor more information, try '--help'.\n"
+            )
+        _store(state, opt, inline)
+    return _build(state)
+
+
+def _build(state: _State) -> ExecArgs:
+    v = state.values
+    session_id: str | None = None
+    prompt: str | None = None
+    if state.resume:
+        session_id = state.positionals[0] if state.positionals else None
+        prompt = state.positionals[1] if len(state.positionals) > 1 else None
+        if v.get("last") and prompt is None:
+            # `resume --last <prompt>`: the lone positional is the prompt (codex does the same).
+            session_id, prompt = None, session_id
+    elif state.positionals:
+        prompt = state.positionals[0]
+
+    def text(key: str) -> str | None:
+        value = v.get(key)
+        return value if isinstance(value, str) else None
+
+    def many(key: str) -> tuple[str, ...]:
+        value = v.get(key, ())
+        return tuple(str(x) for x in value) if isinstance(value, tuple) else ()
+
+    return ExecArgs(
+        json=bool(v.get("json")),
+        skip_git_repo_check=bool(v.get("skip_git_repo_check")),
+        bypass=bool(v.get("bypass")),
+        ephemeral=bool(v.get("ephemeral")),
+        full_auto=bool(v.get("full_auto")),
+        oss=bool(v.get("oss")),
+        model=text("model"),
+        config=many("config"),
+        enable=many("enable"),
+        disable=many("disable"),
+        output_last_message=text("output_last_message"),
+        images=many("images"),
+        cd=text("cd"),
+        sandbox=text("sandbox"),
+        color=text("color"),
+        profile=text("profile"),
+        output_schema=text("output_schema"),
+        resume=state.resume,
+        session_id=session_id,
+        last=bool(v.get("last")),
+        all=bool(v.get("all")),
+        prompt=prompt,
+    )

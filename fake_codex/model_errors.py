@@ -1,0 +1,98 @@
+"""How codex reports a failed model request: the exact texts of codex-facts §2.
+
+`describe_failure(reply, behaviour, url)` gives the `error`/`turn.failed` message, the rollout's
+`codex_error_info`, and whether codex retries it (the `Reconnecting... N/M` path).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from fake_codex.scenario import Reply
+from fake_codex.versions import Behaviour
+
+STREAM_CLOSED = "stream disconnected before completion: stream closed before response.completed"
+QUOTA = "Quota exceeded. Check your plan and billing details."
+CONTEXT = (
+    "Codex ran out of room in the model's context window. Start a new thread or clear earlier "
+    "history before retrying."
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+    codex_error_info: Any
+    retryable: bool
+
+
+def _body_text(body: object) -> str:
+    # An object body goes on the wire as Python's json.dumps would write it (the captures' form).
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+def _error_field(body: object, name: str) -> str | None:
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and isinstance(err.get(name), str):
+            return str(err[name])
+    return None
+
+
+def _http_failure(status: int, body: object, behaviour: Behaviour, url: str) -> Failure:
+    code = _error_field(body, "code") or _error_field(body, "type")
+    message = _error_field(body, "message")
+    if status == 500:
+        text = f"We{behaviour.apostrophe}re currently experiencing high demand, which may cause "
+        return Failure(text + "temporary errors.", "internal_server_error", True)
+    if status == 429:
+        if code == "insufficient_quota":
+            return Failure(QUOTA, "usage_limit_exceeded", False)
+        info = {"response_too_many_failed_attempts": {"http_status_code": 429}}
+        return Failure("exceeded retry limit, last status: 429 Too Many Requests", info, False)
+    if status == 400:
+        return Failure(_body_text(body), "other", False)
+    if status == 404 and code == "model_not_found":
+        return Failure(message or _body_text(body), "model_not_found", False)
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    detail = message if message is not None else _body_text(body)
+    text = f"unexpected status {status} {reason}: {detail}, url: {url}"
+    info = {"http_connection_failed": {"http_status_code": status}}
+    return Failure(text, info, status == 401 or status >= 500)
+
+
+def _failed_failure(code: str, message: str) -> Failure:
+    if code == "context_length_exceeded":
+        return Failure(CONTEXT, "context_window_exceeded", False)
+    if code == "insufficient_quota":
+        return Failure(QUOTA, "usage_limit_exceeded", False)
+    if code == "rate_limit_exceeded":
+        return Failure(f"rate limit exceeded: {message}", "rate_limit_exceeded", False)
+    if code == "invalid_prompt":
+        return Failure(message, "invalid_prompt", False)
+    return Failure(f"stream disconnected before completion: {message}", "other", True)
+
+
+def describe_failure(reply: Reply, behaviour: Behaviour, url: str) -> Failure | None:
+    """None for a successful reply, else how codex reports it."""
+    if reply.end == "http_error" and reply.http_status is not None:
+        return _http_failure(reply.http_status, reply.body, behaviour, url)
+    if reply.end == "cut":
+        return Failure(STREAM_CLOSED, "other", True)
+    if reply.end == "failed":
+        return _failed_failure(reply.error_code or "server_error", reply.error_message or "")
+    if reply.end == "incomplete":
+        reason = reply.incomplete_reason or "max_output_tokens"
+        return Failure(f"Incomplete response returned, reason: {reason}", "other", False)
+    return None
+
+
+def reconnecting(attempt: int, max_retries: int, message: str) -> str:
+    """The text of a retry notice, e.g. `Reconnecting... 1/5 (<message>)`."""
+    return f"Reconnecting... {attempt}/{max_retries} ({message})"

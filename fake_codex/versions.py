@@ -1,0 +1,70 @@
+"""What differs between the emulated codex versions (codex-facts §8), in one frozen value.
+
+`behaviour_for("0.140.2")` maps any 0.135.x … 0.169.x to the nearest known behaviour at or below
+it: 0.135.0, 0.150.1 or 0.169.0.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    version: str
+    """The version string printed by `--version` (the scenario's, verbatim)."""
+    family: int
+    """135, 150 or 169: which known behaviour applies."""
+
+    @property
+    def has_cache_write(self) -> bool:
+        """`cache_write_input_tokens` in usage objects (0.150+)."""
+        return self.family >= 150
+
+    @property
+    def has_ordinal(self) -> bool:
+        """Rollout envelope `{timestamp, ordinal, type, payload[, metadata]}` (0.150+)."""
+        return self.family >= 150
+
+    @property
+    def item_completed_events(self) -> bool:
+        """event_msg `item_completed{item:{type:...}}` instead of user_message/agent_message…"""
+        return self.family >= 150
+
+    @property
+    def token_usage_records(self) -> bool:
+        """`token_usage_record` lines (0.169 only; 0.150.1 has none)."""
+        return self.family >= 169
+
+    @property
+    def thread_settings_applied(self) -> bool:
+        return self.family >= 169
+
+    @property
+    def error_in_task_complete(self) -> bool:
+        """A failed turn records `task_complete.error{message,codex_error_info}`."""
+        return self.family >= 150
+
+    @property
+    def apostrophe(self) -> str:
+        """HTTP 500 text: U+2019 from 0.150 on, ASCII before."""
+        return "’" if self.family >= 150 else "'"
+
+    @property
+    def default_model(self) -> str:
+        """The model codex picks with no `-m` and no config (mock provider, codex-facts §8)."""
+        return {135: "gpt-5.5", 150: "gpt-5.6-sol"}.get(self.family, "gpt-6.1-sol")
+
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+.].*)?$")
+
+
+def behaviour_for(version: str) -> Behaviour:
+    """The behaviour for a `codex_version`; raises ValueError outside 0.135 … 0.169.x."""
+    m = _VERSION_RE.match(version)
+    if not m or int(m.group(1)) != 0 or not 135 <= int(m.group(2)) <= 169:
+        raise ValueError(f"unsupported codex_version {version!r} (0.135.0 … 0.169.x)")
+    minor = int(m.group(2))
+    family = 169 if minor >= 169 else 150 if minor >= 150 else 135
+    return Behaviour(version=version, family=family)

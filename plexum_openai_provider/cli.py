@@ -1,0 +1,45 @@
+"""The `plexum-openai-provider` command.
+
+Subcommands import what they need lazily: `mcp-host` (started by codex on every turn) must not pay
+for the runner's imports. `say` runs one turn and prints its events as they come; exit 0 when the
+turn completed, 1 when it ended in an error, 2 on a usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plexum-openai-provider",
+        description="Run the OpenAI codex CLI as a Plexum model backend.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    say = sub.add_parser("say", help="run one turn and show its events")
+    say.add_argument("--agent", default="cli", help="agent id (default: cli)")
+    say.add_argument("--workspace", default=".", help="the agent's workspace (default: cwd)")
+    say.add_argument("--session", default="default", help="Plexum session id (default: default)")
+    say.add_argument("--model", default="codex", help="Plexum model id (default: codex)")
+    say.add_argument("--config", help="config.json to use instead of the default path")
+    say.add_argument("--json", action="store_true", help="one canonical event per line")
+    say.add_argument("--verbose", action="store_true", help="debug logs on stderr")
+    say.add_argument("text", nargs="+", metavar="TEXT", help="the prompt; `-` reads stdin")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "say":
+        from .say import say
+
+        return say(args)
+    return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

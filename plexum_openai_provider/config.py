@@ -1,0 +1,140 @@
+"""HostConfig: the operator's config.json, validated strictly.
+
+Path: `--config FILE`, else `$PLEXUM_OPENAI_PROVIDER_CONFIG`, else
+`~/.plexum/plugins/plexum-openai-provider/config.json`. A missing file means defaults; bad JSON,
+an unknown key or a wrong type is one ConfigError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_ENV = "PLEXUM_OPENAI_PROVIDER_CONFIG"
+DEFAULT_MODEL = "codex"
+
+
+def default_config_path() -> Path:
+    return Path.home() / ".plexum" / "plugins" / "plexum-openai-provider" / "config.json"
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    binary: str = "codex"
+    extra_args: tuple[str, ...] = ()
+    supported_models: tuple[str, ...] = (DEFAULT_MODEL,)
+    model_args: Mapping[str, str] = field(default_factory=dict)
+    codex_home: str | None = None
+    turn_timeout_s: float = 3600.0
+    idle_timeout_s: float = 300.0
+    source: str | None = None  # the file this came from, for error messages (not a config key)
+
+    def model_arg(self, model: str) -> str | None:
+        """The `--model` value for a Plexum model id; None means "let codex choose".
+
+        The default id `codex` passes no `--model`: ChatGPT-account installs reject explicit ones.
+        """
+        if model not in self.supported_models:
+            supported = ", ".join(self.supported_models)
+            raise ConfigError(
+                f"model {model!r} is not supported; supported models: {supported}. "
+                "Add it to `supported_models` (and `model_args`) in config.json.",
+                path=self.source,
+                key="supported_models",
+            )
+        if model in self.model_args:
+            return self.model_args[model]
+        return None if model == DEFAULT_MODEL else model
+
+
+def _expect_str(value: Any, key: str, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError("must be a non-empty string", path=path, key=key)
+    return value
+
+
+def _expect_str_list(value: Any, key: str, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError("must be a list of strings", path=path, key=key)
+    return tuple(value)
+
+
+def _expect_seconds(value: Any, key: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError("must be a positive number of seconds", path=path, key=key)
+    return float(value)
+
+
+def _parse_model_args(value: Any, path: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(
+            'must be an object mapping model ids to --model values, e.g. {"gpt": "gpt-5.5"}',
+            path=path,
+            key="model_args",
+        )
+    return dict(value)
+
+
+_FIELDS = {
+    "binary": _expect_str,
+    "extra_args": _expect_str_list,
+    "supported_models": _expect_str_list,
+    "codex_home": _expect_str,
+    "turn_timeout_s": _expect_seconds,
+    "idle_timeout_s": _expect_seconds,
+}
+
+
+def parse_config(raw: Any, path: str) -> HostConfig:
+    """Validate a decoded config.json object."""
+    if not isinstance(raw, dict):
+        raise ConfigError("the top level must be a JSON object", path=path)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "model_args":
+            values[key] = _parse_model_args(value, path)
+        elif key in _FIELDS:
+            values[key] = _FIELDS[key](value, key, path)
+        else:
+            known = ", ".join(sorted([*_FIELDS, "model_args"]))
+            raise ConfigError(f"unknown key; known keys: {known}", path=path, key=key)
+    if "supported_models" in values and not values["supported_models"]:
+        raise ConfigError("must list at least one model", path=path, key="supported_models")
+    if "codex_home" in values:
+        values["codex_home"] = os.path.expanduser(values["codex_home"])
+    return HostConfig(source=path, **values)
+
+
+def resolve_config_path(explicit: str | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else default_config_path()
+
+
+def load_config(explicit: str | None = None) -> HostConfig:
+    """Load the config from the resolved path; a missing file gives the defaults."""
+    path = resolve_config_path(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError("file not found", path=str(path)) from None
+        return HostConfig(source=str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", path=str(path)) from exc
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=str(path)
+        ) from exc
+    return parse_config(raw, str(path))

@@ -1,0 +1,111 @@
+"""Starting codex in its own process group, and ending everything in that group.
+
+codex is started through a launcher at times (the npm node wrapper forks the native binary) and
+can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
+SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once more for stragglers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+STDERR_TAIL_BYTES = 16 * 1024
+
+
+async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    """Start `argv` as the leader of a new session; stdin is a pipe we own (never inherited).
+
+    Raises FileNotFoundError / PermissionError / OSError as the OS reports them.
+    """
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to the group; False when nothing is left in it."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # The pgid was recycled by someone else's process: nothing of ours is left there.
+        return False
+    return True
+
+
+async def terminate_group(proc: asyncio.subprocess.Process, *, grace_s: float) -> None:
+    """SIGTERM the group, wait up to `grace_s`, SIGKILL it, reap the leader, sweep stragglers."""
+    pgid = proc.pid  # start_new_session: the leader's pid is the group id
+    if proc.returncode is None:
+        signal_group(pgid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), grace_s)
+        except TimeoutError:
+            signal_group(pgid, signal.SIGKILL)
+    await reap(proc)
+
+
+async def reap(proc: asyncio.subprocess.Process) -> None:
+    """Wait for the leader (killing the group if needed), then kill what is left of the group."""
+    pgid = proc.pid
+    if proc.returncode is None:
+        try:
+            await asyncio.shield(proc.wait())
+        except asyncio.CancelledError:
+            signal_group(pgid, signal.SIGKILL)
+            await asyncio.shield(proc.wait())
+            raise
+    signal_group(pgid, signal.SIGKILL)
+
+
+async def write_and_close(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    """Feed the prompt and close stdin: codex waits for EOF before it starts."""
+    stdin = proc.stdin
+    if stdin is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        stdin.write(data)
+        await stdin.drain()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        stdin.close()
+        await stdin.wait_closed()
+
+
+class StderrTail:
+    """Drains a stream into a bounded tail, so a chatty codex never blocks on a full pipe."""
+
+    def __init__(self, limit: int = STDERR_TAIL_BYTES) -> None:
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._limit = limit
+        self.truncated = False
+
+    async def drain(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is None:
+            return
+        while chunk := await stream.read(64 * 1024):
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+            while self._size > self._limit and len(self._chunks) > 1:
+                self._size -= len(self._chunks.popleft())
+                self.truncated = True
+
+    def text(self) -> str:
+        data = b"".join(self._chunks)
+        if len(data) > self._limit:
+            data = data[-self._limit :]
+            self.truncated = True
+        return data.decode("utf-8", errors="replace")

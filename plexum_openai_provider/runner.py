@@ -1,0 +1,420 @@
+"""One turn: spawn `codex exec [resume]`, stream its events, end with exactly one terminal event.
+
+Use it as an async context manager, so a caller that stops early cannot orphan codex:
+
+    async with open_turn(config, TurnRequest(prompt="hi", workspace=ws)) as turn:
+        async for event in turn:
+            ...
+
+`turn.cancel()` (from any task) ends it with `error{code: cancelled}`. The workspace lock is held
+for the whole turn; the thread id is stored as soon as codex announces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .codex.argv import build_exec_argv, redact_argv
+from .codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
+from .codex.framing import LineFramer, OversizedLine
+from .config import DEFAULT_MODEL, HostConfig
+from .errors import ConfigError, SessionStoreError
+from .events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
+from .mapper import Completed, Failed, TurnMapper, classify_failure
+from .process import StderrTail, reap, signal_group, spawn, terminate_group, write_and_close
+from .sessions import SessionStore, ThreadRecord, acquire_workspace_lock, is_plain_id
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 256 * 1024
+KILL_GRACE_S = 3.0
+# After codex exits, a child it left behind may still hold stdout open: read what is buffered for
+# this long, then sweep the group so the pipe closes.
+POST_EXIT_DRAIN_S = 2.0
+NO_ROLLOUT = "no rollout found"
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    prompt: str
+    workspace: Path
+    session_id: str = "default"
+    model: str = DEFAULT_MODEL
+    agent_id: str = "cli"
+
+
+class _Stop(Exception):
+    """Internal: the turn must stop early for `code` (cancelled, timeout, idle_timeout)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Turn:
+    """A running turn. Iterate it once; leaving the `async with` ends codex if it still runs."""
+
+    def __init__(self, config: HostConfig, request: TurnRequest) -> None:
+        self.config = config
+        self.request = request
+        self._cancelled = asyncio.Event()
+        self._events: AsyncIterator[CanonicalEvent] | None = None
+        self._deadline = 0.0
+        self._last_progress = 0.0
+        self._fresh_retry = False
+
+    async def __aenter__(self) -> Turn:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._events is not None:
+            await self._events.aclose()  # type: ignore[attr-defined]
+
+    def __aiter__(self) -> AsyncIterator[CanonicalEvent]:
+        if self._events is None:
+            self._events = self._run()
+        return self._events
+
+    def cancel(self) -> None:
+        """Ask the turn to stop; it ends with `error{code: cancelled}`."""
+        self._cancelled.set()
+
+    # -- the turn ------------------------------------------------------------------------------
+
+    async def _run(self) -> AsyncIterator[CanonicalEvent]:
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self.config.turn_timeout_s
+        request = self.request
+        try:
+            model_arg = self.config.model_arg(request.model)
+        except ConfigError as exc:
+            yield ErrorEvent("config", str(exc))
+            return
+        if not request.workspace.is_dir():
+            yield ErrorEvent("config", f"workspace {request.workspace} is not a directory")
+            return
+        lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
+        try:
+            await self._wait(lock_task, idle=False)
+        except _Stop as stop:
+            lock_task.cancel()
+            with contextlib.suppress(BaseException):
+                os.close(await lock_task)
+            yield self._stop_event(stop.code, waiting_for_lock=True)
+            return
+        lock_fd = lock_task.result()
+        try:
+            store = SessionStore(request.workspace)
+            try:
+                record = store.get(request.session_id)
+            except SessionStoreError as exc:
+                yield ErrorEvent("session_store", str(exc))
+                return
+            if record is not None and record.model_arg != model_arg:
+                yield WarningEvent(
+                    f"session {request.session_id!r} continues codex thread {record.thread_id}, "
+                    f"started with --model {record.model_arg or '(codex default)'}; that model is "
+                    "kept for the thread (a switch would make codex compact it). Use a new "
+                    "session for another model."
+                )
+                model_arg = record.model_arg
+            async for event in self._attempt(store, record, model_arg):
+                yield event
+            if self._fresh_retry:
+                async for event in self._attempt(store, None, model_arg):
+                    yield event
+        finally:
+            os.close(lock_fd)
+
+    async def _attempt(
+        self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None
+    ) -> AsyncIterator[CanonicalEvent]:
+        self._fresh_retry = False
+        config, request = self.config, self.request
+        argv = build_exec_argv(
+            config.binary,
+            resume_thread_id=record.thread_id if record else None,
+            model_arg=model_arg,
+            extra_args=config.extra_args,
+        )
+        env = dict(os.environ)
+        if config.codex_home:
+            env["CODEX_HOME"] = config.codex_home
+        log.debug("starting %s in %s", redact_argv(argv), request.workspace)
+        log.debug("prompt: %r", request.prompt)
+        try:
+            proc = await spawn(argv, cwd=request.workspace, env=env)
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            yield ErrorEvent("binary_not_found", self._binary_help(exc))
+            return
+        except OSError as exc:
+            yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
+            return
+
+        stderr = StderrTail()
+        helpers = [
+            asyncio.create_task(write_and_close(proc, request.prompt.encode("utf-8"))),
+            asyncio.create_task(stderr.drain(proc.stderr)),
+        ]
+        mapper = TurnMapper(previous_total=record.usage_total if record else Usage())
+        thread_id: str | None = None
+        fresh_thread = record is None
+        try:
+            try:
+                async for item in self._stream(proc, mapper):
+                    if isinstance(item, ThreadStarted):
+                        thread_id = item.thread_id
+                        fresh_thread = record is None or thread_id != record.thread_id
+                        async for event in self._thread_started(store, record, model_arg, item):
+                            yield event
+                    else:
+                        yield item
+            except _Stop as stop:
+                for event in mapper.finish():
+                    yield event
+                await terminate_group(proc, grace_s=KILL_GRACE_S)
+                yield self._stop_event(stop.code)
+                return
+            for event in mapper.finish():
+                yield event
+            await self._wait_exit(proc)
+            await asyncio.wait(helpers, timeout=1.0)
+            async for event in self._finish(store, record, model_arg, mapper, proc, stderr,
+                                            thread_id, fresh_thread):
+                yield event
+        finally:
+            for task in helpers:
+                task.cancel()
+            if proc.returncode is None:
+                await terminate_group(proc, grace_s=KILL_GRACE_S)
+            await reap(proc)
+
+    async def _stream(
+        self, proc: asyncio.subprocess.Process, mapper: TurnMapper
+    ) -> AsyncIterator[CanonicalEvent | ThreadStarted]:
+        """Lines from codex's stdout, mapped; raises _Stop on cancel or timeout."""
+        assert proc.stdout is not None
+        loop = asyncio.get_running_loop()
+        framer = LineFramer()
+        exit_task = asyncio.create_task(proc.wait())
+        drain_until: float | None = None
+        self._last_progress = loop.time()
+        try:
+            while True:
+                read = asyncio.create_task(proc.stdout.read(READ_CHUNK))
+                try:
+                    while not read.done():
+                        limit = drain_until if drain_until is not None else None
+                        await self._wait(read, idle=not mapper.busy, also=exit_task, limit=limit)
+                        if exit_task.done() and drain_until is None and not read.done():
+                            drain_until = loop.time() + POST_EXIT_DRAIN_S
+                        elif drain_until is not None and loop.time() >= drain_until:
+                            signal_group(proc.pid, signal.SIGKILL)  # stragglers hold the pipe
+                            drain_until = float("inf")
+                finally:
+                    if not read.done():
+                        read.cancel()
+                chunk = read.result()
+                lines = framer.feed(chunk) if chunk else framer.finish()
+                for line in lines:
+                    for out in self._line(line, mapper):
+                        yield out
+                if not chunk:
+                    return
+        finally:
+            exit_task.cancel()
+
+    def _line(self, line: bytes | OversizedLine, mapper: TurnMapper) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        if isinstance(line, OversizedLine):
+            self._last_progress = loop.time()
+            return [
+                WarningEvent(
+                    f"skipped a line of {line.size} bytes from codex: longer than the "
+                    f"{LineFramer().max_line_bytes} byte limit"
+                )
+            ]
+        event = parse_exec_line(line)
+        if not is_reconnect_notice(event):
+            self._last_progress = loop.time()
+        out: list[Any] = []
+        if isinstance(event, ThreadStarted):
+            out.append(event)
+        out.extend(mapper.feed(event))
+        return out
+
+    async def _wait(
+        self,
+        task: asyncio.Future[Any],
+        *,
+        idle: bool,
+        also: asyncio.Future[Any] | None = None,
+        limit: float | None = None,
+    ) -> None:
+        """Wait for `task` (or `also`); raise _Stop on cancel, turn timeout or idle timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = self._deadline
+        idle_deadline = self._last_progress + self.config.idle_timeout_s
+        if idle:
+            deadline = min(deadline, idle_deadline)
+        if limit is not None:
+            deadline = min(deadline, limit)
+        cancel = asyncio.create_task(self._cancelled.wait())
+        waiting: set[asyncio.Future[Any]] = {task, cancel}
+        if also is not None and also.done():
+            also = None  # already seen by the caller: do not wake up for it again
+        if also is not None:
+            waiting.add(also)
+        try:
+            await asyncio.wait(
+                waiting, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
+            )
+        finally:
+            cancel.cancel()
+        if task.done() or (also is not None and also.done()):
+            return
+        if self._cancelled.is_set():
+            raise _Stop("cancelled")
+        now = loop.time()
+        if now >= self._deadline:
+            raise _Stop("timeout")
+        if idle and now >= idle_deadline:
+            raise _Stop("idle_timeout")
+        # `limit` passed: the caller decides.
+
+    async def _wait_exit(self, proc: asyncio.subprocess.Process) -> None:
+        exit_task = asyncio.create_task(proc.wait())
+        try:
+            await self._wait(exit_task, idle=False)
+        except _Stop:
+            await terminate_group(proc, grace_s=KILL_GRACE_S)
+        finally:
+            exit_task.cancel()
+
+    async def _thread_started(
+        self,
+        store: SessionStore,
+        record: ThreadRecord | None,
+        model_arg: str | None,
+        started: ThreadStarted,
+    ) -> AsyncIterator[CanonicalEvent]:
+        thread_id = started.thread_id
+        if record is not None and thread_id != record.thread_id:
+            yield WarningEvent(
+                f"codex started a new thread {thread_id} instead of resuming "
+                f"{record.thread_id}; the earlier conversation is not in its context"
+            )
+        if not is_plain_id(thread_id):
+            yield WarningEvent(
+                f"codex reported thread id {thread_id!r}, which is not a plain id; it is not "
+                "stored, so the next turn of this session starts a new thread"
+            )
+            return
+        if record is None or thread_id != record.thread_id:
+            store.put(self.request.session_id, ThreadRecord(thread_id, model_arg))
+
+    async def _finish(
+        self,
+        store: SessionStore,
+        record: ThreadRecord | None,
+        model_arg: str | None,
+        mapper: TurnMapper,
+        proc: asyncio.subprocess.Process,
+        stderr: StderrTail,
+        thread_id: str | None,
+        fresh_thread: bool,
+    ) -> AsyncIterator[CanonicalEvent]:
+        outcome = mapper.outcome
+        if isinstance(outcome, Completed) and thread_id is not None:
+            usage = outcome.thread_usage if fresh_thread else outcome.turn_usage
+            if is_plain_id(thread_id):
+                store.put(
+                    self.request.session_id,
+                    ThreadRecord(thread_id, model_arg, outcome.thread_usage),
+                )
+            yield MessageEnd(thread_id=thread_id, usage=usage, thread_usage=outcome.thread_usage)
+            return
+        if isinstance(outcome, Failed):
+            code, message = classify_failure(outcome.message)
+            yield ErrorEvent(code, message)
+            return
+        tail = stderr.text().strip()
+        code = proc.returncode
+        if record is not None and thread_id is None and NO_ROLLOUT in tail:
+            yield WarningEvent(
+                f"codex no longer has thread {record.thread_id} (no rollout found in its "
+                "CODEX_HOME); starting a new thread — the earlier conversation is not in its "
+                "context"
+            )
+            self._fresh_retry = True
+            return
+        if code is not None and code != 0:
+            how = (
+                f"was killed by signal {signal.Signals(-code).name}"
+                if code < 0
+                else f"exited with code {code}"
+            )
+            yield ErrorEvent("exit", f"codex {how} before the turn ended.{_tail_text(tail)}")
+            return
+        yield ErrorEvent(
+            "protocol",
+            "codex exited without reporting the end of the turn (no turn.completed or "
+            f"turn.failed).{_tail_text(tail)}",
+        )
+
+    def _stop_event(self, code: str, *, waiting_for_lock: bool = False) -> ErrorEvent:
+        where = " while waiting for another turn on this workspace" if waiting_for_lock else ""
+        if code == "cancelled":
+            return ErrorEvent("cancelled", f"the turn was cancelled{where}")
+        if code == "timeout":
+            return ErrorEvent(
+                "timeout",
+                f"the turn ran longer than turn_timeout_s={self.config.turn_timeout_s:g}s{where}; "
+                "codex was stopped. Raise `turn_timeout_s` in config.json for longer turns.",
+            )
+        return ErrorEvent(
+            "idle_timeout",
+            f"codex printed nothing for idle_timeout_s={self.config.idle_timeout_s:g}s while no "
+            "command or tool call was running (a dead network makes codex retry forever); it "
+            "was stopped. Raise `idle_timeout_s` in config.json if this is expected.",
+        )
+
+    def _binary_help(self, exc: OSError) -> str:
+        reason = "is not executable" if isinstance(exc, PermissionError) else "was not found"
+        return (
+            f"the codex binary {self.config.binary!r} {reason}. Set `binary` in "
+            f"{self.config.source or 'config.json'} to the absolute path of codex (`command -v "
+            "codex` in your shell). A daemon under systemd does not inherit your shell's PATH, "
+            "so a bare `codex` that works in a terminal is often missing there."
+        )
+
+
+def _tail_text(tail: str) -> str:
+    if not tail:
+        return " codex wrote nothing on stderr."
+    lines = tail.splitlines()[-20:]
+    return " Last lines of codex's stderr:\n" + "\n".join(lines)
+
+
+def open_turn(config: HostConfig, request: TurnRequest) -> Turn:
+    return Turn(config, request)
+
+
+async def run_turn(config: HostConfig, request: TurnRequest) -> list[CanonicalEvent]:
+    """Run a turn to its end and return all its events (the last one is terminal)."""
+    async with open_turn(config, request) as turn:
+        return [event async for event in turn]

@@ -1,0 +1,109 @@
+"""`say`: one turn from a terminal. `--json` prints each canonical event as one JSON line (the
+stable machine format); otherwise events are rendered for people: text on stdout, everything else
+on stderr. Ctrl-C or SIGTERM cancels the turn cleanly (codex is stopped, the turn ends in error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from .config import load_config
+from .errors import ConfigError
+from .events import CanonicalEvent, Usage
+from .runner import TurnRequest, open_turn
+
+EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def say(args: argparse.Namespace) -> int:
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    try:
+        config = load_config(args.config)
+        config.model_arg(args.model)
+    except ConfigError as exc:
+        print(f"plexum-openai-provider: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    workspace = Path(args.workspace).resolve()
+    if not workspace.is_dir():
+        print(f"plexum-openai-provider: workspace {workspace} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    prompt = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    request = TurnRequest(
+        prompt=prompt,
+        workspace=workspace,
+        session_id=args.session,
+        model=args.model,
+        agent_id=args.agent,
+    )
+    render = _print_json if args.json else _print_human
+    return asyncio.run(_run(config, request, render))
+
+
+async def _run(config, request, render) -> int:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    last: CanonicalEvent | None = None
+    async with open_turn(config, request) as turn:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, turn.cancel)
+        try:
+            async for event in turn:
+                render(event)
+                last = event
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    if last is not None and last.type == "message_end":
+        return EXIT_OK
+    if last is not None and last.type == "error" and last.code == "config":
+        return EXIT_USAGE
+    return EXIT_TURN_ERROR
+
+
+def _print_json(event: CanonicalEvent) -> None:
+    sys.stdout.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _usage_text(usage: Usage) -> str:
+    return (
+        f"in {usage.input_tokens} (cached {usage.cached_input_tokens}), "
+        f"out {usage.output_tokens} (reasoning {usage.reasoning_output_tokens})"
+    )
+
+
+def _print_human(event: CanonicalEvent, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+    if event.type == "text_delta":
+        out.write(event.text.rstrip("\n") + "\n")
+        out.flush()
+    elif event.type == "reasoning":
+        err.write(f"[thinking] {event.text}\n")
+    elif event.type == "warning":
+        err.write(f"[warning] {event.message}\n")
+    elif event.type == "item":
+        err.write(f"[{event.kind} {event.phase}] {_item_summary(event.detail)}\n")
+    elif event.type == "message_end":
+        err.write(
+            f"[done] thread {event.thread_id} · this turn: {_usage_text(event.usage)}"
+            f" · thread total: {_usage_text(event.thread_usage)}\n"
+        )
+    elif event.type == "error":
+        err.write(f"[error: {event.code}] {event.message}\n")
+    err.flush()
+
+
+def _item_summary(detail: dict[str, object]) -> str:
+    for key in ("command", "tool", "query"):
+        if isinstance(detail.get(key), str):
+            return str(detail[key])
+    changes = detail.get("changes")
+    if isinstance(changes, list):
+        return ", ".join(str(c.get("path")) for c in changes if isinstance(c, dict))
+    return ""

@@ -1,0 +1,176 @@
+"""Which codex thread continues which Plexum session, per workspace.
+
+`<workspace>/.plexum-codex-session` holds JSON
+`{"version": 1, "threads": {session_id: {thread_id, model_arg, usage_total}}}`; the seed's plain-text
+file (one thread id) is read as the session `default`. Writes are atomic (temp file, fsync,
+rename). `workspace_lock` is an fcntl lock on a sibling file, so turns and consumes on one
+workspace never interleave, across processes too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import SessionStoreError
+from .events import Usage
+
+SESSION_FILE = ".plexum-codex-session"
+LOCK_FILE = ".plexum-codex-session.lock"
+STORE_VERSION = 1
+LEGACY_SESSION = "default"
+
+# Codex thread ids are UUIDs; anything with separators, dots or control characters is refused so a
+# stored id can never steer a path or an argv.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def is_plain_id(value: str) -> bool:
+    return _PLAIN_ID.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    thread_id: str
+    model_arg: str | None
+    usage_total: Usage = Usage()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id,
+            "model_arg": self.model_arg,
+            "usage_total": self.usage_total.to_json(),
+        }
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` so a crash leaves either the old or the new file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class SessionStore:
+    """The thread map of one workspace. Callers hold `workspace_lock` around read-modify-write."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.path = workspace / SESSION_FILE
+
+    def load(self) -> dict[str, ThreadRecord]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SessionStoreError(f"cannot read the session file: {exc}", path=str(self.path))
+        stripped = text.strip()
+        if not stripped:
+            return {}
+        if not stripped.startswith("{"):
+            return {LEGACY_SESSION: self._legacy(stripped)}
+        try:
+            raw = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise self._corrupt(f"invalid JSON ({exc.msg})") from exc
+        return self._parse(raw)
+
+    def get(self, session_id: str) -> ThreadRecord | None:
+        return self.load().get(session_id)
+
+    def put(self, session_id: str, record: ThreadRecord) -> None:
+        if not is_plain_id(record.thread_id):
+            raise SessionStoreError(
+                f"refusing to store thread id {record.thread_id!r}: not a plain id",
+                path=str(self.path),
+            )
+        threads = self.load()
+        threads[session_id] = record
+        body = {
+            "version": STORE_VERSION,
+            "threads": {sid: rec.to_json() for sid, rec in sorted(threads.items())},
+        }
+        atomic_write_text(self.path, json.dumps(body, indent=2) + "\n")
+
+    def _legacy(self, text: str) -> ThreadRecord:
+        if not is_plain_id(text):
+            raise self._corrupt("the legacy plain-text thread id is not a plain id")
+        return ThreadRecord(thread_id=text, model_arg=None)
+
+    def _parse(self, raw: Any) -> dict[str, ThreadRecord]:
+        if not isinstance(raw, dict) or raw.get("version") != STORE_VERSION:
+            raise self._corrupt(f"expected an object with version {STORE_VERSION}")
+        threads = raw.get("threads")
+        if not isinstance(threads, dict):
+            raise self._corrupt("`threads` must be an object")
+        out: dict[str, ThreadRecord] = {}
+        for session_id, entry in threads.items():
+            if not isinstance(entry, dict):
+                raise self._corrupt(f"session {session_id!r} is not an object")
+            thread_id = entry.get("thread_id")
+            model_arg = entry.get("model_arg")
+            if not isinstance(thread_id, str) or not is_plain_id(thread_id):
+                raise self._corrupt(f"session {session_id!r} has no plain `thread_id`")
+            if model_arg is not None and not isinstance(model_arg, str):
+                raise self._corrupt(f"session {session_id!r}: `model_arg` must be a string")
+            usage = Usage.from_mapping(entry.get("usage_total"))
+            out[session_id] = ThreadRecord(thread_id, model_arg, usage)
+        return out
+
+    def _corrupt(self, what: str) -> SessionStoreError:
+        return SessionStoreError(
+            f"{what}. The file was left as it is; move it aside to start new codex threads.",
+            path=str(self.path),
+        )
+
+
+async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> int:
+    """Take the workspace's exclusive lock and return its descriptor (close it to release).
+
+    Waiting polls without blocking the loop, so a cancelled waiter leaves nothing behind.
+    """
+    fd = os.open(workspace / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                await asyncio.sleep(poll_s)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+@contextlib.asynccontextmanager
+async def workspace_lock(workspace: Path) -> AsyncIterator[None]:
+    """Hold the workspace's exclusive lock for the body."""
+    fd = await acquire_workspace_lock(workspace)
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
