@@ -39,7 +39,8 @@ def missing_value(display: str) -> UsageError:
 
 def unrecognized_subcommand(name: str, usage: str) -> UsageError:
     return UsageError(
-        f"error: unrecognized subcommand '{name}'\n\n{usage}\n\nFor more information, try '--help'.\n"
+        f"error: unrecognized subcommand '{name}'\n\n{usage}\n\n"
+        "For more information, try '--help'.\n"
     )
 
 

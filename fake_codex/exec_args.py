@@ -140,10 +140,9 @@ def parse_exec_args(argv: list[str]) -> ExecArgs | HelpRequested | VersionReques
         i += 1
         usage = clap.USAGE_RESUME if state.resume else clap.USAGE_EXEC
         if only_positionals or token == "-" or not token.startswith("-"):
-            if not state.resume and not only_positionals and token == "resume":
-                if not state.positionals:
-                    state.resume = True
-                    continue
+            if token == "resume" and not (state.resume or only_positionals or state.positionals):
+                state.resume = True
+                continue
             state.positionals.append(token)
             limit = 2 if state.resume else 1
             if len(state.positionals) > limit:

@@ -214,7 +214,9 @@ def _output_item(value: Any, at: _At) -> OutputItem:
     if kind == "reasoning":
         d = _obj(value, at, {"type", "summary"})
         parts = _list(d.get("summary", []), at.key("summary"))
-        return ReasoningItem(tuple(_str(p, at.key("summary").index(i)) for i, p in enumerate(parts)))
+        return ReasoningItem(
+            tuple(_str(p, at.key("summary").index(i)) for i, p in enumerate(parts))
+        )
     if kind == "function_call":
         d = _obj(value, at, {"type", "name", "namespace", "arguments", "call_id"})
         args = d.get("arguments", {})

@@ -63,9 +63,7 @@ class Usage:
 
     def minus(self, earlier: Usage) -> Usage:
         """Per-turn figures from two cumulative thread totals (never negative)."""
-        return Usage(
-            **{k: max(0, getattr(self, k) - getattr(earlier, k)) for k in USAGE_KEYS}
-        )
+        return Usage(**{k: max(0, getattr(self, k) - getattr(earlier, k)) for k in USAGE_KEYS})
 
     def to_json(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in USAGE_KEYS}

@@ -85,7 +85,7 @@ class TurnMapper:
             return []
         if isinstance(ev, MalformedLine):
             # Not a reason to release a held error: garbage must not change what the user sees.
-            logger.warning("skipping malformed codex line (%s): %s", ev.reason, ev.excerpt)
+            logger.warning("skipping malformed codex line (%s): %r", ev.reason, ev.excerpt)
             return []
         if isinstance(ev, UnknownEvent):
             logger.debug("skipping unknown codex event type %r", ev.event_type)
@@ -186,10 +186,15 @@ def classify_failure(message: str) -> tuple[ErrorCode, str]:
         return "auth", message + AUTH_HINT
     if "invalid_request_error" in message or _CHATGPT_MODEL in message:
         detail = _body_detail(message)
-        return (
-            "model_rejected",
-            f"the account rejected the request for this model (HTTP 400): {detail}{MODEL_HINT}",
-        )
+        # Only a rejection that is about the model points at supported_models / model_args;
+        # other 400s (a bad input) are plain failures with the server's own words.
+        if _CHATGPT_MODEL in message or "model" in detail.lower():
+            return (
+                "model_rejected",
+                f"the account rejected the request for this model (HTTP 400): "
+                f"{detail}{MODEL_HINT}",
+            )
+        return "turn_failed", f"codex's request was rejected (HTTP 400): {detail}"
     return "turn_failed", message
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 STDERR_TAIL_BYTES = 16 * 1024
 
 
-async def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+async def spawn(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+) -> asyncio.subprocess.Process:
     """Start `argv` as the leader of a new session; stdin is a pipe we own (never inherited).
 
     Raises FileNotFoundError / PermissionError / OSError as the OS reports them.

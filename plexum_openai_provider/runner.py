@@ -36,11 +36,18 @@ from .sessions import SessionStore, ThreadRecord, acquire_workspace_lock, is_pla
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 256 * 1024
-KILL_GRACE_S = 3.0
-# After codex exits, a child it left behind may still hold stdout open: read what is buffered for
-# this long, then sweep the group so the pipe closes.
-POST_EXIT_DRAIN_S = 2.0
 NO_ROLLOUT = "no rollout found"
+
+
+@dataclass(frozen=True)
+class TurnLimits:
+    """Mechanics a host rarely changes (tests shrink them)."""
+
+    max_line_bytes: int = 64 * 1024 * 1024  # a 1 MiB command_execution line is normal
+    kill_grace_s: float = 3.0  # SIGTERM -> SIGKILL
+    # After codex exits, a child it left behind may still hold stdout open: read what is
+    # buffered for this long, then sweep the group so the pipe closes.
+    post_exit_drain_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,12 @@ class _Stop(Exception):
 class Turn:
     """A running turn. Iterate it once; leaving the `async with` ends codex if it still runs."""
 
-    def __init__(self, config: HostConfig, request: TurnRequest) -> None:
+    def __init__(
+        self, config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
+    ) -> None:
         self.config = config
         self.request = request
+        self.limits = limits or TurnLimits()
         self._cancelled = asyncio.Event()
         self._events: AsyncIterator[CanonicalEvent] | None = None
         self._deadline = 0.0
@@ -186,21 +196,22 @@ class Turn:
             except _Stop as stop:
                 for event in mapper.finish():
                     yield event
-                await terminate_group(proc, grace_s=KILL_GRACE_S)
+                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
                 yield self._stop_event(stop.code)
                 return
             for event in mapper.finish():
                 yield event
             await self._wait_exit(proc)
             await asyncio.wait(helpers, timeout=1.0)
-            async for event in self._finish(store, record, model_arg, mapper, proc, stderr,
-                                            thread_id, fresh_thread):
+            async for event in self._finish(
+                store, record, model_arg, mapper, proc, stderr, thread_id, fresh_thread
+            ):
                 yield event
         finally:
             for task in helpers:
                 task.cancel()
             if proc.returncode is None:
-                await terminate_group(proc, grace_s=KILL_GRACE_S)
+                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
             await reap(proc)
 
     async def _stream(
@@ -209,7 +220,7 @@ class Turn:
         """Lines from codex's stdout, mapped; raises _Stop on cancel or timeout."""
         assert proc.stdout is not None
         loop = asyncio.get_running_loop()
-        framer = LineFramer()
+        framer = LineFramer(self.limits.max_line_bytes)
         exit_task = asyncio.create_task(proc.wait())
         drain_until: float | None = None
         self._last_progress = loop.time()
@@ -218,10 +229,11 @@ class Turn:
                 read = asyncio.create_task(proc.stdout.read(READ_CHUNK))
                 try:
                     while not read.done():
-                        limit = drain_until if drain_until is not None else None
-                        await self._wait(read, idle=not mapper.busy, also=exit_task, limit=limit)
+                        await self._wait(
+                            read, idle=not mapper.busy, also=exit_task, limit=drain_until
+                        )
                         if exit_task.done() and drain_until is None and not read.done():
-                            drain_until = loop.time() + POST_EXIT_DRAIN_S
+                            drain_until = loop.time() + self.limits.post_exit_drain_s
                         elif drain_until is not None and loop.time() >= drain_until:
                             signal_group(proc.pid, signal.SIGKILL)  # stragglers hold the pipe
                             drain_until = float("inf")
@@ -245,7 +257,7 @@ class Turn:
             return [
                 WarningEvent(
                     f"skipped a line of {line.size} bytes from codex: longer than the "
-                    f"{LineFramer().max_line_bytes} byte limit"
+                    f"{self.limits.max_line_bytes} byte limit"
                 )
             ]
         event = parse_exec_line(line)
@@ -301,7 +313,7 @@ class Turn:
         try:
             await self._wait(exit_task, idle=False)
         except _Stop:
-            await terminate_group(proc, grace_s=KILL_GRACE_S)
+            await terminate_group(proc, grace_s=self.limits.kill_grace_s)
         finally:
             exit_task.cancel()
 
@@ -410,11 +422,15 @@ def _tail_text(tail: str) -> str:
     return " Last lines of codex's stderr:\n" + "\n".join(lines)
 
 
-def open_turn(config: HostConfig, request: TurnRequest) -> Turn:
-    return Turn(config, request)
+def open_turn(
+    config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
+) -> Turn:
+    return Turn(config, request, limits)
 
 
-async def run_turn(config: HostConfig, request: TurnRequest) -> list[CanonicalEvent]:
+async def run_turn(
+    config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
+) -> list[CanonicalEvent]:
     """Run a turn to its end and return all its events (the last one is terminal)."""
-    async with open_turn(config, request) as turn:
+    async with open_turn(config, request, limits) as turn:
         return [event async for event in turn]

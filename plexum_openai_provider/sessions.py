@@ -1,10 +1,10 @@
 """Which codex thread continues which Plexum session, per workspace.
 
 `<workspace>/.plexum-codex-session` holds JSON
-`{"version": 1, "threads": {session_id: {thread_id, model_arg, usage_total}}}`; the seed's plain-text
-file (one thread id) is read as the session `default`. Writes are atomic (temp file, fsync,
-rename). `workspace_lock` is an fcntl lock on a sibling file, so turns and consumes on one
-workspace never interleave, across processes too.
+`{"version": 1, "threads": {session_id: {thread_id, model_arg, usage_total}}}`; the seed's
+plain-text file (one thread id) is read as the session `default`. Writes are atomic (temp file,
+fsync, rename). `workspace_lock` is an fcntl lock on a sibling file, so turns and consumes on
+one workspace never interleave, across processes too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def is_plain_id(value: str) -> bool:
 class ThreadRecord:
     thread_id: str
     model_arg: str | None
-    usage_total: Usage = Usage()
+    usage_total: Usage = field(default_factory=Usage)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,7 +85,9 @@ class SessionStore:
         except FileNotFoundError:
             return {}
         except (OSError, UnicodeDecodeError) as exc:
-            raise SessionStoreError(f"cannot read the session file: {exc}", path=str(self.path))
+            raise SessionStoreError(
+                f"cannot read the session file: {exc}", path=str(self.path)
+            ) from exc
         stripped = text.strip()
         if not stripped:
             return {}

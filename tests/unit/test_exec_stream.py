@@ -149,19 +149,19 @@ def test_every_captured_line_parses_to_a_known_event() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=10,
 )
+KNOWN_TYPES = ["thread.started", "turn.started", "item.started", "item.updated", "item.completed",
+               "turn.completed", "turn.failed", "error", "mystery"]  # fmt: skip
 event_like = st.fixed_dictionaries(
-    {
-        "type": st.sampled_from(
-            ["thread.started", "turn.started", "item.started", "item.updated", "item.completed",
-             "turn.completed", "turn.failed", "error", "mystery"]
-        )  # fmt: skip
-    },
+    {"type": st.sampled_from(KNOWN_TYPES)},
     optional={
         "thread_id": json_values,
-        "item": json_values | st.fixed_dictionaries({}, optional={"id": json_values, "type": json_values}),
+        "item": json_values
+        | st.fixed_dictionaries({}, optional={"id": json_values, "type": json_values}),
         "usage": json_values,
         "error": json_values,
         "message": json_values,

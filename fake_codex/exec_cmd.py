@@ -1,0 +1,236 @@
+"""`codex exec` and `codex exec resume`: argv → prompt → scenario turn → events + rollout.
+
+The order follows the real binary: clap errors first; a resume of an unknown UUID fails before
+any prompt is read or any turn is used; only then is stdin read and a turn claimed.
+With no `FAKE_CODEX_SCENARIO`, every prompt gets the fixed `DEFAULT_REPLY_PREFIX` answer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fake_codex import exec_events as ev
+from fake_codex.config import ConfigError, load_config, settings_from
+from fake_codex.exec_args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
+from fake_codex.home import HomeRefused, claim_turn, find_rollout, home_for_writing, latest_rollout
+from fake_codex.ids import is_uuid, uuid7
+from fake_codex.invocation_log import Invocation
+from fake_codex.output import StdoutStream, encode, write_stderr
+from fake_codex.prompt import PromptError, resolve_prompt
+from fake_codex.recorder import Recorder, TurnInfo
+from fake_codex.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
+from fake_codex.scenario import MessageItem, Reply, Scenario, Turn, Usage
+from fake_codex.turn import FakeLimitation, TurnRunner, TurnSetup
+from fake_codex.versions import Behaviour
+
+DEFAULT_REPLY_PREFIX = "fake-codex received your prompt: "
+DEFAULT_USAGE = Usage(input_tokens=10, output_tokens=5)
+EX_SOFTWARE = 70
+EX_CONFIG = 78
+
+
+class ExitNow(Exception):
+    def __init__(self, code: int, stderr: str = "") -> None:
+        super().__init__(stderr)
+        self.code = code
+        self.stderr = stderr
+
+
+def default_turn(prompt: str, with_compaction: bool) -> Turn:
+    """The turn used without a scenario: one fixed reply quoting the prompt."""
+    answer = Reply(output=(MessageItem(DEFAULT_REPLY_PREFIX + prompt),), usage=DEFAULT_USAGE)
+    summary = Reply(output=(MessageItem("fake-codex compaction summary"),), usage=DEFAULT_USAGE)
+    return Turn(requests=(summary, answer) if with_compaction else (answer,))
+
+
+def _backtrace(environ: Mapping[str, str]) -> str:
+    if environ.get("RUST_BACKTRACE", "0") in ("", "0"):
+        return ""
+    frames = "".join(f"  {i:>2}: <unknown>\n" for i in range(12))
+    return f"\nStack backtrace:\n{frames}"
+
+
+def _pick_turn(scenario: Scenario | None, home: Path, prompt: str, switched: bool) -> Turn:
+    if scenario is None:
+        return default_turn(prompt, switched)
+    index = claim_turn(home, str(Path(scenario.source).resolve()))
+    if index >= len(scenario.turns):
+        raise ExitNow(
+            EX_SOFTWARE,
+            f"fake-codex: scenario {scenario.source} has {len(scenario.turns)} turn(s), but this "
+            f"is invocation #{index + 1} with it (counted in $CODEX_HOME/fake-codex-state.json)\n",
+        )
+    turn = scenario.turns[index]
+    where = f"fake-codex: scenario {scenario.source}, turn {index}"
+    if turn.expect_prompt is not None and prompt != turn.expect_prompt:
+        raise ExitNow(EX_SOFTWARE, f"{where}: prompt {prompt!r} != expect_prompt\n")
+    if turn.expect_prompt_contains is not None and turn.expect_prompt_contains not in prompt:
+        raise ExitNow(EX_SOFTWARE, f"{where}: prompt {prompt!r} lacks expect_prompt_contains\n")
+    return turn
+
+
+def _start_grandchild(inv: Invocation) -> None:
+    import subprocess
+
+    # Same process group, stdio detached: like a leftover `git` that outlives codex.
+    child = subprocess.Popen(
+        ["sleep", "300"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    inv.extra["grandchild_pid"] = child.pid
+
+
+def _big_line(item_id: str) -> Any:
+    def make(size: int) -> str:
+        output = "x" * size
+        return encode(ev.item_completed(ev.command(item_id, "/bin/bash -lc 'fake big'", output, 0)))
+
+    return make
+
+
+class ExecRun:
+    def __init__(
+        self, args: ExecArgs, scenario: Scenario | None, behaviour: Behaviour, inv: Invocation
+    ) -> None:
+        self.args = args
+        self.scenario = scenario
+        self.b = behaviour
+        self.inv = inv
+
+    def _crash(self, code: int) -> None:
+        write_stderr(
+            "\nthread 'main' panicked at exec/src/lib.rs:1:1:\n"
+            "fake-codex: injected crash (fault crash_after_lines)\n"
+            "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n"
+        )
+        self.inv.write(code)
+        os._exit(code)
+
+    def _locate(self, home: Path, cwd: Path) -> tuple[str, Path | None, ThreadHistory | None]:
+        a = self.args
+        path: Path | None = None
+        if a.resume and a.session_id is not None and is_uuid(a.session_id):
+            path = find_rollout(home, a.session_id)
+            if path is None:
+                raise ExitNow(
+                    1,
+                    "Error: thread/resume: thread/resume failed: no rollout found for thread id "
+                    f"{a.session_id} (code -32600)\n" + _backtrace(self.inv.environ),
+                )
+            return a.session_id.lower(), path, read_history(path)
+        if a.resume and a.last:
+            path = latest_rollout(home, None if a.all else cwd)
+            if path is not None:
+                return path.stem[-36:], path, read_history(path)
+        # A non-UUID id that names no thread silently starts a new thread (codex-facts §3).
+        return uuid7(), None, None
+
+    def run(self) -> int:
+        a, environ = self.args, self.inv.environ
+        try:
+            home = home_for_writing(environ)
+        except HomeRefused as exc:
+            raise ExitNow(EX_CONFIG, str(exc)) from None
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` kills codex the same way
+        cwd = Path(a.cd).resolve() if a.cd else Path.cwd()
+        if not cwd.is_dir():
+            raise ExitNow(1, f"Error: No such file or directory (os error 2): {cwd}\n")
+        try:
+            settings = settings_from(load_config(home, a.config), a.model)
+        except ConfigError as exc:
+            raise ExitNow(1, f"{exc}\n") from None
+        thread_id, path, history = self._locate(home, cwd)
+        try:
+            prompt = resolve_prompt(a.prompt, read_extra_stdin=not a.resume)
+        except PromptError as exc:
+            raise ExitNow(1, f"{exc}\n") from None
+        self.inv.stdin = prompt.stdin_text
+        model = settings.model or self.b.default_model
+        switched = history.last_model if history and history.last_model != model else None
+        turn = _pick_turn(self.scenario, home, prompt.text, switched is not None)
+        faults = turn.faults
+        if faults.stderr:
+            write_stderr(faults.stderr if faults.stderr.endswith("\n") else faults.stderr + "\n")
+        if faults.ignore_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if faults.grandchild:
+            _start_grandchild(self.inv)
+
+        if a.ephemeral:
+            writer = RolloutWriter(None, self.b.has_ordinal)
+        elif path is not None and history is not None:
+            writer = RolloutWriter(path, self.b.has_ordinal, history.valid_lines)
+        else:
+            writer = RolloutWriter(rollout_path(home, thread_id), self.b.has_ordinal)
+        bypass = a.bypass or a.sandbox == "danger-full-access"
+        info = TurnInfo(
+            thread_id=thread_id,
+            cwd=str(cwd),
+            model=model,
+            provider_id=settings.provider_id,
+            approval_policy="never",
+            sandbox="danger-full-access" if bypass else (a.sandbox or "read-only"),
+        )
+        recorder = Recorder(writer, self.b, info)
+        if history is None:
+            recorder.session_meta()
+        stream = StdoutStream(
+            faults, _big_line("item_1000000"), self._crash, lambda: self.inv.write(None)
+        )
+        emit = stream.emit if a.json else (lambda event: None)
+        emit(ev.thread_started(thread_id))
+        setup = TurnSetup(
+            turn=turn,
+            behaviour=self.b,
+            settings=settings,
+            cwd=cwd,
+            prompt=prompt.text,
+            emit=emit,
+            recorder=recorder,
+            thread_totals=history.totals if history else ev.Totals(),
+            switched_from=switched,
+            first_turn=history is None,
+            label=f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex",
+        )
+        try:
+            outcome = TurnRunner(setup).run()
+        except FakeLimitation as exc:
+            raise ExitNow(EX_SOFTWARE, f"{exc}\n") from None
+        finally:
+            writer.close()
+        stream.close()
+        if a.output_last_message:
+            Path(a.output_last_message).write_text(outcome.last_message or "", encoding="utf-8")
+        if not a.json:
+            if outcome.failure is None and outcome.last_message is not None:
+                sys.stdout.write(outcome.last_message + "\n")
+                sys.stdout.flush()
+            elif outcome.failure is not None:
+                write_stderr(f"ERROR: {outcome.failure.message}\n")
+        code = 1 if outcome.failure else 0
+        return code if faults.exit_code is None else faults.exit_code
+
+
+def run_exec(
+    argv: list[str], scenario: Scenario | None, behaviour: Behaviour, inv: Invocation
+) -> int:
+    """Entry for `exec …`; raises `clap.UsageError` for bad argv, returns the exit code."""
+    parsed = parse_exec_args(argv)
+    if isinstance(parsed, HelpRequested):
+        sys.stdout.write(parsed.text)
+        return 0
+    if isinstance(parsed, VersionRequested):
+        sys.stdout.write(f"codex-cli-exec {behaviour.version}\n")
+        return 0
+    try:
+        return ExecRun(parsed, scenario, behaviour, inv).run()
+    except ExitNow as exc:
+        write_stderr(exc.stderr)
+        return exc.code

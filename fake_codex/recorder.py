@@ -1,0 +1,376 @@
+"""What one turn writes into the rollout, line by line, in the shape of the emulated version.
+
+0.169: `item_completed{item:{type:AgentMessage|...}}` events, `token_usage_record`, ids on
+response items and `metadata`; 0.135: `user_message`/`agent_message`/`agent_reasoning`/
+`patch_apply_end`/`web_search_end` events and bare response items. Key sets follow
+codex-samples/rollout_schema_*.txt (checked by tests/fake_codex/test_rollout_schema.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fake_codex.exec_events import Totals
+from fake_codex.ids import uuid7
+from fake_codex.model_errors import Failure
+from fake_codex.rollout import RolloutWriter, utc_timestamp
+from fake_codex.tools import PatchResult, ShellResult
+from fake_codex.versions import Behaviour
+
+CONTEXT_WINDOW = 258400
+BASE_INSTRUCTIONS = "You are Codex (fake-codex stand-in: no real model behind this thread)."
+_RATE_LIMITS_169 = {
+    "limit_id": "codex",
+    "limit_name": None,
+    "primary": None,
+    "secondary": None,
+    "credits": None,
+    "individual_limit": None,
+    "spend_control_reached": None,
+    "plan_type": None,
+    "rate_limit_reached_type": None,
+}
+_RATE_LIMITS_135 = {
+    k: v
+    for k, v in _RATE_LIMITS_169.items()
+    if k not in ("individual_limit", "spend_control_reached")
+}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class TurnInfo:
+    thread_id: str
+    cwd: str
+    model: str
+    provider_id: str
+    approval_policy: str
+    sandbox: str
+    turn_id: str = field(default_factory=uuid7)
+    started_ns: int = field(default_factory=time.monotonic_ns)
+    started_at: int = field(default_factory=lambda: int(time.time()))
+
+
+class Recorder:
+    def __init__(self, writer: RolloutWriter, behaviour: Behaviour, info: TurnInfo) -> None:
+        self.w = writer
+        self.b = behaviour
+        self.t = info
+        self._seq = 0
+        self._turn = Totals()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any] | None:
+        self._seq += 1
+        return {
+            "history_sequence": self._seq,
+            "sampled_through_sequence": 0,
+            "client_authored": False,
+        }
+
+    def _response_item(self, payload: dict[str, Any], item_id: str | None = None) -> None:
+        if self.b.family >= 150:
+            payload = {"type": payload.pop("type"), "id": item_id or uuid7(), **payload}
+            if self.b.family >= 169:
+                payload["internal_chat_message_metadata_passthrough"] = {"turn_id": self.t.turn_id}
+        self.w.write("response_item", payload, self._meta())
+
+    def _item_completed(self, item: dict[str, Any], started_ms: int | None = None) -> None:
+        now = _now_ms()
+        payload = {
+            "type": "item_completed",
+            "thread_id": self.t.thread_id,
+            "turn_id": self.t.turn_id,
+            "item": item,
+            "started_at_ms": now if started_ms is None else started_ms,
+            "completed_at_ms": now,
+        }
+        self.w.write("event_msg", payload)
+
+    def _usage(self, totals: Totals) -> dict[str, int]:
+        return totals.as_rollout(self.b.has_cache_write)
+
+    # -- thread and turn framing ---------------------------------------------------------------
+    def session_meta(self) -> None:
+        t = self.t
+        payload: dict[str, Any] = {"id": t.thread_id, "timestamp": utc_timestamp(), "cwd": t.cwd}
+        if self.b.family >= 150:
+            payload = {"session_id": t.thread_id, **payload}
+        if self.b.family >= 169:
+            payload = {"account_scoped": True, **payload, "runtime_workspace_roots": [t.cwd]}
+        payload.update(
+            originator="codex_exec",
+            cli_version=self.b.version,
+            source="exec",
+            thread_source="user",
+            model_provider=t.provider_id,
+            base_instructions={"text": BASE_INSTRUCTIONS},
+        )
+        if self.b.family >= 150:
+            payload["history_mode"] = "paginated"
+            payload["context_window"] = {"window_id": uuid7()}
+        self.w.write("session_meta", payload)
+
+    def task_started(self) -> None:
+        t = self.t
+        payload: dict[str, Any] = {"type": "task_started"}
+        if self.b.family >= 169:
+            payload["turn_attribution"] = {
+                "turn_id": t.turn_id,
+                "turn_trigger": "exec",
+                "parent_turn_id": None,
+                "initiating_agent_path": None,
+                "root_turn_id": t.turn_id,
+            }
+        payload["turn_id"] = t.turn_id
+        if self.b.family >= 169:
+            payload["root_turn_id"] = t.turn_id
+        payload.update(
+            started_at=t.started_at,
+            model_context_window=CONTEXT_WINDOW,
+            collaboration_mode_kind="default",
+        )
+        self.w.write("event_msg", payload)
+
+    def context(self, first_turn: bool) -> None:
+        """Environment context (first turn only), world_state, turn_context, settings."""
+        t = self.t
+        if first_turn:
+            env = f"<environment_context>\n  <cwd>{t.cwd}</cwd>\n  <shell>bash</shell>\n"
+            env += f"  <current_date>{time.strftime('%Y-%m-%d')}</current_date>\n"
+            env += "</environment_context>"
+            self._response_item(
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": env}],
+                }
+            )
+        if self.b.family >= 150:
+            self.w.write("world_state", {"full": True, "state": {"model": {"model": t.model}}})
+        collab = {
+            "mode": "default",
+            "settings": {
+                "model": t.model,
+                "reasoning_effort": None,
+                "developer_instructions": None,
+            },
+        }
+        sandbox = {"type": t.sandbox}
+        permission = {"type": "disabled" if t.sandbox == "danger-full-access" else "managed"}
+        tc: dict[str, Any] = {"turn_id": t.turn_id}
+        if self.b.family >= 169:
+            tc.update(root_turn_id=t.turn_id, disabled_plugin_ids=[])
+        tc["cwd"] = t.cwd
+        if self.b.family < 169:
+            tc.update(current_date=time.strftime("%Y-%m-%d"), timezone="Etc/UTC")
+        if self.b.family == 150:
+            tc["workspace_roots"] = [t.cwd]
+        tc["approval_policy"] = t.approval_policy
+        if self.b.family >= 150:
+            tc["approvals_reviewer"] = "user"
+        tc.update(sandbox_policy=sandbox, permission_profile=permission, model=t.model)
+        if self.b.family < 169:
+            tc["personality"] = "pragmatic"
+        if self.b.family >= 150:
+            tc["comp_hash"] = "3000"
+            tc["multi_agent_version"] = "v2"
+        tc.update(collaboration_mode=collab, realtime_active=False, summary="none")
+        self.w.write("turn_context", tc)
+        if self.b.thread_settings_applied:
+            settings = {
+                "model": t.model,
+                "model_provider_id": t.provider_id,
+                "approval_policy": t.approval_policy,
+                "approvals_reviewer": "user",
+                "requested_approvals_reviewer": "user",
+                "permission_profile": permission,
+                "cwd": t.cwd,
+                "runtime_workspace_roots": [t.cwd],
+                "collaboration_mode": collab,
+                "disabled_plugin_ids": [],
+            }
+            payload = {"type": "thread_settings_applied", "thread_id": t.thread_id}
+            self.w.write("event_msg", {**payload, "thread_settings": settings})
+
+    def user_message(self, text: str) -> None:
+        content = [{"type": "input_text", "text": text}]
+        self._response_item({"type": "message", "role": "user", "content": content})
+        if self.b.item_completed_events:
+            item = {"type": "text", "text": text, "text_elements": []}
+            self._item_completed({"type": "UserMessage", "id": uuid7(), "content": [item]})
+        else:
+            event = {"type": "user_message", "message": text, "images": [], "local_images": []}
+            self.w.write("event_msg", {**event, "text_elements": []})
+
+    # -- model output --------------------------------------------------------------------------
+    def agent_message(self, msg_id: str, text: str) -> None:
+        if self.b.item_completed_events:
+            content = [{"type": "Text", "text": text}]
+            self._item_completed({"type": "AgentMessage", "id": msg_id, "content": content})
+        else:
+            event = {"type": "agent_message", "message": text, "phase": None}
+            self.w.write("event_msg", {**event, "memory_citation": None})
+        content = [{"type": "output_text", "text": text}]
+        self._response_item({"type": "message", "role": "assistant", "content": content}, msg_id)
+
+    def reasoning(self, rs_id: str, summary: tuple[str, ...]) -> None:
+        if self.b.item_completed_events:
+            item = {"type": "Reasoning", "id": rs_id, "summary_text": list(summary)}
+            self._item_completed({**item, "raw_content": []})
+        elif summary:
+            self.w.write("event_msg", {"type": "agent_reasoning", "text": "\n".join(summary)})
+        parts = [{"type": "summary_text", "text": s} for s in summary]
+        payload = {
+            "type": "reasoning",
+            "summary": parts,
+            "content": None,
+            "encrypted_content": None,
+        }
+        self._response_item(payload, rs_id)
+
+    def function_call(self, fc_id: str, name: str, arguments: str, call_id: str) -> None:
+        payload = {
+            "type": "function_call",
+            "name": name,
+            "arguments": arguments,
+            "call_id": call_id,
+        }
+        self._response_item(payload, fc_id)
+
+    def custom_tool_call(self, ctc_id: str, name: str, tool_input: str, call_id: str) -> None:
+        payload = {
+            "type": "custom_tool_call",
+            "call_id": call_id,
+            "name": name,
+            "input": tool_input,
+        }
+        self._response_item(payload, ctc_id)
+
+    def web_search(self, ws_id: str, query: str) -> None:
+        action = {"type": "search", "query": query}
+        if self.b.item_completed_events:
+            item = {"type": "WebSearch", "id": ws_id, "query": query, "action": action}
+            self._item_completed(item)
+        else:
+            event = {"type": "web_search_end", "call_id": ws_id, "query": query, "action": action}
+            self.w.write("event_msg", event)
+        self._response_item(
+            {"type": "web_search_call", "status": "completed", "action": action}, ws_id
+        )
+
+    # -- tool results --------------------------------------------------------------------------
+    def shell_result(self, call_id: str, result: ShellResult, started_ms: int) -> None:
+        if self.b.item_completed_events:
+            item = {
+                "type": "CommandExecution",
+                "id": call_id,
+                "process_id": str(result.pid),
+                "command": ["/bin/bash", "-lc", result.cmd],
+                "cwd": f"file://{self.t.cwd}",
+                "parsed_cmd": [{"type": "unknown", "cmd": result.cmd}],
+                "source": "unified_exec_startup",
+                "status": "completed" if result.exit_code == 0 else "failed",
+                "aggregated_output": result.output,
+                "exit_code": result.exit_code,
+                "duration": {
+                    "secs": result.duration_ns // 10**9,
+                    "nanos": result.duration_ns % 10**9,
+                },
+            }
+            self._item_completed(item, started_ms)
+        self.tool_output("function_call_output", "fco", call_id, result.model_output)
+
+    def patch_result(self, call_id: str, result: PatchResult | None, output: str) -> None:
+        if result is not None:
+            changes: dict[str, Any] = {}
+            for path, kind, content in result.changes:
+                if kind == "update":
+                    changes[path] = {"type": "update", "unified_diff": "", "move_path": None}
+                else:
+                    changes[path] = {"type": kind, "content": content}
+            if self.b.item_completed_events:
+                item: dict[str, Any] = {"type": "FileChange", "id": call_id, "changes": changes}
+                item.update(status="completed", stdout=result.summary, stderr="")
+                self._item_completed(item)
+            else:
+                event: dict[str, Any] = {"type": "patch_apply_end", "call_id": call_id}
+                event["turn_id"] = self.t.turn_id
+                event.update(stdout=result.summary, stderr="", success=True, changes=changes)
+                self.w.write("event_msg", {**event, "status": "completed"})
+        self.tool_output("custom_tool_call_output", "ctco", call_id, output)
+
+    def tool_output(self, kind: str, prefix: str, call_id: str, output: str) -> None:
+        self._response_item(
+            {"type": kind, "call_id": call_id, "output": output}, f"{prefix}_{uuid7()}"
+        )
+
+    # -- usage and the end of the turn ---------------------------------------------------------
+    def usage_record(self, response_id: str, last: Totals, thread: Totals) -> None:
+        self._turn.add(last)
+        if not self.b.token_usage_records:
+            return
+        t = self.t
+        payload: dict[str, Any] = {"thread_id": t.thread_id, "turn_id": t.turn_id}
+        payload["session_id"] = t.thread_id
+        payload.update(root_turn_id=t.turn_id, response_id=response_id)
+        payload.update(
+            usage=self._usage(last),
+            turn_token_usage=self._usage(self._turn),
+            thread_token_usage=self._usage(thread),
+        )
+        self.w.write("token_usage_record", payload)
+
+    def token_count(self, last: Totals, thread: Totals) -> None:
+        info: dict[str, Any] = {
+            "total_token_usage": self._usage(thread),
+            "last_token_usage": self._usage(last),
+        }
+        if self.b.family >= 150:
+            info["last_usage_includes_reasoning"] = False
+        info["model_context_window"] = CONTEXT_WINDOW
+        limits = _RATE_LIMITS_169 if self.b.family >= 150 else _RATE_LIMITS_135
+        self.w.write("event_msg", {"type": "token_count", "info": info, "rate_limits": limits})
+
+    def compacted(self, summary: str) -> None:
+        window = uuid7()
+        payload: dict[str, Any] = {
+            "message": summary,
+            "replacement_history": [],
+            "replacement_history_metadata": [],
+            "retained_context": None,
+            "resume_metadata": None,
+            "compaction_response_id": None,
+            "latest_token_usage_record": None,
+            "first_window_id": window,
+            "previous_window_id": None,
+            "window_id": window,
+            "window_number": 1,
+        }
+        self.w.write("compacted", payload)
+        if self.b.item_completed_events:
+            self._item_completed({"type": "ContextCompaction", "id": uuid7()})
+
+    def task_complete(self, last_message: str | None, failure: Failure | None) -> None:
+        t = self.t
+        payload: dict[str, Any] = {"type": "task_complete"}
+        if self.b.family >= 169:
+            payload["root_turn_id"] = t.turn_id
+        payload.update(turn_id=t.turn_id, last_agent_message=last_message)
+        if failure is not None and self.b.error_in_task_complete:
+            payload["error"] = {
+                "message": failure.message,
+                "codex_error_info": failure.codex_error_info,
+            }
+        if self.b.family >= 150:
+            payload["started_at"] = t.started_at
+        duration = (time.monotonic_ns() - t.started_ns) // 1_000_000
+        payload.update(completed_at=int(time.time()), duration_ms=duration)
+        if failure is None:
+            payload["time_to_first_token_ms"] = duration
+        self.w.write("event_msg", payload)

@@ -1,0 +1,33 @@
+"""Fixtures for e2e tests: the REAL native codex with a throwaway CODEX_HOME and workdir.
+
+A missing codex install FAILS the test (never skips) with the install command, so a CI without
+the binaries cannot pass silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.codex_run import RealCodex
+from conformance.realcodex import CodexNotInstalledError, native_binary
+
+E2E_VERSIONS = ("0.135.0", "0.169.0")
+
+
+def require_codex(version: str) -> Path:
+    try:
+        return native_binary(version)
+    except CodexNotInstalledError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(params=E2E_VERSIONS)
+def real_codex(request: pytest.FixtureRequest, tmp_path: Path) -> RealCodex:
+    version = str(request.param)
+    home = tmp_path / "codex-home"
+    workdir = tmp_path / "work"
+    home.mkdir()
+    workdir.mkdir()
+    return RealCodex(version, require_codex(version), home, workdir)

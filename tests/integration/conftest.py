@@ -1,0 +1,105 @@
+"""A fake codex on disk for the runner: a `codex` shim, a throwaway CODEX_HOME, scenario files,
+and the fake's invocation log for assertions."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plexum_openai_provider.config import HostConfig
+from plexum_openai_provider.events import CanonicalEvent
+from plexum_openai_provider.runner import TurnLimits, TurnRequest, run_turn
+
+FAST_LIMITS = TurnLimits(kill_grace_s=0.5, post_exit_drain_s=0.5)
+
+
+@dataclass
+class FakeCodex:
+    root: Path
+    config: HostConfig
+    log_path: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def scenario(self, turns: list[dict[str, Any]], **top: Any) -> Path:
+        """Write a scenario (docs/scenarios.md) and point the fake at it."""
+        path = self.root / f"scenario-{len(list(self.root.glob('scenario-*')))}.json"
+        path.write_text(json.dumps({"schema_version": 1, "turns": turns, **top}))
+        self.monkeypatch.setenv("FAKE_CODEX_SCENARIO", str(path))
+        return path
+
+    def invocations(self) -> list[dict[str, Any]]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+    def workspace(self, name: str = "ws") -> Path:
+        path = self.root / name
+        path.mkdir(exist_ok=True)
+        return path
+
+    def with_config(self, **changes: Any) -> HostConfig:
+        return replace(self.config, **changes)
+
+    async def turn(
+        self,
+        prompt: str = "hello",
+        *,
+        workspace: Path | None = None,
+        session: str = "default",
+        config: HostConfig | None = None,
+        limits: TurnLimits = FAST_LIMITS,
+        model: str = "codex",
+    ) -> list[CanonicalEvent]:
+        request = TurnRequest(
+            prompt=prompt,
+            workspace=workspace or self.workspace(),
+            session_id=session,
+            model=model,
+        )
+        return await run_turn(config or self.config, request, limits)
+
+
+@pytest.fixture
+def fake_codex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCodex:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "codex"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m fake_codex "$@"\n')
+    shim.chmod(0o755)
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    log_path = tmp_path / "invocations.jsonl"
+    monkeypatch.setenv("FAKE_CODEX_LOG", str(log_path))
+    monkeypatch.delenv("FAKE_CODEX_SCENARIO", raising=False)
+    config = HostConfig(binary=str(shim), codex_home=str(home), idle_timeout_s=30, turn_timeout_s=60)
+    return FakeCodex(tmp_path, config, log_path, monkeypatch)
+
+
+def types(events: list[CanonicalEvent]) -> list[str]:
+    return [e.type for e in events]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+Check = Callable[[list[CanonicalEvent]], None]

@@ -1,0 +1,90 @@
+"""`plexum-openai-provider say` as a user runs it: a real process, the fake codex behind it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .conftest import FakeCodex
+
+
+def say(fake: FakeCodex, *args: str, config: dict[str, Any] | None = None,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    config_path = fake.root / "config.json"
+    body = {"binary": fake.config.binary, "codex_home": fake.config.codex_home, **(config or {})}
+    config_path.write_text(json.dumps(body))
+    return subprocess.run(
+        [sys.executable, "-m", "plexum_openai_provider.cli", "say", "--config", str(config_path),
+         "--workspace", str(fake.workspace()), *args],
+        capture_output=True, text=True, timeout=60, input=stdin, env=os.environ.copy(),
+    )
+
+
+def json_events(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_say_json_prints_text_usage_and_thread_then_resumes(fake_codex: FakeCodex) -> None:
+    first = say(fake_codex, "--json", "hello there")
+    assert first.returncode == 0, first.stderr
+    events = json_events(first.stdout)
+    assert [e["type"] for e in events] == ["text_delta", "message_end"]
+    assert "hello there" in events[0]["text"]
+    end = events[-1]
+    assert set(end["usage"]) == {"input_tokens", "cached_input_tokens", "cache_write_input_tokens",
+                                 "output_tokens", "reasoning_output_tokens"}
+    second = say(fake_codex, "--json", "again")
+    assert second.returncode == 0, second.stderr
+    assert json_events(second.stdout)[-1]["thread_id"] == end["thread_id"]
+
+
+def test_say_shows_events_for_people(fake_codex: FakeCodex) -> None:
+    result = say(fake_codex, "hi")
+    assert result.returncode == 0
+    assert "hi" in result.stdout
+    assert "[done] thread " in result.stderr
+
+
+def test_text_after_double_dash_is_the_prompt(fake_codex: FakeCodex) -> None:
+    result = say(fake_codex, "--json", "--", "--help")
+    assert result.returncode == 0, result.stderr
+    assert fake_codex.invocations()[-1]["stdin"] == "--help"
+
+
+def test_dash_reads_the_prompt_from_stdin(fake_codex: FakeCodex) -> None:
+    result = say(fake_codex, "--json", "-", stdin="from stdin\n")
+    assert result.returncode == 0, result.stderr
+    assert fake_codex.invocations()[-1]["stdin"] == "from stdin\n"
+
+
+def test_a_failed_turn_exits_1(fake_codex: FakeCodex) -> None:
+    result = say(fake_codex, "--json", "x", config={"binary": "/nonexistent/codex"})
+    assert result.returncode == 1
+    assert json_events(result.stdout)[-1]["code"] == "binary_not_found"
+
+
+def test_a_config_error_exits_2_with_the_key(fake_codex: FakeCodex) -> None:
+    result = say(fake_codex, "x", config={"turn_timeout": 5})
+    assert result.returncode == 2
+    assert "'turn_timeout'" in result.stderr and "unknown key" in result.stderr
+
+
+def test_an_unsupported_model_exits_2(fake_codex: FakeCodex) -> None:
+    result = say(fake_codex, "--model", "o3", "x")
+    assert result.returncode == 2
+    assert "supported models: codex" in result.stderr
+
+
+def test_a_missing_workspace_exits_2(fake_codex: FakeCodex, tmp_path: Path) -> None:
+    config_path = tmp_path / "c.json"
+    config_path.write_text("{}")
+    result = subprocess.run(
+        [sys.executable, "-m", "plexum_openai_provider.cli", "say", "--config", str(config_path),
+         "--workspace", str(tmp_path / "nope"), "x"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and "not a directory" in result.stderr

@@ -1,0 +1,45 @@
+"""argv of a codex turn: flag placement, resume, and the prompt never in it."""
+
+from __future__ import annotations
+
+from plexum_openai_provider.codex.argv import BASE_FLAGS, build_exec_argv, redact_argv
+
+
+def test_new_thread_reads_the_prompt_from_stdin() -> None:
+    argv = build_exec_argv("codex", resume_thread_id=None, model_arg=None)
+    assert argv == ["codex", "exec", *BASE_FLAGS, "--", "-"]
+
+
+def test_resume_puts_flags_after_resume_and_the_id_after_the_separator() -> None:
+    argv = build_exec_argv(
+        "codex", resume_thread_id="t-1", model_arg="gpt-5.5", extra_args=["-c", "a=1"]
+    )
+    assert argv == [
+        "codex",
+        "exec",
+        "resume",
+        *BASE_FLAGS,
+        "--model",
+        "gpt-5.5",
+        "-c",
+        "a=1",
+        "--",
+        "t-1",
+        "-",
+    ]
+
+
+def test_default_model_passes_no_model_flag() -> None:
+    assert "--model" not in build_exec_argv("codex", resume_thread_id=None, model_arg=None)
+
+
+def test_secret_looking_config_overrides_are_masked_in_logs() -> None:
+    argv = ["codex", "exec", "-c", "model_providers.x.api_key=sk-123", "-c", "model=o3"]
+    assert redact_argv(argv) == [
+        "codex",
+        "exec",
+        "-c",
+        "model_providers.x.api_key=***",
+        "-c",
+        "model=o3",
+    ]

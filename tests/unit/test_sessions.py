@@ -1,0 +1,130 @@
+"""The per-workspace session store: JSON format, legacy adoption, atomic writes, locking."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from plexum_openai_provider.errors import SessionStoreError
+from plexum_openai_provider.events import Usage
+from plexum_openai_provider.sessions import (
+    SESSION_FILE,
+    SessionStore,
+    ThreadRecord,
+    acquire_workspace_lock,
+    is_plain_id,
+    workspace_lock,
+)
+
+THREAD = "01a200d5-7643-79c3-937e-c20948695ecb"
+
+
+def test_new_workspace_has_no_threads(tmp_path: Path) -> None:
+    assert SessionStore(tmp_path).load() == {}
+
+
+def test_sessions_are_kept_apart_and_round_trip(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    a = ThreadRecord(THREAD, None, Usage(input_tokens=10, output_tokens=2))
+    b = ThreadRecord("01a200d5-0000-7000-8000-000000000001", "gpt-5.5")
+    store.put("s1", a)
+    store.put("s2", b)
+    assert SessionStore(tmp_path).load() == {"s1": a, "s2": b}
+    raw = json.loads((tmp_path / SESSION_FILE).read_text())
+    assert raw["version"] == 1
+    assert raw["threads"]["s1"] == {
+        "thread_id": THREAD,
+        "model_arg": None,
+        "usage_total": Usage(input_tokens=10, output_tokens=2).to_json(),
+    }
+
+
+def test_legacy_plain_text_id_is_adopted_by_the_default_session(tmp_path: Path) -> None:
+    (tmp_path / SESSION_FILE).write_text(THREAD + "\n")
+    store = SessionStore(tmp_path)
+    assert store.load() == {"default": ThreadRecord(THREAD, None)}
+    store.put("other", ThreadRecord("t2", None))
+    assert set(SessionStore(tmp_path).load()) == {"default", "other"}
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", "..", "id\x00x", "x\ny", ".hidden"])
+def test_ids_that_are_not_plain_are_refused(tmp_path: Path, bad: str) -> None:
+    assert not is_plain_id(bad)
+    with pytest.raises(SessionStoreError, match="not a plain id"):
+        SessionStore(tmp_path).put("s", ThreadRecord(bad, None))
+    assert not (tmp_path / SESSION_FILE).exists()
+
+
+def test_a_stored_id_that_is_not_plain_is_refused_on_read(tmp_path: Path) -> None:
+    (tmp_path / SESSION_FILE).write_text(
+        json.dumps({"version": 1, "threads": {"s": {"thread_id": "../x", "model_arg": None}}})
+    )
+    with pytest.raises(SessionStoreError, match="plain `thread_id`"):
+        SessionStore(tmp_path).load()
+
+
+def test_corrupt_file_is_a_clear_error_and_is_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / SESSION_FILE
+    path.write_text('{"version": 1, "threads": ')
+    with pytest.raises(SessionStoreError, match="move it aside") as info:
+        SessionStore(tmp_path).put("s", ThreadRecord(THREAD, None))
+    assert str(path) in str(info.value)
+    assert path.read_text() == '{"version": 1, "threads": '
+
+
+def test_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    SessionStore(tmp_path).put("s", ThreadRecord(THREAD, None))
+    assert sorted(os.listdir(tmp_path)) == [SESSION_FILE]
+
+
+plain_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", fullmatch=True)
+usages = st.builds(
+    Usage,
+    input_tokens=st.integers(0, 10**9),
+    cached_input_tokens=st.integers(0, 10**9),
+    cache_write_input_tokens=st.integers(0, 10**9),
+    output_tokens=st.integers(0, 10**9),
+    reasoning_output_tokens=st.integers(0, 10**9),
+)
+records = st.builds(ThreadRecord, plain_ids, st.none() | st.text(min_size=1), usages)
+
+
+@given(st.dictionaries(st.text(min_size=1), records, max_size=5))
+def test_store_round_trips_any_sessions(threads: dict[str, ThreadRecord]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SessionStore(Path(tmp))
+        for session_id, record in threads.items():
+            store.put(session_id, record)
+        assert store.load() == threads
+
+
+async def test_lock_excludes_a_second_holder_until_released(tmp_path: Path) -> None:
+    order: list[str] = []
+    async with workspace_lock(tmp_path):
+        waiter = asyncio.create_task(acquire_workspace_lock(tmp_path))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()
+        order.append("first released")
+    fd = await asyncio.wait_for(waiter, 5)
+    order.append("second acquired")
+    os.close(fd)
+    assert order == ["first released", "second acquired"]
+
+
+async def test_cancelled_lock_waiter_leaves_the_lock_usable(tmp_path: Path) -> None:
+    async with workspace_lock(tmp_path):
+        waiter = asyncio.create_task(acquire_workspace_lock(tmp_path))
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    fd = await asyncio.wait_for(acquire_workspace_lock(tmp_path), 5)
+    os.close(fd)
