@@ -75,7 +75,9 @@ class Recorder:
 
     def _response_item(self, payload: dict[str, Any], item_id: str | None = None) -> None:
         if self.b.family >= 150:
-            payload = {"type": payload.pop("type"), "id": item_id or uuid7(), **payload}
+            kind = payload.pop("type")
+            default_id = f"msg_{uuid7()}" if kind == "message" else uuid7()
+            payload = {"type": kind, "id": item_id or default_id, **payload}
             if self.b.family >= 169:
                 payload["internal_chat_message_metadata_passthrough"] = {"turn_id": self.t.turn_id}
         self.w.write("response_item", payload, self._meta())

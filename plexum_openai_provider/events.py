@@ -31,7 +31,6 @@ ErrorCode = Literal[
     "timeout",  # the turn ran longer than `turn_timeout_s`
     "idle_timeout",  # codex was silent for `idle_timeout_s` while nothing was running
     "cancelled",  # the host cancelled the turn
-    "thread_mismatch",  # resume answered with another thread than the one asked for
     "session_store",  # the workspace's session file is unreadable
     "protocol",  # codex ended the stream without any terminal event
 ]

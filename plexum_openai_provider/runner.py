@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -77,7 +77,7 @@ class Turn:
         self.request = request
         self.limits = limits or TurnLimits()
         self._cancelled = asyncio.Event()
-        self._events: AsyncIterator[CanonicalEvent] | None = None
+        self._events: AsyncGenerator[CanonicalEvent, None] | None = None
         self._deadline = 0.0
         self._last_progress = 0.0
         self._fresh_retry = False
@@ -92,9 +92,9 @@ class Turn:
         tb: TracebackType | None,
     ) -> None:
         if self._events is not None:
-            await self._events.aclose()  # type: ignore[attr-defined]
+            await self._events.aclose()
 
-    def __aiter__(self) -> AsyncIterator[CanonicalEvent]:
+    def __aiter__(self) -> AsyncGenerator[CanonicalEvent, None]:
         if self._events is None:
             self._events = self._run()
         return self._events
@@ -105,7 +105,7 @@ class Turn:
 
     # -- the turn ------------------------------------------------------------------------------
 
-    async def _run(self) -> AsyncIterator[CanonicalEvent]:
+    async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
         loop = asyncio.get_running_loop()
         self._deadline = loop.time() + self.config.turn_timeout_s
         request = self.request
@@ -142,17 +142,19 @@ class Turn:
                     "session for another model."
                 )
                 model_arg = record.model_arg
-            async for event in self._attempt(store, record, model_arg):
-                yield event
-            if self._fresh_retry:
-                async for event in self._attempt(store, None, model_arg):
+            async with contextlib.aclosing(self._attempt(store, record, model_arg)) as events:
+                async for event in events:
                     yield event
+            if self._fresh_retry:
+                async with contextlib.aclosing(self._attempt(store, None, model_arg)) as events:
+                    async for event in events:
+                        yield event
         finally:
             os.close(lock_fd)
 
     async def _attempt(
         self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None
-    ) -> AsyncIterator[CanonicalEvent]:
+    ) -> AsyncGenerator[CanonicalEvent, None]:
         self._fresh_retry = False
         config, request = self.config, self.request
         argv = build_exec_argv(
@@ -185,14 +187,15 @@ class Turn:
         fresh_thread = record is None
         try:
             try:
-                async for item in self._stream(proc, mapper):
-                    if isinstance(item, ThreadStarted):
-                        thread_id = item.thread_id
-                        fresh_thread = record is None or thread_id != record.thread_id
-                        async for event in self._thread_started(store, record, model_arg, item):
-                            yield event
-                    else:
-                        yield item
+                async with contextlib.aclosing(self._stream(proc, mapper)) as stream:
+                    async for item in stream:
+                        if isinstance(item, ThreadStarted):
+                            thread_id = item.thread_id
+                            fresh_thread = record is None or thread_id != record.thread_id
+                            for event in self._thread_started(store, record, model_arg, item):
+                                yield event
+                        else:
+                            yield item
             except _Stop as stop:
                 for event in mapper.finish():
                     yield event
@@ -203,7 +206,7 @@ class Turn:
                 yield event
             await self._wait_exit(proc)
             await asyncio.wait(helpers, timeout=1.0)
-            async for event in self._finish(
+            for event in self._finish(
                 store, record, model_arg, mapper, proc, stderr, thread_id, fresh_thread
             ):
                 yield event
@@ -216,7 +219,7 @@ class Turn:
 
     async def _stream(
         self, proc: asyncio.subprocess.Process, mapper: TurnMapper
-    ) -> AsyncIterator[CanonicalEvent | ThreadStarted]:
+    ) -> AsyncGenerator[CanonicalEvent | ThreadStarted, None]:
         """Lines from codex's stdout, mapped; raises _Stop on cancel or timeout."""
         assert proc.stdout is not None
         loop = asyncio.get_running_loop()
@@ -317,13 +320,13 @@ class Turn:
         finally:
             exit_task.cancel()
 
-    async def _thread_started(
+    def _thread_started(
         self,
         store: SessionStore,
         record: ThreadRecord | None,
         model_arg: str | None,
         started: ThreadStarted,
-    ) -> AsyncIterator[CanonicalEvent]:
+    ) -> Iterator[CanonicalEvent]:
         thread_id = started.thread_id
         if record is not None and thread_id != record.thread_id:
             yield WarningEvent(
@@ -339,7 +342,7 @@ class Turn:
         if record is None or thread_id != record.thread_id:
             store.put(self.request.session_id, ThreadRecord(thread_id, model_arg))
 
-    async def _finish(
+    def _finish(
         self,
         store: SessionStore,
         record: ThreadRecord | None,
@@ -349,7 +352,7 @@ class Turn:
         stderr: StderrTail,
         thread_id: str | None,
         fresh_thread: bool,
-    ) -> AsyncIterator[CanonicalEvent]:
+    ) -> Iterator[CanonicalEvent]:
         outcome = mapper.outcome
         if isinstance(outcome, Completed) and thread_id is not None:
             usage = outcome.thread_usage if fresh_thread else outcome.turn_usage
@@ -365,7 +368,7 @@ class Turn:
             yield ErrorEvent(code, message)
             return
         tail = stderr.text().strip()
-        code = proc.returncode
+        returncode = proc.returncode
         if record is not None and thread_id is None and NO_ROLLOUT in tail:
             yield WarningEvent(
                 f"codex no longer has thread {record.thread_id} (no rollout found in its "
@@ -374,11 +377,11 @@ class Turn:
             )
             self._fresh_retry = True
             return
-        if code is not None and code != 0:
+        if returncode is not None and returncode != 0:
             how = (
-                f"was killed by signal {signal.Signals(-code).name}"
-                if code < 0
-                else f"exited with code {code}"
+                f"was killed by signal {signal.Signals(-returncode).name}"
+                if returncode < 0
+                else f"exited with code {returncode}"
             )
             yield ErrorEvent("exit", f"codex {how} before the turn ended.{_tail_text(tail)}")
             return
@@ -422,9 +425,7 @@ def _tail_text(tail: str) -> str:
     return " Last lines of codex's stderr:\n" + "\n".join(lines)
 
 
-def open_turn(
-    config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
-) -> Turn:
+def open_turn(config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None) -> Turn:
     return Turn(config, request, limits)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -78,7 +79,9 @@ def fake_codex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCodex:
     log_path = tmp_path / "invocations.jsonl"
     monkeypatch.setenv("FAKE_CODEX_LOG", str(log_path))
     monkeypatch.delenv("FAKE_CODEX_SCENARIO", raising=False)
-    config = HostConfig(binary=str(shim), codex_home=str(home), idle_timeout_s=30, turn_timeout_s=60)
+    config = HostConfig(
+        binary=str(shim), codex_home=str(home), idle_timeout_s=30, turn_timeout_s=60
+    )
     return FakeCodex(tmp_path, config, log_path, monkeypatch)
 
 
@@ -94,12 +97,20 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def group_alive(pgid: int, *, within_s: float = 5.0) -> bool:
+    """True if the process group still has members after `within_s`.
+
+    A killed process lingers as a zombie until its new parent (init) reaps it, so poll briefly.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.02)
 
 
 Check = Callable[[list[CanonicalEvent]], None]

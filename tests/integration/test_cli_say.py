@@ -12,15 +12,29 @@ from typing import Any
 from .conftest import FakeCodex
 
 
-def say(fake: FakeCodex, *args: str, config: dict[str, Any] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def say(
+    fake: FakeCodex, *args: str, config: dict[str, Any] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     config_path = fake.root / "config.json"
     body = {"binary": fake.config.binary, "codex_home": fake.config.codex_home, **(config or {})}
     config_path.write_text(json.dumps(body))
     return subprocess.run(
-        [sys.executable, "-m", "plexum_openai_provider.cli", "say", "--config", str(config_path),
-         "--workspace", str(fake.workspace()), *args],
-        capture_output=True, text=True, timeout=60, input=stdin, env=os.environ.copy(),
+        [
+            sys.executable,
+            "-m",
+            "plexum_openai_provider.cli",
+            "say",
+            "--config",
+            str(config_path),
+            "--workspace",
+            str(fake.workspace()),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=stdin,
+        env=os.environ.copy(),
     )
 
 
@@ -35,8 +49,13 @@ def test_say_json_prints_text_usage_and_thread_then_resumes(fake_codex: FakeCode
     assert [e["type"] for e in events] == ["text_delta", "message_end"]
     assert "hello there" in events[0]["text"]
     end = events[-1]
-    assert set(end["usage"]) == {"input_tokens", "cached_input_tokens", "cache_write_input_tokens",
-                                 "output_tokens", "reasoning_output_tokens"}
+    assert set(end["usage"]) == {
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_input_tokens",
+        "output_tokens",
+        "reasoning_output_tokens",
+    }
     second = say(fake_codex, "--json", "again")
     assert second.returncode == 0, second.stderr
     assert json_events(second.stdout)[-1]["thread_id"] == end["thread_id"]
@@ -83,8 +102,19 @@ def test_a_missing_workspace_exits_2(fake_codex: FakeCodex, tmp_path: Path) -> N
     config_path = tmp_path / "c.json"
     config_path.write_text("{}")
     result = subprocess.run(
-        [sys.executable, "-m", "plexum_openai_provider.cli", "say", "--config", str(config_path),
-         "--workspace", str(tmp_path / "nope"), "x"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "plexum_openai_provider.cli",
+            "say",
+            "--config",
+            str(config_path),
+            "--workspace",
+            str(tmp_path / "nope"),
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and "not a directory" in result.stderr

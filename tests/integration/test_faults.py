@@ -38,9 +38,15 @@ def texts(events: list) -> list[str]:  # type: ignore[type-arg]
 
 async def test_garbage_and_invalid_utf8_lines_lose_no_event(fake_codex: FakeCodex) -> None:
     fake_codex.scenario(
-        [with_faults(garbage=[{"after_line": 1, "text": "not json at all"},
-                              {"after_line": 2, "hex": "ff fe 80"},
-                              {"after_line": 3, "text": "[1, 2]"}])]
+        [
+            with_faults(
+                garbage=[
+                    {"after_line": 1, "text": "not json at all"},
+                    {"after_line": 2, "hex": "ff fe 80"},
+                    {"after_line": 3, "text": "[1, 2]"},
+                ]
+            )
+        ]
     )
     events = await fake_codex.turn()
     assert texts(events) == ["first", "second"]
@@ -91,14 +97,20 @@ async def test_a_crash_without_a_terminal_event_reports_exit_code_and_stderr(
 
 
 async def test_turn_failed_is_an_error_even_with_exit_code_zero(fake_codex: FakeCodex) -> None:
-    fake_codex.scenario([{"requests": [{"http_status": 500, "body": "boom"}],
-                          "faults": {"exit_code": 0}}])
+    fake_codex.scenario(
+        [{"requests": [{"http_status": 500, "body": "boom"}], "faults": {"exit_code": 0}}]
+    )
     events = await fake_codex.turn(
-        config=fake_codex.with_config(extra_args=(
-            "-c", "model_providers.mock.stream_max_retries=0",
-            "-c", "model_providers.mock.request_max_retries=0",
-            "-c", "model_provider=mock",
-        ))
+        config=fake_codex.with_config(
+            extra_args=(
+                "-c",
+                "model_providers.mock.stream_max_retries=0",
+                "-c",
+                "model_providers.mock.request_max_retries=0",
+                "-c",
+                "model_provider=mock",
+            )
+        )
     )
     end = events[-1]
     assert isinstance(end, ErrorEvent) and end.code == "turn_failed"
@@ -151,11 +163,25 @@ async def test_idle_timeout_ends_a_silent_turn(fake_codex: FakeCodex) -> None:
 
 
 async def test_idle_timer_pauses_while_a_command_runs(fake_codex: FakeCodex) -> None:
-    fake_codex.scenario([{"requests": [
-        {"output": [{"type": "function_call", "name": "exec_command",
-                     "arguments": {"cmd": "sleep 1.5; echo done"}, "call_id": "call_1"}]},
-        {"output": [{"type": "message", "text": "ran it"}]},
-    ]}])
+    fake_codex.scenario(
+        [
+            {
+                "requests": [
+                    {
+                        "output": [
+                            {
+                                "type": "function_call",
+                                "name": "exec_command",
+                                "arguments": {"cmd": "sleep 1.5; echo done"},
+                                "call_id": "call_1",
+                            }
+                        ]
+                    },
+                    {"output": [{"type": "message", "text": "ran it"}]},
+                ]
+            }
+        ]
+    )
     events = await fake_codex.turn(config=fake_codex.with_config(idle_timeout_s=0.7))
     assert isinstance(events[-1], MessageEnd), events[-1]
     assert texts(events) == ["ran it"]

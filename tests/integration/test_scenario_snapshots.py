@@ -20,8 +20,10 @@ from .conftest import FakeCodex
 SCENARIO_DIR = Path(__file__).parents[1] / "fake_codex" / "scenarios"
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.json"))
 NO_RETRIES = (
-    "-c", "model_provider=mock",
-    "-c", 'model_providers.mock={name="mock",base_url="http://127.0.0.1:9/v1",'
+    "-c",
+    "model_provider=mock",
+    "-c",
+    'model_providers.mock={name="mock",base_url="http://127.0.0.1:9/v1",'
     'wire_api="responses",request_max_retries=0,stream_max_retries=0}',
 )
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

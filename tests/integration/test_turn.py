@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+
+import pytest
 
 from plexum_openai_provider.events import MessageEnd, TextDelta, Usage
 from plexum_openai_provider.sessions import SESSION_FILE, SessionStore
 
 from .conftest import FakeCodex, types
 
-PLAIN = {"requests": [{"output": [{"type": "message", "text": "hi there"}],
-                       "usage": {"input_tokens": 12, "output_tokens": 5}}]}
+PLAIN = {
+    "requests": [
+        {
+            "output": [{"type": "message", "text": "hi there"}],
+            "usage": {"input_tokens": 12, "output_tokens": 5},
+        }
+    ]
+}
 
 
 async def test_a_turn_yields_text_then_message_end_with_usage(fake_codex: FakeCodex) -> None:
@@ -113,7 +122,9 @@ async def test_resume_answered_with_another_thread_is_reported_and_adopted(
 
 async def test_a_session_keeps_the_model_its_thread_started_with(fake_codex: FakeCodex) -> None:
     fake_codex.scenario([PLAIN, PLAIN])
-    config = fake_codex.with_config(supported_models=("codex", "gpt"), model_args={"gpt": "gpt-5.5"})
+    config = fake_codex.with_config(
+        supported_models=("codex", "gpt"), model_args={"gpt": "gpt-5.5"}
+    )
     await fake_codex.turn(config=config, model="gpt")
     events = await fake_codex.turn(config=config, model="codex")
     assert events[0].type == "warning" and "gpt-5.5" in events[0].message  # type: ignore[union-attr]
@@ -138,3 +149,19 @@ async def test_two_turns_on_one_workspace_run_one_after_the_other(fake_codex: Fa
     assert a[-1].thread_id == b[-1].thread_id  # type: ignore[union-attr]
     first, second = fake_codex.invocations()
     assert "resume" not in first["argv"] and "resume" in second["argv"]
+
+
+async def test_nothing_secret_reaches_logs_or_events(
+    fake_codex: FakeCodex, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_codex.monkeypatch.setenv("OPENAI_API_KEY", "sk-env-secret-123")
+    config = fake_codex.with_config(
+        extra_args=("-c", "model_providers.x.api_key=sk-argv-secret-456")
+    )
+    with caplog.at_level(logging.DEBUG, logger="plexum_openai_provider"):
+        events = await fake_codex.turn("my private prompt", config=config)
+    assert events[-1].type == "message_end"
+    text = caplog.text + json.dumps([e.to_json() for e in events])
+    assert "sk-env-secret-123" not in text and "sk-argv-secret-456" not in text
+    prompt_records = [r for r in caplog.records if "my private prompt" in r.getMessage()]
+    assert prompt_records and all(r.levelno == logging.DEBUG for r in prompt_records)
