@@ -138,7 +138,45 @@ class MessageEnd(_Event):
     type: Literal["message_end"] = "message_end"
 
 
-CanonicalEvent = TextDelta | Reasoning | WarningEvent | Item | ErrorEvent | MessageEnd
+@dataclass(frozen=True)
+class ToolCall(_Event):
+    """A model-visible tool call of this turn, mirrored from codex's rollout file.
+
+    `block_id` is codex's own `call_id` (what `consume` takes). `kind` is the rollout payload type
+    (`function_call`, `custom_tool_call`, `tool_search_call`, ...); `input` is the call's
+    arguments/input exactly as in the rollout. `server`/`tool` are set for MCP calls;
+    `inner_calls` lists the MCP and shell calls a code-mode `exec` block made.
+    """
+
+    block_id: str
+    kind: str
+    name: str
+    namespace: str | None = None
+    server: str | None = None
+    tool: str | None = None
+    input: Any = None
+    inner_calls: tuple[dict[str, Any], ...] = ()
+    type: Literal["tool_call"] = "tool_call"
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        out["inner_calls"] = list(self.inner_calls)
+        return out
+
+
+@dataclass(frozen=True)
+class ToolResult(_Event):
+    """The output of a mirrored tool call, as in the rollout (a string or a list of parts)."""
+
+    block_id: str
+    output: Any
+    is_error: bool = False
+    type: Literal["tool_result"] = "tool_result"
+
+
+CanonicalEvent = (
+    TextDelta | Reasoning | WarningEvent | Item | ToolCall | ToolResult | ErrorEvent | MessageEnd
+)
 TERMINAL_TYPES = frozenset({"message_end", "error"})
 
 

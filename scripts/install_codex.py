@@ -130,7 +130,17 @@ def install(version: str, cache_dir: Path = CACHE_DIR) -> Path:
     if npm is None:
         raise InstallError("npm not found on PATH: install Node.js 20+ first")
     prefix = version_dir(version, cache_dir)
+    fresh = not prefix.exists()
     prefix.mkdir(parents=True, exist_ok=True)
+    try:
+        return _npm_install(npm, prefix, version, cache_dir)
+    except InstallError:
+        if fresh:  # leave no half-made version dir that looks installed-ish
+            shutil.rmtree(prefix, ignore_errors=True)
+        raise
+
+
+def _npm_install(npm: str, prefix: Path, version: str, cache_dir: Path) -> Path:
     cmd = [
         npm, "install", "--prefix", str(prefix), "--no-save", "--no-audit", "--no-fund",
         "--loglevel=error", f"{PACKAGE}@{version}",

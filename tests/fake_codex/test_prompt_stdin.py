@@ -64,9 +64,7 @@ def test_an_open_stdin_makes_the_fake_wait_without_any_output(env: Any) -> None:
     try:
         with pytest.raises(subprocess.TimeoutExpired):
             proc.wait(timeout=1.0)
-        assert proc.stdin is not None
-        proc.stdin.close()  # EOF: now the turn runs
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(input=b"", timeout=20)  # EOF: now the turn runs
         assert proc.returncode == 0
         assert err.decode() == "Reading additional input from stdin...\n"
         assert env.parse_jsonl(out)[0]["type"] == "thread.started"
