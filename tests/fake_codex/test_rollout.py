@@ -52,16 +52,6 @@ def check_against_schema(lines: list[dict[str, Any]], version: str) -> set[tuple
     return seen
 
 
-def _run_all(env: Any, version_prefix: str) -> list[dict[str, Any]]:
-    common = ["exec", *env.provider_args(False), *env.EXEC_FLAGS]
-    for scenario in ("tools_gpt55", "basic", "err_401"):
-        name = scenario if not version_prefix else f"{version_prefix}{scenario}"
-        name = name if (env.SCENARIOS / f"{name}.json").exists() else scenario
-        prompt = {"tools_gpt55": "do stuff", "v135_tools": "do stuff"}.get(name, "hello")
-        env.run([*common, "--", prompt], scenario=f"{name}.json", stdin=None)
-    return [line for path in env.rollouts() for line in env.rollout_lines(path)]
-
-
 def test_rollouts_of_0_169_have_the_real_key_sets(env: Any) -> None:
     common = ["exec", *env.provider_args(False), *env.EXEC_FLAGS]
     env.run([*common, "--", "do stuff"], scenario="tools_gpt55.json", stdin=None)

@@ -1,0 +1,141 @@
+"""The provider's own turns against the REAL codex and the fake Responses server (the seed's
+manual E2E, automated): a turn, a resumed turn, prompts that look like flags, a cancel that
+leaves no codex behind — also when codex is started through the npm node launcher."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.codex_env import codex_env, provider_args
+from conformance.responses_server import ResponsesServer
+from plexum_openai_provider.config import HostConfig
+from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, Usage
+from plexum_openai_provider.runner import TurnLimits, TurnRequest, open_turn, run_turn
+
+from .conftest import E2E_VERSIONS, require_codex
+
+pytestmark = pytest.mark.e2e
+LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
+
+
+def reply(text: str, tokens: int = 12) -> dict[str, Any]:
+    return {
+        "output": [{"type": "message", "text": text}],
+        "usage": {"input_tokens": tokens, "output_tokens": 3},
+    }
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for item in reversed(body["input"]):
+        if item.get("role") == "user":
+            return "".join(part.get("text", "") for part in item["content"])
+    raise AssertionError("no user message in the request")
+
+
+@pytest.fixture(params=E2E_VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def config_for(binary: Path, home: Path, server: ResponsesServer, version: str) -> HostConfig:
+    return HostConfig(
+        binary=str(binary),
+        codex_home=str(home),
+        idle_timeout_s=30,
+        turn_timeout_s=60,
+        extra_args=tuple(provider_args(server.base_url, version)),
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "codex-home"
+    path.mkdir()
+    for key in list(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in codex_env(path).items():
+        monkeypatch.setenv(key, value)
+    return path
+
+
+async def test_turn_then_resume_on_the_real_codex(version: str, home: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    async with ResponsesServer([reply("first answer"), reply("second answer")]) as server:
+        config = config_for(require_codex(version), home, server, version)
+        first = await run_turn(config, TurnRequest(prompt="--help", workspace=ws), LIMITS)
+        second = await run_turn(config, TurnRequest(prompt="-m x", workspace=ws), LIMITS)
+    assert first[0] == TextDelta("first answer") and second[0] == TextDelta("second answer")
+    end1, end2 = first[-1], second[-1]
+    assert isinstance(end1, MessageEnd) and isinstance(end2, MessageEnd)
+    assert end1.thread_id == end2.thread_id
+    assert end1.usage.input_tokens == 12 and end2.usage.input_tokens == 12
+    assert end2.thread_usage.input_tokens == 24
+    bodies = [r.body for r in server.model_requests]
+    assert [last_user_text(b) for b in bodies] == ["--help", "-m x"]
+
+
+async def test_a_failed_request_ends_the_turn_with_one_error(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    unauthorized = {"http_status": 401, "body": {"error": {"message": "Incorrect API key"}}}
+    async with ResponsesServer([unauthorized]) as server:
+        config = config_for(require_codex(version), home, server, version)
+        events = await run_turn(config, TurnRequest(prompt="hi", workspace=tmp_path), LIMITS)
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "auth"
+    assert "codex login" in end.message
+    assert [e.type for e in events].count("error") == 1
+
+
+def codex_processes() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b".codex-cache" in cmdline:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("launcher", ["native", "node"])
+async def test_cancel_mid_turn_leaves_no_codex_process(
+    launcher: str, home: Path, tmp_path: Path
+) -> None:
+    version = "0.169.0"
+    native = require_codex(version)
+    binary = native
+    if launcher == "node":
+        binary = Path(str(native).split("/node_modules/")[0]) / "node_modules/.bin/codex"
+        assert binary.exists(), binary
+    slow = {"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}
+    before = codex_processes()
+    request = TurnRequest(prompt="hi", workspace=tmp_path)
+    async with ResponsesServer([slow]) as server:
+        config = config_for(binary, home, server, version)
+        async with open_turn(config, request, LIMITS) as turn:
+            events = asyncio.create_task(_collect(turn))
+            await server.wait_for_requests(1, timeout=20)
+            turn.cancel()
+            result = await asyncio.wait_for(events, 20)
+    assert result[-1] == ErrorEvent("cancelled", "the turn was cancelled")
+    deadline = asyncio.get_running_loop().time() + 5
+    while codex_processes() - before and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert codex_processes() - before == set()
+
+
+async def _collect(turn: Any) -> list[Any]:
+    return [event async for event in turn]
+
+
+def test_usage_figures_are_never_negative() -> None:
+    assert Usage(input_tokens=1).minus(Usage(input_tokens=5)).input_tokens == 0
