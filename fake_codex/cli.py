@@ -10,25 +10,44 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fake_codex import clap
 from fake_codex.invocation_log import Invocation
-from fake_codex.scenario import DEFAULT_CODEX_VERSION, Scenario, ScenarioError, load_scenario
-from fake_codex.versions import Behaviour, behaviour_for
+
+if TYPE_CHECKING:
+    from fake_codex.scenario import Scenario
+    from fake_codex.versions import Behaviour
 
 EX_SOFTWARE = 70
+DEFAULT_VERSION = "0.169.0"  # same as scenario.DEFAULT_CODEX_VERSION, without importing it
 _GLOBAL_VALUE_OPTS = ("-c", "--config", "--enable", "--disable")
 
 
+class BadScenario(Exception):
+    """FAKE_CODEX_SCENARIO names a file the fake cannot use (exit 70)."""
+
+
+def _version(environ: Mapping[str, str]) -> str:
+    # Fast path: `--version` without a scenario imports neither the scenario nor dataclasses.
+    return _load(environ)[1].version if environ.get("FAKE_CODEX_SCENARIO") else DEFAULT_VERSION
+
+
 def _load(environ: Mapping[str, str]) -> tuple[Scenario | None, Behaviour]:
+    from pathlib import Path
+
+    from fake_codex.scenario import DEFAULT_CODEX_VERSION, ScenarioError, load_scenario
+    from fake_codex.versions import behaviour_for
+
     path = environ.get("FAKE_CODEX_SCENARIO")
-    scenario = load_scenario(Path(path)) if path else None
-    version = scenario.codex_version if scenario else DEFAULT_CODEX_VERSION
     try:
+        scenario = load_scenario(Path(path)) if path else None
+        version = scenario.codex_version if scenario else DEFAULT_CODEX_VERSION
         return scenario, behaviour_for(version)
+    except ScenarioError as exc:
+        raise BadScenario(str(exc)) from None
     except ValueError as exc:
-        raise ScenarioError(f"{path}: $.codex_version: {exc}") from None
+        raise BadScenario(f"{path}: $.codex_version: {exc}") from None
 
 
 def _exec(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
@@ -55,8 +74,7 @@ def dispatch(argv: list[str], environ: Mapping[str, str], inv: Invocation) -> in
     while i < len(argv):
         token = argv[i]
         if token in ("-V", "--version"):
-            _, behaviour = _load(environ)
-            sys.stdout.write(f"codex-cli {behaviour.version}\n")
+            sys.stdout.write(f"codex-cli {_version(environ)}\n")
             return 0
         if token in ("-h", "--help"):
             sys.stdout.write(clap.ROOT_HELP)
@@ -95,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     except clap.UsageError as exc:
         sys.stderr.write(exc.text)
         code = exc.exit_code
-    except ScenarioError as exc:
+    except BadScenario as exc:
         sys.stderr.write(f"fake-codex: bad scenario: {exc}\n")
         code = EX_SOFTWARE
     finally:

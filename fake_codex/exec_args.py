@@ -8,19 +8,27 @@ an unknown option is a clap error (rc 2). After `resume` only the *global* optio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fake_codex import clap
 
 
-@dataclass(frozen=True)
 class _Opt:
-    key: str
-    long: str
-    short: str | None = None
-    value: str | None = None  # value name when the option takes one
-    repeat: bool = False
-    where: str = "both"  # "exec" (not after resume), "resume" (only after), "both" (global)
+    """One option of the table (a plain class: the fake starts on every turn, keep it cheap)."""
+
+    __slots__ = ("key", "long", "repeat", "short", "value", "where")
+
+    def __init__(
+        self,
+        key: str,
+        long: str,
+        short: str | None = None,
+        value: str | None = None,  # value name when the option takes one
+        repeat: bool = False,
+        where: str = "both",  # "exec" (not after resume), "resume" (only after), "both" (global)
+    ) -> None:
+        self.key, self.long, self.short = key, long, short
+        self.value, self.repeat, self.where = value, repeat, where
 
     @property
     def display(self) -> str:
@@ -78,21 +86,22 @@ class ExecArgs:
     prompt: str | None = None
 
 
-@dataclass(frozen=True)
 class HelpRequested:
-    text: str
+    """`-h`/`--help` was given: print `text`, exit 0."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-@dataclass(frozen=True)
 class VersionRequested:
-    pass
+    """`exec --version` was given."""
 
 
-@dataclass
 class _State:
-    values: dict[str, object] = field(default_factory=dict)
-    positionals: list[str] = field(default_factory=list)
-    resume: bool = False
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+        self.positionals: list[str] = []
+        self.resume = False
 
 
 def _lookup(token: str) -> tuple[_Opt | None, str | None]:

@@ -21,7 +21,7 @@ from fake_codex.home import HomeRefused, claim_turn, find_rollout, home_for_writ
 from fake_codex.ids import is_uuid, uuid7
 from fake_codex.invocation_log import Invocation
 from fake_codex.output import StdoutStream, encode, write_stderr
-from fake_codex.prompt import PromptError, resolve_prompt
+from fake_codex.prompt import Prompt, PromptError, resolve_prompt
 from fake_codex.recorder import Recorder, TurnInfo
 from fake_codex.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
 from fake_codex.scenario import MessageItem, Reply, Scenario, Turn, Usage
@@ -32,6 +32,8 @@ DEFAULT_REPLY_PREFIX = "fake-codex received your prompt: "
 DEFAULT_USAGE = Usage(input_tokens=10, output_tokens=5)
 EX_SOFTWARE = 70
 EX_CONFIG = 78
+# Public reports of codex 0.104 … 0.149 (not in codex-facts): rc 1, before any model request.
+NOT_TRUSTED = "Not inside a trusted directory and --skip-git-repo-check was not specified.\n"
 
 
 class ExitNow(Exception):
@@ -46,6 +48,10 @@ def default_turn(prompt: str, with_compaction: bool) -> Turn:
     answer = Reply(output=(MessageItem(DEFAULT_REPLY_PREFIX + prompt),), usage=DEFAULT_USAGE)
     summary = Reply(output=(MessageItem("fake-codex compaction summary"),), usage=DEFAULT_USAGE)
     return Turn(requests=(summary, answer) if with_compaction else (answer,))
+
+
+def _inside_git_worktree(cwd: Path) -> bool:
+    return any((d / ".git").exists() for d in (cwd, *cwd.parents))
 
 
 def _backtrace(environ: Mapping[str, str]) -> str:
@@ -113,6 +119,14 @@ class ExecRun:
         self.inv.write(code)
         os._exit(code)
 
+    def _prompt(self) -> Prompt:
+        try:
+            prompt = resolve_prompt(self.args.prompt, read_extra_stdin=not self.args.resume)
+        except PromptError as exc:
+            raise ExitNow(1, f"{exc}\n") from None
+        self.inv.stdin = prompt.stdin_text
+        return prompt
+
     def _locate(self, home: Path, cwd: Path) -> tuple[str, Path | None, ThreadHistory | None]:
         a = self.args
         path: Path | None = None
@@ -146,12 +160,11 @@ class ExecRun:
             settings = settings_from(load_config(home, a.config), a.model)
         except ConfigError as exc:
             raise ExitNow(1, f"{exc}\n") from None
+        prompt = None if a.resume else self._prompt()  # exec reads stdin before the git check
+        if not a.skip_git_repo_check and not _inside_git_worktree(cwd):
+            raise ExitNow(1, NOT_TRUSTED)
         thread_id, path, history = self._locate(home, cwd)
-        try:
-            prompt = resolve_prompt(a.prompt, read_extra_stdin=not a.resume)
-        except PromptError as exc:
-            raise ExitNow(1, f"{exc}\n") from None
-        self.inv.stdin = prompt.stdin_text
+        prompt = prompt or self._prompt()
         model = settings.model or self.b.default_model
         switched = history.last_model if history and history.last_model != model else None
         turn = _pick_turn(self.scenario, home, prompt.text, switched is not None)
@@ -162,6 +175,9 @@ class ExecRun:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if faults.grandchild:
             _start_grandchild(self.inv)
+        if faults.hang_after_lines is not None:
+            # A hanging fake never exits: log it now, before any stdout line can be seen.
+            self.inv.write(None)
 
         if a.ephemeral:
             writer = RolloutWriter(None, self.b.has_ordinal)

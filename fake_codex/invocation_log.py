@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 ENV_ALLOW = ("CODEX_HOME", "PATH", "HOME", "PWD")
@@ -30,13 +29,15 @@ def redact_env(environ: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-@dataclass
 class Invocation:
-    argv: list[str]
-    environ: Mapping[str, str]
-    stdin: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    written: bool = False
+    """One run of the fake, filled in as it goes (a plain class: no dataclasses at start-up)."""
+
+    def __init__(self, argv: list[str], environ: Mapping[str, str]) -> None:
+        self.argv = argv
+        self.environ = environ
+        self.stdin: str | None = None
+        self.extra: dict[str, Any] = {}
+        self.written = False
 
     def record(self, exit_code: int | None) -> dict[str, Any]:
         return {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from fake_codex.scenario import Reply
@@ -57,6 +56,8 @@ def _http_failure(status: int, body: object, behaviour: Behaviour, url: str) -> 
         return Failure(_body_text(body), "other", False)
     if status == 404 and code == "model_not_found":
         return Failure(message or _body_text(body), "model_not_found", False)
+    from http import HTTPStatus  # only paid for on this error path
+
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:

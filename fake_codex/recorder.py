@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fake_codex.exec_events import Totals
 from fake_codex.ids import uuid7
 from fake_codex.model_errors import Failure
 from fake_codex.rollout import RolloutWriter, utc_timestamp
-from fake_codex.tools import PatchResult, ShellResult
 from fake_codex.versions import Behaviour
+
+if TYPE_CHECKING:  # tools are imported only when a tool call runs
+    from fake_codex.tools import PatchResult, ShellResult
 
 CONTEXT_WINDOW = 258400
 BASE_INSTRUCTIONS = "You are Codex (fake-codex stand-in: no real model behind this thread)."

@@ -159,7 +159,7 @@ def apply_patch(text: str, cwd: Path) -> PatchResult:
             new = _apply_update(old, op.lines, str(target))
             planned.append((target, "update", new, new))
     letters = {"add": "A", "delete": "D", "update": "M"}
-    for target, kind, content, _ in planned:
+    for target, _kind, content, _ in planned:
         if content is None:
             target.unlink()
         else:

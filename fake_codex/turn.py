@@ -28,7 +28,6 @@ from fake_codex.scenario import (
     Usage,
     WebSearchCallItem,
 )
-from fake_codex.tools import PatchError, apply_patch, display_command, run_shell
 from fake_codex.versions import Behaviour
 
 
@@ -216,6 +215,8 @@ class TurnRunner:
             )
 
     def _run_tool(self, call: FunctionCallItem | CustomToolCallItem) -> None:
+        from fake_codex.tools import PatchError, apply_patch, display_command, run_shell
+
         s, rec = self.s, self.s.recorder
         if isinstance(call, FunctionCallItem) and call.name in ("exec_command", "shell"):
             cmd = call.arguments.get("cmd")

@@ -33,6 +33,10 @@ class HostConfig:
     codex_home: str | None = None
     turn_timeout_s: float = 3600.0
     idle_timeout_s: float = 300.0
+    # How a turn's tools reach codex: `per-turn` passes the MCP server on the exec's argv only;
+    # `global` registers it once with `codex mcp add` (the Go plugin's way). See the README.
+    mcp_registration: str = "per-turn"
+    socket_dir: str | None = None
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
     def model_arg(self, model: str) -> str | None:
@@ -71,6 +75,15 @@ def _expect_seconds(value: Any, key: str, path: str) -> float:
     return float(value)
 
 
+MCP_MODES = ("per-turn", "global")
+
+
+def _expect_mode(value: Any, key: str, path: str) -> str:
+    if value not in MCP_MODES:
+        raise ConfigError(f"must be one of {', '.join(MCP_MODES)}", path=path, key=key)
+    return str(value)
+
+
 def _parse_model_args(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -90,6 +103,8 @@ _FIELDS = {
     "codex_home": _expect_str,
     "turn_timeout_s": _expect_seconds,
     "idle_timeout_s": _expect_seconds,
+    "mcp_registration": _expect_mode,
+    "socket_dir": _expect_str,
 }
 
 
@@ -108,8 +123,9 @@ def parse_config(raw: Any, path: str) -> HostConfig:
             raise ConfigError(f"unknown key; known keys: {known}", path=path, key=key)
     if "supported_models" in values and not values["supported_models"]:
         raise ConfigError("must list at least one model", path=path, key="supported_models")
-    if "codex_home" in values:
-        values["codex_home"] = os.path.expanduser(values["codex_home"])
+    for key in ("codex_home", "socket_dir"):
+        if key in values:
+            values[key] = os.path.expanduser(values[key])
     return HostConfig(source=path, **values)
 
 

@@ -32,6 +32,7 @@ ErrorCode = Literal[
     "idle_timeout",  # codex was silent for `idle_timeout_s` while nothing was running
     "cancelled",  # the host cancelled the turn
     "session_store",  # the workspace's session file is unreadable
+    "mcp",  # the turn's tools could not be offered to codex (socket, registration)
     "protocol",  # codex ended the stream without any terminal event
 ]
 

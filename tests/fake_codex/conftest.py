@@ -6,6 +6,7 @@ Tests reach everything through the `env` fixture (an `Env`), so no test imports 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,8 +21,6 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # the pure-function tests import fake_codex from the checkout
-    sys.path.insert(0, str(REPO))
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 SCENARIOS = HERE / "scenarios"
@@ -117,11 +116,9 @@ def env(tmp_path: Path) -> Env:
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the fake's whole process group and reap it."""
-    try:
+    """SIGKILL the fake's whole process group (leftovers included), reap it, close its pipes."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.communicate(timeout=10)
 
 

@@ -18,7 +18,13 @@ def parse(*argv: str) -> ExecArgs:
 
 def test_options_and_prompt_can_come_in_any_order() -> None:
     a = parse("hi", "--json", "-m", "gpt-5.5", "-c", "a=1", "--config=b=2", "-C", "/tmp")
-    assert (a.prompt, a.json, a.model, a.config, a.cd) == ("hi", True, "gpt-5.5", ("a=1", "b=2"), "/tmp")
+    assert (a.prompt, a.json, a.model, a.config, a.cd) == (
+        "hi",
+        True,
+        "gpt-5.5",
+        ("a=1", "b=2"),
+        "/tmp",
+    )
 
 
 def test_double_dash_makes_a_dash_prompt_a_positional() -> None:
@@ -80,7 +86,7 @@ def test_sandbox_values_are_checked_like_a_clap_value_enum() -> None:
 
 
 def test_an_unknown_flag_exits_2_with_clap_text_on_stderr(env: Any) -> None:
-    result = env.run(["exec", "--json", "-x", "hi"])
+    result = env.run(["exec", "--skip-git-repo-check", "--json", "-x", "hi"])
     assert result.returncode == 2
     assert result.stdout == b""
     err = result.stderr.decode()
@@ -97,14 +103,14 @@ def test_cd_after_resume_exits_2_from_a_real_process(env: Any) -> None:
 
 
 def test_help_after_double_dash_is_sent_as_the_prompt(env: Any) -> None:
-    result = env.run(["exec", "--json", "--", "--help"], stdin=None)
+    result = env.run(["exec", "--skip-git-repo-check", "--json", "--", "--help"], stdin=None)
     assert result.returncode == 0
     answer = env.parse_jsonl(result.stdout)[2]["item"]["text"]
     assert answer == "fake-codex received your prompt: --help"
 
 
 def test_help_without_double_dash_prints_help_and_runs_no_turn(env: Any) -> None:
-    result = env.run(["exec", "--json", "--help"], stdin=None)
+    result = env.run(["exec", "--skip-git-repo-check", "--json", "--help"], stdin=None)
     assert result.returncode == 0
     assert b"Usage: codex exec" in result.stdout
     assert env.rollouts() == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,12 @@ def scenario(tmp: Path, faults: dict[str, Any], replies: list[Any] | None = None
 
 def run(env: Any, faults: dict[str, Any], extra: dict[str, str] | None = None) -> Any:
     path = scenario(env.root, faults)
-    return env.run(["exec", "--json", "--", "go"], scenario=path, stdin=None, extra_env=extra)
+    return env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"],
+        scenario=path,
+        stdin=None,
+        extra_env=extra,
+    )
 
 
 def test_exit_code_and_stderr_faults_change_only_the_exit_and_stderr(env: Any) -> None:
@@ -45,7 +52,9 @@ def test_crash_uses_the_given_exit_code(env: Any) -> None:
 
 
 def test_garbage_lines_are_inserted_raw_after_the_given_line(env: Any) -> None:
-    faults = {"garbage": [{"after_line": 1, "text": "not json"}, {"after_line": 2, "hex": "ff fe 0a"}]}
+    faults = {
+        "garbage": [{"after_line": 1, "text": "not json"}, {"after_line": 2, "hex": "ff fe 0a"}]
+    }
     lines = run(env, faults).stdout.split(b"\n")
     assert lines[1] == b"not json"
     assert lines[3] == b"\xff\xfe"
@@ -66,25 +75,46 @@ def test_no_final_newline_leaves_the_last_line_open(env: Any) -> None:
     assert json.loads(out.split(b"\n")[-1])["type"] == "turn.completed"
 
 
-def test_split_writes_deliver_the_same_bytes_in_small_chunks(env: Any) -> None:
-    # Read the pipe ourselves: with 3-byte writes we must see partial lines arrive.
-    path = scenario(env.root, {"split_writes": 3, "line_delay_ms": 0})
-    proc = env.start(["exec", "--json", "--", "go"], scenario=path)
-    try:
-        assert proc.stdout is not None
-        first = os.read(proc.stdout.fileno(), 1 << 16)
-        assert 0 < len(first) and not first.endswith(b"\n") or len(first) <= 3
-        rest, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
+def test_split_writes_deliver_the_stream_in_chunks_of_at_most_n_bytes(env: Any) -> None:
+    # A SOCK_SEQPACKET socket keeps every write() a separate message, so chunking is visible.
+    path = scenario(env.root, {"split_writes": 7})
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fake_codex",
+                "exec",
+                "--skip-git-repo-check",
+                "--json",
+                "--",
+                "go",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=theirs.fileno(),
+            stderr=subprocess.DEVNULL,
+            cwd=env.cwd,
+            env=env.environ(path),
+            start_new_session=True,
+        )
+        theirs.close()
+        try:
+            chunks = []
+            ours.settimeout(20)
+            while chunk := ours.recv(1 << 16):
+                chunks.append(chunk)
+            assert proc.wait(timeout=20) == 0
+        finally:
             env.kill_group(proc)
-    events = env.parse_jsonl(first + rest)
-    assert [e["type"] for e in events][-1] == "turn.completed"
+    assert max(len(c) for c in chunks) <= 7
+    assert any(not c.endswith(b"\n") for c in chunks)  # lines are cut mid-way
+    assert [e["type"] for e in env.parse_jsonl(b"".join(chunks))][-1] == "turn.completed"
 
 
 def test_line_delay_spaces_out_the_lines(env: Any) -> None:
     path = scenario(env.root, {"line_delay_ms": 300})
-    proc = env.start(["exec", "--json", "--", "go"], scenario=path)
+    proc = env.start(["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path)
     try:
         assert proc.stdout is not None
         env.read_line(proc.stdout)
@@ -93,13 +123,12 @@ def test_line_delay_spaces_out_the_lines(env: Any) -> None:
         out, _ = proc.communicate(timeout=20)
         assert len(out.splitlines()) == 3
     finally:
-        if proc.poll() is None:
-            env.kill_group(proc)
+        env.kill_group(proc)
 
 
 def test_hang_after_lines_keeps_the_process_alive_until_killed(env: Any) -> None:
     path = scenario(env.root, {"hang_after_lines": 1})
-    proc = env.start(["exec", "--json", "--", "go"], scenario=path)
+    proc = env.start(["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path)
     try:
         assert proc.stdout is not None
         assert json.loads(env.read_line(proc.stdout))["type"] == "thread.started"
@@ -108,14 +137,17 @@ def test_hang_after_lines_keeps_the_process_alive_until_killed(env: Any) -> None
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=10) == -signal.SIGTERM
     finally:
-        if proc.poll() is None:
-            env.kill_group(proc)
+        env.kill_group(proc)
 
 
 def test_ignore_sigterm_survives_sigterm_and_dies_by_sigkill(env: Any) -> None:
     log = env.root / "log.jsonl"
     path = scenario(env.root, {"hang_after_lines": 1, "ignore_sigterm": True})
-    proc = env.start(["exec", "--json", "--", "go"], scenario=path, extra_env={"FAKE_CODEX_LOG": str(log)})
+    proc = env.start(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"],
+        scenario=path,
+        extra_env={"FAKE_CODEX_LOG": str(log)},
+    )
     try:
         assert proc.stdout is not None
         env.read_line(proc.stdout)
@@ -126,14 +158,17 @@ def test_ignore_sigterm_survives_sigterm_and_dies_by_sigkill(env: Any) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
-        if proc.poll() is None:
-            env.kill_group(proc)
+        env.kill_group(proc)
 
 
 def test_grandchild_outlives_the_fake_in_its_process_group(env: Any) -> None:
     log = env.root / "log.jsonl"
     path = scenario(env.root, {"grandchild": True})
-    proc = env.start(["exec", "--json", "--", "go"], scenario=path, extra_env={"FAKE_CODEX_LOG": str(log)})
+    proc = env.start(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"],
+        scenario=path,
+        extra_env={"FAKE_CODEX_LOG": str(log)},
+    )
     try:
         proc.communicate(timeout=20)
         assert proc.returncode == 0
@@ -141,7 +176,4 @@ def test_grandchild_outlives_the_fake_in_its_process_group(env: Any) -> None:
         child = record["grandchild_pid"]
         assert os.getpgid(child) == proc.pid  # still alive, still in the fake's group
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        env.kill_group(proc)  # also ends the grandchild

@@ -13,8 +13,13 @@ def test_without_codex_home_the_fake_refuses_to_touch_the_default_home(env: Any)
     environ = env.environ()
     del environ["CODEX_HOME"]
     result = subprocess.run(
-        [sys.executable, "-m", "fake_codex", "exec", "--json", "--", "hi"],
-        env=environ, cwd=env.cwd, capture_output=True, stdin=subprocess.DEVNULL, timeout=30, check=False,
+        [sys.executable, "-m", "fake_codex", "exec", "--skip-git-repo-check", "--json", "--", "hi"],
+        env=environ,
+        cwd=env.cwd,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 78
     assert result.stdout == b""
@@ -29,22 +34,29 @@ def test_a_default_home_with_the_marker_is_used(env: Any) -> None:
     environ = env.environ()
     del environ["CODEX_HOME"]
     result = subprocess.run(
-        [sys.executable, "-m", "fake_codex", "exec", "--json", "--", "hi"],
-        env=environ, cwd=env.cwd, capture_output=True, stdin=subprocess.DEVNULL, timeout=30, check=False,
+        [sys.executable, "-m", "fake_codex", "exec", "--skip-git-repo-check", "--json", "--", "hi"],
+        env=environ,
+        cwd=env.cwd,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 0
     assert list((default / "sessions").rglob("rollout-*.jsonl"))
 
 
 def test_an_explicit_codex_home_gets_the_marker(env: Any) -> None:
-    assert env.run(["exec", "--json", "--", "hi"], stdin=None).returncode == 0
+    assert (
+        env.run(["exec", "--skip-git-repo-check", "--json", "--", "hi"], stdin=None).returncode == 0
+    )
     assert (env.home / ".fake-codex-home").is_file()
 
 
 def test_an_explicit_home_of_a_real_codex_is_refused(env: Any) -> None:
     env.home.mkdir()
     (env.home / "state_5.sqlite").write_bytes(b"")
-    result = env.run(["exec", "--json", "--", "hi"], stdin=None)
+    result = env.run(["exec", "--skip-git-repo-check", "--json", "--", "hi"], stdin=None)
     assert result.returncode == 78
     assert not (env.home / ".fake-codex-home").exists()
 
@@ -58,10 +70,12 @@ def test_the_invocation_log_records_argv_stdin_exit_code_and_redacted_env(env: A
         "PLEXUM_PLAIN": "sk-live-123",
         "OPENAI_API_KEY": "sk-test",
     }
-    env.run(["exec", "--json", "--", "-"], stdin=b"from stdin", extra_env=extra)
+    env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "-"], stdin=b"from stdin", extra_env=extra
+    )
     env.run(["exec", "--bogus"], extra_env=extra)
     first, second = (json.loads(line) for line in log.read_text().splitlines())
-    assert first["argv"] == ["codex", "exec", "--json", "--", "-"]
+    assert first["argv"] == ["codex", "exec", "--skip-git-repo-check", "--json", "--", "-"]
     assert first["stdin"] == "from stdin"
     assert first["exit_code"] == 0
     assert first["cwd"] == str(env.cwd)
@@ -76,12 +90,18 @@ def test_the_invocation_log_records_argv_stdin_exit_code_and_redacted_env(env: A
 
 def test_concurrent_invocations_on_one_home_each_get_their_own_turn(env: Any) -> None:
     n = 8
-    turns = [{"requests": [{"output": [{"type": "message", "text": f"turn {i}"}]}]} for i in range(n)]
+    turns = [
+        {"requests": [{"output": [{"type": "message", "text": f"turn {i}"}]}]} for i in range(n)
+    ]
     path = env.root / "many.json"
     path.write_text(json.dumps({"schema_version": 1, "turns": turns}))
     log = env.root / "calls.jsonl"
     procs = [
-        env.start(["exec", "--json", "--", f"p{i}"], scenario=path, extra_env={"FAKE_CODEX_LOG": str(log)})
+        env.start(
+            ["exec", "--skip-git-repo-check", "--json", "--", f"p{i}"],
+            scenario=path,
+            extra_env={"FAKE_CODEX_LOG": str(log)},
+        )
         for i in range(n)
     ]
     answers = []
@@ -94,6 +114,8 @@ def test_concurrent_invocations_on_one_home_each_get_their_own_turn(env: Any) ->
     assert state["turns_used"] == {str(path.resolve()): n}
     assert len(log.read_text().splitlines()) == n  # one intact line per invocation
     assert all(json.loads(line)["exit_code"] == 0 for line in log.read_text().splitlines())
-    extra = env.run(["exec", "--json", "--", "one too many"], scenario=path, stdin=None)
+    extra = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "one too many"], scenario=path, stdin=None
+    )
     assert extra.returncode == 70
     assert "has 8 turn(s)" in extra.stderr.decode()

@@ -50,7 +50,9 @@ def test_resume_of_an_unknown_uuid_fails_before_any_output(env: Any) -> None:
 def test_resume_of_an_unknown_uuid_prints_a_backtrace_when_rust_backtrace_is_set(env: Any) -> None:
     missing = "01a200dc-0000-7000-8000-000000000000"
     result = env.run(
-        ["exec", "--json", "resume", missing, "hi"], stdin=None, extra_env={"RUST_BACKTRACE": "1"}
+        ["exec", "--skip-git-repo-check", "--json", "resume", missing, "hi"],
+        stdin=None,
+        extra_env={"RUST_BACKTRACE": "1"},
     )
     expected = (DATA / "resume_unknown_uuid.stderr.txt").read_text().split("\n", 1)[1]
     assert result.stderr.decode().strip() == expected.strip()
@@ -77,7 +79,9 @@ def test_resume_with_another_model_warns_and_spends_a_reply_on_compaction(env: A
     args = [*env.provider_args(False), "-m"]
     first = _exec(env, *args, "gpt-5.5", "--", "a", scenario="resume_model_switch.json")
     thread = env.parse_jsonl(first.stdout)[0]["thread_id"]
-    result = _exec(env, *args, "gpt-6.1-sol", "resume", thread, "b", scenario="resume_model_switch.json")
+    result = _exec(
+        env, *args, "gpt-6.1-sol", "resume", thread, "b", scenario="resume_model_switch.json"
+    )
     events = env.parse_jsonl(result.stdout)
     assert [e["type"] for e in events] == [
         "thread.started",

@@ -15,7 +15,9 @@ DATA = Path(__file__).parent / "data"
 OPTIONAL = {"error", "namespace", "time_to_first_token_ms", "metadata"}
 
 
-def load_schema(version: str) -> tuple[set[tuple[str, ...]], dict[tuple[str, str | None], set[str]]]:
+def load_schema(
+    version: str,
+) -> tuple[set[tuple[str, ...]], dict[tuple[str, str | None], set[str]]]:
     tops: set[tuple[str, ...]] = set()
     kinds: dict[tuple[str, str | None], set[str]] = {}
     for line in (DATA / f"rollout_schema_{version}.txt").read_text().splitlines():
@@ -99,7 +101,11 @@ def test_a_failed_turn_records_the_error_and_its_codex_error_info(env: Any) -> N
     args = ["exec", *env.provider_args(False), *env.EXEC_FLAGS, "--", "hello"]
     env.run(args, scenario="err_401.json", stdin=None)
     (path,) = env.rollouts()
-    done = [ln["payload"] for ln in env.rollout_lines(path) if ln["payload"].get("type") == "task_complete"]
+    done = [
+        ln["payload"]
+        for ln in env.rollout_lines(path)
+        if ln["payload"].get("type") == "task_complete"
+    ]
     assert done[0]["error"] == {
         "message": "unexpected status 401 Unauthorized: Incorrect API key provided: sk-test., "
         "url: http://127.0.0.1:18811/v1/responses",
@@ -108,7 +114,11 @@ def test_a_failed_turn_records_the_error_and_its_codex_error_info(env: Any) -> N
 
 
 def test_the_rollout_path_uses_local_time_and_timestamps_inside_are_utc(env: Any) -> None:
-    result = env.run(["exec", "--json", "--", "hi"], stdin=None, extra_env={"TZ": "America/Los_Angeles"})
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "hi"],
+        stdin=None,
+        extra_env={"TZ": "America/Los_Angeles"},
+    )
     thread = env.parse_jsonl(result.stdout)[0]["thread_id"]
     (path,) = env.rollouts()
     first = env.rollout_lines(path)[0]
@@ -116,14 +126,16 @@ def test_the_rollout_path_uses_local_time_and_timestamps_inside_are_utc(env: Any
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
     # Los Angeles is 7 or 8 hours behind UTC: the file name shows the local wall-clock time.
     hour_utc = int(stamp[11:13])
-    m = re.fullmatch(rf"rollout-(\d{{4}})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)-{thread}\.jsonl", path.name)
+    m = re.fullmatch(
+        rf"rollout-(\d{{4}})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)-{thread}\.jsonl", path.name
+    )
     assert m, path.name
     assert (hour_utc - int(m.group(4))) % 24 in (7, 8)
     assert path.parent.relative_to(env.home / "sessions").parts == m.group(1, 2, 3)
 
 
 def test_rollout_lines_are_compact_json_with_contiguous_ordinals(env: Any) -> None:
-    env.run(["exec", "--json", "--", "hi"], stdin=None)
+    env.run(["exec", "--skip-git-repo-check", "--json", "--", "hi"], stdin=None)
     (path,) = env.rollouts()
     raw = path.read_bytes().splitlines()
     assert all(b'": ' not in line[:40] for line in raw)
@@ -131,7 +143,9 @@ def test_rollout_lines_are_compact_json_with_contiguous_ordinals(env: Any) -> No
 
 
 def test_ephemeral_runs_write_no_rollout(env: Any) -> None:
-    result = env.run(["exec", "--json", "--ephemeral", "--", "hi"], stdin=None)
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--ephemeral", "--", "hi"], stdin=None
+    )
     assert result.returncode == 0
     assert env.rollouts() == []
 

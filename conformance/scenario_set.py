@@ -1,0 +1,110 @@
+"""The conformance scenarios and the invocation script each one is played with.
+
+A scenario is `conformance/scenarios/<name>.json` (docs/scenarios.md). The fake codex rejects
+unknown top-level keys, so HOW it is invoked lives in an optional sidecar
+`conformance/scenarios/invocations/<name>.json`: `{"invocations": [Invocation, ...]}`. Without
+one, every turn is one provider invocation in session `a`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+_INVOCATION_KEYS = frozenset(
+    {"session", "prompt", "prompt_repeat", "model", "direct", "stream_max_retries"}
+)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `codex exec [resume]`: through the provider's runner unless `direct`.
+
+    `session` names a provider session (same name = resume its thread). `direct` runs the argv
+    ourselves, for what the provider never does (a model switch on resume).
+    """
+
+    session: str = "a"
+    prompt: str | None = None
+    prompt_repeat: tuple[str, int] | None = None
+    model: str | None = None
+    direct: bool = False
+    stream_max_retries: int = 0
+
+    def prompt_text(self, turn: dict[str, Any], number: int) -> str:
+        if self.prompt_repeat is not None:
+            text, count = self.prompt_repeat
+            return text * count
+        if self.prompt is not None:
+            return self.prompt
+        expected = turn.get("expect_prompt")
+        return expected if isinstance(expected, str) else f"prompt of turn {number}"
+
+
+@dataclass(frozen=True)
+class ConformanceScenario:
+    name: str
+    path: Path
+    document: dict[str, Any]
+    invocations: tuple[Invocation, ...]
+
+    @property
+    def turns(self) -> list[dict[str, Any]]:
+        turns = self.document.get("turns", [])
+        return turns if isinstance(turns, list) else []
+
+    def turn(self, index: int) -> dict[str, Any]:
+        """The turn an invocation plays (each of ours reaches the model, so one each)."""
+        return self.turns[index] if index < len(self.turns) else {}
+
+    def with_version(self, version: str) -> dict[str, Any]:
+        """The document the fake plays to emulate `version`."""
+        return {**self.document, "codex_version": version}
+
+
+def _invocation(raw: Any, where: str) -> Invocation:
+    if not isinstance(raw, dict) or set(raw) - _INVOCATION_KEYS:
+        raise ValueError(f"{where}: an invocation is an object with keys {sorted(_INVOCATION_KEYS)}")
+    repeat = raw.get("prompt_repeat")
+    if repeat is not None:
+        if not (isinstance(repeat, list) and len(repeat) == 2 and isinstance(repeat[1], int)):
+            raise ValueError(f"{where}: prompt_repeat is [text, count]")
+        repeat = (str(repeat[0]), repeat[1])
+    return Invocation(
+        session=str(raw.get("session", "a")),
+        prompt=raw.get("prompt"),
+        prompt_repeat=repeat,
+        model=raw.get("model"),
+        direct=bool(raw.get("direct", False)),
+        stream_max_retries=int(raw.get("stream_max_retries", 0)),
+    )
+
+
+def load(path: Path) -> ConformanceScenario:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: a scenario is a JSON object")
+    sidecar = path.parent / "invocations" / path.name
+    if sidecar.exists():
+        raw = json.loads(sidecar.read_text(encoding="utf-8")).get("invocations", [])
+        invocations = tuple(_invocation(r, f"{sidecar}[{i}]") for i, r in enumerate(raw))
+    else:
+        invocations = tuple(Invocation() for _ in document.get("turns", []))
+    return ConformanceScenario(path.stem, path, document, invocations)
+
+
+def load_all(
+    directory: Path = SCENARIO_DIR, names: list[str] | None = None
+) -> list[ConformanceScenario]:
+    """Every scenario of `directory` (or only `names`), sorted by name."""
+    paths = sorted(directory.glob("*.json"))
+    if names:
+        known = {p.stem for p in paths}
+        missing = sorted(set(names) - known)
+        if missing:
+            raise ValueError(f"unknown scenario(s): {', '.join(missing)}")
+        paths = [p for p in paths if p.stem in names]
+    return [load(p) for p in paths]

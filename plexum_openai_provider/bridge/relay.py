@@ -1,0 +1,174 @@
+"""The `mcp-host` relay: codex's MCP stdio ⇄ the agent's unix socket. STANDARD LIBRARY ONLY.
+
+Codex starts `mcp-host` on every exec and waits about a second for it, so this module (and
+everything it imports) must stay stdlib-only. `relay(sock)` copies bytes both ways until either
+side closes. With no listener (no Plexum turn running), `serve_empty` answers MCP itself with no
+tools: `initialize`, `ping`, `tools/list` → [], `tools/call` → an error naming the agent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from select import select
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing costs ~5 ms at run time; annotations are strings here anyway
+    from typing import Any, BinaryIO
+
+SERVER_NAME = "plexum-host"
+# Handshake-era MCP revisions; we echo the client's when we know it, else offer the newest.
+SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+MAX_LINE_BYTES = 16 << 20
+_CHUNK = 65536
+
+
+def connect(path: str) -> socket.socket | None:
+    """A connection to the turn's server, or None when nobody listens (missing/stale socket)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+        sock.close()
+        return None
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def relay(sock: socket.socket, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
+    """Copy stdin → socket and socket → stdout until the socket closes.
+
+    One thread, blocking writes: both peers (codex and the asyncio server) read and write
+    concurrently, so a blocked write always drains. No `threading` import: it costs start-up time.
+    """
+    sock_fd = sock.fileno()
+    watching = [stdin_fd, sock_fd]
+    try:
+        while True:
+            ready, _, _ = select(watching, [], [])
+            if sock_fd in ready:
+                data = sock.recv(_CHUNK)
+                if not data:
+                    return 0  # the server ended the session (turn over, or refused)
+                _write_all(stdout_fd, data)
+            if stdin_fd in ready:
+                data = os.read(stdin_fd, _CHUNK)
+                if data:
+                    sock.sendall(data)
+                else:
+                    # Half-close: the server sees EOF, ends the session and closes its side.
+                    sock.shutdown(socket.SHUT_WR)
+                    watching.remove(stdin_fd)
+    except (BrokenPipeError, ConnectionResetError):
+        return 0  # codex closed its end, or the server died: either way the session is over
+    finally:
+        sock.close()
+
+
+def _result(request_id: Any, result: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+
+def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def answer_offline(message: Any, agent_id: str, version: str) -> dict[str, Any] | None:
+    """The reply of a tool-less MCP server to one JSON-RPC message (None for notifications)."""
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return _error(None, -32600, "invalid JSON-RPC 2.0 message")
+    method = message.get("method")
+    if "id" not in message:
+        return None  # notifications (initialized, cancelled, ...) and stray responses
+    request_id = message["id"]
+    if not isinstance(method, str):
+        return (
+            None
+            if "result" in message or "error" in message
+            else _error(request_id, -32600, "request without a method")
+        )
+    if method == "initialize":
+        params = message.get("params") or {}
+        wanted = params.get("protocolVersion") if isinstance(params, dict) else None
+        protocol = (
+            wanted if wanted in SUPPORTED_PROTOCOL_VERSIONS else SUPPORTED_PROTOCOL_VERSIONS[-1]
+        )
+        return _result(
+            request_id,
+            {
+                "protocolVersion": protocol,
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": SERVER_NAME, "version": version},
+                "instructions": f"No Plexum turn is running for agent {agent_id!r}: no tools.",
+            },
+        )
+    if method == "ping":
+        return _result(request_id, {})
+    if method == "tools/list":
+        return _result(request_id, {"tools": []})
+    if method == "tools/call":
+        return _error(
+            request_id,
+            -32602,
+            f"no Plexum turn is running for agent {agent_id!r}; "
+            "its tools exist only while one of its turns runs",
+        )
+    return _error(request_id, -32601, f"method not found: {method}")
+
+
+def _reply_to_line(line: bytes, agent_id: str, version: str) -> bytes | None:
+    import json  # only the offline server parses JSON; the relay moves bytes
+
+    try:
+        message = json.loads(line)
+    except ValueError:
+        reply: Any = _error(None, -32700, "parse error: not a JSON line")
+    else:
+        if isinstance(message, list):  # a JSON-RPC batch (MCP 2025-03-26)
+            replies = [
+                r for m in message if (r := answer_offline(m, agent_id, version)) is not None
+            ]
+            reply = replies or None
+        else:
+            reply = answer_offline(message, agent_id, version)
+    if reply is None:
+        return None
+    return json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+
+
+def serve_empty(stdin: BinaryIO, stdout: BinaryIO, agent_id: str, version: str) -> int:
+    """Serve newline-delimited MCP with no tools until stdin ends."""
+    while True:
+        line = stdin.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return 0
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            # An oversized line: skip the rest of it, then tell the client once.
+            while (rest := stdin.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            line = b"\x00"
+        if not line.strip():
+            continue
+        out = _reply_to_line(line, agent_id, version)
+        if out is not None:
+            stdout.write(out)
+            stdout.flush()
+
+
+def run(socket_path: str | None, agent_id: str, version: str) -> int:
+    """Relay to the turn's server when one listens on `socket_path`, else serve no tools."""
+    sock = connect(socket_path) if socket_path else None
+    if sock is not None:
+        return relay(sock, sys.stdin.fileno(), sys.stdout.fileno())
+    if not socket_path:
+        print("mcp-host: PLEXUM_MCP_SOCKET is not set; serving no tools", file=sys.stderr)
+    return serve_empty(sys.stdin.buffer, sys.stdout.buffer, agent_id, version)

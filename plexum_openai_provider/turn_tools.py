@@ -1,0 +1,80 @@
+"""Offering a turn's tools to codex: the exec's MCP argv, and the warm server around the turn.
+
+`offer_tools(...)` yields the extra `codex exec` options and serves the tools on the agent's stable
+socket until the block ends. Mode `per-turn` puts the whole server entry on the exec's argv (nothing
+is written to codex's config.toml); mode `global` registers it once per agent with `codex mcp add`
+(checked with `codex mcp get`, repaired when stale). Only the codex process of this turn, or a
+descendant of it, may use the socket. The `mcp` SDK is imported here, lazily, never by `mcp-host`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+
+from .bridge.spec import ToolCallback, ToolSpec
+from .config import HostConfig
+
+# (binary, codex_home, agent) already registered by this process: `codex mcp get` once per agent.
+_registered: set[tuple[str, str | None, str]] = set()
+
+
+@contextlib.asynccontextmanager
+async def offer_tools(
+    config: HostConfig,
+    agent_id: str,
+    tools: tuple[ToolSpec, ...],
+    call: ToolCallback,
+    *,
+    codex_pid: Callable[[], int | None],
+    env: Mapping[str, str],
+) -> AsyncIterator[list[str]]:
+    """Serve `tools` for one turn; yields the `-c` options that make codex start `mcp-host`.
+
+    Raises `BridgeError` (unsafe socket dir, socket in use, registration failed) before yielding.
+    """
+    from .bridge.names import server_name
+    from .bridge.peers import descends_from
+    from .bridge.registration import (
+        default_plugin_command,
+        ensure_registered,
+        exec_overrides,
+        per_turn_overrides,
+    )
+    from .bridge.server import serve_tools
+    from .bridge.socket_path import ensure_socket_dir, stable_socket_path
+
+    socket_dir = Path(config.socket_dir) if config.socket_dir else None
+    socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
+    ensure_socket_dir(socket_path.parent)
+    name = server_name(agent_id)
+    plugin_command = default_plugin_command()
+    if config.mcp_registration == "global":
+        key = (config.binary, config.codex_home, agent_id)
+        if key not in _registered:
+            await ensure_registered(
+                config.binary,
+                agent_id,
+                socket_path,
+                plugin_command,
+                env=dict(env),
+                codex_home=config.codex_home,
+            )
+            _registered.add(key)
+        argv = exec_overrides(name)
+    else:
+        argv = per_turn_overrides(name, socket_path, agent_id, plugin_command)
+
+    def allow_peer(pid: int) -> bool:
+        # mcp-host is started by codex, so it descends from the process this turn spawned.
+        leader = codex_pid()
+        return leader is not None and descends_from(pid, leader)
+
+    async with serve_tools(
+        socket_path, tools, call, agent_id=agent_id, allow_peer=allow_peer
+    ) as server:
+        try:
+            yield argv
+        finally:
+            server.end_turn()

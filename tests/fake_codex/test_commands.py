@@ -1,0 +1,231 @@
+"""Whole commands on a real process: version, login status, the default reply, tool rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def write_scenario(env: Any, replies: list[Any], version: str | None = None) -> Path:
+    doc: dict[str, Any] = {"schema_version": 1, "turns": [{"requests": replies}]}
+    if version:
+        doc["codex_version"] = version
+    path = env.root / "scenario.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_prints_codex_cli_and_the_default_version(env: Any, flag: str) -> None:
+    result = env.run([flag])
+    assert (result.returncode, result.stdout) == (0, b"codex-cli 0.169.0\n")
+
+
+def test_versions_follow_the_scenario(env: Any) -> None:
+    path = write_scenario(env, [], version="0.135.0")
+    assert env.run(["--version"], scenario=path).stdout == b"codex-cli 0.135.0\n"
+    assert env.run(["exec", "--version"], scenario=path).stdout == b"codex-cli-exec 0.135.0\n"
+
+
+def test_login_status_without_auth_json_is_not_logged_in(env: Any) -> None:
+    result = env.run(["login", "status"], extra_env={"OPENAI_API_KEY": "sk-test"})
+    assert (result.returncode, result.stdout, result.stderr) == (1, b"", b"Not logged in\n")
+
+
+def test_login_status_with_an_api_key_shows_it_masked(env: Any) -> None:
+    env.home.mkdir()
+    auth = {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-1234567890abcdef"}
+    (env.home / "auth.json").write_text(json.dumps(auth))
+    result = env.run(["login", "status"])
+    assert result.returncode == 0
+    assert result.stderr == (
+        b"API key configured - sk-test-***bcdef\n"
+        b"Authentication is checked when you send a request.\n"
+    )
+
+
+def test_without_a_scenario_every_prompt_gets_the_documented_default_reply(env: Any) -> None:
+    result = env.run(["exec", "--skip-git-repo-check", "--json", "--", "what is 2+2?"], stdin=None)
+    events = env.parse_jsonl(result.stdout)
+    assert result.returncode == 0
+    assert events[2]["item"] == {
+        "id": "item_0",
+        "type": "agent_message",
+        "text": "fake-codex received your prompt: what is 2+2?",
+    }
+    assert events[3]["usage"] == {
+        "input_tokens": 10,
+        "cached_input_tokens": 0,
+        "cache_write_input_tokens": 0,
+        "output_tokens": 5,
+        "reasoning_output_tokens": 0,
+    }
+
+
+def test_without_json_only_the_final_message_goes_to_stdout(env: Any) -> None:
+    result = env.run(["exec", "--skip-git-repo-check", "--", "hi"], stdin=None)
+    assert result.stdout == b"fake-codex received your prompt: hi\n"
+
+
+def test_output_last_message_keeps_the_last_answer_and_is_empty_on_failure(env: Any) -> None:
+    out = env.root / "last.txt"
+    env.run(["exec", "--skip-git-repo-check", "--json", "-o", str(out), "--", "hi"], stdin=None)
+    assert out.read_text() == "fake-codex received your prompt: hi"
+    path = write_scenario(env, [{"http_status": 400, "body": "bad"}])
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "-o", str(out), "--", "hi"],
+        scenario=path,
+        stdin=None,
+    )
+    assert result.returncode == 1
+    assert out.read_text() == ""
+
+
+def test_shell_calls_really_run_in_the_cwd_and_consume_the_next_reply(env: Any) -> None:
+    call = {
+        "type": "function_call",
+        "name": "exec_command",
+        "arguments": {"cmd": "pwd; touch made-here"},
+        "call_id": "c1",
+    }
+    path = write_scenario(
+        env, [{"output": [call]}, {"output": [{"type": "message", "text": "done"}]}]
+    )
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path, stdin=None
+    )
+    events = env.parse_jsonl(result.stdout)
+    assert (env.cwd / "made-here").exists()
+    assert events[2]["item"]["command"] == "/bin/bash -lc 'pwd; touch made-here'"
+    assert events[3]["item"]["aggregated_output"] == f"{env.cwd}\n"
+    assert events[4]["item"]["text"] == "done"
+
+
+def test_a_failing_patch_shows_no_item_but_the_turn_goes_on(env: Any) -> None:
+    bad = "*** Begin Patch\n*** Update File: missing.txt\n@@\n-a\n+b\n*** End Patch\n"
+    call = {"type": "custom_tool_call", "name": "apply_patch", "input": bad, "call_id": "p1"}
+    path = write_scenario(
+        env, [{"output": [call]}, {"output": [{"type": "message", "text": "ok"}]}]
+    )
+    events = env.parse_jsonl(
+        env.run(
+            ["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path, stdin=None
+        ).stdout
+    )
+    assert [e["type"] for e in events] == [
+        "thread.started",
+        "turn.started",
+        "item.completed",
+        "turn.completed",
+    ]
+
+
+def test_mcp_and_code_mode_calls_are_a_clear_limitation_of_the_fake(env: Any) -> None:
+    call = {
+        "type": "function_call",
+        "namespace": "mcp__srv",
+        "name": "echo",
+        "arguments": {},
+        "call_id": "m1",
+    }
+    path = write_scenario(env, [{"output": [call]}])
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path, stdin=None
+    )
+    assert result.returncode == 70
+    assert (
+        "not support" in result.stderr.decode() and "NOT codex behaviour" in result.stderr.decode()
+    )
+
+
+def test_running_out_of_replies_mid_turn_is_an_error_of_the_fake(env: Any) -> None:
+    call = {
+        "type": "function_call",
+        "name": "exec_command",
+        "arguments": {"cmd": "true"},
+        "call_id": "c1",
+    }
+    path = write_scenario(env, [{"output": [call]}])
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path, stdin=None
+    )
+    assert result.returncode == 70
+    assert "model request #2" in result.stderr.decode()
+
+
+def test_a_prompt_that_differs_from_expect_prompt_fails_loudly(env: Any) -> None:
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "not hello"],
+        scenario="basic.json",
+        stdin=None,
+    )
+    assert result.returncode == 70
+    assert "expect_prompt" in result.stderr.decode()
+
+
+def test_a_bad_scenario_file_is_reported_with_its_path(env: Any) -> None:
+    path = env.root / "bad.json"
+    path.write_text('{"turns": [{"requests": [{"output": [{"type": "nope"}]}]}]}')
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "x"], scenario=path, stdin=None
+    )
+    assert result.returncode == 70
+    assert f"{path}: $.turns[0].requests[0].output[0].type" in result.stderr.decode()
+
+
+def test_an_unknown_tool_gets_unsupported_call_and_no_exec_event(env: Any) -> None:
+    call = {"type": "function_call", "name": "update_plan", "arguments": {}, "call_id": "u1"}
+    path = write_scenario(
+        env, [{"output": [call]}, {"output": [{"type": "message", "text": "ok"}]}]
+    )
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path, stdin=None
+    )
+    types = [e["type"] for e in env.parse_jsonl(result.stdout)]
+    assert types == ["thread.started", "turn.started", "item.completed", "turn.completed"]
+    (rollout,) = env.rollouts()
+    outputs = [
+        ln["payload"]["output"]
+        for ln in env.rollout_lines(rollout)
+        if ln["payload"].get("type") == "function_call_output"
+    ]
+    assert outputs == ["unsupported call: update_plan"]
+
+
+def test_a_dotted_stream_max_retries_override_turns_retries_off(env: Any) -> None:
+    path = write_scenario(env, [{"http_status": 500, "body": "x"}])
+    flags = ["-c", "model_provider=p", "-c", "model_providers.p.stream_max_retries=0"]
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", *flags, "--", "go"], scenario=path, stdin=None
+    )
+    messages = [e.get("message") for e in env.parse_jsonl(result.stdout) if e["type"] == "error"]
+    assert len(messages) == 1 and not messages[0].startswith("Reconnecting")
+
+
+def test_default_retries_show_reconnecting_and_recover_on_a_good_reply(env: Any) -> None:
+    good = {"output": [{"type": "message", "text": "back"}]}
+    path = write_scenario(env, [{"http_status": 503, "body": "down"}, good])
+    result = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path, stdin=None
+    )
+    events = env.parse_jsonl(result.stdout)
+    assert result.returncode == 0
+    assert events[2] == {
+        "type": "error",
+        "message": "Reconnecting... 1/5 (unexpected status 503 Service Unavailable: down, "
+        "url: https://api.openai.com/v1/responses)",
+    }
+    assert events[3]["item"]["text"] == "back"
+
+
+def test_outside_a_git_repo_exec_needs_skip_git_repo_check(env: Any) -> None:
+    result = env.run(["exec", "--json", "--", "hi"], stdin=None)
+    assert (result.returncode, result.stdout) == (1, b"")
+    assert result.stderr.decode().endswith(
+        "Not inside a trusted directory and --skip-git-repo-check was not specified.\n"
+    )
+    (env.cwd / ".git").mkdir()
+    assert env.run(["exec", "--json", "--", "hi"], stdin=None).returncode == 0

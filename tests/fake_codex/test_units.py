@@ -1,0 +1,166 @@
+"""Pure parts of the fake, called directly: scenario parsing, config, error texts, patches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fake_codex.config import apply_override, settings_from
+from fake_codex.exec_events import Totals
+from fake_codex.ids import is_uuid, uuid7
+from fake_codex.invocation_log import redact_env
+from fake_codex.login import mask_key, status_text
+from fake_codex.model_errors import describe_failure
+from fake_codex.output import encode
+from fake_codex.scenario import Reply, ScenarioError, load_scenario, parse_scenario
+from fake_codex.tools import PatchError, apply_patch
+from fake_codex.versions import behaviour_for
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def test_every_test_scenario_file_parses() -> None:
+    for path in SCENARIOS.glob("*.json"):
+        assert load_scenario(path).turns, path
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        (
+            {"turns": [{"requests": [{"output": [{"type": "mesage"}]}]}]},
+            "$.turns[0].requests[0].output[0].type",
+        ),
+        ({"turns": [{"requests": [{"http_status": "500"}]}]}, "$.turns[0].requests[0].http_status"),
+        ({"turns": [{"faults": {"crash_after": 1}}]}, "$.turns[0].faults"),
+        ({"turns": [], "schema_version": 2}, "$.schema_version"),
+        ({"turns": [{"requests": [{"end": "exploded"}]}]}, "$.turns[0].requests[0].end"),
+    ],
+)
+def test_a_bad_scenario_names_the_file_and_the_json_path(doc: object, where: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(doc, "s.json")
+    assert str(info.value).startswith(f"s.json: {where}: ")
+
+
+def test_invalid_json_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{nope")
+    with pytest.raises(ScenarioError, match=r"broken\.json: \$: invalid JSON"):
+        load_scenario(path)
+
+
+def test_provider_overrides_parse_toml_inline_tables_and_dotted_keys() -> None:
+    config: dict[str, object] = {}
+    apply_override(config, "model_provider=mock")
+    apply_override(config, 'model_providers.mock={base_url="http://h:1/v1/",stream_max_retries=0}')
+    apply_override(config, "model_providers.mock.request_max_retries=0")
+    s = settings_from(config, None)
+    assert (s.url, s.stream_max_retries, s.request_max_retries) == ("http://h:1/v1/responses", 0, 0)
+
+
+def test_without_a_provider_the_url_is_openai_and_retries_are_the_defaults() -> None:
+    s = settings_from({}, "m")
+    assert (s.url, s.stream_max_retries, s.model) == ("https://api.openai.com/v1/responses", 5, "m")
+
+
+def test_a_non_toml_override_value_is_kept_as_a_string() -> None:
+    config: dict[str, object] = {}
+    apply_override(config, "model=gpt 5 with spaces")
+    assert config["model"] == "gpt 5 with spaces"
+
+
+@pytest.mark.parametrize(
+    ("version", "apostrophe"), [("0.169.0", "’"), ("0.150.1", "’"), ("0.135.0", "'")]
+)
+def test_the_http_500_text_uses_the_apostrophe_of_each_version(
+    version: str, apostrophe: str
+) -> None:
+    failure = describe_failure(
+        Reply(end="http_error", http_status=500, body="x"), behaviour_for(version), "u"
+    )
+    assert failure is not None
+    assert failure.message.startswith(f"We{apostrophe}re currently")
+
+
+def test_versions_map_to_the_nearest_known_behaviour_below() -> None:
+    assert behaviour_for("0.140.2").family == 135
+    assert behaviour_for("0.168.0").family == 150
+    assert behaviour_for("0.169.3").family == 169
+    with pytest.raises(ValueError, match="unsupported"):
+        behaviour_for("0.100.0")
+
+
+def test_web_search_items_keep_their_duplicate_id_key_raw() -> None:
+    from fake_codex.exec_events import web_search
+
+    assert encode(web_search("item_3", "ws_1", "q")) == (
+        '{"id":"item_3","type":"web_search","id":"ws_1","query":"q",'
+        '"action":{"type":"search","query":"q"}}'
+    )
+
+
+def test_usage_objects_drop_cache_write_for_0_135() -> None:
+    assert "cache_write_input_tokens" not in Totals(1, 2, 3, 4, 5).as_exec(cache_write=False)
+    assert Totals(1, 2, 3, 4, 5).as_rollout(cache_write=True)["total_tokens"] == 5
+
+
+def test_uuid7_ids_are_version_7_and_time_ordered() -> None:
+    a, b = uuid7(1_000), uuid7(2_000)
+    assert is_uuid(a) and a[14] == "7" and a < b
+
+
+def test_apply_patch_adds_updates_and_deletes_files(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_text("one\ntwo\nthree\n")
+    (tmp_path / "gone.txt").write_text("bye\n")
+    patch = (
+        "*** Begin Patch\n*** Add File: new/hello.txt\n+hello\n"
+        "*** Update File: old.txt\n@@\n one\n-two\n+TWO\n three\n"
+        "*** Delete File: gone.txt\n*** End Patch\n"
+    )
+    result = apply_patch(patch, tmp_path)
+    assert (tmp_path / "new/hello.txt").read_text() == "hello\n"
+    assert (tmp_path / "old.txt").read_text() == "one\nTWO\nthree\n"
+    assert not (tmp_path / "gone.txt").exists()
+    assert [kind for _, kind, _ in result.changes] == ["add", "update", "delete"]
+    assert result.summary == (
+        "Success. Updated the following files:\nA new/hello.txt\nM old.txt\nD gone.txt\n"
+    )
+
+
+def test_a_patch_that_fails_verification_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x\n")
+    patch = (
+        "*** Begin Patch\n*** Add File: b.txt\n+b\n"
+        "*** Update File: a.txt\n@@\n-nope\n+y\n*** End Patch"
+    )
+    with pytest.raises(PatchError):
+        apply_patch(patch, tmp_path)
+    assert not (tmp_path / "b.txt").exists()
+
+
+def test_secret_looking_environment_values_are_redacted() -> None:
+    env = {
+        "PLEXUM_TOKEN": "t",
+        "PLEXUM_X": "sk-abc",
+        "PLEXUM_Y": "ok",
+        "PATH": "/bin",
+        "OTHER": "x",
+    }
+    assert redact_env(env) == {
+        "PATH": "/bin",
+        "PLEXUM_TOKEN": "<redacted>",
+        "PLEXUM_X": "<redacted>",
+        "PLEXUM_Y": "ok",
+    }
+
+
+def test_login_status_masks_the_api_key_like_codex() -> None:
+    assert mask_key("sk-test-1234567890abcdef") == "sk-test-***bcdef"
+    assert status_text(None) == ("Not logged in\n", 1)
+    text, code = status_text(
+        json.loads('{"auth_mode":"apikey","OPENAI_API_KEY":"sk-test-1234567890abcdef"}')
+    )
+    assert code == 0 and text.startswith("API key configured - sk-test-***bcdef\n")

@@ -1,0 +1,307 @@
+"""The mirror: codex's rollout lines → canonical tool_call/tool_result events, from an offset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from plexum_openai_provider.events import ToolCall, ToolResult
+from plexum_openai_provider.rollout import RolloutError, parse_tool_calls, read_tool_calls
+
+ROLLOUTS = Path(__file__).parent.parent / "fixtures" / "rollouts"
+CAPTURED = ["tools_gpt55", "mcp_flow_gpt55", "codemode_mcp", "resume", "v135_tools", "v150_tools"]
+
+
+def rollout(name: str) -> Path:
+    return ROLLOUTS / f"{name}.rollout.trimmed.jsonl"
+
+
+def line(kind: str, payload: dict[str, Any]) -> bytes:
+    return json.dumps({"timestamp": "t", "type": kind, "payload": payload}).encode() + b"\n"
+
+
+def item(item: dict[str, Any]) -> bytes:
+    return line("event_msg", {"type": "item_completed", "item": item})
+
+
+@pytest.mark.parametrize("name", CAPTURED)
+def test_captured_rollouts_mirror_to_the_expected_events(
+    name: str, snapshot: SnapshotAssertion
+) -> None:
+    result = read_tool_calls(rollout(name), 0)
+    assert result.offset == rollout(name).stat().st_size
+    assert [e.to_json() for e in result.events] == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_a_rollout_without_tool_calls_mirrors_to_nothing() -> None:
+    assert read_tool_calls(rollout("basic"), 0).events == []
+
+
+def test_block_ids_are_codex_call_ids_and_web_search_is_not_a_block() -> None:
+    events = read_tool_calls(rollout("tools_gpt55"), 0).events
+    assert [(e.type, e.block_id) for e in events] == [
+        ("tool_call", "call_exec1"),
+        ("tool_result", "call_exec1"),
+        ("tool_call", "call_patch1"),
+        ("tool_result", "call_patch1"),
+    ]
+
+
+def test_an_mcp_call_takes_server_and_tool_from_codex_item_event() -> None:
+    events = read_tool_calls(rollout("mcp_flow_gpt55"), 0).events
+    call = next(e for e in events if isinstance(e, ToolCall) and e.block_id == "call_mcp1")
+    assert (call.namespace, call.server, call.tool, call.name) == (
+        "mcp__echo1",
+        "echo1",
+        "echo",
+        "echo",
+    )
+    assert call.input == '{"text":"ping 42"}'  # the JSON string exactly as in the rollout
+
+
+def test_an_mcp_call_without_an_event_derives_its_server_from_the_namespace() -> None:
+    events = parse_tool_calls(
+        [
+            line(
+                "response_item",
+                {
+                    "type": "function_call",
+                    "name": "echo",
+                    "namespace": "mcp__my_srv",
+                    "arguments": "{}",
+                    "call_id": "c1",
+                },
+            ),
+        ]
+    )
+    assert events == [
+        ToolCall("c1", "function_call", "echo", "mcp__my_srv", "my_srv", "echo", "{}")
+    ]
+
+
+def test_v135_mcp_tool_call_end_gives_server_tool_and_error_state() -> None:
+    call = {
+        "type": "function_call",
+        "name": "echo",
+        "namespace": "mcp__fast",
+        "arguments": "{}",
+        "call_id": "c1",
+    }
+    end = {
+        "type": "mcp_tool_call_end",
+        "call_id": "c1",
+        "invocation": {"server": "fast", "tool": "echo", "arguments": {}},
+        "result": {"Ok": {"content": [], "isError": True}},
+    }
+    out = {"type": "function_call_output", "call_id": "c1", "output": "Wall time: 0\nOutput:\n[]"}
+    events = parse_tool_calls(
+        [line("response_item", call), line("event_msg", end), line("response_item", out)]
+    )
+    assert isinstance(events[0], ToolCall)
+    assert (events[0].server, events[0].tool) == ("fast", "echo")
+    assert events[1] == ToolResult("c1", "Wall time: 0\nOutput:\n[]", is_error=True)
+
+
+@pytest.mark.parametrize(
+    ("event", "is_error"),
+    [
+        ({"type": "McpToolCall", "status": "completed", "result": {"isError": False}}, False),
+        ({"type": "McpToolCall", "status": "completed", "result": {"isError": True}}, True),
+        ({"type": "McpToolCall", "status": "failed", "result": None}, True),
+        ({"type": "McpToolCall", "status": "completed", "error": {"message": "x"}}, True),
+    ],
+)
+def test_an_mcp_result_is_an_error_when_codex_says_it_failed(
+    event: dict[str, Any], is_error: bool
+) -> None:
+    call = {
+        "type": "function_call",
+        "name": "t",
+        "namespace": "mcp__s",
+        "arguments": "{}",
+        "call_id": "c1",
+    }
+    out = {"type": "function_call_output", "call_id": "c1", "output": "Wall time: 0\nOutput:\nok"}
+    events = parse_tool_calls(
+        [line("response_item", call), item({**event, "id": "c1"}), line("response_item", out)]
+    )
+    assert events[1] == ToolResult("c1", "Wall time: 0\nOutput:\nok", is_error=is_error)
+
+
+@pytest.mark.parametrize(
+    ("output", "is_error"),
+    [
+        ("Chunk ID: a\nWall time: 0\nProcess exited with code 0\nOutput:\n", False),
+        ("Chunk ID: a\nWall time: 0\nProcess exited with code 2\nOutput:\n", True),
+        ("Exit code: 1\nWall time: 0 seconds\nOutput:\nfailed", True),
+        ("Chunk ID: a\nOutput:\nProcess exited with code 9\n", False),  # in the body: not ours
+        ([{"type": "input_text", "text": "Exit code: 4\nOutput:\n"}], True),
+        ("Process running with session ID 7\nOutput:\n", False),
+    ],
+)
+def test_a_shell_result_is_an_error_when_its_header_reports_a_nonzero_exit(
+    output: Any, is_error: bool
+) -> None:
+    events = parse_tool_calls(
+        [
+            line(
+                "response_item",
+                {
+                    "type": "function_call",
+                    "name": "exec_command",
+                    "arguments": "{}",
+                    "call_id": "c",
+                },
+            ),
+            line(
+                "response_item", {"type": "function_call_output", "call_id": "c", "output": output}
+            ),
+        ]
+    )
+    assert events[1] == ToolResult("c", output, is_error=is_error)
+
+
+def test_code_mode_exec_lists_the_calls_it_made_by_position() -> None:
+    events = read_tool_calls(rollout("codemode_mcp"), 0).events
+    call = events[0]
+    assert isinstance(call, ToolCall)
+    assert (call.kind, call.name, call.namespace) == ("custom_tool_call", "exec", "functions")
+    assert [(c["kind"], c.get("server"), c.get("tool"), c["status"]) for c in call.inner_calls] == [
+        ("mcp_tool_call", "fast", "echo", "completed"),
+        ("command_execution", None, None, "completed"),
+    ]
+    result = events[1]
+    assert isinstance(result, ToolResult) and isinstance(result.output, list)
+
+
+def test_a_call_without_an_output_yet_is_a_call_without_a_result() -> None:
+    events = parse_tool_calls(
+        [
+            line(
+                "response_item",
+                {"type": "custom_tool_call", "name": "apply_patch", "input": "x", "call_id": "p"},
+            )
+        ]
+    )
+    assert events == [ToolCall("p", "custom_tool_call", "apply_patch", input="x")]
+
+
+def test_parallel_calls_are_each_followed_by_their_own_result() -> None:
+    def call(cid: str) -> bytes:
+        return line(
+            "response_item",
+            {"type": "function_call", "name": "f", "arguments": "{}", "call_id": cid},
+        )
+
+    def out(cid: str) -> bytes:
+        return line(
+            "response_item", {"type": "function_call_output", "call_id": cid, "output": cid}
+        )
+
+    events = parse_tool_calls([call("a"), call("b"), out("b"), out("a")])
+    assert [(e.type, e.block_id) for e in events] == [
+        ("tool_call", "a"),
+        ("tool_result", "a"),
+        ("tool_call", "b"),
+        ("tool_result", "b"),
+    ]
+
+
+def test_a_reused_call_id_gives_two_blocks_with_the_same_id() -> None:
+    def call(n: int) -> bytes:
+        return line(
+            "response_item",
+            {"type": "function_call", "name": "f", "arguments": str(n), "call_id": "dup"},
+        )
+
+    out = line("response_item", {"type": "function_call_output", "call_id": "dup", "output": "o"})
+    events = parse_tool_calls([call(1), out, call(2), out])
+    assert [(e.type, getattr(e, "input", None)) for e in events] == [
+        ("tool_call", "1"),
+        ("tool_result", None),
+        ("tool_call", "2"),
+        ("tool_result", None),
+    ]
+
+
+def test_garbage_and_unknown_lines_are_skipped() -> None:
+    good = line(
+        "response_item", {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "c"}
+    )
+    junk = [
+        b'{"call_id": ',
+        b"[1, 2]",
+        b'"call_id"',
+        b'{"type": "mystery", "call_id": "z"}',
+        b"\xff\xfe call_id",
+    ]
+    assert [e.block_id for e in parse_tool_calls([*junk, good])] == ["c"]
+
+
+def test_mirroring_from_the_stored_offset_returns_only_the_new_calls(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    shutil.copy(rollout("mcp_flow_gpt55"), path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    first = read_tool_calls(path, 0)
+    offset_after_search = sum(len(raw) for raw in lines[:19])
+    tail = read_tool_calls(path, offset_after_search)
+    assert [e.block_id for e in tail.events] == ["call_mcp1", "call_mcp1"]
+    assert tail.events == first.events[-2:]
+    assert tail.offset == first.offset
+
+
+def test_a_result_whose_call_lies_before_the_offset_is_still_emitted(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    shutil.copy(rollout("tools_gpt55"), path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    offset = sum(len(raw) for raw in lines[:12])  # just after the function_call line
+    events = read_tool_calls(path, offset).events
+    assert isinstance(events[0], ToolResult) and events[0].block_id == "call_exec1"
+    assert events[0].is_error is True  # the CommandExecution event after the offset says so
+
+
+def test_a_partial_last_line_is_left_for_the_next_read(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    whole = rollout("tools_gpt55").read_bytes()
+    cut = whole.index(b'"call_patch1", "output"')  # mid-way through the apply_patch output line
+    path.write_bytes(whole[:cut])
+    first = read_tool_calls(path, 0)
+    assert first.offset == whole.rfind(b"\n", 0, cut) + 1
+    assert [e.type for e in first.events][-1] == "tool_call"  # apply_patch, no result yet
+    path.write_bytes(whole)
+    second = read_tool_calls(path, first.offset)
+    assert [(e.type, e.block_id) for e in second.events] == [("tool_result", "call_patch1")]
+    assert second.offset == len(whole)
+
+
+def test_lines_longer_than_a_read_chunk_are_parsed_whole(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    shutil.copy(rollout("codemode_mcp"), path)
+    assert read_tool_calls(path, 0, chunk_size=7) == read_tool_calls(path, 0)
+
+
+def test_an_offset_past_the_end_or_inside_a_line_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    shutil.copy(rollout("tools_gpt55"), path)
+    size = path.stat().st_size
+    with pytest.raises(RolloutError, match="past the end"):
+        read_tool_calls(path, size + 1)
+    with pytest.raises(RolloutError, match="not a line start"):
+        read_tool_calls(path, 5)
+    assert read_tool_calls(path, size).events == []
+
+
+def test_a_missing_rollout_is_a_rollout_error(tmp_path: Path) -> None:
+    with pytest.raises(RolloutError, match="cannot read"):
+        read_tool_calls(tmp_path / "gone.jsonl", 0)
+
+
+def test_the_call_lines_extract_mirrors_without_its_session_header() -> None:
+    events = read_tool_calls(ROLLOUTS / "mcp_flow_gpt55.rollout.call_lines.jsonl", 0).events
+    assert [e.block_id for e in events] == ["call_search1"] * 2 + ["call_mcp1"] * 2
