@@ -21,7 +21,15 @@ _SUBSTITUTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # Keys whose values are clocks or durations: never equal between two runs.
 VOLATILE_KEYS = frozenset(
-    {"timestamp", "duration_ms", "started_at", "completed_at", "wall_time", "process_id"}
+    {
+        "timestamp",
+        "create_time",
+        "duration_ms",
+        "started_at",
+        "completed_at",
+        "wall_time",
+        "process_id",
+    }
 )
 
 

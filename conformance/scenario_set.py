@@ -2,8 +2,9 @@
 
 A scenario is `conformance/scenarios/<name>.json` (docs/scenarios.md). The fake codex rejects
 unknown top-level keys, so HOW it is invoked lives in an optional sidecar
-`conformance/scenarios/invocations/<name>.json`: `{"invocations": [Invocation, ...]}`. Without
-one, every turn is one provider invocation in session `a`.
+`conformance/scenarios/invocations/<name>.json`: `{"invocations": [Invocation, ...], "versions":
+[lowest, highest]}` (versions optional: the inclusive range the scenario applies to). Without
+one, every turn is one provider invocation in session `a`, on every version.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ class ConformanceScenario:
     path: Path
     document: dict[str, Any]
     invocations: tuple[Invocation, ...]
+    versions: tuple[str, str] | None = None  # inclusive; None = every version
+
+    def applies_to(self, version: str) -> bool:
+        if self.versions is None:
+            return True
+        low, high = (_key(v) for v in self.versions)
+        return low <= _key(version) <= high
 
     @property
     def turns(self) -> list[dict[str, Any]]:
@@ -63,6 +71,10 @@ class ConformanceScenario:
     def with_version(self, version: str) -> dict[str, Any]:
         """The document the fake plays to emulate `version`."""
         return {**self.document, "codex_version": version}
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".")[:3])
 
 
 def _invocation(raw: Any, where: str) -> Invocation:
@@ -88,12 +100,16 @@ def load(path: Path) -> ConformanceScenario:
     if not isinstance(document, dict):
         raise ValueError(f"{path}: a scenario is a JSON object")
     sidecar = path.parent / "invocations" / path.name
+    invocations = tuple(Invocation() for _ in document.get("turns", []))
+    versions: tuple[str, str] | None = None
     if sidecar.exists():
-        raw = json.loads(sidecar.read_text(encoding="utf-8")).get("invocations", [])
+        script = json.loads(sidecar.read_text(encoding="utf-8"))
+        raw = script.get("invocations", [])
         invocations = tuple(_invocation(r, f"{sidecar}[{i}]") for i, r in enumerate(raw))
-    else:
-        invocations = tuple(Invocation() for _ in document.get("turns", []))
-    return ConformanceScenario(path.stem, path, document, invocations)
+        if "versions" in script:
+            low, high = script["versions"]
+            versions = (str(low), str(high))
+    return ConformanceScenario(path.stem, path, document, invocations, versions)
 
 
 def load_all(

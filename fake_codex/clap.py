@@ -59,6 +59,7 @@ ROOT_HELP = f"""Codex CLI (fake-codex: a scriptable stand-in, see docs/scenarios
 Commands:
   exec   Run Codex non-interactively
   login  Manage login
+  mcp    Manage external MCP servers for Codex
 
 Options:
   -h, --help     Print help

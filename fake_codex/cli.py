@@ -1,7 +1,7 @@
 """`fake-codex` / `python -m fake_codex`: top-level dispatch like the `codex` multitool.
 
 Handles `--version`/`-V`, `--help`, global `-c`/`--enable`/`--disable` before the subcommand,
-and routes to the subcommands in `SUBCOMMANDS` (`exec`, `login`; `mcp` slots in here later).
+and routes to the subcommands in `SUBCOMMANDS` (`exec`, `login`, `mcp`).
 Every invocation is appended to the `FAKE_CODEX_LOG` invocation log with its exit code.
 """
 
@@ -63,8 +63,14 @@ def _login(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
     return run_login(args, environ)
 
 
+def _mcp(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
+    from fake_codex.mcp_cmd import run_mcp
+
+    return run_mcp(args, _load(environ)[1], environ)
+
+
 Subcommand = Callable[[list[str], Mapping[str, str], Invocation], int]
-SUBCOMMANDS: dict[str, Subcommand] = {"exec": _exec, "e": _exec, "login": _login}
+SUBCOMMANDS: dict[str, Subcommand] = {"exec": _exec, "e": _exec, "login": _login, "mcp": _mcp}
 
 
 def dispatch(argv: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
@@ -98,7 +104,7 @@ def dispatch(argv: list[str], environ: Mapping[str, str], inv: Invocation) -> in
             # The real codex would start its TUI with this as the prompt; the fake has no TUI.
             raise clap.unrecognized_subcommand(token, clap.USAGE_ROOT)
         rest = argv[i + 1 :]
-        return handler(globals_ + rest if handler is _exec else rest, environ, inv)
+        return handler(globals_ + rest if handler in (_exec, _mcp) else rest, environ, inv)
     sys.stderr.write("fake-codex: the interactive TUI is not emulated; use `exec`\n")
     return 2
 

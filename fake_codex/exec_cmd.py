@@ -20,7 +20,7 @@ from fake_codex.exec_args import ExecArgs, HelpRequested, VersionRequested, pars
 from fake_codex.home import HomeRefused, claim_turn, find_rollout, home_for_writing, latest_rollout
 from fake_codex.ids import is_uuid, uuid7
 from fake_codex.invocation_log import Invocation
-from fake_codex.output import StdoutStream, encode, write_stderr
+from fake_codex.output import StdoutStream, encode, rust_backtrace, write_stderr
 from fake_codex.prompt import Prompt, PromptError, resolve_prompt
 from fake_codex.recorder import Recorder, TurnInfo
 from fake_codex.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
@@ -55,10 +55,7 @@ def _inside_git_worktree(cwd: Path) -> bool:
 
 
 def _backtrace(environ: Mapping[str, str]) -> str:
-    if environ.get("RUST_BACKTRACE", "0") in ("", "0"):
-        return ""
-    frames = "".join(f"  {i:>2}: <unknown>\n" for i in range(12))
-    return f"\nStack backtrace:\n{frames}"
+    return rust_backtrace(environ)
 
 
 def _pick_turn(scenario: Scenario | None, home: Path, prompt: str, switched: bool) -> Turn:

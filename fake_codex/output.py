@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fake_codex.scenario import Faults
@@ -124,6 +124,14 @@ class StdoutStream:
         if f.crash_after_lines is not None or f.hang_after_lines is not None:
             self.lines = max(self.lines, f.crash_after_lines or 0, f.hang_after_lines or 0)
             self._check_stops()
+
+
+def rust_backtrace(environ: Mapping[str, str]) -> str:
+    """The `Stack backtrace:` block codex appends to `Error: ...` when RUST_BACKTRACE is set."""
+    if environ.get("RUST_BACKTRACE", "0") in ("", "0"):
+        return ""
+    frames = "".join(f"  {i:>2}: <unknown>\n" for i in range(12))
+    return f"\nStack backtrace:\n{frames}"
 
 
 def write_stderr(text: str) -> None:

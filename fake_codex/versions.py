@@ -52,6 +52,18 @@ class Behaviour:
         return "’" if self.family >= 150 else "'"
 
     @property
+    def mcp_name_extra_chars(self) -> str:
+        """Characters besides `[A-Za-z0-9_-]` allowed in `mcp add` names (0.169: `:@/.`).
+
+        0.150 is not verified; it is given 0.135's charset."""
+        return ":@/." if self.family >= 169 else ""
+
+    @property
+    def code_mode(self) -> bool:
+        """The default model runs in code mode (the JavaScript `exec` custom tool)."""
+        return self.family >= 150
+
+    @property
     def default_model(self) -> str:
         """The model codex picks with no `-m` and no config (mock provider, codex-facts §8)."""
         return {135: "gpt-5.5", 150: "gpt-5.6-sol"}.get(self.family, "gpt-6.1-sol")

@@ -7,19 +7,25 @@ turn completed, 1 when it ended in an error, 2 on a usage or config error.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="plexum-openai-provider",
         description="Run the OpenAI codex CLI as a Plexum model backend.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("mcp-host", help="the MCP relay codex starts for an agent (not for people)")
     say = sub.add_parser("say", help="run one turn and show its events")
     say.add_argument("--agent", default="cli", help="agent id (default: cli)")
     say.add_argument("--workspace", default=".", help="the agent's workspace (default: cwd)")
@@ -28,16 +34,35 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("--config", help="config.json to use instead of the default path")
     say.add_argument("--json", action="store_true", help="one canonical event per line")
     say.add_argument("--verbose", action="store_true", help="debug logs on stderr")
+    say.add_argument(
+        "--no-tools", action="store_true", help="offer codex no tools (default: the built-in echo)"
+    )
     say.add_argument("text", nargs="+", metavar="TEXT", help="the prompt; `-` reads stdin")
+    consume = sub.add_parser("consume", help="blank tool calls in a session's codex rollout")
+    consume.add_argument("--config", help="config.json to use instead of the default path")
+    consume.add_argument("--workspace", default=".", help="the agent's workspace (default: cwd)")
+    consume.add_argument("--session", default="default", help="Plexum session id")
+    consume.add_argument("--json", action="store_true", help="print {consumed, unknown}")
+    consume.add_argument("block_ids", nargs="+", metavar="BLOCK_ID", help="codex call ids")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["mcp-host"]:
+        # Started by codex on every turn: go straight to the stdlib-only relay, no argparse.
+        from .mcp_host import main as mcp_host_main
+
+        return mcp_host_main(raw[1:])
+    args = _parser().parse_args(raw)
     if args.command == "say":
         from .say import say
 
         return say(args)
+    if args.command == "consume":
+        from .consume_cli import consume
+
+        return consume(args)
     return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -37,6 +37,9 @@ class HostConfig:
     # `global` registers it once with `codex mcp add` (the Go plugin's way). See the README.
     mcp_registration: str = "per-turn"
     socket_dir: str | None = None
+    # What a consumed tool output becomes in the rollout (the Go plugin's marker).
+    consume_marker: str = "...(tool called)"
+    consume_wait_s: float = 60.0  # how long consume waits for a running turn of the workspace
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
     def model_arg(self, model: str) -> str | None:
@@ -105,6 +108,8 @@ _FIELDS = {
     "idle_timeout_s": _expect_seconds,
     "mcp_registration": _expect_mode,
     "socket_dir": _expect_str,
+    "consume_marker": _expect_str,
+    "consume_wait_s": _expect_seconds,
 }
 
 

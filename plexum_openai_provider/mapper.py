@@ -191,8 +191,7 @@ def classify_failure(message: str) -> tuple[ErrorCode, str]:
         if _CHATGPT_MODEL in message or "model" in detail.lower():
             return (
                 "model_rejected",
-                f"the account rejected the request for this model (HTTP 400): "
-                f"{detail}{MODEL_HINT}",
+                f"the account rejected the request for this model (HTTP 400): {detail}{MODEL_HINT}",
             )
         return "turn_failed", f"codex's request was rejected (HTTP 400): {detail}"
     return "turn_failed", message

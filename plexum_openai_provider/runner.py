@@ -23,6 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .bridge.errors import BridgeError
+from .bridge.spec import ToolCallback, ToolSpec
 from .codex.argv import build_exec_argv, redact_argv
 from .codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
 from .codex.framing import LineFramer, OversizedLine
@@ -32,6 +34,7 @@ from .events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
 from .mapper import Completed, Failed, TurnMapper, classify_failure
 from .process import StderrTail, reap, signal_group, spawn, terminate_group, write_and_close
 from .sessions import SessionStore, ThreadRecord, acquire_workspace_lock, is_plain_id
+from .thread_mirror import RolloutPosition, mirror_turn, start_position
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +55,15 @@ class TurnLimits:
 
 @dataclass(frozen=True)
 class TurnRequest:
+    """One turn. `tools` are offered to codex over MCP; codex's calls go to `call_tool`."""
+
     prompt: str
     workspace: Path
     session_id: str = "default"
     model: str = DEFAULT_MODEL
     agent_id: str = "cli"
+    tools: tuple[ToolSpec, ...] = ()
+    call_tool: ToolCallback | None = None
 
 
 class _Stop(Exception):
@@ -81,6 +88,8 @@ class Turn:
         self._deadline = 0.0
         self._last_progress = 0.0
         self._fresh_retry = False
+        self._codex_pid: int | None = None
+        self._mcp_args: list[str] = []
 
     async def __aenter__(self) -> Turn:
         return self
@@ -142,13 +151,20 @@ class Turn:
                     "session for another model."
                 )
                 model_arg = record.model_arg
-            async with contextlib.aclosing(self._attempt(store, record, model_arg)) as events:
-                async for event in events:
-                    yield event
-            if self._fresh_retry:
-                async with contextlib.aclosing(self._attempt(store, None, model_arg)) as events:
+            async with contextlib.AsyncExitStack() as stack:
+                if request.tools:
+                    try:
+                        self._mcp_args = await stack.enter_async_context(self._offer_tools())
+                    except (BridgeError, ConfigError) as exc:
+                        yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
+                        return
+                async with contextlib.aclosing(self._attempt(store, record, model_arg)) as events:
                     async for event in events:
                         yield event
+                if self._fresh_retry:
+                    async with contextlib.aclosing(self._attempt(store, None, model_arg)) as events:
+                        async for event in events:
+                            yield event
         finally:
             os.close(lock_fd)
 
@@ -161,11 +177,9 @@ class Turn:
             config.binary,
             resume_thread_id=record.thread_id if record else None,
             model_arg=model_arg,
-            extra_args=config.extra_args,
+            extra_args=[*config.extra_args, *self._mcp_args],
         )
-        env = dict(os.environ)
-        if config.codex_home:
-            env["CODEX_HOME"] = config.codex_home
+        env = self._env()
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         log.debug("prompt: %r", request.prompt)
         try:
@@ -176,6 +190,8 @@ class Turn:
         except OSError as exc:
             yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
             return
+        self._codex_pid = proc.pid
+        start = start_position(config, record)
 
         stderr = StderrTail()
         helpers = [
@@ -200,15 +216,17 @@ class Turn:
                 for event in mapper.finish():
                     yield event
                 await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+                for event in self._mirror(store, record, model_arg, mapper, thread_id, start):
+                    yield event
                 yield self._stop_event(stop.code)
                 return
             for event in mapper.finish():
                 yield event
             await self._wait_exit(proc)
             await asyncio.wait(helpers, timeout=1.0)
-            for event in self._finish(
-                store, record, model_arg, mapper, proc, stderr, thread_id, fresh_thread
-            ):
+            for event in self._mirror(store, record, model_arg, mapper, thread_id, start):
+                yield event
+            for event in self._finish(record, mapper, proc, stderr, thread_id, fresh_thread):
                 yield event
         finally:
             for task in helpers:
@@ -342,11 +360,37 @@ class Turn:
         if record is None or thread_id != record.thread_id:
             store.put(self.request.session_id, ThreadRecord(thread_id, model_arg))
 
-    def _finish(
+    def _mirror(
         self,
         store: SessionStore,
         record: ThreadRecord | None,
         model_arg: str | None,
+        mapper: TurnMapper,
+        thread_id: str | None,
+        start: RolloutPosition,
+    ) -> Iterator[CanonicalEvent]:
+        """This turn's tool calls from the rollout; then the thread's record is updated."""
+        if thread_id is None or not is_plain_id(thread_id):
+            return
+        same_thread = record is not None and record.thread_id == thread_id
+        if not same_thread:
+            start = RolloutPosition(None, 0)
+        events, position = mirror_turn(self.config, thread_id, start)
+        yield from events
+        outcome = mapper.outcome
+        if isinstance(outcome, Completed):
+            usage_total = outcome.thread_usage
+        else:
+            usage_total = record.usage_total if record is not None and same_thread else Usage()
+        path = str(position.path) if position.path is not None else None
+        store.put(
+            self.request.session_id,
+            ThreadRecord(thread_id, model_arg, usage_total, path, position.offset),
+        )
+
+    def _finish(
+        self,
+        record: ThreadRecord | None,
         mapper: TurnMapper,
         proc: asyncio.subprocess.Process,
         stderr: StderrTail,
@@ -356,11 +400,6 @@ class Turn:
         outcome = mapper.outcome
         if isinstance(outcome, Completed) and thread_id is not None:
             usage = outcome.thread_usage if fresh_thread else outcome.turn_usage
-            if is_plain_id(thread_id):
-                store.put(
-                    self.request.session_id,
-                    ThreadRecord(thread_id, model_arg, outcome.thread_usage),
-                )
             yield MessageEnd(thread_id=thread_id, usage=usage, thread_usage=outcome.thread_usage)
             return
         if isinstance(outcome, Failed):
@@ -389,6 +428,27 @@ class Turn:
             "protocol",
             "codex exited without reporting the end of the turn (no turn.completed or "
             f"turn.failed).{_tail_text(tail)}",
+        )
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.config.codex_home:
+            env["CODEX_HOME"] = self.config.codex_home
+        return env
+
+    def _offer_tools(self) -> contextlib.AbstractAsyncContextManager[list[str]]:
+        from .turn_tools import offer_tools  # imports the `mcp` SDK: only for turns with tools
+
+        request = self.request
+        if request.call_tool is None:
+            raise ConfigError("a turn with tools needs a `call_tool` callback")
+        return offer_tools(
+            self.config,
+            request.agent_id,
+            request.tools,
+            request.call_tool,
+            codex_pid=lambda: self._codex_pid,
+            env=self._env(),
         )
 
     def _stop_event(self, code: str, *, waiting_for_lock: bool = False) -> ErrorEvent:

@@ -11,10 +11,12 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from .config import load_config
+from .builtin_tools import BUILTIN_TOOLS, call_builtin
+from .config import HostConfig, load_config
 from .errors import ConfigError
 from .events import CanonicalEvent, Usage
 from .runner import TurnRequest, open_turn
@@ -42,12 +44,16 @@ def say(args: argparse.Namespace) -> int:
         session_id=args.session,
         model=args.model,
         agent_id=args.agent,
+        tools=() if args.no_tools else BUILTIN_TOOLS,
+        call_tool=None if args.no_tools else call_builtin,
     )
     render = _print_json if args.json else _print_human
     return asyncio.run(_run(config, request, render))
 
 
-async def _run(config, request, render) -> int:  # type: ignore[no-untyped-def]
+async def _run(
+    config: HostConfig, request: TurnRequest, render: Callable[[CanonicalEvent], None]
+) -> int:
     loop = asyncio.get_running_loop()
     last: CanonicalEvent | None = None
     async with open_turn(config, request) as turn:

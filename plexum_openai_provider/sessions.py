@@ -41,16 +41,27 @@ def is_plain_id(value: str) -> bool:
 
 @dataclass(frozen=True)
 class ThreadRecord:
+    """A session's codex thread: its model argument, usage so far, and where its rollout is.
+
+    `rollout_offset` is the byte position up to which the thread's tool calls were mirrored.
+    """
+
     thread_id: str
     model_arg: str | None
     usage_total: Usage = field(default_factory=Usage)
+    rollout_path: str | None = None
+    rollout_offset: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "thread_id": self.thread_id,
             "model_arg": self.model_arg,
             "usage_total": self.usage_total.to_json(),
         }
+        if self.rollout_path is not None:
+            out["rollout_path"] = self.rollout_path
+            out["rollout_offset"] = self.rollout_offset
+        return out
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -138,7 +149,11 @@ class SessionStore:
             if model_arg is not None and not isinstance(model_arg, str):
                 raise self._corrupt(f"session {session_id!r}: `model_arg` must be a string")
             usage = Usage.from_mapping(entry.get("usage_total"))
-            out[session_id] = ThreadRecord(thread_id, model_arg, usage)
+            path = entry.get("rollout_path")
+            offset = entry.get("rollout_offset")
+            if not isinstance(path, str) or not isinstance(offset, int) or offset < 0:
+                path, offset = None, None
+            out[session_id] = ThreadRecord(thread_id, model_arg, usage, path, offset)
         return out
 
     def _corrupt(self, what: str) -> SessionStoreError:

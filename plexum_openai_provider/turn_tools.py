@@ -59,7 +59,7 @@ async def offer_tools(
                 socket_path,
                 plugin_command,
                 env=dict(env),
-                codex_home=config.codex_home,
+                codex_home=Path(config.codex_home) if config.codex_home else None,
             )
             _registered.add(key)
         argv = exec_overrides(name)

@@ -5,7 +5,9 @@ leaves no codex behind — also when codex is started through the npm node launc
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,8 @@ import pytest
 from conformance.codex_env import codex_env, provider_args
 from conformance.responses_server import ResponsesServer
 from plexum_openai_provider.config import HostConfig
-from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, Usage
+from plexum_openai_provider.consume import consume_blocks
+from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, ToolCall, Usage
 from plexum_openai_provider.runner import TurnLimits, TurnRequest, open_turn, run_turn
 
 from .conftest import E2E_VERSIONS, require_codex
@@ -139,3 +142,32 @@ async def _collect(turn: Any) -> list[Any]:
 
 def test_usage_figures_are_never_negative() -> None:
     assert Usage(input_tokens=1).minus(Usage(input_tokens=5)).input_tokens == 0
+
+
+async def test_consume_then_resume_sends_the_marker_not_the_payload(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    shell = {
+        "type": "function_call",
+        "name": "exec_command",
+        "arguments": {"cmd": "echo HEAVY_PAYLOAD_42"},
+        "call_id": "call_heavy",
+    }
+    replies = [{"output": [shell]}, reply("ran it"), reply("resumed")]
+    async with ResponsesServer(replies) as server:
+        config = config_for(require_codex(version), home, server, version)
+        config = replace(config, supported_models=("gpt",), model_args={"gpt": "gpt-5.5"})
+        first = await run_turn(
+            config, TurnRequest(prompt="run", workspace=tmp_path, model="gpt"), LIMITS
+        )
+        calls = [e for e in first if isinstance(e, ToolCall)]
+        assert [c.block_id for c in calls] == ["call_heavy"]
+        result = await consume_blocks(config, tmp_path, "default", ["call_heavy"])
+        assert result.consumed == {"call_heavy"}
+        second = await run_turn(
+            config, TurnRequest(prompt="again", workspace=tmp_path, model="gpt"), LIMITS
+        )
+        assert isinstance(second[-1], MessageEnd), second[-1]
+        last_body = json.dumps(server.model_requests[-1].body)
+    assert "HEAVY_PAYLOAD_42" not in last_body
+    assert "...(tool called)" in last_body

@@ -1,0 +1,217 @@
+"""Play one scenario on one backend (the fake codex, or a real codex + ResponsesServer).
+
+Every invocation goes through a small bash wrapper that starts codex in a clean environment
+(`codex_env`) and tees its stdout and exit code into files, so ONE run yields both the raw exec
+JSONL and the provider's canonical events (the wrapper is the provider's `binary`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shlex
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.codex_env import codex_env, provider_args
+from conformance.realcodex import native_binary
+from conformance.responses_server import ResponsesServer
+from conformance.scenario_set import ConformanceScenario, Invocation
+from plexum_openai_provider.codex.argv import build_exec_argv
+from plexum_openai_provider.config import DEFAULT_MODEL, HostConfig
+from plexum_openai_provider.runner import TurnLimits, TurnRequest, run_turn
+
+FAKE_BINARY = Path(sys.executable).parent / "fake-codex"
+# The fake never connects; its error texts only quote the provider's base_url.
+FAKE_BASE_URL = "http://127.0.0.1:9/v1"
+LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
+TURN_TIMEOUT_S = 60.0
+
+
+@dataclass
+class InvocationCapture:
+    """What one invocation produced; `canonical` is None for a direct (non-provider) run."""
+
+    index: int
+    returncode: int | None
+    events: list[Any]
+    stderr: str
+    canonical: list[dict[str, Any]] | None
+    model_requests: int | None = None  # real backend only: POSTs the server got
+
+
+@dataclass
+class Capture:
+    backend: str  # "fake" or "real"
+    version: str
+    run_dir: Path
+    invocations: list[InvocationCapture] = field(default_factory=list)
+    rollouts: dict[str, list[Any]] = field(default_factory=dict)  # thread id -> lines
+    turns_used: int | None = None  # fake only: its turn counter
+    problems: list[str] = field(default_factory=list)  # the run itself went wrong
+
+
+def _retry_args(base_url: str, version: str, retries: int) -> list[str]:
+    # codex_env.provider_args turns retries off; a retry scenario needs them on.
+    args = provider_args(base_url, version)
+    if retries:
+        args = [a.replace("stream_max_retries=0", f"stream_max_retries={retries}") for a in args]
+    return args
+
+
+def _wrapper(path: Path, binary: Path, env: dict[str, str]) -> Path:
+    assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
+    out, err, rc = (shlex.quote(str(path.with_suffix(s))) for s in (".out", ".err", ".rc"))
+    path.write_text(
+        "#!/bin/bash\n"
+        "set -o pipefail\n"
+        f"env -i {assigns} {shlex.quote(str(binary))} \"$@\" 2> >(tee {err} >&2) | tee {out}\n"
+        "rc=${PIPESTATUS[0]}\n"
+        f"echo \"$rc\" > {rc}\n"
+        "exit \"$rc\"\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
+def _read_jsonl(path: Path) -> list[Any]:
+    if not path.exists():
+        return []
+    out: list[Any] = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"<not json>": line})
+    return out
+
+
+async def _direct(argv: list[str], cwd: Path, prompt: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(TURN_TIMEOUT_S):
+            await proc.communicate(prompt.encode())
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+class _Player:
+    """Plays the invocation script of one scenario against one codex binary."""
+
+    def __init__(
+        self, scenario: ConformanceScenario, capture: Capture, binary: Path, env: dict[str, str]
+    ) -> None:
+        self.scenario = scenario
+        self.capture = capture
+        self.binary = binary
+        self.env = env
+        self.home = capture.run_dir / "home"
+        self.ws = capture.run_dir / "ws"
+        self.threads: dict[str, str] = {}  # session -> codex thread id (for direct resumes)
+        self.home.mkdir(parents=True)
+        self.ws.mkdir()
+
+    async def play(self, index: int, inv: Invocation, base_url: str) -> InvocationCapture:
+        wrapper = _wrapper(self.capture.run_dir / f"codex-{index}.sh", self.binary, self.env)
+        prompt = inv.prompt_text(self.scenario.turn(index), index + 1)
+        extra = _retry_args(base_url, self.capture.version, inv.stream_max_retries)
+        canonical: list[dict[str, Any]] | None = None
+        if inv.direct:
+            argv = build_exec_argv(
+                str(wrapper),
+                resume_thread_id=self.threads.get(inv.session),
+                model_arg=inv.model,
+                extra_args=extra,
+            )
+            await _direct(argv, self.ws, prompt)
+        else:
+            model = inv.model or DEFAULT_MODEL
+            config = HostConfig(
+                binary=str(wrapper),
+                codex_home=str(self.home),
+                extra_args=tuple(extra),
+                supported_models=(DEFAULT_MODEL, model),
+                idle_timeout_s=30,
+                turn_timeout_s=TURN_TIMEOUT_S,
+            )
+            request = TurnRequest(prompt=prompt, workspace=self.ws, session_id=inv.session, model=model)
+            canonical = [e.to_json() for e in await run_turn(config, request, LIMITS)]
+        events = _read_jsonl(wrapper.with_suffix(".out"))
+        for event in events:
+            if isinstance(event, dict) and event.get("type") == "thread.started":
+                self.threads[inv.session] = str(event.get("thread_id"))
+        rc_file, err_file = wrapper.with_suffix(".rc"), wrapper.with_suffix(".err")
+        rc = int(rc_file.read_text()) if rc_file.exists() else None
+        stderr = err_file.read_text(errors="replace") if err_file.exists() else ""
+        return InvocationCapture(index, rc, events, stderr, canonical)
+
+    def finish(self) -> None:
+        for path in sorted(self.home.glob("sessions/**/rollout-*.jsonl")):
+            # rollout-<local time>-<thread uuid>.jsonl: the uuid is the last 36 characters.
+            self.capture.rollouts[path.stem[-36:]] = _read_jsonl(path)
+
+
+async def run_fake(scenario: ConformanceScenario, version: str, run_dir: Path) -> Capture:
+    """The fake codex emulating `version`, playing a temp copy of the scenario."""
+    capture = Capture("fake", version, run_dir)
+    run_dir.mkdir(parents=True)
+    copy = run_dir / "scenario.json"
+    copy.write_text(json.dumps(scenario.with_version(version), ensure_ascii=False))
+    player = _Player(scenario, capture, FAKE_BINARY, {})
+    player.env = {**codex_env(player.home), "FAKE_CODEX_SCENARIO": str(copy)}
+    for i, inv in enumerate(scenario.invocations):
+        capture.invocations.append(await player.play(i, inv, FAKE_BASE_URL))
+    player.finish()
+    with contextlib.suppress(OSError, ValueError):
+        state = json.loads((player.home / "fake-codex-state.json").read_text())
+        capture.turns_used = int(sum(state.get("turns_used", {}).values()))
+    for inv_capture in capture.invocations:
+        if inv_capture.returncode == 70:
+            capture.problems.append(
+                f"fake cannot play invocation {inv_capture.index}: {inv_capture.stderr.strip()}"
+            )
+    return capture
+
+
+@contextlib.asynccontextmanager
+async def _server(scenario: ConformanceScenario) -> AsyncIterator[ResponsesServer]:
+    async with ResponsesServer(scenario=scenario.document) as server:
+        yield server
+
+
+async def run_real(scenario: ConformanceScenario, version: str, run_dir: Path) -> Capture:
+    """The native codex `version` against a ResponsesServer serving the scenario."""
+    capture = Capture("real", version, run_dir)
+    run_dir.mkdir(parents=True)
+    binary = native_binary(version)
+    player = _Player(scenario, capture, binary, {})
+    player.env = codex_env(player.home)
+    async with _server(scenario) as server:
+        for i, inv in enumerate(scenario.invocations):
+            before = len(server.model_requests)
+            result = await player.play(i, inv, server.base_url)
+            result.model_requests = len(server.model_requests) - before
+            capture.invocations.append(result)
+        capture.problems += [u.message for u in server.unserved]
+        capture.problems += [
+            f"request {m.request_index}: prompt {m.actual!r:.80} is not {m.expected!r:.80}"
+            for m in server.prompt_mismatches
+        ]
+        if server.remaining:
+            capture.problems.append(f"real codex left {server.remaining} scripted replies unused")
+    player.finish()
+    return capture

@@ -1,0 +1,195 @@
+"""Compare the fake codex with the real codex, scenario by scenario and version by version.
+
+`python -m conformance.compare [--versions V ...] [--scenario NAME ...]` plays every scenario
+on fake@V and real@V, compares the four columns (exec JSONL, rollout tool calls, turns that
+reached the model, provider events), prints a table scenario x version -> equal / divergent
+(reason) / FAILED, and exits 1 when any cell failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import divergences as div
+from conformance.backends import Capture, run_fake, run_real
+from conformance.realcodex import INSTALLED_VERSIONS, CodexNotInstalledError
+from conformance.scenario_set import ConformanceScenario, load_all
+from conformance.views import views
+
+
+@dataclass
+class Cell:
+    """The verdict for one scenario on one version."""
+
+    scenario: str
+    version: str
+    status: str = "equal"  # equal | divergent | failed
+    reasons: list[str] = field(default_factory=list)
+    diffs: dict[str, list[str]] = field(default_factory=dict)  # column -> changed lines
+    views: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # column -> (fake, real)
+    seconds: float = 0.0
+
+    def fail(self, reason: str) -> None:
+        self.status = "failed"
+        self.reasons.append(reason)
+
+    @property
+    def label(self) -> str:
+        if self.status == "equal":
+            return "equal"
+        return f"{self.status} ({'; '.join(self.reasons)})"
+
+
+def unified(fake: Any, real: Any, context: int) -> list[str]:
+    """A unified diff from real (`-`) to fake (`+`) of the two values as indented JSON."""
+    a = json.dumps(real, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+    b = json.dumps(fake, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+    return list(difflib.unified_diff(a, b, "real", "fake", n=context, lineterm=""))[2:]
+
+
+def changed_lines(fake: Any, real: Any) -> list[str]:
+    """Only the +/- lines: what a divergence's regexes must explain."""
+    return [line for line in unified(fake, real, 0) if line[:1] in "+-"]
+
+
+def judge(
+    cell: Cell, fake: Capture, real: Capture, known: list[div.Divergence]
+) -> Cell:
+    """Fill `cell` from two captures of one scenario and version."""
+    for capture in (real, fake):
+        for problem in capture.problems:
+            cell.fail(f"{capture.backend}: {problem}")
+    fake_views, real_views = views(fake), views(real)
+    for column in div.COLUMNS:
+        lines = changed_lines(fake_views[column], real_views[column])
+        if not lines:
+            continue
+        cell.diffs[column] = lines
+        cell.views[column] = (fake_views[column], real_views[column])
+        used, unexplained = div.explain(lines, known, cell.scenario, cell.version, column)
+        for divergence in used:
+            if cell.status == "equal":
+                cell.status = "divergent"
+            if divergence.differs not in cell.reasons:
+                cell.reasons.append(divergence.differs)
+        if unexplained:
+            cell.fail(f"{column} differs")
+    return cell
+
+
+async def compare_one(
+    scenario: ConformanceScenario, version: str, root: Path, known: list[div.Divergence]
+) -> Cell:
+    """Play `scenario` on fake@version and real@version (concurrently) and judge them."""
+    cell = Cell(scenario.name, version)
+    started = time.monotonic()
+    base = root / f"{scenario.name}@{version}"
+    try:
+        fake, real = await asyncio.gather(
+            run_fake(scenario, version, base / "fake"), run_real(scenario, version, base / "real")
+        )
+    except CodexNotInstalledError as exc:
+        cell.fail(str(exc))
+        return cell
+    judge(cell, fake, real, known)
+    cell.seconds = time.monotonic() - started
+    return cell
+
+
+async def compare_all(
+    scenarios: list[ConformanceScenario],
+    versions: list[str],
+    known: list[div.Divergence],
+    root: Path,
+    jobs: int,
+) -> list[Cell]:
+    """Every scenario x version, at most `jobs` at a time (each has its own CODEX_HOMEs)."""
+    gate = asyncio.Semaphore(jobs)
+
+    async def bounded(scenario: ConformanceScenario, version: str) -> Cell:
+        async with gate:
+            return await compare_one(scenario, version, root, known)
+
+    pairs = [(s, v) for s in scenarios for v in versions if s.applies_to(v)]
+    return list(await asyncio.gather(*(bounded(s, v) for s, v in pairs)))
+
+
+def table(cells: list[Cell], versions: list[str]) -> str:
+    """A Markdown table: one row per scenario, one column per version."""
+    rows: dict[str, dict[str, str]] = {}
+    for cell in cells:
+        rows.setdefault(cell.scenario, {})[cell.version] = cell.label
+    head = ["scenario", *(f"fake@{v} vs real@{v}" for v in versions)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in sorted(rows):
+        lines.append(
+            "| " + " | ".join([name, *(rows[name].get(v, "n/a") for v in versions)]) + " |"
+        )
+    return "\n".join(lines)
+
+
+def report_diffs(cells: list[Cell], verbose: bool, context: int = 0) -> str:
+    """The changed lines of every failed cell (and of divergent ones with `verbose`)."""
+    out: list[str] = []
+    for cell in cells:
+        if cell.status == "equal" or (cell.status == "divergent" and not verbose):
+            continue
+        out.append(f"### {cell.scenario} @ {cell.version}: {cell.label}")
+        for column, changed in cell.diffs.items():
+            out.append(f"  [{column}] (- real, + fake)")
+            lines = unified(*cell.views[column], context) if context else changed
+            out.extend(f"    {line[:300]}" for line in lines[:80])
+            if len(lines) > 80:
+                out.append(f"    ... {len(lines) - 80} more lines")
+    return "\n".join(out)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m conformance.compare", description=__doc__)
+    parser.add_argument("--versions", nargs="+", default=list(INSTALLED_VERSIONS))
+    parser.add_argument("--scenario", nargs="+", action="extend", default=[], metavar="NAME")
+    parser.add_argument("--jobs", type=int, default=4, help="scenario x version pairs at once")
+    parser.add_argument("--keep", action="store_true", help="keep the run folders (printed)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="diffs of divergences too")
+    parser.add_argument("--context", type=int, default=0, help="context lines around diffs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    scenarios = load_all(names=args.scenario or None)
+    known = div.load()
+    root = Path(tempfile.mkdtemp(prefix="conformance-"))
+    started = time.monotonic()
+    try:
+        cells = asyncio.run(compare_all(scenarios, args.versions, known, root, args.jobs))
+    finally:
+        if args.keep:
+            print(f"run folders kept in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print(table(cells, args.versions))
+    details = report_diffs(cells, args.verbose, args.context)
+    if details:
+        print("\n" + details)
+    failed = sum(c.status == "failed" for c in cells)
+    print(
+        f"\n{len(cells)} comparisons in {time.monotonic() - started:.1f}s: "
+        f"{sum(c.status == 'equal' for c in cells)} equal, "
+        f"{sum(c.status == 'divergent' for c in cells)} divergent, {failed} failed"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""Turn a `Capture` into the four compared columns: exec, rollout, requests, provider.
+
+Each column is plain JSON after normalisation, so comparing two backends is comparing two
+strings. The rollout column keeps only what the issue asks for: response_item payloads that
+carry a `call_id` (the tool calls and their outputs) and the sequence of event_msg types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.backends import Capture
+from conformance.normalise import Normaliser, canonical_arguments
+
+# Rollout payload ids of model output items are invented by the model server (ours numbers them
+# by output index, the fake by its own counter, OpenAI randomly): not a codex property.
+_MODEL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call"})
+
+
+def _register_threads(capture: Capture, norm: Normaliser) -> None:
+    for inv in capture.invocations:
+        for event in inv.events:
+            if isinstance(event, dict) and event.get("type") == "thread.started":
+                norm.thread(str(event.get("thread_id")))
+    for thread_id in capture.rollouts:
+        norm.thread(thread_id)
+
+
+def _call_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    out = dict(payload)
+    if out.get("type") in _MODEL_ITEM_TYPES and "id" in out:
+        out["id"] = "<model item id>"
+    if "arguments" in out:
+        out["arguments"] = canonical_arguments(out["arguments"])
+    return out
+
+
+def rollout_view(lines: list[Any]) -> dict[str, Any]:
+    calls: list[Any] = []
+    event_types: list[Any] = []
+    for line in lines:
+        if not isinstance(line, dict) or not isinstance(line.get("payload"), dict):
+            continue
+        payload = line["payload"]
+        if line.get("type") == "response_item" and "call_id" in payload:
+            calls.append(_call_payload(payload))
+        elif line.get("type") == "event_msg":
+            event_types.append(payload.get("type"))
+    return {"calls": calls, "event_msg": event_types}
+
+
+def _provider_event(event: dict[str, Any]) -> dict[str, Any]:
+    if event.get("type") == "tool_call" and event.get("kind") == "function_call":
+        return {**event, "input": canonical_arguments(event.get("input"))}
+    return event
+
+
+def views(capture: Capture) -> dict[str, Any]:
+    """column name -> normalised JSON value."""
+    norm = Normaliser(str(capture.run_dir))
+    _register_threads(capture, norm)
+    by_thread = sorted(capture.rollouts.items(), key=lambda kv: norm.threads[kv[0]])
+    if capture.backend == "fake":
+        turns = capture.turns_used
+    else:
+        turns = sum(1 for inv in capture.invocations if inv.model_requests)
+    return {
+        "exec": norm.value(
+            [{"rc": inv.returncode, "events": inv.events} for inv in capture.invocations]
+        ),
+        "rollout": norm.value({norm.thread(t): rollout_view(lines) for t, lines in by_thread}),
+        # The fake does not say which replies it consumed, only how many turns: compare that.
+        "requests": {"turns_reaching_the_model": turns},
+        "provider": norm.value(
+            [
+                [_provider_event(e) for e in inv.canonical]
+                for inv in capture.invocations
+                if inv.canonical is not None
+            ]
+        ),
+    }

@@ -1,0 +1,60 @@
+"""Consume: blank tool calls in a session's codex rollout so a resumed codex no longer sees them.
+
+Takes the workspace lock, so it never rewrites a rollout while a turn of that workspace runs
+(codex appends through an open handle: a rename under it would lose every later line); it waits
+up to `consume_wait_s`. The mirror's stored position is translated so it stays valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from .config import HostConfig
+from .errors import ProviderError
+from .rollout import ConsumeResult, consume_rollout, locate_rollout
+from .sessions import SessionStore, acquire_workspace_lock
+from .thread_mirror import codex_home
+
+
+class ConsumeError(ProviderError):
+    """Consume could not run (no thread, no rollout, a turn that did not end in time)."""
+
+
+async def consume_blocks(
+    config: HostConfig, workspace: Path, session_id: str, block_ids: Iterable[str]
+) -> ConsumeResult:
+    ids = list(block_ids)
+    try:
+        lock_fd = await asyncio.wait_for(
+            acquire_workspace_lock(workspace), timeout=config.consume_wait_s
+        )
+    except TimeoutError:
+        raise ConsumeError(
+            f"a turn is still running in {workspace} after {config.consume_wait_s:g}s; its "
+            "rollout cannot be rewritten while codex writes it. Retry when the turn has ended, "
+            "or raise `consume_wait_s` in config.json."
+        ) from None
+    try:
+        store = SessionStore(workspace)
+        record = store.get(session_id)
+        if record is None:
+            raise ConsumeError(f"session {session_id!r} has no codex thread in {workspace}")
+        remembered = Path(record.rollout_path) if record.rollout_path else None
+        path = locate_rollout(codex_home(config), record.thread_id, remembered=remembered)
+        if path is None:
+            raise ConsumeError(
+                f"no rollout file for thread {record.thread_id} under {codex_home(config)}/sessions"
+            )
+        offsets = [record.rollout_offset] if record.rollout_offset is not None else []
+        result = await asyncio.to_thread(
+            consume_rollout, path, ids, marker=config.consume_marker, offsets=offsets
+        )
+        new_offset = result.offsets[0] if result.offsets else record.rollout_offset
+        store.put(session_id, replace(record, rollout_path=str(path), rollout_offset=new_offset))
+        return result
+    finally:
+        os.close(lock_fd)
