@@ -69,10 +69,10 @@ def _wrapper(path: Path, binary: Path, env: dict[str, str]) -> Path:
     path.write_text(
         "#!/bin/bash\n"
         "set -o pipefail\n"
-        f"env -i {assigns} {shlex.quote(str(binary))} \"$@\" 2> >(tee {err} >&2) | tee {out}\n"
+        f'env -i {assigns} {shlex.quote(str(binary))} "$@" 2> >(tee {err} >&2) | tee {out}\n'
         "rc=${PIPESTATUS[0]}\n"
-        f"echo \"$rc\" > {rc}\n"
-        "exit \"$rc\"\n"
+        f'echo "$rc" > {rc}\n'
+        'exit "$rc"\n'
     )
     path.chmod(0o755)
     return path
@@ -148,7 +148,9 @@ class _Player:
                 idle_timeout_s=30,
                 turn_timeout_s=TURN_TIMEOUT_S,
             )
-            request = TurnRequest(prompt=prompt, workspace=self.ws, session_id=inv.session, model=model)
+            request = TurnRequest(
+                prompt=prompt, workspace=self.ws, session_id=inv.session, model=model
+            )
             canonical = [e.to_json() for e in await run_turn(config, request, LIMITS)]
         events = _read_jsonl(wrapper.with_suffix(".out"))
         for event in events:

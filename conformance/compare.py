@@ -37,11 +37,14 @@ class Cell:
     reasons: list[str] = field(default_factory=list)
     diffs: dict[str, list[str]] = field(default_factory=dict)  # column -> changed lines
     views: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # column -> (fake, real)
+    problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def fail(self, reason: str) -> None:
         self.status = "failed"
-        self.reasons.append(reason)
+        # A table cell stays readable; the whole text is in the details below the table.
+        self.reasons.append(reason if len(reason) <= 160 else reason[:157] + "...")
+        self.problems.append(reason)
 
     @property
     def label(self) -> str:
@@ -62,9 +65,7 @@ def changed_lines(fake: Any, real: Any) -> list[str]:
     return [line for line in unified(fake, real, 0) if line[:1] in "+-"]
 
 
-def judge(
-    cell: Cell, fake: Capture, real: Capture, known: list[div.Divergence]
-) -> Cell:
+def judge(cell: Cell, fake: Capture, real: Capture, known: list[div.Divergence]) -> Cell:
     """Fill `cell` from two captures of one scenario and version."""
     for capture in (real, fake):
         for problem in capture.problems:
@@ -106,6 +107,22 @@ async def compare_one(
     return cell
 
 
+async def compare_pairs(
+    pairs: list[tuple[ConformanceScenario, str]],
+    known: list[div.Divergence],
+    root: Path,
+    jobs: int,
+) -> list[Cell]:
+    """Each (scenario, version), at most `jobs` at a time (each has its own CODEX_HOMEs)."""
+    gate = asyncio.Semaphore(jobs)
+
+    async def bounded(scenario: ConformanceScenario, version: str) -> Cell:
+        async with gate:
+            return await compare_one(scenario, version, root, known)
+
+    return list(await asyncio.gather(*(bounded(s, v) for s, v in pairs)))
+
+
 async def compare_all(
     scenarios: list[ConformanceScenario],
     versions: list[str],
@@ -113,15 +130,9 @@ async def compare_all(
     root: Path,
     jobs: int,
 ) -> list[Cell]:
-    """Every scenario x version, at most `jobs` at a time (each has its own CODEX_HOMEs)."""
-    gate = asyncio.Semaphore(jobs)
-
-    async def bounded(scenario: ConformanceScenario, version: str) -> Cell:
-        async with gate:
-            return await compare_one(scenario, version, root, known)
-
+    """Every scenario on every version it applies to."""
     pairs = [(s, v) for s in scenarios for v in versions if s.applies_to(v)]
-    return list(await asyncio.gather(*(bounded(s, v) for s, v in pairs)))
+    return await compare_pairs(pairs, known, root, jobs)
 
 
 def table(cells: list[Cell], versions: list[str]) -> str:
@@ -145,6 +156,7 @@ def report_diffs(cells: list[Cell], verbose: bool, context: int = 0) -> str:
         if cell.status == "equal" or (cell.status == "divergent" and not verbose):
             continue
         out.append(f"### {cell.scenario} @ {cell.version}: {cell.label}")
+        out.extend(f"  problem: {p}" for p in cell.problems)
         for column, changed in cell.diffs.items():
             out.append(f"  [{column}] (- real, + fake)")
             lines = unified(*cell.views[column], context) if context else changed

@@ -48,7 +48,7 @@ class Divergence:
 def parse(raw: Any, source: str = "<memory>") -> list[Divergence]:
     """Validate the file's content; every problem is a ValueError naming the entry."""
     if not isinstance(raw, dict) or not isinstance(raw.get("divergences"), list):
-        raise ValueError(f"{source}: expected {{\"divergences\": [...]}}")
+        raise ValueError(f'{source}: expected {{"divergences": [...]}}')
     out: list[Divergence] = []
     for i, entry in enumerate(raw["divergences"]):
         where = f"{source}: divergences[{i}]"

@@ -79,7 +79,9 @@ def _key(version: str) -> tuple[int, ...]:
 
 def _invocation(raw: Any, where: str) -> Invocation:
     if not isinstance(raw, dict) or set(raw) - _INVOCATION_KEYS:
-        raise ValueError(f"{where}: an invocation is an object with keys {sorted(_INVOCATION_KEYS)}")
+        raise ValueError(
+            f"{where}: an invocation is an object with keys {sorted(_INVOCATION_KEYS)}"
+        )
     repeat = raw.get("prompt_repeat")
     if repeat is not None:
         if not (isinstance(repeat, list) and len(repeat) == 2 and isinstance(repeat[1], int)):

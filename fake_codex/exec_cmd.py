@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fake_codex import exec_events as ev
 from fake_codex.config import ConfigError, load_config, settings_from
@@ -27,6 +27,9 @@ from fake_codex.rollout import RolloutWriter, ThreadHistory, read_history, rollo
 from fake_codex.scenario import MessageItem, Reply, Scenario, Turn, Usage
 from fake_codex.turn import FakeLimitation, TurnRunner, TurnSetup
 from fake_codex.versions import Behaviour
+
+if TYPE_CHECKING:
+    from fake_codex.mcp_client import McpManager
 
 DEFAULT_REPLY_PREFIX = "fake-codex received your prompt: "
 DEFAULT_USAGE = Usage(input_tokens=10, output_tokens=5)
@@ -58,7 +61,9 @@ def _backtrace(environ: Mapping[str, str]) -> str:
     return rust_backtrace(environ)
 
 
-def _pick_turn(scenario: Scenario | None, home: Path, prompt: str, switched: bool) -> Turn:
+def _pick_turn(
+    scenario: Scenario | None, home: Path, prompt: str, switched: bool, rollout: Path | None
+) -> Turn:
     if scenario is None:
         return default_turn(prompt, switched)
     index = claim_turn(home, str(Path(scenario.source).resolve()))
@@ -74,6 +79,15 @@ def _pick_turn(scenario: Scenario | None, home: Path, prompt: str, switched: boo
         raise ExitNow(EX_SOFTWARE, f"{where}: prompt {prompt!r} != expect_prompt\n")
     if turn.expect_prompt_contains is not None and turn.expect_prompt_contains not in prompt:
         raise ExitNow(EX_SOFTWARE, f"{where}: prompt {prompt!r} lacks expect_prompt_contains\n")
+    if turn.expect_history_contains or turn.expect_history_excludes:
+        from fake_codex.history import check_history, history_items, history_text
+
+        items = history_items(rollout) if rollout is not None else []
+        problem = check_history(
+            history_text(items, prompt), turn.expect_history_contains, turn.expect_history_excludes
+        )
+        if problem is not None:
+            raise ExitNow(EX_SOFTWARE, f"{where}: {problem}\n")
     return turn
 
 
@@ -106,6 +120,7 @@ class ExecRun:
         self.scenario = scenario
         self.b = behaviour
         self.inv = inv
+        self._mcp: McpManager | None = None
 
     def _crash(self, code: int) -> None:
         write_stderr(
@@ -143,7 +158,30 @@ class ExecRun:
         # A non-UUID id that names no thread silently starts a new thread (codex-facts §3).
         return uuid7(), None, None
 
+    def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
+        """Start the configured MCP servers; a failing `required` one ends exec (rc 1)."""
+        if not isinstance(config.get("mcp_servers"), dict):
+            return None
+        from fake_codex.mcp_client import McpStartupError, start_servers
+
+        mcp = start_servers(config, self.b.version, cwd, self.inv.environ)
+        if mcp is None:
+            return None
+        self._mcp = mcp
+        try:
+            mcp.wait_required()
+        except McpStartupError as exc:
+            raise ExitNow(1, f"Error: {exc}\n" + _backtrace(self.inv.environ)) from None
+        return mcp
+
     def run(self) -> int:
+        try:
+            return self._run()
+        finally:
+            if self._mcp is not None:
+                self._mcp.stop()
+
+    def _run(self) -> int:
         a, environ = self.args, self.inv.environ
         try:
             home = home_for_writing(environ)
@@ -154,7 +192,8 @@ class ExecRun:
         if not cwd.is_dir():
             raise ExitNow(1, f"Error: No such file or directory (os error 2): {cwd}\n")
         try:
-            settings = settings_from(load_config(home, a.config), a.model)
+            config = load_config(home, a.config)
+            settings = settings_from(config, a.model)
         except ConfigError as exc:
             raise ExitNow(1, f"{exc}\n") from None
         prompt = None if a.resume else self._prompt()  # exec reads stdin before the git check
@@ -164,7 +203,8 @@ class ExecRun:
         prompt = prompt or self._prompt()
         model = settings.model or self.b.default_model
         switched = history.last_model if history and history.last_model != model else None
-        turn = _pick_turn(self.scenario, home, prompt.text, switched is not None)
+        mcp = self._start_mcp(config, cwd)
+        turn = _pick_turn(self.scenario, home, prompt.text, switched is not None, path)
         faults = turn.faults
         if faults.stderr:
             write_stderr(faults.stderr if faults.stderr.endswith("\n") else faults.stderr + "\n")
@@ -211,6 +251,7 @@ class ExecRun:
             switched_from=switched,
             first_turn=history is None,
             label=f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex",
+            mcp=mcp,
         )
         try:
             outcome = TurnRunner(setup).run()
@@ -218,6 +259,8 @@ class ExecRun:
             raise ExitNow(EX_SOFTWARE, f"{exc}\n") from None
         finally:
             writer.close()
+            if mcp is not None:
+                mcp.stop()
         stream.close()
         if a.output_last_message:
             Path(a.output_last_message).write_text(outcome.last_message or "", encoding="utf-8")

@@ -116,6 +116,45 @@ def file_change(item_id: str, changes: list[tuple[str, str]], done: bool) -> dic
     }
 
 
+def mcp_call(
+    item_id: str,
+    server: str,
+    tool: str,
+    arguments: Any,
+    result: dict[str, Any] | None,
+    error: str | None,
+    status: str,
+) -> dict[str, Any]:
+    """An `mcp_tool_call` item; `result` is the server's CallToolResult (or None)."""
+    shown = None
+    if result is not None:
+        shown = {
+            "content": content_blocks(result),
+            "structured_content": result.get("structuredContent"),
+        }
+    return {
+        "id": item_id,
+        "type": "mcp_tool_call",
+        "server": server,
+        "tool": tool,
+        "arguments": arguments,
+        "result": shown,
+        "error": None if error is None else {"message": error},
+        "status": status,
+    }
+
+
+def content_blocks(result: dict[str, Any]) -> list[Any]:
+    """The result's content blocks with `type` first, as codex re-serialises them."""
+    blocks = result.get("content")
+    out: list[Any] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, dict) and "type" in block:
+            block = {"type": block["type"], **{k: v for k, v in block.items() if k != "type"}}
+        out.append(block)
+    return out
+
+
 def web_search(item_id: str, search_id: str, query: str) -> Pairs:
     # codex writes `id` twice (its item id, then the provider's id); keep both, raw.
     return Pairs(

@@ -63,15 +63,15 @@ def _required(what: str, usage: str) -> clap.UsageError:
 
 def validate_name(name: str, behaviour: Behaviour) -> None:
     extra = behaviour.mcp_name_extra_chars
-    ok = bool(name) and all(
-        (c.isascii() and c.isalnum()) or c in "-_" or c in extra for c in name
-    )
+    ok = bool(name) and all((c.isascii() and c.isalnum()) or c in "-_" or c in extra for c in name)
     if not ok:
         allowed = ", ".join(f"'{c}'" for c in "-_" + extra)
         raise CommandFailed(f"invalid server name '{name}' (use letters, numbers, {allowed})")
 
 
-def _split_options(argv: list[str], usage: str, flags: tuple[str, ...]) -> tuple[list[str], set[str], list[str]]:
+def _split_options(
+    argv: list[str], usage: str, flags: tuple[str, ...]
+) -> tuple[list[str], set[str], list[str]]:
     """(positionals, flags seen, -c overrides) for get/list/remove."""
     positionals: list[str] = []
     seen: set[str] = set()
@@ -244,7 +244,9 @@ class McpCommand:
         pos, seen, overrides = _split_options(argv, USAGE_GET, ("--json",))
         self.overrides += overrides
         if "--help" in seen:
-            sys.stdout.write(f"Show details for a configured MCP server (fake-codex)\n\n{USAGE_GET}\n")
+            sys.stdout.write(
+                f"Show details for a configured MCP server (fake-codex)\n\n{USAGE_GET}\n"
+            )
             return 0
         if not pos:
             raise _required("<NAME>", USAGE_GET)
@@ -368,16 +370,26 @@ def _list_text(names: list[str], servers: Mapping[str, Any]) -> str:
             e = servers[n]
             args = " ".join(e.get("args") or []) or "-"
             status = "enabled" if e.get("enabled", True) else "disabled"
-            rows.append([n, str(e.get("command")), args, _masked_env(e), e.get("cwd") or "-",
-                         status, "Unsupported"])
+            rows.append(
+                [
+                    n,
+                    str(e.get("command")),
+                    args,
+                    _masked_env(e),
+                    e.get("cwd") or "-",
+                    status,
+                    "Unsupported",
+                ]
+            )
         parts.append(_table(["Name", "Command", "Args", "Env", "Cwd", "Status", "Auth"], rows))
     if http:
         rows = []
         for n in http:
             e = servers[n]
             status = "enabled" if e.get("enabled", True) else "disabled"
-            rows.append([n, str(e.get("url")), e.get("bearer_token_env_var") or "-", status,
-                         "Bearer token"])
+            rows.append(
+                [n, str(e.get("url")), e.get("bearer_token_env_var") or "-", status, "Bearer token"]
+            )
         parts.append(_table(["Name", "Url", "Bearer Token Env Var", "Status", "Auth"], rows))
     return "\n".join(parts)
 
@@ -426,4 +438,3 @@ def run_mcp(argv: list[str], behaviour: Behaviour, environ: Mapping[str, str]) -
     except _Fake as exc:
         sys.stderr.write(f"{exc}\n")
         return EX_SOFTWARE
-

@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.exec_events import Totals
+from fake_codex.exec_events import Totals, content_blocks
 from fake_codex.ids import uuid7
 from fake_codex.model_errors import Failure
+from fake_codex.output import encode
 from fake_codex.rollout import RolloutWriter, utc_timestamp
 from fake_codex.versions import Behaviour
 
@@ -39,6 +40,54 @@ _RATE_LIMITS_135 = {
     for k, v in _RATE_LIMITS_169.items()
     if k not in ("individual_limit", "spend_control_reached")
 }
+
+
+@dataclass(frozen=True)
+class McpCallRecord:
+    server: str
+    tool: str
+    arguments: Any
+    result: dict[str, Any] | None
+    error: str | None
+    duration_ns: int
+
+    @property
+    def status(self) -> str:
+        failed = self.error is not None or (self.result or {}).get("isError") is True
+        return "failed" if failed else "completed"
+
+
+def mcp_rollout_result(result: dict[str, Any]) -> dict[str, Any]:
+    """The CallToolResult as codex stores it: content, then structuredContent / isError /
+    _meta only when the server sent them (codex-samples: classic vs code-mode captures)."""
+    out: dict[str, Any] = {"content": content_blocks(result)}
+    for k in ("structuredContent", "isError", "_meta"):
+        if k in result:
+            out[k] = result[k]
+    return out
+
+
+def mcp_model_output(call: McpCallRecord, family: int) -> Any:
+    """The function_call_output codex sends back for an MCP call (codex-facts §5)."""
+    if call.result is None:
+        return call.error or ""
+    wall = f"Wall time: {call.duration_ns / 1e9:.4f} seconds\nOutput:"
+    blocks = content_blocks(call.result)
+    if family < 150:
+        return f"{wall}\n{encode(blocks)}"
+    structured = call.result.get("structuredContent")
+    if structured is not None:
+        return f"{wall}\n{encode(structured)}"
+    parts: list[dict[str, Any]] = [{"type": "input_text", "text": wall}]
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "text":
+            parts.append({"type": "input_text", "text": str(block.get("text", ""))})
+        elif isinstance(block, dict) and block.get("type") == "image":
+            url = f"data:{block.get('mimeType')};base64,{block.get('data')}"
+            parts.append({"type": "input_image", "image_url": url})
+        else:
+            parts.append({"type": "input_text", "text": encode(block)})
+    return parts
 
 
 def _now_ms() -> int:
@@ -238,22 +287,22 @@ class Recorder:
         }
         self._response_item(payload, rs_id)
 
-    def function_call(self, fc_id: str, name: str, arguments: str, call_id: str) -> None:
-        payload = {
-            "type": "function_call",
-            "name": name,
-            "arguments": arguments,
-            "call_id": call_id,
-        }
+    def function_call(
+        self, fc_id: str, name: str, arguments: str, call_id: str, namespace: str | None = None
+    ) -> None:
+        payload: dict[str, Any] = {"type": "function_call", "name": name}
+        if namespace is not None:
+            payload["namespace"] = namespace
+        payload.update(arguments=arguments, call_id=call_id)
         self._response_item(payload, fc_id)
 
-    def custom_tool_call(self, ctc_id: str, name: str, tool_input: str, call_id: str) -> None:
-        payload = {
-            "type": "custom_tool_call",
-            "call_id": call_id,
-            "name": name,
-            "input": tool_input,
-        }
+    def custom_tool_call(
+        self, ctc_id: str, name: str, tool_input: str, call_id: str, namespace: str | None = None
+    ) -> None:
+        payload: dict[str, Any] = {"type": "custom_tool_call", "call_id": call_id, "name": name}
+        if namespace is not None and self.b.family >= 150:
+            payload["namespace"] = namespace
+        payload["input"] = tool_input
         self._response_item(payload, ctc_id)
 
     def web_search(self, ws_id: str, query: str) -> None:
@@ -269,11 +318,14 @@ class Recorder:
         )
 
     # -- tool results --------------------------------------------------------------------------
-    def shell_result(self, call_id: str, result: ShellResult, started_ms: int) -> None:
+    def shell_result(
+        self, call_id: str, result: ShellResult, started_ms: int, item_id: str | None = None
+    ) -> None:
+        """CommandExecution (id: the call id, or `exec-<uuid>` inside code mode) + output."""
         if self.b.item_completed_events:
             item = {
                 "type": "CommandExecution",
-                "id": call_id,
+                "id": item_id or call_id,
                 "process_id": str(result.pid),
                 "command": ["/bin/bash", "-lc", result.cmd],
                 "cwd": f"file://{self.t.cwd}",
@@ -288,7 +340,32 @@ class Recorder:
                 },
             }
             self._item_completed(item, started_ms)
-        self.tool_output("function_call_output", "fco", call_id, result.model_output)
+        if item_id is None:
+            self.tool_output("function_call_output", "fco", call_id, result.model_output)
+
+    def mcp_result(
+        self, item_id: str, call: McpCallRecord, started_ms: int, output: bool = True
+    ) -> None:
+        """The lines after an MCP call: the completion event, then (classic) the output."""
+        duration = {"secs": call.duration_ns // 10**9, "nanos": call.duration_ns % 10**9}
+        result = None if call.result is None else mcp_rollout_result(call.result)
+        if self.b.item_completed_events:
+            item: dict[str, Any] = {"type": "McpToolCall", "id": item_id, "server": call.server}
+            item.update(tool=call.tool, arguments=call.arguments, status=call.status)
+            if result is not None:
+                item["result"] = result
+            if call.error is not None:
+                item["error"] = {"message": call.error}
+            item["duration"] = duration
+            self._item_completed(item, started_ms)
+        else:
+            invocation = {"server": call.server, "tool": call.tool, "arguments": call.arguments}
+            outcome = {"Ok": result} if result is not None else {"Err": call.error}
+            event = {"type": "mcp_tool_call_end", "call_id": item_id, "invocation": invocation}
+            self.w.write("event_msg", {**event, "duration": duration, "result": outcome})
+        if output:
+            text = mcp_model_output(call, self.b.family)
+            self.tool_output("function_call_output", "fco", item_id, text)
 
     def patch_result(self, call_id: str, result: PatchResult | None, output: str) -> None:
         if result is not None:
@@ -309,7 +386,7 @@ class Recorder:
                 self.w.write("event_msg", {**event, "status": "completed"})
         self.tool_output("custom_tool_call_output", "ctco", call_id, output)
 
-    def tool_output(self, kind: str, prefix: str, call_id: str, output: str) -> None:
+    def tool_output(self, kind: str, prefix: str, call_id: str, output: Any) -> None:
         self._response_item(
             {"type": kind, "call_id": call_id, "output": output}, f"{prefix}_{uuid7()}"
         )

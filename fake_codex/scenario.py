@@ -126,6 +126,8 @@ class Turn:
     requests: tuple[Reply, ...]
     expect_prompt: str | None = None
     expect_prompt_contains: str | None = None
+    expect_history_contains: tuple[str, ...] = ()
+    expect_history_excludes: tuple[str, ...] = ()
     faults: Faults = field(default_factory=Faults)
 
 
@@ -327,7 +329,13 @@ def _faults(value: Any, at: _At) -> Faults:
 
 
 def _turn(value: Any, at: _At) -> Turn:
-    d = _obj(value, at, {"expect_prompt", "expect_prompt_contains", "requests", "faults"})
+    allowed = {"expect_prompt", "expect_prompt_contains", "requests", "faults"}
+    d = _obj(value, at, allowed | {"expect_history_contains", "expect_history_excludes"})
+
+    def strings(key: str) -> tuple[str, ...]:
+        items = _list(d.get(key, []), at.key(key))
+        return tuple(_str(v, at.key(key).index(i)) for i, v in enumerate(items))
+
     requests = tuple(
         _reply(v, at.key("requests").index(i))
         for i, v in enumerate(_list(d.get("requests", []), at.key("requests")))
@@ -337,6 +345,8 @@ def _turn(value: Any, at: _At) -> Turn:
         requests=requests,
         expect_prompt=_opt_str(d, "expect_prompt", at),
         expect_prompt_contains=_opt_str(d, "expect_prompt_contains", at),
+        expect_history_contains=strings("expect_history_contains"),
+        expect_history_excludes=strings("expect_history_excludes"),
         faults=faults,
     )
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fake_codex import exec_events as ev
 from fake_codex.config import Settings
@@ -29,6 +29,9 @@ from fake_codex.scenario import (
     WebSearchCallItem,
 )
 from fake_codex.versions import Behaviour
+
+if TYPE_CHECKING:
+    from fake_codex.mcp_client import McpManager, ToolRef
 
 
 class FakeLimitation(Exception):
@@ -48,6 +51,7 @@ class TurnSetup:
     switched_from: str | None = None
     first_turn: bool = True
     label: str = "turn"
+    mcp: McpManager | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,8 @@ class TurnRunner:
         self.last_message: str | None = None
         self._responses = 0
         self._out_seq = 0
+        self._item_ids: dict[str, str] = {}  # call_id -> response item id (fc_N / ctc_N)
+        self._tools: dict[tuple[str, str], ToolRef] = {}  # MCP tools of the current request
 
     def _delay(self, reply: Reply) -> None:
         if reply.delay_ms:
@@ -173,6 +179,8 @@ class TurnRunner:
         """Emit the reply's items; run its tools when `tools`. True when a tool ran."""
         s, rec = self.s, self.s.recorder
         calls: list[FunctionCallItem | CustomToolCallItem] = []
+        if tools and s.mcp is not None:
+            self._tools = s.mcp.available()  # what this model request could call
         for item in reply.output:
             self._out_seq += 1
             n = self._out_seq
@@ -191,12 +199,16 @@ class TurnRunner:
                 s.emit(ev.item_completed(ws))
                 rec.web_search(item.id, item.query)
             elif isinstance(item, FunctionCallItem):
-                self._check_supported(item.namespace, item.name, item.call_id)
-                rec.function_call(f"fc_{n}", item.name, item.arguments_json, item.call_id)
+                self._item_ids[item.call_id] = f"fc_{n}"
+                rec.function_call(
+                    f"fc_{n}", item.name, item.arguments_json, item.call_id, item.namespace
+                )
                 calls.append(item)
             else:
-                self._check_supported(item.namespace, item.name, item.call_id)
-                rec.custom_tool_call(f"ctc_{n}", item.name, item.input, item.call_id)
+                self._item_ids[item.call_id] = f"ctc_{n}"
+                rec.custom_tool_call(
+                    f"ctc_{n}", item.name, item.input, item.call_id, item.namespace
+                )
                 calls.append(item)
         if not tools or not calls:
             return False
@@ -206,19 +218,28 @@ class TurnRunner:
         rec.token_count(last, s.thread_totals)
         return True
 
-    def _check_supported(self, namespace: str | None, name: str, call_id: str) -> None:
-        if (namespace or "").startswith("mcp__") or name.startswith("mcp__") or name == "exec":
-            what = f"{namespace}/{name}" if namespace else name
-            raise FakeLimitation(
-                f"{self.s.label}: tool call {what!r} (call_id {call_id!r}) needs MCP or code mode, "
-                "which this fake does not support yet (a later issue); this is NOT codex behaviour"
-            )
-
     def _run_tool(self, call: FunctionCallItem | CustomToolCallItem) -> None:
         from fake_codex.tools import PatchError, apply_patch, display_command, run_shell
 
         s, rec = self.s, self.s.recorder
-        if isinstance(call, FunctionCallItem) and call.name in ("exec_command", "shell"):
+        if isinstance(call, FunctionCallItem) and (
+            call.namespace is not None or call.name.startswith("mcp__")
+        ):
+            ref = self._tools.get((call.namespace, call.name)) if call.namespace else None
+            if ref is None:
+                # codex: `unsupported call: <namespace><name>` (sic, no separator), no exec item
+                text = f"unsupported call: {call.namespace or ''}{call.name}"
+                rec.tool_output("function_call_output", "fco", call.call_id, text)
+                return
+            self._mcp_call(ref, call.arguments, call.call_id, call.call_id, output=True)
+        elif (
+            isinstance(call, CustomToolCallItem)
+            and call.name == "exec"
+            and s.behaviour.code_mode
+            and call.namespace in (None, "functions")
+        ):
+            self._code_mode(call)
+        elif isinstance(call, FunctionCallItem) and call.name in ("exec_command", "shell"):
             cmd = call.arguments.get("cmd")
             if not isinstance(cmd, str):
                 raise FakeLimitation(f"{s.label}: exec_command call {call.call_id!r} has no `cmd`")
@@ -248,3 +269,134 @@ class TurnRunner:
             kind = kind or "custom_tool_call_output"
             prefix = "fco" if isinstance(call, FunctionCallItem) else "ctco"
             rec.tool_output(kind, prefix, call.call_id, f"unsupported call: {call.name}")
+
+    # -- MCP -------------------------------------------------------------------------------------
+    def _meta(self, call_id: str, item_id: str) -> dict[str, Any]:
+        """tools/call `_meta` like codex-samples/mcp_flow_gpt55.mcp_wire.jsonl."""
+        s, t = self.s, self.s.recorder.t
+        sandbox_mode = t.sandbox
+        turn_meta = {
+            "session_id": t.thread_id,
+            "thread_id": t.thread_id,
+            "reasoning_effort": "medium",
+            "turn_id": t.turn_id,
+            "model": t.model,
+            "thread_source": "user",
+            "turn_trigger": "exec",
+            "sandbox": "none" if sandbox_mode == "danger-full-access" else sandbox_mode,
+            "sandbox_mode": sandbox_mode,
+            "auto_review_enabled": False,
+            "node_repl_auto_review_required": False,
+            "node_repl_disabled": False,
+            "turn_started_at_unix_ms": t.started_at * 1000,
+            "codex_version": s.behaviour.version,
+        }
+        return {
+            "callId": call_id,
+            "x-codex-turn-metadata": turn_meta,
+            "threadId": t.thread_id,
+            "sessionId": t.thread_id,
+            "windowId": f"{t.thread_id}:0",
+            "itemId": item_id,
+        }
+
+    def _mcp_call(
+        self, ref: ToolRef, arguments: Any, call_id: str, record_id: str, output: bool
+    ) -> Any:
+        """Run one MCP call: exec items, rollout lines; returns the JS view of the result."""
+        from fake_codex.recorder import McpCallRecord
+
+        s = self.s
+        assert s.mcp is not None
+        item_id = self.ids.new()
+        args = arguments if arguments is not None else {}
+        s.emit(
+            ev.item_started(
+                ev.mcp_call(item_id, ref.server, ref.tool, args, None, None, "in_progress")
+            )
+        )
+        started_ms = time.time_ns() // 1_000_000
+        meta = self._meta(call_id, self._item_ids.get(call_id, call_id))
+        outcome = s.mcp.call(ref, args, meta)
+        record = McpCallRecord(
+            ref.server, ref.tool, args, outcome.result, outcome.error, outcome.duration_ns
+        )
+        s.emit(
+            ev.item_completed(
+                ev.mcp_call(
+                    item_id,
+                    ref.server,
+                    ref.tool,
+                    args,
+                    outcome.result,
+                    outcome.error,
+                    record.status,
+                )
+            )
+        )
+        s.recorder.mcp_result(record_id, record, started_ms, output=output)
+        return record
+
+    def _code_mode(self, call: CustomToolCallItem) -> None:
+        """0.169's JavaScript `exec` tool, run by the pattern matcher of `codemode`."""
+        from fake_codex.codemode import CallStep, CodeModeError, evaluate_text, parse_script
+        from fake_codex.ids import uuid7
+        from fake_codex.recorder import mcp_rollout_result
+        from fake_codex.tools import display_command, run_shell
+
+        s = self.s
+        try:
+            steps = parse_script(call.input)
+        except CodeModeError as exc:
+            raise FakeLimitation(
+                f"{s.label}: code-mode exec call {call.call_id!r}: {exc} (the fake reads the "
+                "JavaScript with a pattern matcher, see docs/scenarios.md)"
+            ) from None
+        by_js = {ref.js_name: ref for ref in self._tools.values()}
+        scope: dict[str, Any] = {}
+        texts: list[str] = []
+        start = time.monotonic()
+        failure: str | None = None
+        for step in steps:
+            if not isinstance(step, CallStep):
+                texts.append(evaluate_text(step.expr, scope))
+                continue
+            values: list[Any] = []
+            for js in step.calls:
+                if js.func == "exec_command" and isinstance(js.args, dict):
+                    cmd = str(js.args.get("cmd", ""))
+                    item_id = self.ids.new()
+                    display = display_command(cmd)
+                    s.emit(ev.item_started(ev.command(item_id, display, "", None)))
+                    started_ms = time.time_ns() // 1_000_000
+                    result = run_shell(cmd, s.cwd)
+                    s.emit(
+                        ev.item_completed(
+                            ev.command(item_id, display, result.output, result.exit_code)
+                        )
+                    )
+                    s.recorder.shell_result(call.call_id, result, started_ms, f"exec-{uuid7()}")
+                    values.append({"output": result.output, "exit_code": result.exit_code})
+                    continue
+                ref = by_js.get(js.func)
+                if ref is None:
+                    failure = f"TypeError: tools.{js.func} is not a function"
+                    break
+                record = self._mcp_call(ref, js.args, call.call_id, f"exec-{uuid7()}", False)
+                if record.result is None:
+                    failure = f"Error: {record.error}"
+                    break
+                values.append(mcp_rollout_result(record.result))
+            if failure is not None:
+                break
+            if isinstance(step.target, tuple):
+                scope.update(zip(step.target, values, strict=False))
+            elif step.target is not None:
+                scope[step.target] = values if step.is_all else (values[0] if values else None)
+        wall = f"Wall time {time.monotonic() - start:.1f} seconds\nOutput:\n"
+        status = "Script completed" if failure is None else "Script failed"
+        parts = [{"type": "input_text", "text": f"{status}\n{wall}"}]
+        parts += [{"type": "input_text", "text": t} for t in texts]
+        if failure is not None:
+            parts.append({"type": "input_text", "text": failure})
+        s.recorder.tool_output("custom_tool_call_output", "ctco", call.call_id, parts)

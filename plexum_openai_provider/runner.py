@@ -35,6 +35,7 @@ from .mapper import Completed, Failed, TurnMapper, classify_failure
 from .process import StderrTail, reap, signal_group, spawn, terminate_group, write_and_close
 from .sessions import SessionStore, ThreadRecord, acquire_workspace_lock, is_plain_id
 from .thread_mirror import RolloutPosition, mirror_turn, start_position
+from .turn_messages import binary_help, stderr_tail_text, stop_event
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class Turn:
             lock_task.cancel()
             with contextlib.suppress(BaseException):
                 os.close(await lock_task)
-            yield self._stop_event(stop.code, waiting_for_lock=True)
+            yield stop_event(self.config, stop.code, waiting_for_lock=True)
             return
         lock_fd = lock_task.result()
         try:
@@ -185,7 +186,7 @@ class Turn:
         try:
             proc = await spawn(argv, cwd=request.workspace, env=env)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-            yield ErrorEvent("binary_not_found", self._binary_help(exc))
+            yield ErrorEvent("binary_not_found", binary_help(self.config, exc))
             return
         except OSError as exc:
             yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
@@ -218,7 +219,7 @@ class Turn:
                 await terminate_group(proc, grace_s=self.limits.kill_grace_s)
                 for event in self._mirror(store, record, model_arg, mapper, thread_id, start):
                     yield event
-                yield self._stop_event(stop.code)
+                yield stop_event(self.config, stop.code)
                 return
             for event in mapper.finish():
                 yield event
@@ -422,12 +423,12 @@ class Turn:
                 if returncode < 0
                 else f"exited with code {returncode}"
             )
-            yield ErrorEvent("exit", f"codex {how} before the turn ended.{_tail_text(tail)}")
+            yield ErrorEvent("exit", f"codex {how} before the turn ended.{stderr_tail_text(tail)}")
             return
         yield ErrorEvent(
             "protocol",
             "codex exited without reporting the end of the turn (no turn.completed or "
-            f"turn.failed).{_tail_text(tail)}",
+            f"turn.failed).{stderr_tail_text(tail)}",
         )
 
     def _env(self) -> dict[str, str]:
@@ -450,39 +451,6 @@ class Turn:
             codex_pid=lambda: self._codex_pid,
             env=self._env(),
         )
-
-    def _stop_event(self, code: str, *, waiting_for_lock: bool = False) -> ErrorEvent:
-        where = " while waiting for another turn on this workspace" if waiting_for_lock else ""
-        if code == "cancelled":
-            return ErrorEvent("cancelled", f"the turn was cancelled{where}")
-        if code == "timeout":
-            return ErrorEvent(
-                "timeout",
-                f"the turn ran longer than turn_timeout_s={self.config.turn_timeout_s:g}s{where}; "
-                "codex was stopped. Raise `turn_timeout_s` in config.json for longer turns.",
-            )
-        return ErrorEvent(
-            "idle_timeout",
-            f"codex printed nothing for idle_timeout_s={self.config.idle_timeout_s:g}s while no "
-            "command or tool call was running (a dead network makes codex retry forever); it "
-            "was stopped. Raise `idle_timeout_s` in config.json if this is expected.",
-        )
-
-    def _binary_help(self, exc: OSError) -> str:
-        reason = "is not executable" if isinstance(exc, PermissionError) else "was not found"
-        return (
-            f"the codex binary {self.config.binary!r} {reason}. Set `binary` in "
-            f"{self.config.source or 'config.json'} to the absolute path of codex (`command -v "
-            "codex` in your shell). A daemon under systemd does not inherit your shell's PATH, "
-            "so a bare `codex` that works in a terminal is often missing there."
-        )
-
-
-def _tail_text(tail: str) -> str:
-    if not tail:
-        return " codex wrote nothing on stderr."
-    lines = tail.splitlines()[-20:]
-    return " Last lines of codex's stderr:\n" + "\n".join(lines)
 
 
 def open_turn(config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None) -> Turn:

@@ -123,7 +123,7 @@ def test_a_failing_patch_shows_no_item_but_the_turn_goes_on(env: Any) -> None:
     ]
 
 
-def test_mcp_and_code_mode_calls_are_a_clear_limitation_of_the_fake(env: Any) -> None:
+def test_an_mcp_call_without_any_configured_server_is_an_unsupported_call(env: Any) -> None:
     call = {
         "type": "function_call",
         "namespace": "mcp__srv",
@@ -131,14 +131,17 @@ def test_mcp_and_code_mode_calls_are_a_clear_limitation_of_the_fake(env: Any) ->
         "arguments": {},
         "call_id": "m1",
     }
-    path = write_scenario(env, [{"output": [call]}])
+    path = write_scenario(env, [{"output": [call]}, {"output": [{"type": "message", "text": "k"}]}])
     result = env.run(
         ["exec", "--skip-git-repo-check", "--json", "--", "go"], scenario=path, stdin=None
     )
-    assert result.returncode == 70
-    assert (
-        "not support" in result.stderr.decode() and "NOT codex behaviour" in result.stderr.decode()
-    )
+    assert result.returncode == 0
+    assert [e["type"] for e in env.parse_jsonl(result.stdout)][2:] == [
+        "item.completed",
+        "turn.completed",
+    ]
+    (rollout,) = env.rollouts()
+    assert '"output":"unsupported call: mcp__srvecho"' in rollout.read_text()
 
 
 def test_running_out_of_replies_mid_turn_is_an_error_of_the_fake(env: Any) -> None:

@@ -7,7 +7,10 @@ import json
 import logging
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from plexum_openai_provider.codex.argv import BASE_FLAGS
 from plexum_openai_provider.events import MessageEnd, TextDelta, Usage
 from plexum_openai_provider.sessions import SESSION_FILE, SessionStore
 
@@ -165,3 +168,16 @@ async def test_nothing_secret_reaches_logs_or_events(
     assert "sk-env-secret-123" not in text and "sk-argv-secret-456" not in text
     prompt_records = [r for r in caplog.records if "my private prompt" in r.getMessage()]
     assert prompt_records and all(r.levelno == logging.DEBUG for r in prompt_records)
+
+
+@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompt=st.text(min_size=1, max_size=300).filter(lambda p: p.strip() not in ("",)))
+def test_any_prompt_reaches_codex_on_stdin_and_never_in_argv(
+    fake_codex: FakeCodex, prompt: str
+) -> None:
+    events = asyncio.run(fake_codex.turn(prompt, session=f"s{abs(hash(prompt))}"))
+    assert events[-1].type == "message_end", events[-1]
+    invocation = fake_codex.invocations()[-1]
+    assert invocation["stdin"] == prompt
+    # A new session: the whole argv is fixed, so the prompt cannot be in it.
+    assert invocation["argv"][1:] == ["exec", *BASE_FLAGS, "--", "-"]
