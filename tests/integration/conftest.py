@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -44,6 +45,28 @@ class FakeCodex:
         path = self.root / name
         path.mkdir(exist_ok=True)
         return path
+
+    def cli(
+        self,
+        command: str,
+        *args: str,
+        config: dict[str, Any] | None = None,
+        stdin: str | None = None,
+        workspace: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `plexum-openai-provider COMMAND` as a user would, on this fake codex."""
+        config_path = self.root / "config.json"
+        body = {
+            "binary": self.config.binary,
+            "codex_home": self.config.codex_home,
+            **(config or {}),
+        }
+        config_path.write_text(json.dumps(body))
+        argv = [sys.executable, "-m", "plexum_openai_provider.cli", command]
+        argv += ["--config", str(config_path), "--workspace", str(workspace or self.workspace())]
+        return subprocess.run(
+            [*argv, *args], capture_output=True, text=True, timeout=60, input=stdin
+        )
 
     def with_config(self, **changes: Any) -> HostConfig:
         return replace(self.config, **changes)

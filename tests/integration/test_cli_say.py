@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +13,7 @@ from .conftest import FakeCodex
 def say(
     fake: FakeCodex, *args: str, config: dict[str, Any] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    config_path = fake.root / "config.json"
-    body = {"binary": fake.config.binary, "codex_home": fake.config.codex_home, **(config or {})}
-    config_path.write_text(json.dumps(body))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "plexum_openai_provider.cli",
-            "say",
-            "--config",
-            str(config_path),
-            "--workspace",
-            str(fake.workspace()),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        input=stdin,
-        env=os.environ.copy(),
-    )
+    return fake.cli("say", *args, config=config, stdin=stdin)
 
 
 def json_events(stdout: str) -> list[dict[str, Any]]:
@@ -99,22 +77,5 @@ def test_an_unsupported_model_exits_2(fake_codex: FakeCodex) -> None:
 
 
 def test_a_missing_workspace_exits_2(fake_codex: FakeCodex, tmp_path: Path) -> None:
-    config_path = tmp_path / "c.json"
-    config_path.write_text("{}")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "plexum_openai_provider.cli",
-            "say",
-            "--config",
-            str(config_path),
-            "--workspace",
-            str(tmp_path / "nope"),
-            "x",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = fake_codex.cli("say", "x", workspace=tmp_path / "nope")
     assert result.returncode == 2 and "not a directory" in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,27 +91,8 @@ async def test_consume_waits_for_a_running_turn_and_loses_no_line(fake_codex: Fa
     assert len(completes) == 2  # the second turn's last line survived the rewrite
 
 
-def run_cli(fake: FakeCodex, *args: str) -> subprocess.CompletedProcess[str]:
-    config_path = fake.root / "config.json"
-    config_path.write_text(
-        json.dumps({"binary": fake.config.binary, "codex_home": fake.config.codex_home})
-    )
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "plexum_openai_provider.cli",
-            *args[:1],
-            "--config",
-            str(config_path),
-            "--workspace",
-            str(fake.workspace()),
-            *args[1:],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def run_cli(fake: FakeCodex, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return fake.cli(command, *args)
 
 
 def test_block_ids_from_say_json_can_be_consumed_from_the_cli(fake_codex: FakeCodex) -> None:
