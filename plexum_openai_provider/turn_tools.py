@@ -16,8 +16,9 @@ from pathlib import Path
 from .bridge.spec import ToolCallback, ToolSpec
 from .config import HostConfig
 
-# (binary, codex_home, agent) already registered by this process: `codex mcp get` once per agent.
-_registered: set[tuple[str, str | None, str]] = set()
+# Registrations this process has made sure of (binary, codex_home, agent, socket): `codex mcp get`
+# once per agent, again when the socket path changes.
+_registered: set[tuple[str, str | None, str, str]] = set()
 
 
 @contextlib.asynccontextmanager
@@ -51,7 +52,7 @@ async def offer_tools(
     name = server_name(agent_id)
     plugin_command = default_plugin_command()
     if config.mcp_registration == "global":
-        key = (config.binary, config.codex_home, agent_id)
+        key = (config.binary, config.codex_home, agent_id, str(socket_path))
         if key not in _registered:
             await ensure_registered(
                 config.binary,
