@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +58,6 @@ def test_say_calls_the_builtin_echo_end_to_end(fake_codex: FakeCodex, mode: str)
 
 
 def mcp_get(fake: FakeCodex, name: str) -> dict[str, Any]:
-    import subprocess
-    import sys
 
     out = subprocess.run(
         [sys.executable, "-m", "fake_codex", "mcp", "get", name, "--json"],
