@@ -23,6 +23,8 @@ from conformance.responses_server import ResponsesServer
 from conformance.scenario_set import ConformanceScenario, Invocation
 from plexum_openai_provider.codex.argv import build_exec_argv
 from plexum_openai_provider.config import DEFAULT_MODEL, HostConfig
+from plexum_openai_provider.consume import consume_blocks
+from plexum_openai_provider.errors import ProviderError
 from plexum_openai_provider.runner import TurnLimits, TurnRequest, run_turn
 
 FAKE_BINARY = Path(sys.executable).parent / "fake-codex"
@@ -42,6 +44,9 @@ class InvocationCapture:
     stderr: str
     canonical: list[dict[str, Any]] | None
     model_requests: int | None = None  # real backend only: POSTs the server got
+    # Codex processes of this invocation before the last (the provider retries a resume whose
+    # rollout is gone as a new thread): (exit code, events) each.
+    earlier: list[tuple[int | None, list[Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Capture:
     invocations: list[InvocationCapture] = field(default_factory=list)
     rollouts: dict[str, list[Any]] = field(default_factory=dict)  # thread id -> lines
     turns_used: int | None = None  # fake only: its turn counter
+    mcp_logs: dict[str, list[Any]] = field(default_factory=dict)  # server name -> messages
     problems: list[str] = field(default_factory=list)  # the run itself went wrong
 
 
@@ -64,18 +70,36 @@ def _retry_args(base_url: str, version: str, retries: int) -> list[str]:
 
 
 def _wrapper(path: Path, binary: Path, env: dict[str, str]) -> Path:
+    """`codex-N.sh`: each codex process it starts writes `codex-N.<k>.{out,err,rc}`, k = 0, 1..."""
     assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
-    out, err, rc = (shlex.quote(str(path.with_suffix(s))) for s in (".out", ".err", ".rc"))
+    base = shlex.quote(str(path.with_suffix("")))
     path.write_text(
         "#!/bin/bash\n"
         "set -o pipefail\n"
-        f'env -i {assigns} {shlex.quote(str(binary))} "$@" 2> >(tee {err} >&2) | tee {out}\n'
+        "n=0\n"
+        f'while [ -e {base}."$n".out ]; do n=$((n+1)); done\n'
+        f': > {base}."$n".out\n'
+        f'env -i {assigns} {shlex.quote(str(binary))} "$@" '
+        f'2> >(tee {base}."$n".err >&2) | tee {base}."$n".out\n'
         "rc=${PIPESTATUS[0]}\n"
-        f'echo "$rc" > {rc}\n'
+        f'echo "$rc" > {base}."$n".rc\n'
         'exit "$rc"\n'
     )
     path.chmod(0o755)
     return path
+
+
+def _processes(wrapper: Path) -> list[tuple[int | None, list[Any], str]]:
+    """(exit code, events, stderr) of each codex process the wrapper started, in order."""
+    out: list[tuple[int | None, list[Any], str]] = []
+    n = 0
+    while (base := wrapper.with_suffix(f".{n}.out")).exists():
+        rc_file, err_file = wrapper.with_suffix(f".{n}.rc"), wrapper.with_suffix(f".{n}.err")
+        rc = int(rc_file.read_text()) if rc_file.exists() else None
+        stderr = err_file.read_text(errors="replace") if err_file.exists() else ""
+        out.append((rc, _read_jsonl(base), stderr))
+        n += 1
+    return out
 
 
 def _read_jsonl(path: Path) -> list[Any]:
@@ -125,10 +149,37 @@ class _Player:
         self.home.mkdir(parents=True)
         self.ws.mkdir()
 
+    def mcp_log(self, name: str) -> Path:
+        return self.capture.run_dir / f"mcp-{name}.log"
+
+    def _mcp_args(self) -> list[str]:
+        args: list[str] = []
+        for server in self.scenario.mcp_servers:
+            args += server.config_args(sys.executable, self.mcp_log(server.name))
+        return args
+
+    async def _before(self, inv: Invocation) -> None:
+        """The invocation's preparations: consume call ids, delete the thread's rollout."""
+        if inv.consume:
+            config = HostConfig(codex_home=str(self.home), consume_wait_s=10)
+            try:
+                await consume_blocks(config, self.ws, inv.session, inv.consume)
+            except ProviderError as exc:
+                self.capture.problems.append(f"consume before the invocation failed: {exc}")
+        if inv.delete_rollout:
+            thread = self.threads.get(inv.session)
+            found = list(self.home.glob(f"sessions/**/rollout-*{thread}.jsonl")) if thread else []
+            if not found:
+                self.capture.problems.append(f"no rollout to delete for session {inv.session}")
+            for path in found:
+                path.unlink()
+
     async def play(self, index: int, inv: Invocation, base_url: str) -> InvocationCapture:
         wrapper = _wrapper(self.capture.run_dir / f"codex-{index}.sh", self.binary, self.env)
         prompt = inv.prompt_text(self.scenario.turn(index), index + 1)
         extra = _retry_args(base_url, self.capture.version, inv.stream_max_retries)
+        extra += [*self.scenario.extra_args, *self._mcp_args()]
+        await self._before(inv)
         canonical: list[dict[str, Any]] | None = None
         if inv.direct:
             argv = build_exec_argv(
@@ -152,19 +203,20 @@ class _Player:
                 prompt=prompt, workspace=self.ws, session_id=inv.session, model=model
             )
             canonical = [e.to_json() for e in await run_turn(config, request, LIMITS)]
-        events = _read_jsonl(wrapper.with_suffix(".out"))
+        processes = _processes(wrapper) or [(None, [], "")]
+        rc, events, stderr = processes[-1]
         for event in events:
             if isinstance(event, dict) and event.get("type") == "thread.started":
                 self.threads[inv.session] = str(event.get("thread_id"))
-        rc_file, err_file = wrapper.with_suffix(".rc"), wrapper.with_suffix(".err")
-        rc = int(rc_file.read_text()) if rc_file.exists() else None
-        stderr = err_file.read_text(errors="replace") if err_file.exists() else ""
-        return InvocationCapture(index, rc, events, stderr, canonical)
+        earlier = [(p[0], p[1]) for p in processes[:-1]]
+        return InvocationCapture(index, rc, events, stderr, canonical, earlier=earlier)
 
     def finish(self) -> None:
         for path in sorted(self.home.glob("sessions/**/rollout-*.jsonl")):
             # rollout-<local time>-<thread uuid>.jsonl: the uuid is the last 36 characters.
             self.capture.rollouts[path.stem[-36:]] = _read_jsonl(path)
+        for server in self.scenario.mcp_servers:
+            self.capture.mcp_logs[server.name] = _read_jsonl(self.mcp_log(server.name))
 
 
 async def run_fake(scenario: ConformanceScenario, version: str, run_dir: Path) -> Capture:

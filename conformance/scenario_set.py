@@ -3,8 +3,10 @@
 A scenario is `conformance/scenarios/<name>.json` (docs/scenarios.md). The fake codex rejects
 unknown top-level keys, so HOW it is invoked lives in an optional sidecar
 `conformance/scenarios/invocations/<name>.json`: `{"invocations": [Invocation, ...], "versions":
-[lowest, highest]}` (versions optional: the inclusive range the scenario applies to). Without
-one, every turn is one provider invocation in session `a`, on every version.
+[lowest, highest], "mcp_servers": {NAME: McpServer}, "extra_args": [...]}` (all optional:
+versions is the inclusive range the scenario applies to; `mcp_servers` registers the conformance
+echo server under NAME for every invocation of both backends; `extra_args` go on every codex
+argv). Without one, every turn is one provider invocation in session `a`, on every version.
 """
 
 from __future__ import annotations
@@ -16,8 +18,50 @@ from typing import Any
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 _INVOCATION_KEYS = frozenset(
-    {"session", "prompt", "prompt_repeat", "model", "direct", "stream_max_retries"}
+    {
+        "session",
+        "prompt",
+        "prompt_repeat",
+        "model",
+        "direct",
+        "stream_max_retries",
+        "consume",
+        "delete_rollout",
+    }
 )
+_SIDECAR_KEYS = frozenset({"invocations", "versions", "mcp_servers", "extra_args"})
+_MCP_KEYS = frozenset({"required", "startup_delay_s", "startup_timeout_sec", "tool_timeout_sec"})
+MCP_ECHO_SERVER = Path(__file__).resolve().parent / "mcp_echo_server.py"
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """The conformance echo server (`mcp_echo_server.py`) registered under `name`."""
+
+    name: str
+    required: bool = False
+    startup_delay_s: float = 0.0
+    startup_timeout_sec: float | None = None
+    tool_timeout_sec: float | None = None
+
+    def config_args(self, python: str, log: Path) -> list[str]:
+        """`-c mcp_servers.NAME={...}`: the same registration for the real and the fake codex."""
+        args = ["-I", str(MCP_ECHO_SERVER), "--log", str(log)]
+        if self.startup_delay_s:
+            args += ["--startup-delay", f"{self.startup_delay_s:g}"]
+        fields = [
+            f"command={json.dumps(python)}",
+            "args=[" + ",".join(json.dumps(a) for a in args) + "]",
+            f"required={'true' if self.required else 'false'}",
+        ]
+        if self.startup_timeout_sec is not None:
+            fields.append(f"startup_timeout_sec={self.startup_timeout_sec:g}")
+        if self.tool_timeout_sec is not None:
+            fields.append(f"tool_timeout_sec={self.tool_timeout_sec:g}")
+        key = self.name if self.name.replace("_", "").replace("-", "").isalnum() else (
+            json.dumps(self.name)
+        )
+        return ["-c", f"mcp_servers.{key}={{{','.join(fields)}}}"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +69,9 @@ class Invocation:
     """One `codex exec [resume]`: through the provider's runner unless `direct`.
 
     `session` names a provider session (same name = resume its thread). `direct` runs the argv
-    ourselves, for what the provider never does (a model switch on resume).
+    ourselves, for what the provider never does (a model switch on resume). Before the
+    invocation, `consume` blanks those call ids in the session's rollout with the provider's
+    `consume_blocks`, and `delete_rollout` deletes the session thread's rollout file.
     """
 
     session: str = "a"
@@ -34,6 +80,8 @@ class Invocation:
     model: str | None = None
     direct: bool = False
     stream_max_retries: int = 0
+    consume: tuple[str, ...] = ()
+    delete_rollout: bool = False
 
     def prompt_text(self, turn: dict[str, Any], number: int) -> str:
         if self.prompt_repeat is not None:
@@ -52,6 +100,8 @@ class ConformanceScenario:
     document: dict[str, Any]
     invocations: tuple[Invocation, ...]
     versions: tuple[str, str] | None = None  # inclusive; None = every version
+    mcp_servers: tuple[McpServer, ...] = ()
+    extra_args: tuple[str, ...] = ()
 
     def applies_to(self, version: str) -> bool:
         if self.versions is None:
@@ -94,6 +144,21 @@ def _invocation(raw: Any, where: str) -> Invocation:
         model=raw.get("model"),
         direct=bool(raw.get("direct", False)),
         stream_max_retries=int(raw.get("stream_max_retries", 0)),
+        consume=tuple(str(c) for c in raw.get("consume", ())),
+        delete_rollout=bool(raw.get("delete_rollout", False)),
+    )
+
+
+def _mcp_server(name: str, raw: Any, where: str) -> McpServer:
+    if not isinstance(raw, dict) or set(raw) - _MCP_KEYS:
+        raise ValueError(f"{where}: an MCP server is an object with keys {sorted(_MCP_KEYS)}")
+    timeout, tool_timeout = raw.get("startup_timeout_sec"), raw.get("tool_timeout_sec")
+    return McpServer(
+        name=name,
+        required=bool(raw.get("required", False)),
+        startup_delay_s=float(raw.get("startup_delay_s", 0.0)),
+        startup_timeout_sec=None if timeout is None else float(timeout),
+        tool_timeout_sec=None if tool_timeout is None else float(tool_timeout),
     )
 
 
@@ -104,14 +169,26 @@ def load(path: Path) -> ConformanceScenario:
     sidecar = path.parent / "invocations" / path.name
     invocations = tuple(Invocation() for _ in document.get("turns", []))
     versions: tuple[str, str] | None = None
+    servers: tuple[McpServer, ...] = ()
+    extra: tuple[str, ...] = ()
     if sidecar.exists():
         script = json.loads(sidecar.read_text(encoding="utf-8"))
-        raw = script.get("invocations", [])
-        invocations = tuple(_invocation(r, f"{sidecar}[{i}]") for i, r in enumerate(raw))
+        if not isinstance(script, dict) or set(script) - _SIDECAR_KEYS:
+            raise ValueError(f"{sidecar}: a sidecar is an object with keys {sorted(_SIDECAR_KEYS)}")
+        if "invocations" in script:
+            raw = script["invocations"]
+            invocations = tuple(_invocation(r, f"{sidecar}[{i}]") for i, r in enumerate(raw))
         if "versions" in script:
             low, high = script["versions"]
             versions = (str(low), str(high))
-    return ConformanceScenario(path.stem, path, document, invocations, versions)
+        servers = tuple(
+            _mcp_server(str(n), r, f"{sidecar}: mcp_servers.{n}")
+            for n, r in script.get("mcp_servers", {}).items()
+        )
+        extra = tuple(str(a) for a in script.get("extra_args", ()))
+    return ConformanceScenario(
+        path.stem, path, document, invocations, versions, servers, extra
+    )
 
 
 def load_all(

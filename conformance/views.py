@@ -1,12 +1,14 @@
-"""Turn a `Capture` into the four compared columns: exec, rollout, requests, provider.
+"""Turn a `Capture` into the compared columns: exec, rollout, requests, provider, mcp.
 
 Each column is plain JSON after normalisation, so comparing two backends is comparing two
 strings. The rollout column keeps only what the issue asks for: response_item payloads that
-carry a `call_id` (the tool calls and their outputs) and the sequence of event_msg types.
+carry a `call_id` (the tool calls and their outputs) and the sequence of event_msg types. The mcp
+column is what the conformance echo server received (`mcp_view`).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conformance.backends import Capture
@@ -55,6 +57,46 @@ def _provider_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _mcp_message(message: Any) -> Any:
+    if not isinstance(message, dict):
+        return message
+    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+    out: dict[str, Any] = {"method": message.get("method")}
+    if "id" not in message:
+        out["notification"] = True
+    if message.get("method") == "initialize":
+        out["params"] = params
+    elif message.get("method") == "tools/call":
+        meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+        out.update(
+            name=params.get("name"),
+            arguments=params.get("arguments"),
+            # _meta values are ids and turn metadata: compare which keys codex sends.
+            meta_keys=sorted(meta),
+        )
+    return out
+
+
+def mcp_view(messages: list[Any]) -> dict[str, Any]:
+    """What the echo server received: the lifecycle messages in order, the calls sorted (parallel
+    calls reach it in either order; each waits on its own thread)."""
+    reduced = [_mcp_message(m) for m in messages]
+    calls = [m for m in reduced if isinstance(m, dict) and m.get("method") == "tools/call"]
+    return {
+        "lifecycle": [m for m in reduced if m not in calls],
+        "calls": sorted(calls, key=lambda m: json.dumps(m, sort_keys=True)),
+    }
+
+
+def _exec(capture: Capture) -> list[dict[str, Any]]:
+    """One entry per codex process (a provider invocation may start two, see `earlier`)."""
+    out: list[dict[str, Any]] = []
+    for inv in capture.invocations:
+        out += [{"rc": rc, "events": events} for rc, events in inv.earlier]
+        out.append({"rc": inv.returncode, "events": inv.events})
+    return out
+
+
 def views(capture: Capture) -> dict[str, Any]:
     """column name -> normalised JSON value."""
     norm = Normaliser(str(capture.run_dir))
@@ -65,9 +107,7 @@ def views(capture: Capture) -> dict[str, Any]:
     else:
         turns = sum(1 for inv in capture.invocations if inv.model_requests)
     return {
-        "exec": norm.value(
-            [{"rc": inv.returncode, "events": inv.events} for inv in capture.invocations]
-        ),
+        "exec": norm.value(_exec(capture)),
         "rollout": norm.value({norm.thread(t): rollout_view(lines) for t, lines in by_thread}),
         # The fake does not say which replies it consumed, only how many turns: compare that.
         "requests": {"turns_reaching_the_model": turns},
@@ -78,4 +118,5 @@ def views(capture: Capture) -> dict[str, Any]:
                 if inv.canonical is not None
             ]
         ),
+        "mcp": norm.value({name: mcp_view(log) for name, log in sorted(capture.mcp_logs.items())}),
     }

@@ -30,7 +30,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 # Tool outputs carry a random chunk id and a measured wall time.
 VOLATILE = [
     (re.compile(r"Chunk ID: [0-9a-f]+"), "Chunk ID: <chunk>"),
-    (re.compile(r"Wall time: [0-9.]+ seconds"), "Wall time: <t> seconds"),
+    (re.compile(r"Wall time:? [0-9.]+ seconds"), "Wall time: <t> seconds"),
 ]
 
 
