@@ -58,8 +58,10 @@ class McpServer:
             fields.append(f"startup_timeout_sec={self.startup_timeout_sec:g}")
         if self.tool_timeout_sec is not None:
             fields.append(f"tool_timeout_sec={self.tool_timeout_sec:g}")
-        key = self.name if self.name.replace("_", "").replace("-", "").isalnum() else (
-            json.dumps(self.name)
+        key = (
+            self.name
+            if self.name.replace("_", "").replace("-", "").isalnum()
+            else (json.dumps(self.name))
         )
         return ["-c", f"mcp_servers.{key}={{{','.join(fields)}}}"]
 
@@ -186,9 +188,7 @@ def load(path: Path) -> ConformanceScenario:
             for n, r in script.get("mcp_servers", {}).items()
         )
         extra = tuple(str(a) for a in script.get("extra_args", ()))
-    return ConformanceScenario(
-        path.stem, path, document, invocations, versions, servers, extra
-    )
+    return ConformanceScenario(path.stem, path, document, invocations, versions, servers, extra)
 
 
 def load_all(

@@ -60,14 +60,16 @@ def _provider_event(event: dict[str, Any]) -> dict[str, Any]:
 def _mcp_message(message: Any) -> Any:
     if not isinstance(message, dict):
         return message
-    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+    raw_params = message.get("params")
+    params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     out: dict[str, Any] = {"method": message.get("method")}
     if "id" not in message:
         out["notification"] = True
     if message.get("method") == "initialize":
         out["params"] = params
     elif message.get("method") == "tools/call":
-        meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+        raw_meta = params.get("_meta")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         out.update(
             name=params.get("name"),
             arguments=params.get("arguments"),

@@ -136,7 +136,15 @@ class Turn:
                 os.close(await lock_task)
             yield stop_event(self.config, stop.code, waiting_for_lock=True)
             return
-        lock_fd = lock_task.result()
+        try:
+            lock_fd = lock_task.result()
+        except OSError as exc:
+            yield ErrorEvent(
+                "session_store",
+                f"cannot lock the workspace {request.workspace} ({exc}); the plugin needs to "
+                "write `.plexum-codex-session` there",
+            )
+            return
         try:
             store = SessionStore(request.workspace)
             try:
@@ -359,7 +367,7 @@ class Turn:
             )
             return
         if record is None or thread_id != record.thread_id:
-            store.put(self.request.session_id, ThreadRecord(thread_id, model_arg))
+            yield from self._save(store, ThreadRecord(thread_id, model_arg))
 
     def _mirror(
         self,
@@ -384,10 +392,19 @@ class Turn:
         else:
             usage_total = record.usage_total if record is not None and same_thread else Usage()
         path = str(position.path) if position.path is not None else None
-        store.put(
-            self.request.session_id,
-            ThreadRecord(thread_id, model_arg, usage_total, path, position.offset),
+        yield from self._save(
+            store, ThreadRecord(thread_id, model_arg, usage_total, path, position.offset)
         )
+
+    def _save(self, store: SessionStore, record: ThreadRecord) -> Iterator[CanonicalEvent]:
+        """Store the session's thread; a failure costs a warning, not the turn."""
+        try:
+            store.put(self.request.session_id, record)
+        except (SessionStoreError, OSError) as exc:
+            yield WarningEvent(
+                f"could not store codex thread {record.thread_id} for session "
+                f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
+            )
 
     def _finish(
         self,

@@ -237,3 +237,23 @@ async def test_cancel_while_waiting_for_the_workspace_lock(fake_codex: FakeCodex
     assert len(events) == 1 and events[0].code == "cancelled"  # type: ignore[union-attr]
     assert "waiting for another turn" in events[0].message  # type: ignore[union-attr]
     await first
+
+
+async def test_a_session_file_that_cannot_be_written_costs_a_warning_not_the_turn(
+    fake_codex: FakeCodex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(self: object, session_id: str, record: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("plexum_openai_provider.sessions.SessionStore.put", disk_full)
+    events = await fake_codex.turn()
+    assert isinstance(events[-1], MessageEnd)
+    warnings = [e for e in events if e.type == "warning"]
+    assert warnings and "No space left on device" in warnings[0].message  # type: ignore[union-attr]
+
+
+async def test_an_unreadable_session_file_is_a_clear_error(fake_codex: FakeCodex) -> None:
+    (fake_codex.workspace() / ".plexum-codex-session").mkdir()
+    events = await fake_codex.turn()
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent)
+    assert events[0].code == "session_store" and ".plexum-codex-session" in events[0].message
