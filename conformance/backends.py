@@ -265,6 +265,10 @@ async def run_real(scenario: ConformanceScenario, version: str, run_dir: Path) -
             f"request {m.request_index}: prompt {m.actual!r:.80} is not {m.expected!r:.80}"
             for m in server.prompt_mismatches
         ]
+        capture.problems += [
+            f"request {m.request_index}: {m.key} fails for {m.text!r:.80}"
+            for m in server.history_mismatches
+        ]
         if server.remaining:
             capture.problems.append(f"real codex left {server.remaining} scripted replies unused")
     player.finish()

@@ -66,10 +66,21 @@ class PromptMismatch:
 
 
 @dataclass(frozen=True)
+class HistoryMismatch:
+    """A turn's first request lacks an `expect_history_contains` string or holds an excluded one."""
+
+    request_index: int
+    key: str  # expect_history_contains | expect_history_excludes
+    text: str
+
+
+@dataclass(frozen=True)
 class _Scripted:
     reply: Mapping[str, Any]
     expect_prompt: str | None = None
     expect_prompt_contains: str | None = None
+    history_contains: tuple[str, ...] = ()
+    history_excludes: tuple[str, ...] = ()
 
 
 def validate_reply(reply: Mapping[str, Any]) -> None:
@@ -103,6 +114,8 @@ def replies_from_scenario(scenario: Mapping[str, Any]) -> list[_Scripted]:
                     reply,
                     turn.get("expect_prompt") if first else None,
                     turn.get("expect_prompt_contains") if first else None,
+                    tuple(turn.get("expect_history_contains", ())) if first else (),
+                    tuple(turn.get("expect_history_excludes", ())) if first else (),
                 )
             )
     return queue
@@ -149,7 +162,7 @@ def _function_call(item: Mapping[str, Any], n: int) -> JsonObject:
 
 
 def _custom_tool_call(item: Mapping[str, Any], n: int) -> JsonObject:
-    return {
+    out: JsonObject = {
         "type": "custom_tool_call",
         "id": f"ctc_{n}",
         "status": "completed",
@@ -157,6 +170,9 @@ def _custom_tool_call(item: Mapping[str, Any], n: int) -> JsonObject:
         "name": item["name"],
         "input": item["input"],
     }
+    if "namespace" in item:
+        out["namespace"] = item["namespace"]
+    return out
 
 
 def _web_search_call(item: Mapping[str, Any], n: int) -> JsonObject:
@@ -262,6 +278,26 @@ def last_user_text(body: Any) -> str | None:
     return None
 
 
+def history_text(body: Any) -> str:
+    """Every string of the request's `input` (messages, call arguments, tool outputs), one per
+    line: what `expect_history_contains` / `_excludes` are checked against (the fake codex checks
+    the same keys against the history it rebuilds from the rollout)."""
+    parts: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    walk(body.get("input") if isinstance(body, dict) else None)
+    return "\n".join(parts)
+
+
 # --- HTTP --------------------------------------------------------------------------------------
 
 
@@ -320,6 +356,7 @@ class ResponsesServer:
         self.requests: list[RecordedRequest] = []
         self.unserved: list[Unserved] = []
         self.prompt_mismatches: list[PromptMismatch] = []
+        self.history_mismatches: list[HistoryMismatch] = []
         self._server: asyncio.Server | None = None
         self._port = 0
         self._changed: asyncio.Condition | None = None
@@ -463,6 +500,16 @@ class ResponsesServer:
         contains = scripted.expect_prompt_contains
         if contains is not None and (actual is None or contains not in actual):
             self.prompt_mismatches.append(PromptMismatch(request.index, contains, actual))
+        if scripted.history_contains or scripted.history_excludes:
+            history = history_text(request.body)
+            for text in scripted.history_contains:
+                if text not in history:
+                    mismatch = HistoryMismatch(request.index, "expect_history_contains", text)
+                    self.history_mismatches.append(mismatch)
+            for text in scripted.history_excludes:
+                if text in history:
+                    mismatch = HistoryMismatch(request.index, "expect_history_excludes", text)
+                    self.history_mismatches.append(mismatch)
 
 
 class SyncResponsesServer:
