@@ -58,6 +58,7 @@ class Capture:
     rollouts: dict[str, list[Any]] = field(default_factory=dict)  # thread id -> lines
     turns_used: int | None = None  # fake only: its turn counter
     mcp_logs: dict[str, list[Any]] = field(default_factory=dict)  # server name -> messages
+    request_bodies: list[Any] = field(default_factory=list)  # real only: model request bodies
     problems: list[str] = field(default_factory=list)  # the run itself went wrong
 
 
@@ -269,6 +270,7 @@ async def run_real(scenario: ConformanceScenario, version: str, run_dir: Path) -
             f"request {m.request_index}: {m.key} fails for {m.text!r:.80}"
             for m in server.history_mismatches
         ]
+        capture.request_bodies = [r.body for r in server.model_requests]
         if server.remaining:
             capture.problems.append(f"real codex left {server.remaining} scripted replies unused")
     player.finish()

@@ -203,6 +203,8 @@ class ExecRun:
         prompt = prompt or self._prompt()
         model = settings.model or self.b.default_model
         switched = history.last_model if history and history.last_model != model else None
+        if self.b.family < 150:
+            switched = None  # 0.135 neither warns nor compacts (real 0.135.0)
         mcp = self._start_mcp(config, cwd)
         turn = _pick_turn(self.scenario, home, prompt.text, switched is not None, path)
         faults = turn.faults
@@ -234,6 +236,8 @@ class ExecRun:
         recorder = Recorder(writer, self.b, info)
         if history is None:
             recorder.session_meta()
+        else:
+            recorder.restore_last(history.last)
         stream = StdoutStream(
             faults, _big_line("item_1000000"), self._crash, lambda: self.inv.write(None)
         )

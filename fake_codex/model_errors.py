@@ -13,7 +13,8 @@ from typing import Any
 from fake_codex.scenario import Reply
 from fake_codex.versions import Behaviour
 
-STREAM_CLOSED = "stream disconnected before completion: stream closed before response.completed"
+STREAM_PREFIX = "stream disconnected before completion: "
+STREAM_CLOSED = STREAM_PREFIX + "stream closed before response.completed"
 QUOTA = "Quota exceeded. Check your plan and billing details."
 CONTEXT = (
     "Codex ran out of room in the model's context window. Start a new thread or clear earlier "
@@ -48,13 +49,13 @@ def _http_failure(status: int, body: object, behaviour: Behaviour, url: str) -> 
         text = f"We{behaviour.apostrophe}re currently experiencing high demand, which may cause "
         return Failure(text + "temporary errors.", "internal_server_error", True)
     if status == 429:
-        if code == "insufficient_quota":
+        if code == "insufficient_quota" and behaviour.family >= 169:
             return Failure(QUOTA, "usage_limit_exceeded", False)
         info = {"response_too_many_failed_attempts": {"http_status_code": 429}}
         return Failure("exceeded retry limit, last status: 429 Too Many Requests", info, False)
     if status == 400:
         return Failure(_body_text(body), "other", False)
-    if status == 404 and code == "model_not_found":
+    if status == 404 and code == "model_not_found" and behaviour.family >= 169:
         return Failure(message or _body_text(body), "model_not_found", False)
     from http import HTTPStatus  # only paid for on this error path
 
@@ -64,20 +65,25 @@ def _http_failure(status: int, body: object, behaviour: Behaviour, url: str) -> 
         reason = ""
     detail = message if message is not None else _body_text(body)
     text = f"unexpected status {status} {reason}: {detail}, url: {url}"
-    info = {"http_connection_failed": {"http_status_code": status}}
+    # 0.150.1 records `other` for these (0.169 names the HTTP status).
+    info: Any = {"http_connection_failed": {"http_status_code": status}}
+    if behaviour.family < 169:
+        info = "other"
     return Failure(text, info, status == 401 or status >= 500)
 
 
-def _failed_failure(code: str, message: str) -> Failure:
+def _failed_failure(code: str, message: str, behaviour: Behaviour) -> Failure:
     if code == "context_length_exceeded":
         return Failure(CONTEXT, "context_window_exceeded", False)
     if code == "insufficient_quota":
         return Failure(QUOTA, "usage_limit_exceeded", False)
-    if code == "rate_limit_exceeded":
+    if code == "rate_limit_exceeded" and behaviour.family >= 169:
         return Failure(f"rate limit exceeded: {message}", "rate_limit_exceeded", False)
     if code == "invalid_prompt":
-        return Failure(message, "invalid_prompt", False)
-    return Failure(f"stream disconnected before completion: {message}", "other", True)
+        info = "invalid_prompt" if behaviour.family >= 169 else "other"
+        return Failure(message, info, False)
+    # Before 0.169 a rate limit is a plain stream error too (real 0.135.0 / 0.150.1).
+    return Failure(f"{STREAM_PREFIX}{message}", "other", True)
 
 
 def describe_failure(reply: Reply, behaviour: Behaviour, url: str) -> Failure | None:
@@ -87,10 +93,15 @@ def describe_failure(reply: Reply, behaviour: Behaviour, url: str) -> Failure | 
     if reply.end == "cut":
         return Failure(STREAM_CLOSED, "other", True)
     if reply.end == "failed":
-        return _failed_failure(reply.error_code or "server_error", reply.error_message or "")
+        code = reply.error_code or "server_error"
+        return _failed_failure(code, reply.error_message or "", behaviour)
     if reply.end == "incomplete":
         reason = reply.incomplete_reason or "max_output_tokens"
-        return Failure(f"Incomplete response returned, reason: {reason}", "other", False)
+        text = f"Incomplete response returned, reason: {reason}"
+        if behaviour.family >= 169:
+            return Failure(text, "other", False)
+        # Before 0.169 an incomplete response is a stream error (prefix; retried like one).
+        return Failure(STREAM_PREFIX + text, "other", True)
     return None
 
 

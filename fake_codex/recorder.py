@@ -114,6 +114,7 @@ class Recorder:
         self.t = info
         self._seq = 0
         self._turn = Totals()
+        self._last = Totals()
 
     # -- helpers -------------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any] | None:
@@ -124,14 +125,37 @@ class Recorder:
             "client_authored": False,
         }
 
-    def _response_item(self, payload: dict[str, Any], item_id: str | None = None) -> None:
+    def _response_item(
+        self,
+        payload: dict[str, Any],
+        item_id: str | None = None,
+        passthrough: dict[str, Any] | None = None,
+        status_first: bool = False,
+    ) -> None:
+        """0.150+: an `id` after `type` (after a second key `status` when `status_first`) and
+        `internal_chat_message_metadata_passthrough` (default: `{turn_id}`)."""
         if self.b.family >= 150:
             kind = payload.pop("type")
             default_id = f"msg_{uuid7()}" if kind == "message" else uuid7()
-            payload = {"type": kind, "id": item_id or default_id, **payload}
-            if self.b.family >= 169:
-                payload["internal_chat_message_metadata_passthrough"] = {"turn_id": self.t.turn_id}
+            head: dict[str, Any] = {"type": kind}
+            if status_first and "status" in payload:
+                head["status"] = payload.pop("status")
+            payload = {**head, "id": item_id or default_id, **payload}
+            payload["internal_chat_message_metadata_passthrough"] = passthrough or {
+                "turn_id": self.t.turn_id
+            }
         self.w.write("response_item", payload, self._meta())
+
+    def _created(self) -> dict[str, Any]:
+        """The passthrough of an item codex itself creates (tool outputs): a clock."""
+        return {"turn_id": self.t.turn_id, "create_time": time.time()}
+
+    def _input(self, kind: str, provenance: dict[str, Any]) -> dict[str, Any]:
+        """The passthrough of a context/user message (0.169 adds its provenance)."""
+        meta = {**self._created(), "content_item_kinds": [kind]}
+        if self.b.family >= 169:
+            meta["content_item_metadata"] = [{"provenance": provenance}]
+        return meta
 
     def _item_completed(self, item: dict[str, Any], started_ms: int | None = None) -> None:
         now = _now_ms()
@@ -190,10 +214,55 @@ class Recorder:
         )
         self.w.write("event_msg", payload)
 
-    def context(self, first_turn: bool) -> None:
-        """Environment context (first turn only), world_state, turn_context, settings."""
+    def _collab(self) -> dict[str, Any]:
+        settings = {"model": self.t.model, "reasoning_effort": None, "developer_instructions": None}
+        return {"mode": "default", "settings": settings}
+
+    def _permission(self) -> dict[str, str]:
+        return {"type": "disabled" if self.t.sandbox == "danger-full-access" else "managed"}
+
+    def thread_settings(self) -> None:
+        """`thread_settings_applied`: 0.169 after the first turn_context; 0.150.1 and 0.169
+        before `task_started` of every resumed turn (0.150.1's shape has no thread id)."""
         t = self.t
-        if first_turn:
+        if self.b.family < 150:
+            return
+        if self.b.family == 150:
+            settings150 = {
+                "model": t.model,
+                "model_provider_id": t.provider_id,
+                "approval_policy": t.approval_policy,
+                "approvals_reviewer": "user",
+                "permission_profile": self._permission(),
+                "cwd": t.cwd,
+                "personality": "pragmatic",
+                "collaboration_mode": self._collab(),
+            }
+            self.w.write(
+                "event_msg", {"type": "thread_settings_applied", "thread_settings": settings150}
+            )
+            return
+        settings = {
+            "model": t.model,
+            "model_provider_id": t.provider_id,
+            "approval_policy": t.approval_policy,
+            "approvals_reviewer": "user",
+            "requested_approvals_reviewer": "user",
+            "permission_profile": self._permission(),
+            "cwd": t.cwd,
+            "runtime_workspace_roots": [t.cwd],
+            "collaboration_mode": self._collab(),
+            "disabled_plugin_ids": [],
+        }
+        payload = {"type": "thread_settings_applied", "thread_id": t.thread_id}
+        self.w.write("event_msg", {**payload, "thread_settings": settings})
+
+    def context(self, first_turn: bool, full: bool | None = None, env: bool = True) -> None:
+        """Environment context (`env`) and world_state (`full`: a new thread, or after a
+        compaction), turn_context, then (0.169, `full`) thread_settings_applied."""
+        t = self.t
+        full = first_turn if full is None else full
+        if full and env:
             env = f"<environment_context>\n  <cwd>{t.cwd}</cwd>\n  <shell>bash</shell>\n"
             env += f"  <current_date>{time.strftime('%Y-%m-%d')}</current_date>\n"
             env += "</environment_context>"
@@ -202,20 +271,16 @@ class Recorder:
                     "type": "message",
                     "role": "user",
                     "content": [{"type": "input_text", "text": env}],
-                }
+                },
+                passthrough=self._input(
+                    "environments.environment_context", {"type": "harness", "hook": False}
+                ),
             )
-        if self.b.family >= 150:
+        if self.b.family >= 150 and full:
             self.w.write("world_state", {"full": True, "state": {"model": {"model": t.model}}})
-        collab = {
-            "mode": "default",
-            "settings": {
-                "model": t.model,
-                "reasoning_effort": None,
-                "developer_instructions": None,
-            },
-        }
+        collab = self._collab()
         sandbox = {"type": t.sandbox}
-        permission = {"type": "disabled" if t.sandbox == "danger-full-access" else "managed"}
+        permission = self._permission()
         tc: dict[str, Any] = {"turn_id": t.turn_id}
         if self.b.family >= 169:
             tc.update(root_turn_id=t.turn_id, disabled_plugin_ids=[])
@@ -235,25 +300,13 @@ class Recorder:
             tc["multi_agent_version"] = "v2"
         tc.update(collaboration_mode=collab, realtime_active=False, summary="none")
         self.w.write("turn_context", tc)
-        if self.b.thread_settings_applied:
-            settings = {
-                "model": t.model,
-                "model_provider_id": t.provider_id,
-                "approval_policy": t.approval_policy,
-                "approvals_reviewer": "user",
-                "requested_approvals_reviewer": "user",
-                "permission_profile": permission,
-                "cwd": t.cwd,
-                "runtime_workspace_roots": [t.cwd],
-                "collaboration_mode": collab,
-                "disabled_plugin_ids": [],
-            }
-            payload = {"type": "thread_settings_applied", "thread_id": t.thread_id}
-            self.w.write("event_msg", {**payload, "thread_settings": settings})
+        if self.b.thread_settings_applied and full:
+            self.thread_settings()
 
     def user_message(self, text: str) -> None:
         content = [{"type": "input_text", "text": text}]
-        self._response_item({"type": "message", "role": "user", "content": content})
+        meta = self._input("user.text", {"type": "user"})
+        self._response_item({"type": "message", "role": "user", "content": content}, None, meta)
         if self.b.item_completed_events:
             item = {"type": "text", "text": text, "text_elements": []}
             self._item_completed({"type": "UserMessage", "id": uuid7(), "content": [item]})
@@ -269,8 +322,18 @@ class Recorder:
         else:
             event = {"type": "agent_message", "message": text, "phase": None}
             self.w.write("event_msg", {**event, "memory_citation": None})
-        content = [{"type": "output_text", "text": text}]
-        self._response_item({"type": "message", "role": "assistant", "content": content}, msg_id)
+        self.assistant_item(msg_id, text)
+
+    def assistant_item(self, msg_id: str, text: str) -> None:
+        """The assistant message as a response item (0.169: `status`, `annotations`)."""
+        part: dict[str, Any] = {"type": "output_text", "text": text}
+        payload: dict[str, Any] = {"type": "message"}
+        if self.b.family >= 169:
+            part["annotations"] = []
+            payload["status"] = "completed"
+        payload.update(role="assistant", content=[part])
+        meta = {"turn_id": self.t.turn_id, "content_item_kinds": ["unknown"]}
+        self._response_item(payload, msg_id, meta, status_first=True)
 
     def reasoning(self, rs_id: str, summary: tuple[str, ...]) -> None:
         if self.b.item_completed_events:
@@ -290,16 +353,20 @@ class Recorder:
     def function_call(
         self, fc_id: str, name: str, arguments: str, call_id: str, namespace: str | None = None
     ) -> None:
-        payload: dict[str, Any] = {"type": "function_call", "name": name}
+        payload: dict[str, Any] = {"type": "function_call"}
+        if self.b.family >= 169:
+            payload["status"] = "completed"  # 0.135.0 and 0.150.1 drop it
+        payload["name"] = name
         if namespace is not None:
             payload["namespace"] = namespace
         payload.update(arguments=arguments, call_id=call_id)
-        self._response_item(payload, fc_id)
+        self._response_item(payload, fc_id, status_first=True)
 
     def custom_tool_call(
         self, ctc_id: str, name: str, tool_input: str, call_id: str, namespace: str | None = None
     ) -> None:
-        payload: dict[str, Any] = {"type": "custom_tool_call", "call_id": call_id, "name": name}
+        payload: dict[str, Any] = {"type": "custom_tool_call", "status": "completed"}
+        payload.update(call_id=call_id, name=name)
         if namespace is not None and self.b.family >= 150:
             payload["namespace"] = namespace
         payload["input"] = tool_input
@@ -388,7 +455,9 @@ class Recorder:
 
     def tool_output(self, kind: str, prefix: str, call_id: str, output: Any) -> None:
         self._response_item(
-            {"type": kind, "call_id": call_id, "output": output}, f"{prefix}_{uuid7()}"
+            {"type": kind, "call_id": call_id, "output": output},
+            f"{prefix}_{uuid7()}",
+            self._created(),
         )
 
     # -- usage and the end of the turn ---------------------------------------------------------
@@ -407,13 +476,48 @@ class Recorder:
         )
         self.w.write("token_usage_record", payload)
 
-    def token_count(self, last: Totals, thread: Totals) -> None:
-        info: dict[str, Any] = {
-            "total_token_usage": self._usage(thread),
-            "last_token_usage": self._usage(last),
+    def restore_last(self, last: Totals) -> None:
+        """The last request's usage of a resumed thread (from its rollout)."""
+        self._last = last
+
+    def token_count(
+        self, last: Totals | None, thread: Totals, reasoning_flag: bool | None = False
+    ) -> None:
+        """`last` None: the info-less count codex writes when a stream fails (null before the
+        thread has any usage). `reasoning_flag` None: no `last_usage_includes_reasoning`."""
+        info: dict[str, Any] | None = None
+        if last is not None or thread != Totals():
+            info = {
+                "total_token_usage": self._usage(thread),
+                "last_token_usage": self._usage(last if last is not None else self._last),
+            }
+            if self.b.family >= 169 and reasoning_flag is not None:
+                info["last_usage_includes_reasoning"] = reasoning_flag
+            info["model_context_window"] = CONTEXT_WINDOW
+        if last is not None:
+            self._last = last
+        limits = _RATE_LIMITS_169 if self.b.family >= 150 else _RATE_LIMITS_135
+        self.w.write("event_msg", {"type": "token_count", "info": info, "rate_limits": limits})
+
+    def context_full(self) -> None:
+        """After context_length_exceeded codex marks the window full: usage zero, total the
+        whole window (no `last_usage_includes_reasoning`)."""
+        usage = {**self._usage(Totals()), "total_tokens": CONTEXT_WINDOW}
+        info = {
+            "total_token_usage": usage,
+            "last_token_usage": dict(usage),
+            "model_context_window": CONTEXT_WINDOW,
         }
-        if self.b.family >= 150:
-            info["last_usage_includes_reasoning"] = False
+        limits = _RATE_LIMITS_169 if self.b.family >= 150 else _RATE_LIMITS_135
+        self.w.write("event_msg", {"type": "token_count", "info": info, "rate_limits": limits})
+
+    def compaction_estimate(self, thread: Totals, estimate: int) -> None:
+        """After a compaction: the thread total, and a `last` of zeros whose total is codex's
+        estimate of the new history (0.169 flags it as including reasoning)."""
+        last = {**self._usage(Totals()), "total_tokens": estimate}
+        info: dict[str, Any] = {"total_token_usage": self._usage(thread), "last_token_usage": last}
+        if self.b.family >= 169:
+            info["last_usage_includes_reasoning"] = True
         info["model_context_window"] = CONTEXT_WINDOW
         limits = _RATE_LIMITS_169 if self.b.family >= 150 else _RATE_LIMITS_135
         self.w.write("event_msg", {"type": "token_count", "info": info, "rate_limits": limits})
@@ -434,8 +538,10 @@ class Recorder:
             "window_number": 1,
         }
         self.w.write("compacted", payload)
+
+    def compaction_item(self, started_ms: int) -> None:
         if self.b.item_completed_events:
-            self._item_completed({"type": "ContextCompaction", "id": uuid7()})
+            self._item_completed({"type": "ContextCompaction", "id": uuid7()}, started_ms)
 
     def task_complete(self, last_message: str | None, failure: Failure | None) -> None:
         t = self.t

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -79,6 +79,8 @@ class ThreadHistory:
     last_model: str | None
     totals: Totals
     cwd: str | None
+    last: Totals = field(default_factory=Totals)
+    """The last request's usage (`last_token_usage` of the last token count)."""
 
 
 def read_history(path: Path) -> ThreadHistory:
@@ -86,6 +88,7 @@ def read_history(path: Path) -> ThreadHistory:
     valid = 0
     model: str | None = None
     totals = Totals()
+    last = Totals()
     cwd: str | None = None
     with open(path, "rb") as fh:
         for raw in fh:
@@ -106,4 +109,6 @@ def read_history(path: Path) -> ThreadHistory:
             info = payload.get("info") if payload.get("type") == "token_count" else None
             if isinstance(info, dict) and isinstance(info.get("total_token_usage"), dict):
                 totals = Totals.from_mapping(info["total_token_usage"])
-    return ThreadHistory(valid, model, totals, cwd)
+                if isinstance(info.get("last_token_usage"), dict):
+                    last = Totals.from_mapping(info["last_token_usage"])
+    return ThreadHistory(valid, model, totals, cwd, last)

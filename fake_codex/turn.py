@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from fake_codex.mcp_client import McpManager, ToolRef
 
 
+HEADS_UP = (
+    "Heads up: Long threads and multiple compactions can cause the model to be less accurate. "
+    "Start a new thread when possible to keep threads small and targeted."
+)
+
+
 class FakeLimitation(Exception):
     """The scenario asks for something this fake cannot do (exit 70, never codex behaviour)."""
 
@@ -116,21 +122,39 @@ class TurnRunner:
         return last
 
     def _compaction(self) -> Failure | None:
-        """A model switch on resume: codex first asks the old model for a summary."""
-        assert self.s.switched_from is not None
+        """A model switch on resume (0.150+): codex first asks the old model for a summary,
+        then writes the new context (real 0.150.1 / 0.169.0 rollouts, line for line)."""
+        s, rec = self.s, self.s.recorder
+        assert s.switched_from is not None
+        started_ms = time.time_ns() // 1_000_000
+        rec.token_count(None, s.thread_totals)  # the restored thread usage, before the request
         reply = self.replies.next()
-        failure = describe_failure(reply, self.s.behaviour, self.s.settings.url)
+        failure = describe_failure(reply, s.behaviour, s.settings.url)
         if failure is not None:
             return failure
         summary = "\n".join(i.text for i in reply.output if isinstance(i, MessageItem))
+        self._out_seq += 1
+        rec.assistant_item(f"msg_{self._out_seq}", summary)
         last = self._account(reply)
-        self.s.recorder.token_count(last, self.s.thread_totals)
-        self.s.recorder.compacted(summary)
+        rec.token_count(last, s.thread_totals)
+        rec.compacted(summary)
+        estimate = 1000 + len(summary) // 4  # codex's estimate of the compacted history
+        if s.behaviour.family >= 169:
+            rec.context(first_turn=False, full=True, env=False)
+            rec.compaction_estimate(s.thread_totals, estimate)
+            rec.compaction_item(started_ms)
+        else:
+            rec.compaction_estimate(s.thread_totals, estimate)
+            rec.compaction_item(started_ms)
+            rec.context(first_turn=False, full=True)
         return None
 
     def run(self) -> TurnOutcome:
         s = self.s
-        if s.switched_from is not None:
+        family = s.behaviour.family
+        # 0.135 neither warns nor compacts on a model switch (real 0.135.0).
+        switched = s.switched_from is not None and family >= 150
+        if switched:
             text = (
                 f"This session was recorded with model `{s.switched_from}` but is resuming with "
                 f"`{s.recorder.t.model}`. Consider switching back to `{s.switched_from}` as it "
@@ -138,12 +162,19 @@ class TurnRunner:
             )
             s.emit(ev.item_completed(ev.error_item(self.ids.new(), text)))
         s.emit(ev.turn_started())
+        if not s.first_turn:
+            # a resumed turn applies the thread settings first (twice when 0.169 switches model)
+            for _ in range(2 if switched and family >= 169 else 1):
+                s.recorder.thread_settings()
         s.recorder.task_started()
-        s.recorder.context(s.first_turn)
-        if s.switched_from is not None:
+        if switched:
             failure = self._compaction()
             if failure is not None:
                 return self._fail(failure)
+            if family < 169:
+                s.emit(ev.item_completed(ev.error_item(self.ids.new(), HEADS_UP)))
+        else:
+            s.recorder.context(s.first_turn)
         s.recorder.user_message(s.prompt)
         retries = 0
         max_retries = s.settings.stream_max_retries
@@ -152,8 +183,13 @@ class TurnRunner:
             self._delay(reply)
             failure = describe_failure(reply, s.behaviour, s.settings.url)
             if failure is not None:
-                if reply.end == "cut":
-                    self._model_items(reply, tools=False)
+                if reply.end in ("cut", "incomplete"):
+                    self._model_items(reply, tools=False)  # the items that were done
+                if reply.end in ("cut", "failed", "incomplete"):
+                    # a failed SSE stream: codex writes a token count without new usage
+                    s.recorder.token_count(None, s.thread_totals)
+                    if reply.error_code == "context_length_exceeded":
+                        s.recorder.context_full()
                 if failure.retryable and retries < max_retries:
                     retries += 1
                     s.emit(ev.error_event(reconnecting(retries, max_retries, failure.message)))

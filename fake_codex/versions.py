@@ -48,8 +48,8 @@ class Behaviour:
 
     @property
     def apostrophe(self) -> str:
-        """HTTP 500 text: U+2019 from 0.150 on, ASCII before."""
-        return "’" if self.family >= 150 else "'"
+        """HTTP 500 text: U+2019 in 0.169, ASCII before (real 0.135.0 and 0.150.1)."""
+        return "’" if self.family >= 169 else "'"
 
     @property
     def mcp_name_extra_chars(self) -> str:

@@ -1,9 +1,10 @@
 """The argv of one `codex exec` turn. The prompt is never in it.
 
-`codex exec [resume] <flags> [extra_args] -- [<thread_id>] -`: the exec-level flags go after
-`resume`, where every supported codex accepts them for a resumed thread too (conformance/NOTES.md);
-`--` ends the options so nothing after it is read as a flag, and `-` makes codex read the prompt
-from stdin, which the runner writes and closes.
+`codex exec <flags> [--model M] [extra_args] [resume] -- [<thread_id>] -`: every option goes on
+`exec`, before `resume` — codex 0.135–0.169 apply them to the resumed thread there, while after
+`resume` some (`-s`, `-C`) are rejected with exit 2 (checked on the real binaries, see
+conformance/NOTES.md). `--` ends the options so nothing after it is read as a flag, and `-` makes
+codex read the prompt from stdin, which the runner writes and closes.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ def build_exec_argv(
     model_arg: str | None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
-    argv = [binary, "exec"]
-    if resume_thread_id is not None:
-        argv.append("resume")
-    argv.extend(BASE_FLAGS)
+    argv = [binary, "exec", *BASE_FLAGS]
     if model_arg is not None:
         argv.extend(["--model", model_arg])
     argv.extend(extra_args)
+    if resume_thread_id is not None:
+        argv.append("resume")
     argv.append("--")
     if resume_thread_id is not None:
         argv.append(resume_thread_id)

@@ -181,3 +181,16 @@ def test_any_prompt_reaches_codex_on_stdin_and_never_in_argv(
     assert invocation["stdin"] == prompt
     # A new session: the whole argv is fixed, so the prompt cannot be in it.
     assert invocation["argv"][1:] == ["exec", *BASE_FLAGS, "--", "-"]
+
+
+async def test_sandbox_and_cd_options_in_extra_args_work_on_resumed_turns(
+    fake_codex: FakeCodex,
+) -> None:
+    """codex rejects `-s`/`-C` after `resume` (exit 2); the runner puts them before it."""
+    fake_codex.scenario([PLAIN, PLAIN])
+    ws = fake_codex.workspace()
+    config = fake_codex.with_config(extra_args=("-s", "danger-full-access", "-C", str(ws)))
+    first = await fake_codex.turn(config=config)
+    second = await fake_codex.turn(config=config)
+    assert first[-1].type == second[-1].type == "message_end", second[-1]
+    assert first[-1].thread_id == second[-1].thread_id  # type: ignore[union-attr]

@@ -10,23 +10,14 @@ def test_new_thread_reads_the_prompt_from_stdin() -> None:
     assert argv == ["codex", "exec", *BASE_FLAGS, "--", "-"]
 
 
-def test_resume_puts_flags_after_resume_and_the_id_after_the_separator() -> None:
+def test_resume_keeps_every_option_on_exec_before_resume() -> None:
     argv = build_exec_argv(
-        "codex", resume_thread_id="t-1", model_arg="gpt-5.5", extra_args=["-c", "a=1"]
+        "codex", resume_thread_id="t-1", model_arg="gpt-5.5", extra_args=["-s", "read-only"]
     )
     assert argv == [
-        "codex",
-        "exec",
-        "resume",
-        *BASE_FLAGS,
-        "--model",
-        "gpt-5.5",
-        "-c",
-        "a=1",
-        "--",
-        "t-1",
-        "-",
-    ]
+        "codex", "exec", *BASE_FLAGS, "--model", "gpt-5.5", "-s", "read-only",
+        "resume", "--", "t-1", "-",
+    ]  # fmt: skip
 
 
 def test_default_model_passes_no_model_flag() -> None:
