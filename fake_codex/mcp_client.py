@@ -261,16 +261,27 @@ class _Server:
             if box.empty():
                 box.put(None)
 
+    def _capabilities(self) -> dict[str, Any]:
+        """initialize capabilities: 0.135 `{elicitation: {}}`, 0.150 adds form/url, 0.169 the
+        experimental auth-change (real echo-server logs)."""
+        from fake_codex.versions import behaviour_for
+
+        family = behaviour_for(self.version).family
+        if family < 150:
+            return {"elicitation": {}}
+        caps: dict[str, Any] = {}
+        if family >= 169:
+            caps["experimental"] = {"codex/auth-change": {}}
+        caps["elicitation"] = {"form": {}, "url": {}}
+        return caps
+
     def _startup(self) -> None:
         try:
             init = self.request(
                 "initialize",
                 {
                     "protocolVersion": PROTOCOL_VERSION,
-                    "capabilities": {
-                        "experimental": {"codex/auth-change": {}},
-                        "elicitation": {"form": {}, "url": {}},
-                    },
+                    "capabilities": self._capabilities(),
                     "clientInfo": {
                         "name": "codex-mcp-client",
                         "title": "Codex",

@@ -51,7 +51,7 @@ def _http_failure(status: int, body: object, behaviour: Behaviour, url: str) -> 
     if status == 429:
         if code == "insufficient_quota" and behaviour.family >= 169:
             return Failure(QUOTA, "usage_limit_exceeded", False)
-        info = {"response_too_many_failed_attempts": {"http_status_code": 429}}
+        info: Any = {"response_too_many_failed_attempts": {"http_status_code": 429}}
         return Failure("exceeded retry limit, last status: 429 Too Many Requests", info, False)
     if status == 400:
         return Failure(_body_text(body), "other", False)
@@ -66,7 +66,7 @@ def _http_failure(status: int, body: object, behaviour: Behaviour, url: str) -> 
     detail = message if message is not None else _body_text(body)
     text = f"unexpected status {status} {reason}: {detail}, url: {url}"
     # 0.150.1 records `other` for these (0.169 names the HTTP status).
-    info: Any = {"http_connection_failed": {"http_status_code": status}}
+    info = {"http_connection_failed": {"http_status_code": status}}
     if behaviour.family < 169:
         info = "other"
     return Failure(text, info, status == 401 or status >= 500)

@@ -73,7 +73,7 @@ def mcp_model_output(call: McpCallRecord, family: int) -> Any:
         return call.error or ""
     wall = f"Wall time: {call.duration_ns / 1e9:.4f} seconds\nOutput:"
     blocks = content_blocks(call.result)
-    if family < 150:
+    if family < 169:  # real 0.150.1 too
         return f"{wall}\n{encode(blocks)}"
     structured = call.result.get("structuredContent")
     if structured is not None:
@@ -104,7 +104,11 @@ class TurnInfo:
     sandbox: str
     turn_id: str = field(default_factory=uuid7)
     started_ns: int = field(default_factory=time.monotonic_ns)
-    started_at: int = field(default_factory=lambda: int(time.time()))
+    started_at_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+
+    @property
+    def started_at(self) -> int:
+        return self.started_at_ms // 1000
 
 
 class Recorder:
@@ -257,12 +261,12 @@ class Recorder:
         payload = {"type": "thread_settings_applied", "thread_id": t.thread_id}
         self.w.write("event_msg", {**payload, "thread_settings": settings})
 
-    def context(self, first_turn: bool, full: bool | None = None, env: bool = True) -> None:
-        """Environment context (`env`) and world_state (`full`: a new thread, or after a
+    def context(self, first_turn: bool, full: bool | None = None, with_env: bool = True) -> None:
+        """Environment context (`with_env`) and world_state (`full`: a new thread, or after a
         compaction), turn_context, then (0.169, `full`) thread_settings_applied."""
         t = self.t
         full = first_turn if full is None else full
-        if full and env:
+        if full and with_env:
             env = f"<environment_context>\n  <cwd>{t.cwd}</cwd>\n  <shell>bash</shell>\n"
             env += f"  <current_date>{time.strftime('%Y-%m-%d')}</current_date>\n"
             env += "</environment_context>"

@@ -140,7 +140,7 @@ class TurnRunner:
         rec.compacted(summary)
         estimate = 1000 + len(summary) // 4  # codex's estimate of the compacted history
         if s.behaviour.family >= 169:
-            rec.context(first_turn=False, full=True, env=False)
+            rec.context(first_turn=False, full=True, with_env=False)
             rec.compaction_estimate(s.thread_totals, estimate)
             rec.compaction_item(started_ms)
         else:
@@ -310,31 +310,36 @@ class TurnRunner:
     def _meta(self, call_id: str, item_id: str) -> dict[str, Any]:
         """tools/call `_meta` like codex-samples/mcp_flow_gpt55.mcp_wire.jsonl."""
         s, t = self.s, self.s.recorder.t
+        family = s.behaviour.family
         sandbox_mode = t.sandbox
-        turn_meta = {
+        turn_meta: dict[str, Any] = {
             "session_id": t.thread_id,
             "thread_id": t.thread_id,
             "reasoning_effort": "medium",
             "turn_id": t.turn_id,
             "model": t.model,
             "thread_source": "user",
-            "turn_trigger": "exec",
-            "sandbox": "none" if sandbox_mode == "danger-full-access" else sandbox_mode,
-            "sandbox_mode": sandbox_mode,
-            "auto_review_enabled": False,
-            "node_repl_auto_review_required": False,
-            "node_repl_disabled": False,
-            "turn_started_at_unix_ms": t.started_at * 1000,
-            "codex_version": s.behaviour.version,
         }
-        return {
-            "callId": call_id,
-            "x-codex-turn-metadata": turn_meta,
-            "threadId": t.thread_id,
-            "sessionId": t.thread_id,
-            "windowId": f"{t.thread_id}:0",
-            "itemId": item_id,
-        }
+        if family >= 169:
+            turn_meta["turn_trigger"] = "exec"
+        turn_meta["sandbox"] = "none" if sandbox_mode == "danger-full-access" else sandbox_mode
+        if family >= 150:  # real 0.150.1 / 0.169.0 echo-server logs; 0.135.0 has none of these
+            turn_meta.update(
+                sandbox_mode=sandbox_mode,
+                auto_review_enabled=False,
+                node_repl_auto_review_required=False,
+                node_repl_disabled=False,
+            )
+        turn_meta["turn_started_at_unix_ms"] = t.started_at_ms
+        if family >= 169:
+            turn_meta["codex_version"] = s.behaviour.version
+        meta: dict[str, Any] = {}
+        if family >= 150:
+            meta["callId"] = call_id
+        meta.update({"x-codex-turn-metadata": turn_meta, "threadId": t.thread_id})
+        if family >= 169:
+            meta.update(sessionId=t.thread_id, windowId=f"{t.thread_id}:0", itemId=item_id)
+        return meta
 
     def _mcp_call(
         self, ref: ToolRef, arguments: Any, call_id: str, record_id: str, output: bool

@@ -32,16 +32,28 @@ class Member:
     key: str
     start: int  # first character of the value
     end: int  # one past its last character
+    # The members of an object value under a `descend` key, parsed on the way (None otherwise).
+    children: list[Member] | None = None
 
 
-def members(text: str, pos: int) -> list[Member] | None:
-    """The members of the JSON object at `text[pos]`, or None if there is no valid object."""
+def members(text: str, pos: int, descend: frozenset[str] = frozenset()) -> list[Member] | None:
+    """The members of the JSON object at `text[pos]`, or None if there is no valid object.
+
+    Object values under a key in `descend` are split into their members in the same pass, so a
+    heavy payload is decoded once, not once per level.
+    """
+    parsed = _object(text, pos, descend)
+    return None if parsed is None else parsed[0]
+
+
+def _object(text: str, pos: int, descend: frozenset[str]) -> tuple[list[Member], int] | None:
+    """(members, index one past the closing brace) of the object at `text[pos]`."""
     if pos >= len(text) or text[pos] != "{":
         return None
     out: list[Member] = []
     pos = _skip(text, pos + 1)
     if text.startswith("}", pos):
-        return out
+        return out, pos + 1
     try:
         while True:
             if not text.startswith('"', pos):
@@ -51,11 +63,16 @@ def members(text: str, pos: int) -> list[Member] | None:
             if not text.startswith(":", pos):
                 return None
             start = _skip(text, pos + 1)
-            _, end = _DECODER.raw_decode(text, start)
-            out.append(Member(key, start, end))
+            nested = _object(text, start, frozenset()) if key in descend else None
+            if nested is not None:
+                children, end = nested
+                out.append(Member(key, start, end, children))
+            else:
+                _, end = _DECODER.raw_decode(text, start)
+                out.append(Member(key, start, end))
             pos = _skip(text, end)
             if text.startswith("}", pos):
-                return out
+                return out, pos + 1
             if not text.startswith(",", pos):
                 return None
             pos = _skip(text, pos + 1)
@@ -76,7 +93,7 @@ def marker_literal(marker: str) -> str:
 def blank_line(text: str, ids: frozenset[str], marker: str) -> tuple[str, frozenset[str]]:
     """(the line with the targeted fields blanked, the requested ids this line carries)."""
     start = _skip(text, 0)
-    top = members(text, start)
+    top = members(text, start, descend=frozenset({"payload"}))
     if not top or "response_item" not in _values(text, top, "type"):
         return text, frozenset()
     edits: list[tuple[int, int, str]] = []
@@ -84,7 +101,7 @@ def blank_line(text: str, ids: frozenset[str], marker: str) -> tuple[str, frozen
     for member in top:
         if member.key != "payload":
             continue
-        payload = members(text, member.start)
+        payload = member.children
         if payload is None:
             continue
         hit = {v for v in _values(text, payload, "call_id") if isinstance(v, str) and v in ids}

@@ -20,7 +20,7 @@ import pytest
 from conformance import divergences
 from conformance.backends import run_fake
 from conformance.compare import Cell, judge, report_diffs
-from conformance.record import record
+from conformance.record import main, record
 from conformance.scenario_set import SCENARIO_DIR, McpServer, load
 
 from .conftest import require_codex
@@ -78,6 +78,14 @@ async def test_a_recorded_scenario_round_trips_and_replays_on_the_fake(
     recorded = recording.scenario["turns"]
     assert [t.get("expect_prompt") for t in recorded] == [prompt]
     assert [_essence(r) for r in recorded[0]["requests"]] == [_essence(r) for r in served]
+
+    # The offline mode builds the same turns from the rollout file and the exec stdout.
+    rollout = next((tmp_path / "record" / "real" / "home").glob("sessions/**/rollout-*.jsonl"))
+    stdout = next((tmp_path / "record" / "real").glob("codex-0.*.out"))
+    offline = tmp_path / "offline.json"
+    argv = ["--from-rollout", str(rollout), "--exec-jsonl", str(stdout), "--out", str(offline)]
+    assert main(argv) == 0
+    assert json.loads(offline.read_text())["turns"] == recorded
 
     folder = tmp_path / "scenarios"
     (folder / "invocations").mkdir(parents=True)
