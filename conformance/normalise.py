@@ -15,7 +15,8 @@ from typing import Any
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SERVER = re.compile(r"https?://127\.0\.0\.1:\d+")
 _SUBSTITUTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"Wall time: [0-9.]+ seconds"), "Wall time: <wall> seconds"),
+    # `Wall time: S seconds` (tool outputs); code mode's script header has no colon.
+    (re.compile(r"Wall time(:?) [0-9.]+ seconds"), r"Wall time\1 <wall> seconds"),
     (re.compile(r"Chunk ID: [0-9a-f]+"), "Chunk ID: <chunk>"),
     (re.compile(r"\b(fco|ctco|msg|at|rs)_<uuid>"), r"\1_<id>"),
 )

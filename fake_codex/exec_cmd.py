@@ -206,7 +206,8 @@ class ExecRun:
         if self.b.family < 150:
             switched = None  # 0.135 neither warns nor compacts (real 0.135.0)
         mcp = self._start_mcp(config, cwd)
-        turn = _pick_turn(self.scenario, home, prompt.text, switched is not None, path)
+        compacts = switched is not None and self.b.compacts_on_switch(switched, model)
+        turn = _pick_turn(self.scenario, home, prompt.text, compacts, path)
         faults = turn.faults
         if faults.stderr:
             write_stderr(faults.stderr if faults.stderr.endswith("\n") else faults.stderr + "\n")

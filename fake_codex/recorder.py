@@ -261,20 +261,22 @@ class Recorder:
         payload = {"type": "thread_settings_applied", "thread_id": t.thread_id}
         self.w.write("event_msg", {**payload, "thread_settings": settings})
 
-    def context(self, first_turn: bool, full: bool | None = None, with_env: bool = True) -> None:
-        """Environment context (`with_env`) and world_state (`full`: a new thread, or after a
-        compaction), turn_context, then (0.169, `full`) thread_settings_applied."""
+    def context(self, env: bool, world: bool | None = None, settings: bool | None = None) -> None:
+        """The environment context message (`env`: a new thread, 0.150's compaction),
+        world_state (0.150+, default `env`: also after a compaction or a model switch),
+        turn_context, then (0.169, default `env`) thread_settings_applied."""
         t = self.t
-        full = first_turn if full is None else full
-        if full and with_env:
-            env = f"<environment_context>\n  <cwd>{t.cwd}</cwd>\n  <shell>bash</shell>\n"
-            env += f"  <current_date>{time.strftime('%Y-%m-%d')}</current_date>\n"
-            env += "</environment_context>"
+        full = env if world is None else world
+        with_settings = env if settings is None else settings
+        if env:
+            text = f"<environment_context>\n  <cwd>{t.cwd}</cwd>\n  <shell>bash</shell>\n"
+            text += f"  <current_date>{time.strftime('%Y-%m-%d')}</current_date>\n"
+            text += "</environment_context>"
             self._response_item(
                 {
                     "type": "message",
                     "role": "user",
-                    "content": [{"type": "input_text", "text": env}],
+                    "content": [{"type": "input_text", "text": text}],
                 },
                 passthrough=self._input(
                     "environments.environment_context", {"type": "harness", "hook": False}
@@ -304,7 +306,7 @@ class Recorder:
             tc["multi_agent_version"] = "v2"
         tc.update(collaboration_mode=collab, realtime_active=False, summary="none")
         self.w.write("turn_context", tc)
-        if self.b.thread_settings_applied and full:
+        if self.b.thread_settings_applied and with_settings:
             self.thread_settings()
 
     def user_message(self, text: str) -> None:

@@ -140,25 +140,33 @@ class TurnRunner:
         rec.compacted(summary)
         estimate = 1000 + len(summary) // 4  # codex's estimate of the compacted history
         if s.behaviour.family >= 169:
-            rec.context(first_turn=False, full=True, with_env=False)
+            rec.context(env=False, world=True, settings=True)
             rec.compaction_estimate(s.thread_totals, estimate)
             rec.compaction_item(started_ms)
         else:
             rec.compaction_estimate(s.thread_totals, estimate)
             rec.compaction_item(started_ms)
-            rec.context(first_turn=False, full=True)
+            rec.context(env=True)
         return None
 
     def run(self) -> TurnOutcome:
         s = self.s
         family = s.behaviour.family
+        model = s.recorder.t.model
         # 0.135 neither warns nor compacts on a model switch (real 0.135.0).
         switched = s.switched_from is not None and family >= 150
+        compact = switched and s.behaviour.compacts_on_switch(s.switched_from or "", model)
         if switched:
             text = (
                 f"This session was recorded with model `{s.switched_from}` but is resuming with "
-                f"`{s.recorder.t.model}`. Consider switching back to `{s.switched_from}` as it "
+                f"`{model}`. Consider switching back to `{s.switched_from}` as it "
                 "may affect Codex performance."
+            )
+            s.emit(ev.item_completed(ev.error_item(self.ids.new(), text)))
+        if s.behaviour.model_metadata_warning and not s.behaviour.knows_model(model):
+            text = (
+                f"Model metadata for `{model}` not found. Defaulting to fallback metadata; this "
+                "can degrade performance and cause issues."
             )
             s.emit(ev.item_completed(ev.error_item(self.ids.new(), text)))
         s.emit(ev.turn_started())
@@ -167,14 +175,17 @@ class TurnRunner:
             for _ in range(2 if switched and family >= 169 else 1):
                 s.recorder.thread_settings()
         s.recorder.task_started()
-        if switched:
+        if compact:
             failure = self._compaction()
             if failure is not None:
                 return self._fail(failure)
             if family < 169:
                 s.emit(ev.item_completed(ev.error_item(self.ids.new(), HEADS_UP)))
+        elif switched:
+            # no compaction (a model without metadata): the new model's world_state, no env
+            s.recorder.context(env=False, world=True, settings=False)
         else:
-            s.recorder.context(s.first_turn)
+            s.recorder.context(env=s.first_turn)
         s.recorder.user_message(s.prompt)
         retries = 0
         max_retries = s.settings.stream_max_retries

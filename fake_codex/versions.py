@@ -64,9 +64,31 @@ class Behaviour:
         return self.family >= 150
 
     @property
+    def model_metadata_warning(self) -> bool:
+        """An unknown model adds the `Model metadata ... not found` error item (0.169 only)."""
+        return self.family >= 169
+
+    def knows_model(self, model: str) -> bool:
+        return model in _KNOWN_MODELS[self.family]
+
+    def compacts_on_switch(self, old: str, new: str) -> bool:
+        """A resume with another model compacts first (0.150+) when both models are known;
+        to or from a model without metadata it only warns (real 0.150.1 / 0.169.0)."""
+        return self.family >= 150 and self.knows_model(old) and self.knows_model(new)
+
+    @property
     def default_model(self) -> str:
         """The model codex picks with no `-m` and no config (mock provider, codex-facts §8)."""
         return {135: "gpt-5.5", 150: "gpt-5.6-sol"}.get(self.family, "gpt-6.1-sol")
+
+
+# Models with metadata (no `Model metadata ... not found` warning in 0.169; a switch between two
+# of them compacts in 0.150+). Probed on the real binaries: gpt-5.4 is unknown to 0.150.1/0.169.0.
+_KNOWN_MODELS = {
+    135: frozenset({"gpt-5.5"}),
+    150: frozenset({"gpt-5.5", "gpt-5.6-sol"}),
+    169: frozenset({"gpt-5.5", "gpt-5.6-sol", "gpt-6.1-sol"}),
+}
 
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+.].*)?$")

@@ -45,6 +45,11 @@ def test_run_folder_server_url_wall_time_and_chunk_id_are_masked() -> None:
     )
 
 
+def test_the_code_mode_script_wall_time_is_masked_too() -> None:
+    text = "Script completed\nWall time 0.1 seconds\nOutput:\n"
+    assert Normaliser().text(text) == "Script completed\nWall time <wall> seconds\nOutput:\n"
+
+
 def test_codex_made_output_ids_keep_their_prefix() -> None:
     assert Normaliser().text(f"fco_{OTHER} ctco_{OTHER}") == "fco_<id> ctco_<id>"
 
@@ -173,3 +178,38 @@ def test_the_table_has_one_row_per_scenario_and_marks_versions_not_compared() ->
         "| s | n/a | equal |",
         "| t | failed (exec differs) | n/a |",
     ]
+
+
+def test_a_sidecar_registers_the_echo_server_and_prepares_invocations(tmp_path: Path) -> None:
+    (tmp_path / "invocations").mkdir()
+    (tmp_path / "s.json").write_text('{"schema_version": 1, "turns": [{}, {}]}')
+    (tmp_path / "invocations" / "s.json").write_text(
+        '{"mcp_servers": {"echo": {"required": true, "startup_delay_s": 2}},'
+        ' "extra_args": ["-c", "x=1"],'
+        ' "invocations": [{}, {"consume": ["call_1"], "delete_rollout": true}]}'
+    )
+    scenario = load(tmp_path / "s.json")
+    assert scenario.extra_args == ("-c", "x=1")
+    assert scenario.invocations[1] == Invocation(consume=("call_1",), delete_rollout=True)
+    (server,) = scenario.mcp_servers
+    flag, value = server.config_args("/py", Path("/run/mcp-echo.log"))
+    assert flag == "-c" and value.startswith('mcp_servers.echo={command="/py",args=["-I",')
+    assert '"--log","/run/mcp-echo.log","--startup-delay","2"],required=true}' in value
+    (tmp_path / "invocations" / "s.json").write_text('{"mcp_servers": {"echo": {"bogus": 1}}}')
+    with pytest.raises(ValueError, match="MCP server"):
+        load(tmp_path / "s.json")
+
+
+def test_the_mcp_column_keeps_the_lifecycle_in_order_and_sorts_the_calls() -> None:
+    from conformance.views import mcp_view
+
+    def call(text: str) -> dict[str, Any]:
+        params = {"name": "echo", "arguments": {"text": text}, "_meta": {"callId": text}}
+        return {"id": 2, "method": "tools/call", "params": params}
+
+    init = {"id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}
+    messages = [init, {"method": "notifications/initialized"}, call("b"), call("a")]
+    view = mcp_view(messages)
+    assert [m["method"] for m in view["lifecycle"]] == ["initialize", "notifications/initialized"]
+    assert [c["arguments"]["text"] for c in view["calls"]] == ["a", "b"]
+    assert view["calls"][0]["meta_keys"] == ["callId"]

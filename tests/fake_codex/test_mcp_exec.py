@@ -76,7 +76,8 @@ def test_classic_call_matches_the_captured_items_wire_and_rollout(env: Any) -> N
         ("response_item", "function_call_output"),
     ]
     fc, done_evt, out = (lines[call + k]["payload"] for k in range(3))
-    assert list(fc) == ["type", "id", "name", "namespace", "arguments", "call_id",
+    # real 0.169.0 against the conformance server (mcp_classic_one): `status` before the id
+    assert list(fc) == ["type", "status", "id", "name", "namespace", "arguments", "call_id",
                         "internal_chat_message_metadata_passthrough"]  # fmt: skip
     assert (fc["namespace"], fc["name"], fc["arguments"]) == (
         "mcp__echo1",
@@ -150,7 +151,8 @@ def test_code_mode_matches_the_captured_items_and_rollout(env: Any) -> None:
     lines = rollout(env)
     payloads = [ln["payload"] for ln in lines]
     ctc = next(p for p in payloads if p.get("type") == "custom_tool_call")
-    assert list(ctc) == ["type", "id", "call_id", "name", "namespace", "input",
+    # real 0.169.0 against the conformance server (mcp_codemode_one): `status` after the id
+    assert list(ctc) == ["type", "id", "status", "call_id", "name", "namespace", "input",
                          "internal_chat_message_metadata_passthrough"]  # fmt: skip
     done_items = [p["item"] for p in payloads if p.get("type") == "item_completed"]
     mcp_item = next(i for i in done_items if i["type"] == "McpToolCall")

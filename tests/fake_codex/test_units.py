@@ -73,7 +73,7 @@ def test_a_non_toml_override_value_is_kept_as_a_string() -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "apostrophe"), [("0.169.0", "’"), ("0.150.1", "’"), ("0.135.0", "'")]
+    ("version", "apostrophe"), [("0.169.0", "’"), ("0.150.1", "'"), ("0.135.0", "'")]
 )
 def test_the_http_500_text_uses_the_apostrophe_of_each_version(
     version: str, apostrophe: str
@@ -83,6 +83,55 @@ def test_the_http_500_text_uses_the_apostrophe_of_each_version(
     )
     assert failure is not None
     assert failure.message.startswith(f"We{apostrophe}re currently")
+
+
+@pytest.mark.parametrize(
+    ("reply", "old", "new"),
+    [
+        (
+            Reply(end="failed", error_code="rate_limit_exceeded", error_message="Slow down."),
+            "stream disconnected before completion: Slow down.",
+            "rate limit exceeded: Slow down.",
+        ),
+        (
+            Reply(end="incomplete", incomplete_reason="max_output_tokens"),
+            "stream disconnected before completion: Incomplete response returned, reason: "
+            "max_output_tokens",
+            "Incomplete response returned, reason: max_output_tokens",
+        ),
+        (
+            Reply(
+                end="http_error",
+                http_status=404,
+                body={"error": {"message": "No model", "code": "model_not_found"}},
+            ),
+            "unexpected status 404 Not Found: No model, url: u",
+            "No model",
+        ),
+        (
+            Reply(
+                end="http_error", http_status=429, body={"error": {"code": "insufficient_quota"}}
+            ),
+            "exceeded retry limit, last status: 429 Too Many Requests",
+            "Quota exceeded. Check your plan and billing details.",
+        ),
+    ],
+)
+def test_error_texts_changed_in_0_169(reply: Reply, old: str, new: str) -> None:
+    """Real 0.135.0 / 0.150.1 vs 0.169.0 (conformance err_* scenarios)."""
+    for version, want in [("0.135.0", old), ("0.150.1", old), ("0.169.0", new)]:
+        failure = describe_failure(reply, behaviour_for(version), "u")
+        assert failure is not None and failure.message == want, version
+
+
+def test_known_models_decide_compaction_and_the_metadata_warning() -> None:
+    v150, v169 = behaviour_for("0.150.1"), behaviour_for("0.169.0")
+    assert v150.compacts_on_switch("gpt-5.5", "gpt-5.6-sol")
+    assert not v150.compacts_on_switch("gpt-5.5", "gpt-5.4")
+    assert not v169.compacts_on_switch("gpt-5.4", "gpt-5.5")
+    assert not behaviour_for("0.135.0").compacts_on_switch("gpt-5.5", "gpt-5.6-sol")
+    assert v169.model_metadata_warning and not v150.model_metadata_warning
+    assert not v169.knows_model("gpt-5.4") and v169.knows_model("gpt-6.1-sol")
 
 
 def test_versions_map_to_the_nearest_known_behaviour_below() -> None:
