@@ -9,8 +9,9 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_the_demo_script_runs_turn_tool_call_consume_and_resume() -> None:
-    result = subprocess.run(["bash", "scripts/demo"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        ["bash", "scripts/demo"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert '"kind": "mcp_tool_call"' in out

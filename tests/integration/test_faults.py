@@ -7,6 +7,8 @@ import os
 import shutil
 import stat
 
+import pytest
+
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta
 from plexum_openai_provider.runner import TurnLimits, TurnRequest, open_turn
 

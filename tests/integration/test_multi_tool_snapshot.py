@@ -44,8 +44,8 @@ CODE = {
     "call_id": "call_js",
     "input": f'const r = await tools.{NS}__echo({{text: "from js"}});\ntext(JSON.stringify(r));',
 }
-DONE = {"output": [{"type": "message", "text": "all done"}],
-        "usage": {"input_tokens": 40, "cached_tokens": 10, "output_tokens": 7, "reasoning_tokens": 2}}
+USAGE = {"input_tokens": 40, "cached_tokens": 10, "output_tokens": 7, "reasoning_tokens": 2}
+DONE = {"output": [{"type": "message", "text": "all done"}], "usage": USAGE}
 
 
 def turn(*outputs: dict[str, Any]) -> dict[str, Any]:
