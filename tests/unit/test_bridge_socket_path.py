@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import plexum_openai_provider
 from plexum_openai_provider.bridge.errors import SocketInUseError
 from plexum_openai_provider.bridge.socket_path import (
     MAX_SOCKET_PATH_BYTES,
@@ -30,6 +31,7 @@ from plexum_openai_provider.bridge.socket_path import (
 )
 
 SUBJECT = Path(__file__).resolve().parent.parent / "bridge" / "perm_subject.py"
+PACKAGE = Path(plexum_openai_provider.__file__).resolve().parent
 NOBODY, OTHER = 65534, 65533
 SETPRIV = shutil.which("setpriv") or "setpriv"  # util-linux; missing → the test fails loudly
 
@@ -45,11 +47,40 @@ def base() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def as_user(uid: int, *args: str, stdin: bytes = b"") -> dict[str, object]:
+@pytest.fixture(scope="module")
+def readable_code() -> Iterator[Path]:
+    """The subject and the package, copied where an unprivileged user can read them.
+
+    The checkout may sit in a folder only root can enter (a clone in `mktemp -d`, say).
+    """
+    root = Path(tempfile.mkdtemp(prefix="perm-code-", dir="/tmp"))
+    shutil.copytree(PACKAGE, root / "plexum_openai_provider",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copy(SUBJECT, root / "perm_subject.py")
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def subject_argv(code: Path, uid: int, *args: str) -> list[str]:
+    return [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            sys.executable, str(code / "perm_subject.py"), *args]  # fmt: skip
+
+
+def subject_env(code: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(code)}
+
+
+def as_user(code: Path, uid: int, *args: str, stdin: bytes = b"") -> dict[str, object]:
     """Run perm_subject.py as `uid` (no supplementary groups) and return its last JSON line."""
-    argv = [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-            sys.executable, str(SUBJECT), *args]  # fmt: skip
-    out = subprocess.run(argv, input=stdin, capture_output=True, timeout=60, check=True, cwd="/")
+    argv = subject_argv(code, uid, *args)
+    out = subprocess.run(
+        argv, input=stdin, capture_output=True, timeout=60, check=True, cwd="/",
+        env=subject_env(code),
+    )  # fmt: skip
     return json.loads(out.stdout.decode().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -83,22 +114,25 @@ def test_distinct_agents_get_distinct_paths() -> None:
     assert stable_socket_path("a", uid=1) != stable_socket_path("b", uid=1)
 
 
-def test_an_unprivileged_user_creates_the_dir_0700_and_binds_the_socket_0600(base: Path) -> None:
+def test_an_unprivileged_user_creates_the_dir_0700_and_binds_the_socket_0600(
+    base: Path, readable_code: Path
+) -> None:
     (base / "nb").mkdir()
     os.chown(base / "nb", NOBODY, NOBODY)
     sock = base / "nb" / "sockets" / "a.sock"
-    argv = [SETPRIV, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-            sys.executable, str(SUBJECT), "bind", str(sock)]  # fmt: skip
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd="/")
+    argv = subject_argv(readable_code, NOBODY, "bind", str(sock))
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd="/", env=subject_env(readable_code)
+    )
     try:
         assert proc.stdout is not None
         first = json.loads(proc.stdout.readline())
         assert first == {"ok": True, "listening": True, "dir_mode": 0o700, "sock_mode": 0o600}
         # Another unprivileged user cannot even reach the socket.
-        other = as_user(OTHER, "connect", str(sock))
+        other = as_user(readable_code, OTHER, "connect", str(sock))
         assert other == {"ok": False, "error": "PermissionError", "errno": 13}
         # A second listener (same user) on a live socket is a clear error, not a takeover.
-        second = as_user(NOBODY, "bind", str(sock), stdin=b"")
+        second = as_user(readable_code, NOBODY, "bind", str(sock), stdin=b"")
         assert second["error"] == "SocketInUseError" and str(sock) in str(second["message"])
     finally:
         out, _ = proc.communicate(b"", timeout=30)
@@ -106,30 +140,30 @@ def test_an_unprivileged_user_creates_the_dir_0700_and_binds_the_socket_0600(bas
     assert not sock.exists()
 
 
-def test_a_socket_dir_owned_by_another_user_is_refused(base: Path) -> None:
+def test_a_socket_dir_owned_by_another_user_is_refused(base: Path, readable_code: Path) -> None:
     foreign = base / "foreign"
     foreign.mkdir(mode=0o700)  # owned by root, the "other user" here
-    result = as_user(NOBODY, "ensure-dir", str(foreign))
+    result = as_user(readable_code, NOBODY, "ensure-dir", str(foreign))
     assert result["error"] == "UnsafeSocketDirError"
     assert "owned by uid 0" in str(result["message"])
 
 
-def test_a_socket_dir_open_to_group_or_other_is_refused(base: Path) -> None:
+def test_a_socket_dir_open_to_group_or_other_is_refused(base: Path, readable_code: Path) -> None:
     loose = base / "loose"
     loose.mkdir()
     loose.chmod(0o755)
     os.chown(loose, NOBODY, NOBODY)
-    result = as_user(NOBODY, "ensure-dir", str(loose))
+    result = as_user(readable_code, NOBODY, "ensure-dir", str(loose))
     assert result["error"] == "UnsafeSocketDirError"
     assert "mode 0755" in str(result["message"])
 
 
-def test_a_symlinked_socket_dir_is_refused(base: Path) -> None:
+def test_a_symlinked_socket_dir_is_refused(base: Path, readable_code: Path) -> None:
     real = base / "real"
     real.mkdir(mode=0o700)
     os.chown(real, NOBODY, NOBODY)
     (base / "link").symlink_to(real)
-    result = as_user(NOBODY, "ensure-dir", str(base / "link"))
+    result = as_user(readable_code, NOBODY, "ensure-dir", str(base / "link"))
     assert result["error"] == "UnsafeSocketDirError"
     assert "symlink" in str(result["message"])
 
