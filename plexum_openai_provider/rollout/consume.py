@@ -37,7 +37,12 @@ from plexum_openai_provider.rollout._splice import blank_line
 from plexum_openai_provider.rollout.errors import RolloutChangedError, RolloutError
 
 DEFAULT_MARKER = "...(tool called)"
-CHUNK = 1 << 22
+# The mapped window: larger means fewer re-scans at window edges (measured: 4 MiB 2.3x, 16 MiB
+# 1.9x a `cp` + fsync of the same file), and still well under the 64 MB memory budget.
+CHUNK = 1 << 24
+# The envelope's own `type` comes within the first bytes of a codex rollout line.
+_HEAD = 512
+_TOP_TYPE = re.compile(rb'"type"[ \t\r\n]*:[ \t\r\n]*"([^"\\]*)"')
 # A `"call_id": "<id>"` member; the id literal is decoded, so any escaping of it still matches.
 _CALL_ID = re.compile(rb'"call_id"[ \t\r\n]*:[ \t\r\n]*"((?:[^"\\\n]|\\.)*)"')
 
@@ -205,26 +210,59 @@ def _scan(
 
 
 def _call_lines(buf: mmap.mmap, begin: int, cut: int, ids: frozenset[str]) -> list[tuple[int, int]]:
-    """Spans (start, end without the newline) of the lines in buf[begin:cut] naming a wanted id."""
+    """Spans (start, end without the newline) of the lines in buf[begin:cut] naming a wanted id.
+
+    Lines whose top-level `type` is not `response_item` (event_msg copies of big outputs, mostly)
+    are stepped over with a newline search alone: that keeps the scan near `memchr` speed.
+    """
     spans: list[tuple[int, int]] = []
-    at = buf.find(b'"call_id"', begin, cut)
+    start = begin
+    while start < cut:
+        newline = buf.find(b"\n", start, cut)
+        end = cut if newline < 0 else newline
+        if _may_hold_calls(buf, start, end) and _names_wanted_id(buf, start, end, ids):
+            spans.append((start, end))
+        start = end + 1
+    return spans
+
+
+def _may_hold_calls(buf: mmap.mmap, start: int, end: int) -> bool:
+    """False only when the line's top-level `type` is visibly something else than response_item."""
+    head = buf[start : min(end, start + _HEAD)]
+    match = _TOP_TYPE.search(head)
+    if match is None or head.count(b"{", 0, match.start()) != 1:
+        return True  # an unusual layout: look at the whole line
+    return match.group(1) == b"response_item"
+
+
+def _names_wanted_id(buf: mmap.mmap, start: int, end: int, ids: frozenset[str]) -> bool:
+    # codex writes an output's `call_id` before the output itself: when the head of the line
+    # names one, the (possibly huge) rest need not be searched. A call's arguments come first,
+    # so without a `call_id` in the head the whole line is searched.
+    head_end = min(end, start + _HEAD)
+    if buf.find(b'"call_id"', start, head_end) >= 0:
+        return _wanted_in(buf, start, end, ids, keys_before=head_end)
+    return _wanted_in(buf, start, end, ids, keys_before=end)
+
+
+def _wanted_in(
+    buf: mmap.mmap, start: int, end: int, ids: frozenset[str], *, keys_before: int
+) -> bool:
+    """Whether a `call_id` member starting before `keys_before` names a wanted id."""
+    at = buf.find(b'"call_id"', start, keys_before)
     while at >= 0:
-        match = _CALL_ID.match(buf, at, cut)
-        at = buf.find(b'"call_id"', at + 9, cut)
+        match = _CALL_ID.match(buf, at, end)
+        at = buf.find(b'"call_id"', at + 9, keys_before)
         if match is None:
             continue
+        raw = match.group(1)
         try:
-            value = json.loads(b'"' + match.group(1) + b'"')
+            value = raw.decode("utf-8") if b"\\" not in raw else json.loads(b'"' + raw + b'"')
         except ValueError:
             continue
-        if value not in ids:
-            continue
-        start = buf.rfind(b"\n", begin, match.start()) + 1 or begin
-        if spans and spans[-1][0] == start:
-            continue  # several call_id members on one line
-        end = buf.find(b"\n", match.end(), cut)
-        spans.append((start, cut if end < 0 else end))
-    return spans
+        if value in ids:
+            return True
+    return False
 
 
 def _edit_line(

@@ -273,3 +273,18 @@ def test_the_temp_file_is_removed_when_the_rewrite_fails(
         consume_rollout(path, ["call_exec1"])
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_an_id_whose_value_crosses_the_scanned_head_of_a_line_is_still_found(
+    tmp_path: Path,
+) -> None:
+    """The scan looks for `call_id` keys in a line's first bytes; the value may run past them."""
+    call_id = "call_" + "x" * 1000
+    prefix = '{"timestamp":"t","type":"response_item","payload":{"type":"function_call_output",'
+    pad = " " * (480 - len(prefix))
+    line = f'{prefix}{pad}"call_id":"{call_id}","output":"heavy"}}}}\n'
+    path = tmp_path / "rollout.jsonl"
+    path.write_text(line)
+    result = consume_rollout(path, [call_id])
+    assert result.consumed == {call_id}
+    assert "heavy" not in path.read_text()
