@@ -21,25 +21,23 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from .bridge.errors import BridgeError
 from .bridge.spec import ToolCallback, ToolSpec
 from .codex.argv import build_exec_argv, redact_argv
-from .codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
-from .codex.framing import LineFramer, OversizedLine
+from .codex.exec_stream import ThreadStarted
 from .config import DEFAULT_MODEL, HostConfig
 from .errors import ConfigError, SessionStoreError
 from .events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
 from .mapper import Completed, Failed, TurnMapper, classify_failure
-from .process import StderrTail, reap, signal_group, spawn, terminate_group, write_and_close
+from .process import StderrTail, reap, spawn, terminate_group, write_and_close
 from .sessions import SessionStore, ThreadRecord, acquire_workspace_lock, is_plain_id
 from .thread_mirror import RolloutPosition, mirror_turn, start_position
 from .turn_messages import binary_help, stderr_tail_text, stop_event
+from .turn_stream import Stop, TurnClock, stream_events
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 256 * 1024
 NO_ROLLOUT = "no rollout found"
 
 
@@ -49,9 +47,7 @@ class TurnLimits:
 
     max_line_bytes: int = 64 * 1024 * 1024  # a 1 MiB command_execution line is normal
     kill_grace_s: float = 3.0  # SIGTERM -> SIGKILL
-    # After codex exits, a child it left behind may still hold stdout open: read what is
-    # buffered for this long, then sweep the group so the pipe closes.
-    post_exit_drain_s: float = 2.0
+    post_exit_drain_s: float = 2.0  # stdout read after codex exits (a child may hold it open)
 
 
 @dataclass(frozen=True)
@@ -67,14 +63,6 @@ class TurnRequest:
     call_tool: ToolCallback | None = None
 
 
-class _Stop(Exception):
-    """Internal: the turn must stop early for `code` (cancelled, timeout, idle_timeout)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
 class Turn:
     """A running turn. Iterate it once; leaving the `async with` ends codex if it still runs."""
 
@@ -84,10 +72,10 @@ class Turn:
         self.config = config
         self.request = request
         self.limits = limits or TurnLimits()
-        self._cancelled = asyncio.Event()
+        self._clock = TurnClock(
+            turn_timeout_s=config.turn_timeout_s, idle_timeout_s=config.idle_timeout_s
+        )
         self._events: AsyncGenerator[CanonicalEvent, None] | None = None
-        self._deadline = 0.0
-        self._last_progress = 0.0
         self._fresh_retry = False
         self._codex_pid: int | None = None
         self._mcp_args: list[str] = []
@@ -111,13 +99,12 @@ class Turn:
 
     def cancel(self) -> None:
         """Ask the turn to stop; it ends with `error{code: cancelled}`."""
-        self._cancelled.set()
+        self._clock.cancel()
 
     # -- the turn ------------------------------------------------------------------------------
 
     async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
-        loop = asyncio.get_running_loop()
-        self._deadline = loop.time() + self.config.turn_timeout_s
+        self._clock.start()
         request = self.request
         try:
             model_arg = self.config.model_arg(request.model)
@@ -129,8 +116,8 @@ class Turn:
             return
         lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
         try:
-            await self._wait(lock_task, idle=False)
-        except _Stop as stop:
+            await self._clock.wait(lock_task, idle=False)
+        except Stop as stop:
             lock_task.cancel()
             with contextlib.suppress(BaseException):
                 os.close(await lock_task)
@@ -212,7 +199,14 @@ class Turn:
         fresh_thread = record is None
         try:
             try:
-                async with contextlib.aclosing(self._stream(proc, mapper)) as stream:
+                stream_gen = stream_events(
+                    proc,
+                    mapper,
+                    self._clock,
+                    max_line_bytes=self.limits.max_line_bytes,
+                    post_exit_drain_s=self.limits.post_exit_drain_s,
+                )
+                async with contextlib.aclosing(stream_gen) as stream:
                     async for item in stream:
                         if isinstance(item, ThreadStarted):
                             thread_id = item.thread_id
@@ -221,7 +215,7 @@ class Turn:
                                 yield event
                         else:
                             yield item
-            except _Stop as stop:
+            except Stop as stop:
                 for event in mapper.finish():
                     yield event
                 await terminate_group(proc, grace_s=self.limits.kill_grace_s)
@@ -244,105 +238,11 @@ class Turn:
                 await terminate_group(proc, grace_s=self.limits.kill_grace_s)
             await reap(proc)
 
-    async def _stream(
-        self, proc: asyncio.subprocess.Process, mapper: TurnMapper
-    ) -> AsyncGenerator[CanonicalEvent | ThreadStarted, None]:
-        """Lines from codex's stdout, mapped; raises _Stop on cancel or timeout."""
-        assert proc.stdout is not None
-        loop = asyncio.get_running_loop()
-        framer = LineFramer(self.limits.max_line_bytes)
-        exit_task = asyncio.create_task(proc.wait())
-        drain_until: float | None = None
-        self._last_progress = loop.time()
-        try:
-            while True:
-                read = asyncio.create_task(proc.stdout.read(READ_CHUNK))
-                try:
-                    while not read.done():
-                        await self._wait(
-                            read, idle=not mapper.busy, also=exit_task, limit=drain_until
-                        )
-                        if exit_task.done() and drain_until is None and not read.done():
-                            drain_until = loop.time() + self.limits.post_exit_drain_s
-                        elif drain_until is not None and loop.time() >= drain_until:
-                            signal_group(proc.pid, signal.SIGKILL)  # stragglers hold the pipe
-                            drain_until = float("inf")
-                finally:
-                    if not read.done():
-                        read.cancel()
-                chunk = read.result()
-                lines = framer.feed(chunk) if chunk else framer.finish()
-                for line in lines:
-                    for out in self._line(line, mapper):
-                        yield out
-                if not chunk:
-                    return
-        finally:
-            exit_task.cancel()
-
-    def _line(self, line: bytes | OversizedLine, mapper: TurnMapper) -> list[Any]:
-        loop = asyncio.get_running_loop()
-        if isinstance(line, OversizedLine):
-            self._last_progress = loop.time()
-            return [
-                WarningEvent(
-                    f"skipped a line of {line.size} bytes from codex: longer than the "
-                    f"{self.limits.max_line_bytes} byte limit"
-                )
-            ]
-        event = parse_exec_line(line)
-        if not is_reconnect_notice(event):
-            self._last_progress = loop.time()
-        out: list[Any] = []
-        if isinstance(event, ThreadStarted):
-            out.append(event)
-        out.extend(mapper.feed(event))
-        return out
-
-    async def _wait(
-        self,
-        task: asyncio.Future[Any],
-        *,
-        idle: bool,
-        also: asyncio.Future[Any] | None = None,
-        limit: float | None = None,
-    ) -> None:
-        """Wait for `task` (or `also`); raise _Stop on cancel, turn timeout or idle timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = self._deadline
-        idle_deadline = self._last_progress + self.config.idle_timeout_s
-        if idle:
-            deadline = min(deadline, idle_deadline)
-        if limit is not None:
-            deadline = min(deadline, limit)
-        cancel = asyncio.create_task(self._cancelled.wait())
-        waiting: set[asyncio.Future[Any]] = {task, cancel}
-        if also is not None and also.done():
-            also = None  # already seen by the caller: do not wake up for it again
-        if also is not None:
-            waiting.add(also)
-        try:
-            await asyncio.wait(
-                waiting, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
-            )
-        finally:
-            cancel.cancel()
-        if task.done() or (also is not None and also.done()):
-            return
-        if self._cancelled.is_set():
-            raise _Stop("cancelled")
-        now = loop.time()
-        if now >= self._deadline:
-            raise _Stop("timeout")
-        if idle and now >= idle_deadline:
-            raise _Stop("idle_timeout")
-        # `limit` passed: the caller decides.
-
     async def _wait_exit(self, proc: asyncio.subprocess.Process) -> None:
         exit_task = asyncio.create_task(proc.wait())
         try:
-            await self._wait(exit_task, idle=False)
-        except _Stop:
+            await self._clock.wait(exit_task, idle=False)
+        except Stop:
             await terminate_group(proc, grace_s=self.limits.kill_grace_s)
         finally:
             exit_task.cancel()
