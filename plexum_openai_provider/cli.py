@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import argparse
 
-EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
-
 
 def _parser() -> argparse.ArgumentParser:
     import argparse
@@ -63,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .consume_cli import consume
 
         return consume(args)
-    return EXIT_USAGE  # pragma: no cover - argparse rejects unknown commands
+    return 2  # pragma: no cover - argparse rejects unknown commands
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,7 @@ from .config import DEFAULT_MODEL, HostConfig
 from .errors import ConfigError, SessionStoreError
 from .events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
 from .mapper import Completed, Failed, TurnMapper, classify_failure
-from .process import StderrTail, reap, spawn, terminate_group, write_and_close
+from .process import StderrTail, spawn, terminate_group, write_and_close
 from .sessions import SessionStore, ThreadRecord, acquire_workspace_lock, is_plain_id
 from .thread_mirror import RolloutPosition, mirror_turn, start_position
 from .turn_messages import binary_help, stderr_tail_text, stop_event
@@ -178,6 +178,8 @@ class Turn:
         env = self._env()
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         log.debug("prompt: %r", request.prompt)
+        # Before codex starts: once it runs it appends this turn's lines to the same file.
+        start = start_position(config, record)
         try:
             proc = await spawn(argv, cwd=request.workspace, env=env)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
@@ -187,7 +189,6 @@ class Turn:
             yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
             return
         self._codex_pid = proc.pid
-        start = start_position(config, record)
 
         stderr = StderrTail()
         helpers = [
@@ -234,9 +235,8 @@ class Turn:
         finally:
             for task in helpers:
                 task.cancel()
-            if proc.returncode is None:
-                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
-            await reap(proc)
+            # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
+            await terminate_group(proc, grace_s=self.limits.kill_grace_s)
 
     async def _wait_exit(self, proc: asyncio.subprocess.Process) -> None:
         exit_task = asyncio.create_task(proc.wait())

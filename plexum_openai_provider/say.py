@@ -13,7 +13,6 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
 from .config import HostConfig, load_config
@@ -85,7 +84,8 @@ def _usage_text(usage: Usage) -> str:
     )
 
 
-def _print_human(event: CanonicalEvent, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+def _print_human(event: CanonicalEvent) -> None:
+    out, err = sys.stdout, sys.stderr  # looked up per call: callers may redirect them
     if event.type == "text_delta":
         out.write(event.text.rstrip("\n") + "\n")
         out.flush()

@@ -1,9 +1,10 @@
-"""Shared test setup: hypothesis profiles (`ci` when CI=true, else `dev`)."""
+"""Shared test setup: hypothesis profiles (`ci` when CI=true, else `dev`); `live` on request."""
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("dev", max_examples=50, deadline=None)
@@ -12,3 +13,13 @@ settings.register_profile("ci", max_examples=100, deadline=None)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`live` tests talk to OpenAI through a real `codex login`: run only when asked (`-m live`)."""
+    if "live" in (config.getoption("markexpr") or "").replace("not live", ""):
+        return
+    skip = pytest.mark.skip(reason="needs a real `codex login`; run with `pytest -m live`")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
