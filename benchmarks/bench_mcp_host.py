@@ -76,7 +76,7 @@ def main() -> int:
     cases: dict[str, Callable[[], float]] = {
         "python -c pass": lambda: time_exit([py, "-c", "pass"]),
         "mcp-host (no listener)": lambda: time_initialize(
-            [py, "-m", "plexum_openai_provider.mcp_host"], env
+            [py, "-m", "plexum_openai_provider.bridge.relay"], env
         ),
     }
     if not args.no_sdk:

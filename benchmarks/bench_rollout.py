@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from plexum_openai_provider.rollout import (  # noqa: E402
+from plexum_openai_provider.codex.rollout import (  # noqa: E402
     consume_rollout,
     locate_rollout,
     read_tool_calls,
@@ -228,7 +228,7 @@ RSS_CHILD = r"""
 import resource, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[4])
-from plexum_openai_provider.rollout import consume_rollout, read_tool_calls
+from plexum_openai_provider.codex.rollout import consume_rollout, read_tool_calls
 
 def status(key):
     # VmHWM/VmRSS belong to this exec's own mm; ru_maxrss also carries the parent's RSS at fork.

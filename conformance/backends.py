@@ -25,7 +25,7 @@ from plexum_openai_provider.codex.argv import build_exec_argv
 from plexum_openai_provider.config import DEFAULT_MODEL, HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import ProviderError
-from plexum_openai_provider.runner import TurnLimits, TurnRequest, run_turn
+from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
 
 FAKE_BINARY = Path(sys.executable).parent / "fake-codex"
 # The fake never connects; its error texts only quote the provider's base_url.

@@ -1,3 +1,139 @@
-"""plexum-openai-provider: the OpenAI codex CLI as a Plexum model backend."""
+"""plexum-openai-provider: the OpenAI codex CLI as a Plexum model backend. The public API.
 
-__version__ = "0.1.0"
+Names resolve lazily (PEP 562): `mcp-host` imports this package on codex's critical path, so
+importing the root alone must load nothing but this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .version import __version__
+
+# Public name → the module that defines it.
+_HOMES = {
+    "Turn": "turn",
+    "TurnLimits": "turn",
+    "TurnRequest": "turn",
+    "open_turn": "turn",
+    "run_turn": "turn",
+    "ToolCallback": "bridge.spec",
+    "ToolReply": "bridge.spec",
+    "ToolSpec": "bridge.spec",
+    "HostConfig": "config",
+    "load_config": "config",
+    "ConsumeResult": "consume",
+    "consume_blocks": "consume",
+    "CanonicalEvent": "events",
+    "ERROR_CODES": "events",
+    "ErrorCode": "events",
+    "ErrorEvent": "events",
+    "Item": "events",
+    "ItemPhase": "events",
+    "MessageEnd": "events",
+    "Reasoning": "events",
+    "TextDelta": "events",
+    "ToolCall": "events",
+    "ToolResult": "events",
+    "Usage": "events",
+    "WarningEvent": "events",
+    "is_terminal": "events",
+    "BridgeError": "errors",
+    "ConfigError": "errors",
+    "ConsumeError": "errors",
+    "ProviderError": "errors",
+    "RegistrationError": "errors",
+    "RolloutChangedError": "errors",
+    "RolloutError": "errors",
+    "SessionStoreError": "errors",
+    "SocketInUseError": "errors",
+    "UnsafeSocketDirError": "errors",
+}
+
+__all__ = [
+    "ERROR_CODES",
+    "BridgeError",
+    "CanonicalEvent",
+    "ConfigError",
+    "ConsumeError",
+    "ConsumeResult",
+    "ErrorCode",
+    "ErrorEvent",
+    "HostConfig",
+    "Item",
+    "ItemPhase",
+    "MessageEnd",
+    "ProviderError",
+    "Reasoning",
+    "RegistrationError",
+    "RolloutChangedError",
+    "RolloutError",
+    "SessionStoreError",
+    "SocketInUseError",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallback",
+    "ToolReply",
+    "ToolResult",
+    "ToolSpec",
+    "Turn",
+    "TurnLimits",
+    "TurnRequest",
+    "UnsafeSocketDirError",
+    "Usage",
+    "WarningEvent",
+    "__version__",
+    "consume_blocks",
+    "is_terminal",
+    "load_config",
+    "open_turn",
+    "run_turn",
+]
+
+if TYPE_CHECKING:
+    from .bridge.spec import ToolCallback, ToolReply, ToolSpec
+    from .config import HostConfig, load_config
+    from .consume import ConsumeResult, consume_blocks
+    from .errors import (
+        BridgeError,
+        ConfigError,
+        ConsumeError,
+        ProviderError,
+        RegistrationError,
+        RolloutChangedError,
+        RolloutError,
+        SessionStoreError,
+        SocketInUseError,
+        UnsafeSocketDirError,
+    )
+    from .events import (
+        ERROR_CODES,
+        CanonicalEvent,
+        ErrorCode,
+        ErrorEvent,
+        Item,
+        ItemPhase,
+        MessageEnd,
+        Reasoning,
+        TextDelta,
+        ToolCall,
+        ToolResult,
+        Usage,
+        WarningEvent,
+        is_terminal,
+    )
+    from .turn import Turn, TurnLimits, TurnRequest, open_turn, run_turn
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .codex.rollout.splice import DEFAULT_MARKER
 from .errors import ConfigError
 
 CONFIG_ENV = "PLEXUM_OPENAI_PROVIDER_CONFIG"
@@ -38,7 +39,7 @@ class HostConfig:
     mcp_registration: str = "per-turn"
     socket_dir: str | None = None
     # What a consumed tool output becomes in the rollout (the Go plugin's marker).
-    consume_marker: str = "...(tool called)"
+    consume_marker: str = DEFAULT_MARKER
     consume_wait_s: float = 60.0  # how long consume waits for a running turn of the workspace
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
@@ -132,6 +133,14 @@ def parse_config(raw: Any, path: str) -> HostConfig:
         if key in values:
             values[key] = os.path.expanduser(values[key])
     return HostConfig(source=path, **values)
+
+
+def codex_home(config: HostConfig) -> Path:
+    """The CODEX_HOME codex uses for our turns."""
+    if config.codex_home:
+        return Path(config.codex_home)
+    from_env = os.environ.get("CODEX_HOME")
+    return Path(from_env) if from_env else Path.home() / ".codex"
 
 
 def resolve_config_path(explicit: str | None = None) -> Path:

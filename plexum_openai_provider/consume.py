@@ -13,15 +13,12 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from .config import HostConfig
-from .errors import ProviderError
-from .rollout import ConsumeResult, consume_rollout, locate_rollout
+from .codex.rollout import ConsumeResult, consume_rollout, locate_rollout
+from .config import HostConfig, codex_home
+from .errors import ConsumeError
 from .sessions import SessionStore, acquire_workspace_lock
-from .thread_mirror import codex_home
 
-
-class ConsumeError(ProviderError):
-    """Consume could not run (no thread, no rollout, a turn that did not end in time)."""
+__all__ = ["ConsumeError", "ConsumeResult", "consume_blocks"]
 
 
 async def consume_blocks(

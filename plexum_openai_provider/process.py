@@ -1,4 +1,4 @@
-"""Starting codex in its own process group, and ending everything in that group.
+"""Starting codex in its own process group, ending everything in that group; short codex commands.
 
 codex is started through a launcher at times (the npm node wrapper forks the native binary) and
 can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
@@ -111,3 +111,29 @@ class StderrTail:
             data = data[-self._limit :]
             self.truncated = True
         return data.decode("utf-8", errors="replace")
+
+
+async def run_captured(
+    argv: Sequence[str], *, env: Mapping[str, str], timeout_s: float
+) -> tuple[int, str, str]:
+    """Run a short command to its end: (exit code, stdout, stderr), stdin closed.
+
+    Raises OSError when it cannot start and TimeoutError (after killing it) when it overruns.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env),
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")

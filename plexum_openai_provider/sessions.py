@@ -15,28 +15,20 @@ import errno
 import fcntl
 import json
 import os
-import re
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .codex.thread_id import is_plain_id
 from .errors import SessionStoreError
 from .events import Usage
+from .files import atomic_write_text
 
 SESSION_FILE = ".plexum-codex-session"
 LOCK_FILE = ".plexum-codex-session.lock"
 STORE_VERSION = 1
 LEGACY_SESSION = "default"
-
-# Codex thread ids are UUIDs; anything with separators, dots or control characters is refused so a
-# stored id can never steer a path or an argv.
-_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-
-
-def is_plain_id(value: str) -> bool:
-    return _PLAIN_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -62,26 +54,6 @@ class ThreadRecord:
             out["rollout_path"] = self.rollout_path
             out["rollout_offset"] = self.rollout_offset
         return out
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` so a crash leaves either the old or the new file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class SessionStore:

@@ -1,9 +1,12 @@
-"""The `mcp-host` relay: codex's MCP stdio ⇄ the agent's unix socket. STANDARD LIBRARY ONLY.
+"""`mcp-host`: codex's MCP stdio ⇄ the agent's unix socket. STANDARD LIBRARY ONLY.
 
-Codex starts `mcp-host` on every exec and waits about a second for it, so this module (and
-everything it imports) must stay stdlib-only. `relay(sock)` copies bytes both ways until either
-side closes. With no listener (no Plexum turn running), `serve_empty` answers MCP itself with no
-tools: `initialize`, `ping`, `tools/list` → [], `tools/call` → an error naming the agent.
+Codex starts it on every exec and waits about a second, so this module (and everything it imports,
+the package root included) must stay stdlib-only and light: never the facade's targets, the turn or
+the `mcp` SDK. `main` reads PLEXUM_MCP_SOCKET / PLEXUM_MCP_AGENT_ID (set by the registration);
+`relay(sock)` copies bytes both ways until either side closes. With no listener (no Plexum turn
+running), `serve_empty` answers MCP itself with no tools: `initialize`, `ping`, `tools/list` → [],
+`tools/call` → an error naming the agent. Run as `plexum-openai-provider mcp-host` or
+`python -m plexum_openai_provider.bridge.relay`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ import sys
 from select import select
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # typing costs ~5 ms at run time; annotations are strings here anyway
+from plexum_openai_provider.codex.mcp_entry import AGENT_ENV, SOCKET_ENV
+from plexum_openai_provider.version import __version__
+
+if TYPE_CHECKING:  # annotations are strings here; these names are never needed at run time
+    from collections.abc import Sequence
     from typing import Any, BinaryIO
 
 SERVER_NAME = "plexum-host"
@@ -170,5 +177,29 @@ def run(socket_path: str | None, agent_id: str, version: str) -> int:
     if sock is not None:
         return relay(sock, sys.stdin.fileno(), sys.stdout.fileno())
     if not socket_path:
-        print("mcp-host: PLEXUM_MCP_SOCKET is not set; serving no tools", file=sys.stderr)
+        print(f"mcp-host: {SOCKET_ENV} is not set; serving no tools", file=sys.stderr)
     return serve_empty(sys.stdin.buffer, sys.stdout.buffer, agent_id, version)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; `argv` may be empty or the single word `mcp-host` (from a registration)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "mcp-host":
+        args = args[1:]
+    if args:
+        print(
+            f"mcp-host takes no arguments (got {args!r}); configure it through "
+            f"{SOCKET_ENV} and {AGENT_ENV}",
+            file=sys.stderr,
+        )
+        return 2
+    socket_path = os.environ.get(SOCKET_ENV) or None
+    agent_id = os.environ.get(AGENT_ENV, "")
+    try:
+        return run(socket_path, agent_id, __version__)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -26,14 +26,14 @@ from mcp.server.lowlevel import Server
 from mcp.shared.message import SessionMessage
 from pydantic import TypeAdapter
 
-from plexum_openai_provider import __version__
 from plexum_openai_provider.bridge.peers import peer_credentials
+from plexum_openai_provider.bridge.relay import MAX_LINE_BYTES, SERVER_NAME
 from plexum_openai_provider.bridge.socket_path import Listener, bind_listener
 from plexum_openai_provider.bridge.spec import PeerCheck, ToolCallback, ToolReply, ToolSpec
+from plexum_openai_provider.version import __version__
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 16 << 20
 _REFUSAL_READ_TIMEOUT = 5.0  # how long a refused peer gets to send the request we answer
 _CONTENT = TypeAdapter(list[types.ContentBlock])
 
@@ -65,7 +65,7 @@ class TurnToolServer:
         self.accepted = 0  # sessions served
         self.refused = 0  # connections refused by allow_peer
         self._mcp = Server[Any](
-            "plexum-host",
+            SERVER_NAME,
             version=__version__,
             on_list_tools=self._on_list_tools,
             on_call_tool=self._on_call_tool,

@@ -19,7 +19,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from plexum_openai_provider.bridge.errors import SocketInUseError, UnsafeSocketDirError
+from plexum_openai_provider.errors import SocketInUseError, UnsafeSocketDirError
 
 MAX_SOCKET_PATH_BYTES = 100
 _FILE_HASH_HEX = 24  # 96 bits: the file name is all hash, so arbitrary ids never lengthen it

@@ -1,4 +1,4 @@
-"""What a turn offers codex as tools, in plain types (no `mcp` import, so the runner stays light).
+"""What a turn offers codex as tools, in plain types (no `mcp` import, so the turn stays light).
 
 `ToolSpec` is one dynamic tool as the model sees it; the host answers a call with a `ToolReply` or
 a plain string through a `ToolCallback`.

@@ -4,7 +4,7 @@
 `exec`, before `resume` — codex 0.135–0.169 apply them to the resumed thread there, while after
 `resume` some (`-s`, `-C`) are rejected with exit 2 (checked on the real binaries, see
 conformance/NOTES.md). `--` ends the options so nothing after it is read as a flag, and `-` makes
-codex read the prompt from stdin, which the runner writes and closes.
+codex read the prompt from stdin, which the turn writes and closes.
 """
 
 from __future__ import annotations

@@ -13,4 +13,4 @@ from pathlib import Path
 
 if __name__ == "__main__":
     Path(sys.argv[1]).write_text(str(os.getpid()))
-    sys.exit(subprocess.call([sys.executable, "-m", "plexum_openai_provider.mcp_host"]))
+    sys.exit(subprocess.call([sys.executable, "-m", "plexum_openai_provider.bridge.relay"]))

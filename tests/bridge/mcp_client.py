@@ -27,7 +27,7 @@ def host_params(
     if launcher_pidfile is not None:
         args = [str(LAUNCHER), str(launcher_pidfile)]
     else:
-        args = ["-m", "plexum_openai_provider.mcp_host"]
+        args = ["-m", "plexum_openai_provider.bridge.relay"]
     # The SDK's default env has no PYTHONPATH; the editable install makes the package importable.
     return StdioServerParameters(command=sys.executable, args=args, env=env, cwd=os.getcwd())
 

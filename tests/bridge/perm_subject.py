@@ -13,8 +13,8 @@ import stat
 import sys
 from pathlib import Path
 
-from plexum_openai_provider.bridge.errors import BridgeError
 from plexum_openai_provider.bridge.socket_path import bind_listener, ensure_socket_dir
+from plexum_openai_provider.errors import BridgeError
 
 
 def main(action: str, target: str) -> dict[str, object]:

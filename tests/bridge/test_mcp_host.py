@@ -221,18 +221,34 @@ def test_mcp_host_runs_as_a_module_and_rejects_unknown_arguments() -> None:
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-m", "plexum_openai_provider.mcp_host", "--bogus"],
+        [sys.executable, "-m", "plexum_openai_provider.bridge.relay", "--bogus"],
         capture_output=True, timeout=30, env={**os.environ, "PLEXUM_MCP_SOCKET": ""},
     )  # fmt: skip
     assert proc.returncode == 2 and b"takes no arguments" in proc.stderr
 
 
-def test_mcp_host_imports_only_the_standard_library_on_its_way_in() -> None:
+@pytest.mark.parametrize(
+    ("route", "ours_expected"),
+    [
+        (
+            ["-m", "plexum_openai_provider.bridge.relay"],
+            {"", ".version", ".bridge", ".codex", ".codex.mcp_entry"},
+        ),
+        (
+            ["-m", "plexum_openai_provider.cli", "mcp-host"],
+            {"", ".version", ".cli", ".bridge", ".bridge.relay", ".codex", ".codex.mcp_entry"},
+        ),
+    ],
+    ids=["module", "console-command"],
+)
+def test_mcp_host_imports_only_the_standard_library_on_its_way_in(
+    route: list[str], ours_expected: set[str]
+) -> None:
     import subprocess
     import sys
 
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "plexum_openai_provider.mcp_host"],
+        [sys.executable, "-X", "importtime", *route],
         input=b"", capture_output=True, timeout=30,
         env={**os.environ, "PLEXUM_MCP_SOCKET": "/nonexistent/x.sock"},
     )  # fmt: skip
@@ -243,11 +259,8 @@ def test_mcp_host_imports_only_the_standard_library_on_its_way_in() -> None:
         if line.startswith("import time:") and "imported package" not in line
     }
     ours = {m for m in imported if m.split(".")[0] == "plexum_openai_provider"}
-    assert ours == {
-        "plexum_openai_provider",
-        "plexum_openai_provider.bridge",
-        "plexum_openai_provider.bridge.relay",
-    }
+    # The module run with -m is `__main__`, not imported under its own name.
+    assert ours == {"plexum_openai_provider" + suffix for suffix in ours_expected}
     site_hooks = {"sitecustomize", "usercustomize", "_distutils_hack"}
     foreign = {
         m for m in imported - ours - site_hooks if m.split(".")[0] not in sys.stdlib_module_names

@@ -28,11 +28,10 @@ from plexum_openai_provider.bridge.registration import (
     current_entry,
     default_plugin_command,
     ensure_registered,
-    exec_overrides,
-    per_turn_overrides,
 )
 from plexum_openai_provider.bridge.server import ToolSpec, serve_tools
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
+from plexum_openai_provider.codex.mcp_entry import exec_overrides, per_turn_overrides
 
 pytestmark = pytest.mark.e2e
 VERSION = "0.169.0"
@@ -229,7 +228,7 @@ async def test_required_makes_codex_wait_for_a_slow_mcp_host_before_the_first_re
     """codex gives optional servers ~1 s; `required = true` waits (up to startup_timeout_sec)."""
     slow = tmp_path / "slow-mcp-host"
     slow.write_text(
-        f'#!/bin/sh\nsleep 2\nexec {PLUGIN[0]} -m plexum_openai_provider.mcp_host "$@"\n'
+        f'#!/bin/sh\nsleep 2\nexec {PLUGIN[0]} -m plexum_openai_provider.bridge.relay "$@"\n'
     )
     slow.chmod(0o755)
     agent, name = "slow", server_name("slow")

@@ -15,10 +15,10 @@ from conformance.codex_env import codex_env, provider_args
 from conformance.responses_server import ResponsesServer
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
-from plexum_openai_provider.builtin_tools import BUILTIN_TOOLS
+from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.events import Item, MessageEnd, ToolCall, ToolResult
-from plexum_openai_provider.runner import TurnLimits, TurnRequest, run_turn
+from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
 
 from .conftest import require_codex
 

@@ -18,7 +18,7 @@ from conformance.responses_server import ResponsesServer
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, ToolCall
-from plexum_openai_provider.runner import TurnLimits, TurnRequest, open_turn, run_turn
+from plexum_openai_provider.turn import TurnLimits, TurnRequest, open_turn, run_turn
 
 from .conftest import E2E_VERSIONS, require_codex
 

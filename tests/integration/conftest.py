@@ -17,7 +17,7 @@ import pytest
 
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.events import CanonicalEvent
-from plexum_openai_provider.runner import TurnLimits, TurnRequest, run_turn
+from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
 
 FAST_LIMITS = TurnLimits(kill_grace_s=0.5, post_exit_drain_s=0.5)
 

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta
-from plexum_openai_provider.runner import TurnLimits, TurnRequest, open_turn
+from plexum_openai_provider.turn import TurnLimits, TurnRequest, open_turn
 
 from .conftest import FAST_LIMITS, FakeCodex, group_alive, types
 

@@ -11,8 +11,8 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from plexum_openai_provider.bridge.names import namespace, server_name
-from plexum_openai_provider.builtin_tools import BUILTIN_TOOLS, call_builtin
-from plexum_openai_provider.runner import TurnRequest, run_turn
+from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS, call_builtin
+from plexum_openai_provider.turn import TurnRequest, run_turn
 
 from .conftest import FAST_LIMITS, FakeCodex
 from .test_scenario_snapshots import normalise

@@ -14,10 +14,10 @@ import pytest
 
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
-from plexum_openai_provider.builtin_tools import BUILTIN_TOOLS
+from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, Item, MessageEnd, ToolCall
-from plexum_openai_provider.runner import TurnRequest, run_turn
+from plexum_openai_provider.turn import TurnRequest, run_turn
 
 from .conftest import FAST_LIMITS, FakeCodex
 

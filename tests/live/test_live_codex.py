@@ -12,7 +12,7 @@ import pytest
 
 from plexum_openai_provider.config import load_config
 from plexum_openai_provider.events import MessageEnd, TextDelta
-from plexum_openai_provider.runner import TurnRequest, run_turn
+from plexum_openai_provider.turn import TurnRequest, run_turn
 
 pytestmark = pytest.mark.live
 

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexum_openai_provider.bridge.registration import (
+from plexum_openai_provider.codex.mcp_entry import (
     exec_overrides,
     per_turn_overrides,
     toml_string,
 )
 
-PLUGIN = ["/opt/venv/bin/python", "-m", "plexum_openai_provider.mcp_host"]
+PLUGIN = ["/opt/venv/bin/python", "-m", "plexum_openai_provider.bridge.relay"]
 
 
 def parse_override(arg: str) -> dict[str, object]:
@@ -37,7 +37,7 @@ def test_per_turn_overrides_define_the_whole_server_entry() -> None:
     assert table == {
         "__key__": "mcp_servers.plexum-host-a",
         "command": "/opt/venv/bin/python",
-        "args": ["-m", "plexum_openai_provider.mcp_host", "mcp-host"],
+        "args": ["-m", "plexum_openai_provider.bridge.relay", "mcp-host"],
         "env": {
             "PLEXUM_MCP_SOCKET": "/tmp/plexum-0/x.sock",
             "PLEXUM_MCP_AGENT_ID": 'a "quoted" id',

@@ -21,7 +21,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import plexum_openai_provider
-from plexum_openai_provider.bridge.errors import SocketInUseError
 from plexum_openai_provider.bridge.socket_path import (
     MAX_SOCKET_PATH_BYTES,
     bind_listener,
@@ -29,6 +28,7 @@ from plexum_openai_provider.bridge.socket_path import (
     ensure_socket_dir,
     stable_socket_path,
 )
+from plexum_openai_provider.errors import SocketInUseError
 
 SUBJECT = Path(__file__).resolve().parent.parent / "bridge" / "perm_subject.py"
 PACKAGE = Path(plexum_openai_provider.__file__).resolve().parent

@@ -37,7 +37,7 @@ from plexum_openai_provider.events import (
     Usage,
     WarningEvent,
 )
-from plexum_openai_provider.mapper import Completed, Failed, TurnMapper, classify_failure
+from plexum_openai_provider.turn.mapper import Completed, Failed, TurnMapper, classify_failure
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CAPTURES = sorted(FIXTURES.glob("*.stdout.jsonl"))
@@ -317,14 +317,14 @@ def test_unknown_item_types_are_skipped_and_logged_at_debug(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     mapper = TurnMapper(previous_total=Usage())
-    with caplog.at_level(logging.DEBUG, logger="plexum_openai_provider.mapper"):
+    with caplog.at_level(logging.DEBUG, logger="plexum_openai_provider.turn.mapper"):
         assert mapper.feed(ItemEvent("completed", "item_0", "collab_tool_call", {})) == []
     assert any("collab_tool_call" in r.getMessage() for r in caplog.records)
 
 
 def test_malformed_lines_are_logged_as_warnings(caplog: pytest.LogCaptureFixture) -> None:
     mapper = TurnMapper(previous_total=Usage())
-    with caplog.at_level(logging.WARNING, logger="plexum_openai_provider.mapper"):
+    with caplog.at_level(logging.WARNING, logger="plexum_openai_provider.turn.mapper"):
         assert mapper.feed(parse_exec_line(b"\x1b[200~noise")) == []
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
 

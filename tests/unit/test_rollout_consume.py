@@ -12,12 +12,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from plexum_openai_provider.rollout import (
-    RolloutError,
-    consume_rollout,
-    parse_tool_calls,
-    read_tool_calls,
-)
+from plexum_openai_provider.codex.rollout import consume_rollout, parse_tool_calls, read_tool_calls
+from plexum_openai_provider.errors import RolloutError
 
 ROLLOUTS = Path(__file__).parent.parent / "fixtures" / "rollouts"
 MARKER = "...(tool called)"

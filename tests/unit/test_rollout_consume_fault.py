@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from plexum_openai_provider.rollout import consume_rollout
+from plexum_openai_provider.codex.rollout import consume_rollout
 
 NAME = "rollout-2026-11-22T01-19-33-01a200d6-4ad2-7d63-9009-8c762be02650.jsonl"
 IDS = [f"call_{i}" for i in range(0, 120, 3)]
@@ -25,7 +25,7 @@ IDS = [f"call_{i}" for i in range(0, 120, 3)]
 CHILD = r"""
 import os, signal, sys
 from pathlib import Path
-from plexum_openai_provider.rollout import consume_rollout
+from plexum_openai_provider.codex.rollout import consume_rollout
 
 path, kill_at, ids = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
 steps = 0

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from plexum_openai_provider.rollout import locate_rollout
-from plexum_openai_provider.rollout.locate import uuid7_local_time
+from plexum_openai_provider.codex.rollout import locate_rollout
+from plexum_openai_provider.codex.rollout.locate import uuid7_local_time
 
 # Captured: created 2026-11-22T01:27:26Z with TZ=America/Los_Angeles → sessions/2026/11/21/...
 TID = "01a200dd-808f-7023-bb85-25345364b9aa"
@@ -55,7 +55,7 @@ def test_the_process_local_time_zone_is_the_default(tmp_path: Path) -> None:
     expected = make(tmp_path, LA_NAME)
     code = (
         "import sys, time; from pathlib import Path; time.tzset();"
-        "from plexum_openai_provider.rollout.locate import locate_rollout, uuid7_local_time;"
+        "from plexum_openai_provider.codex.rollout.locate import locate_rollout, uuid7_local_time;"
         "print(f'{uuid7_local_time(sys.argv[2]):%Y/%m/%d %H:%M}');"
         "print(locate_rollout(Path(sys.argv[1]), sys.argv[2]))"
     )

@@ -11,8 +11,9 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from plexum_openai_provider.codex.rollout import parse_tool_calls, read_tool_calls
+from plexum_openai_provider.errors import RolloutError
 from plexum_openai_provider.events import ToolCall, ToolResult
-from plexum_openai_provider.rollout import RolloutError, parse_tool_calls, read_tool_calls
 
 ROLLOUTS = Path(__file__).parent.parent / "fixtures" / "rollouts"
 CAPTURED = ["tools_gpt55", "mcp_flow_gpt55", "codemode_mcp", "resume", "v135_tools", "v150_tools"]

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plexum_openai_provider.rollout import consume_rollout, parse_tool_calls, read_tool_calls
+from plexum_openai_provider.codex.rollout import consume_rollout, parse_tool_calls, read_tool_calls
 
 MARKER = "...(tool called)"
 Pairs = list[tuple[str, Any]]

@@ -1,7 +1,7 @@
-"""The `plexum-openai-provider` command.
+"""The `plexum-openai-provider` command: argparse, and each subcommand imported only when it runs.
 
 Subcommands import what they need lazily: `mcp-host` (started by codex on every turn) must not pay
-for the runner's imports. `say` runs one turn and prints its events as they come; exit 0 when the
+for the turn's imports. `say` runs one turn and prints its events as they come; exit 0 when the
 turn completed, 1 when it ended in an error, 2 on a usage or config error.
 """
 
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw[:1] == ["mcp-host"]:
         # Started by codex on every turn: go straight to the stdlib-only relay, no argparse.
-        from .mcp_host import main as mcp_host_main
+        from ..bridge.relay import main as mcp_host_main
 
         return mcp_host_main(raw[1:])
     args = _parser().parse_args(raw)
@@ -58,11 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return say(args)
     if args.command == "consume":
-        from .consume_cli import consume
+        from .consume import consume
 
         return consume(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

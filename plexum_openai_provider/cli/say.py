@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..config import HostConfig, load_config
+from ..errors import ConfigError
+from ..events import CanonicalEvent, Usage
+from ..turn import TurnRequest, open_turn
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
-from .config import HostConfig, load_config
-from .errors import ConfigError
-from .events import CanonicalEvent, Usage
-from .runner import TurnRequest, open_turn
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .config import HostConfig
-from .events import ErrorEvent
+from ..config import HostConfig
+from ..events import ErrorEvent
 
 
 def stop_event(config: HostConfig, code: str, *, waiting_for_lock: bool = False) -> ErrorEvent:

@@ -1,4 +1,4 @@
-"""Consume: blank the payloads of given tool calls in a rollout, atomically and in bounded memory.
+"""Rewriting a rollout: blank the payloads of given tool calls, atomically and in bounded memory.
 
 Only `response_item` lines (what `codex exec resume` replays to the model) whose payload `call_id`
 is asked for change: `function_call.arguments` → `"{}"`, `custom_tool_call.input` → `""`,
@@ -10,7 +10,7 @@ copy: the model never sees them on resume, but they are not scrubbed. `local_she
 left alone (structure resume needs); its output is consumed.
 
 Every other byte stays as it was: a changed line has just the value bytes swapped (see
-`_splice`), an unterminated last line is copied untouched. The new file is written next to the old
+`splice`), an unterminated last line is copied untouched. The new file is written next to the old
 one as `.consume-<pid>-<random>.tmp` (never matching `rollout-*.jsonl`), fsynced, renamed over it
 with `os.replace`, and the directory fsynced; the file mode is kept (temp files of a killed
 consume are removed by the next one). Nothing is written when
@@ -33,10 +33,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plexum_openai_provider.rollout._splice import blank_line
-from plexum_openai_provider.rollout.errors import RolloutChangedError, RolloutError
+from plexum_openai_provider.codex.rollout.splice import DEFAULT_MARKER, blank_line
+from plexum_openai_provider.errors import RolloutChangedError, RolloutError
+from plexum_openai_provider.files import fsync_dir
 
-DEFAULT_MARKER = "...(tool called)"
 # The mapped window: larger means fewer re-scans at window edges (measured: 4 MiB 2.3x, 16 MiB
 # 1.9x a `cp` + fsync of the same file), and still well under the 64 MB memory budget.
 CHUNK = 1 << 24
@@ -166,7 +166,7 @@ def _rewrite(
             out.tmp = None
         finally:
             out.discard()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return changes, frozenset(found)
 
 
@@ -326,11 +326,3 @@ def _remove_stale_temps(directory: Path) -> None:
                 tmp.unlink()
         except OSError:
             continue  # alive under another user, or unknowable: leave it
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

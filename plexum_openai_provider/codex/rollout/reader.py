@@ -1,4 +1,4 @@
-"""Mirror: the tool calls written to a rollout since a stored byte offset.
+"""Reading a rollout: the tool calls written to a rollout since a stored byte offset.
 
 `read_tool_calls(path, offset)` reads from `offset` to the end of the last COMPLETE line, in
 bounded chunks (memory ~ one chunk plus the longest line, never the whole file), and returns the
@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from plexum_openai_provider.rollout.calls import CallParser, MirrorEvent, is_candidate
-from plexum_openai_provider.rollout.errors import RolloutError
+from plexum_openai_provider.codex.rollout.calls import CallParser, MirrorEvent, is_candidate
+from plexum_openai_provider.errors import RolloutError
 
 CHUNK = 1 << 20
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .bridge.spec import ToolReply, ToolSpec
+from ..bridge.spec import ToolReply, ToolSpec
 
 ECHO = ToolSpec(
     name="echo",

@@ -1,4 +1,4 @@
-"""Mirroring a turn's tool calls from codex's rollout file, with the position kept per thread.
+"""The end-of-turn mirror: the tool calls a turn added to codex's rollout, position kept per thread.
 
 Before a turn, `start_position` says where this turn's lines will begin (the end of the file as it
 is, for a thread whose position was never recorded); after it, `mirror_turn` reads from there and
@@ -9,14 +9,14 @@ A rollout that cannot be found or read costs a warning, never the turn.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import HostConfig
-from .events import CanonicalEvent, WarningEvent
-from .rollout import RolloutError, locate_rollout, read_tool_calls
-from .sessions import ThreadRecord
+from ..codex.rollout import locate_rollout, read_tool_calls
+from ..config import HostConfig, codex_home
+from ..errors import RolloutError
+from ..events import CanonicalEvent, WarningEvent
+from ..sessions import ThreadRecord
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +25,6 @@ log = logging.getLogger(__name__)
 class RolloutPosition:
     path: Path | None
     offset: int
-
-
-def codex_home(config: HostConfig) -> Path:
-    """The CODEX_HOME codex uses for our turns."""
-    if config.codex_home:
-        return Path(config.codex_home)
-    from_env = os.environ.get("CODEX_HOME")
-    return Path(from_env) if from_env else Path.home() / ".codex"
 
 
 def start_position(config: HostConfig, record: ThreadRecord | None) -> RolloutPosition:

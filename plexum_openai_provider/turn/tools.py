@@ -1,4 +1,4 @@
-"""Offering a turn's tools to codex: the exec's MCP argv, and the warm server around the turn.
+"""The tools a turn offers codex: the exec's MCP argv, and the warm server around the turn.
 
 `offer_tools(...)` yields the extra `codex exec` options and serves the tools on the agent's stable
 socket until the block ends. Mode `per-turn` puts the whole server entry on the exec's argv (nothing
@@ -13,8 +13,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
-from .bridge.spec import ToolCallback, ToolSpec
-from .config import HostConfig
+from ..bridge.spec import ToolCallback, ToolSpec
+from ..config import HostConfig
 
 # Registrations this process has made sure of (binary, codex_home, agent, socket): `codex mcp get`
 # once per agent, again when the socket path changes.
@@ -35,16 +35,12 @@ async def offer_tools(
 
     Raises `BridgeError` (unsafe socket dir, socket in use, registration failed) before yielding.
     """
-    from .bridge.names import server_name
-    from .bridge.peers import descends_from
-    from .bridge.registration import (
-        default_plugin_command,
-        ensure_registered,
-        exec_overrides,
-        per_turn_overrides,
-    )
-    from .bridge.server import serve_tools
-    from .bridge.socket_path import ensure_socket_dir, stable_socket_path
+    from ..bridge.names import server_name
+    from ..bridge.peers import descends_from
+    from ..bridge.registration import default_plugin_command, ensure_registered
+    from ..bridge.server import serve_tools
+    from ..bridge.socket_path import ensure_socket_dir, stable_socket_path
+    from ..codex.mcp_entry import exec_overrides, per_turn_overrides
 
     socket_dir = Path(config.socket_dir) if config.socket_dir else None
     socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)

@@ -13,14 +13,11 @@ import os
 import re
 from pathlib import Path
 
-PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+from plexum_openai_provider.codex.thread_id import is_plain_id
+
 _UUID7 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Codex takes the file name's time a few ms after minting the id: the same second or the next.
 _SECOND_SKEW = (0, 1, -1, 2)
-
-
-def is_plain_thread_id(thread_id: str) -> bool:
-    return PLAIN_ID.fullmatch(thread_id) is not None
 
 
 def locate_rollout(
@@ -31,7 +28,7 @@ def locate_rollout(
     tz: dt.tzinfo | None = None,
 ) -> Path | None:
     """The rollout of `thread_id`, or None. `tz` defaults to the process's local time zone."""
-    if not is_plain_thread_id(thread_id):
+    if not is_plain_id(thread_id):
         raise ValueError(f"not a plain thread id: {thread_id!r}")
     suffix = f"-{thread_id}.jsonl"
     if remembered is not None and remembered.name.endswith(suffix) and remembered.is_file():

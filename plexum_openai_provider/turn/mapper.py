@@ -1,9 +1,9 @@
 """Map one turn's exec events to canonical events: a pure state machine, one per turn.
 
 `TurnMapper.feed` returns the canonical events an exec event produces; it never emits a terminal
-event. The runner reads `outcome` (Completed with per-turn usage, or Failed) and builds
+event. The turn reads `outcome` (Completed with per-turn usage, or Failed) and builds
 `message_end`/`error` itself, after anything else it has to emit. `busy` says a command or MCP call
-is running, so the runner can pause its idle timer. `classify_failure` turns codex's failure prose
+is running, so the turn can pause its idle timer. `classify_failure` turns codex's failure prose
 into an `ErrorCode` and a message that says what to do.
 """
 
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .codex.exec_stream import (
+from ..codex.exec_stream import (
     ExecEvent,
     ItemEvent,
     MalformedLine,
@@ -27,7 +27,7 @@ from .codex.exec_stream import (
     UnknownEvent,
     is_reconnect_notice,
 )
-from .events import CanonicalEvent, ErrorCode, Item, Reasoning, TextDelta, Usage, WarningEvent
+from ..events import CanonicalEvent, ErrorCode, Item, Reasoning, TextDelta, Usage, WarningEvent
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class TurnMapper:
         self._outcome: Outcome | None = None
         self._running: set[str] = set()
         # A non-retry `error` waits for the next event: codex prints a fatal text twice (`error`,
-        # then `turn.failed`), and the runner reports the failure once, from `outcome`.
+        # then `turn.failed`), and the turn reports the failure once, from `outcome`.
         self._held: str | None = None
 
     @property

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from .config import load_config
-from .consume import ConsumeError, consume_blocks
-from .errors import ConfigError, ProviderError
+from ..config import load_config
+from ..consume import consume_blocks
+from ..errors import ConfigError, ConsumeError, ProviderError
 
 
 def consume(args: argparse.Namespace) -> int:

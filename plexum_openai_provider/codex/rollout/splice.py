@@ -13,10 +13,12 @@ import json
 import re
 from dataclasses import dataclass
 
+# What a consumed tool output becomes (the Go plugin's marker); config.json may change it.
+DEFAULT_MARKER = "...(tool called)"
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
-# payload type → (field, replacement literal). Outputs get the marker (see `_marker_literal`).
+# payload type → (field, replacement literal). Outputs get the marker (see `marker_literal`).
 # `tools` of a tool_search_output is an array of tool specs: a string there would make codex
 # drop the whole line on resume, so it becomes an empty array instead.
 _CALL_FIELDS: dict[str, tuple[str, str]] = {

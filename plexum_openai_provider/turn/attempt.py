@@ -1,0 +1,236 @@
+"""One attempt of a turn: one `codex exec [resume]` process, from spawn to reaped, as events.
+
+An attempt ends with the turn's terminal event, or with `ThreadLost` when codex no longer has the
+thread it was asked to resume; the turn then decides to try once more on a fresh thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncGenerator, Callable, Iterator
+from dataclasses import dataclass, field
+
+from ..codex.argv import build_exec_argv, redact_argv
+from ..codex.exec_stream import ThreadStarted
+from ..codex.thread_id import is_plain_id
+from ..config import HostConfig
+from ..errors import SessionStoreError
+from ..events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
+from ..process import StderrTail, spawn, terminate_group, write_and_close
+from ..sessions import SessionStore, ThreadRecord
+from .clock import Stop, TurnClock
+from .mapper import Completed, Failed, TurnMapper, classify_failure
+from .messages import binary_help, stderr_tail_text, stop_event
+from .mirror import RolloutPosition, mirror_turn, start_position
+from .request import TurnLimits, TurnRequest
+from .stream import stream_events
+
+log = logging.getLogger(__name__)
+
+# What codex prints on stderr when `exec resume` finds no rollout for the thread.
+NO_ROLLOUT = "no rollout found"
+
+
+@dataclass(frozen=True)
+class ThreadLost:
+    """The outcome of an attempt whose thread codex no longer has (no rollout in its home)."""
+
+    thread_id: str
+
+    def warning(self) -> WarningEvent:
+        return WarningEvent(
+            f"codex no longer has thread {self.thread_id} (no rollout found in its "
+            "CODEX_HOME); starting a new thread — the earlier conversation is not in its "
+            "context"
+        )
+
+
+def codex_env(config: HostConfig) -> dict[str, str]:
+    """The environment codex (and `codex mcp`) runs with."""
+    env = dict(os.environ)
+    if config.codex_home:
+        env["CODEX_HOME"] = config.codex_home
+    return env
+
+
+@dataclass
+class Attempt:
+    """The state of one attempt: what it was started with, then what codex has said so far."""
+
+    config: HostConfig
+    request: TurnRequest
+    limits: TurnLimits
+    clock: TurnClock
+    store: SessionStore
+    record: ThreadRecord | None  # the thread to resume; None starts a new one
+    model_arg: str | None
+    extra_args: tuple[str, ...] = ()  # the turn's MCP options
+    on_spawn: Callable[[int], None] = lambda pid: None
+    mapper: TurnMapper = field(init=False)
+    thread_id: str | None = field(default=None, init=False)
+    fresh_thread: bool = field(init=False)
+    start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
+
+    def __post_init__(self) -> None:
+        self.mapper = TurnMapper(previous_total=self.record.usage_total if self.record else Usage())
+        self.fresh_thread = self.record is None
+
+    async def run(self) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
+        """The attempt's events; the last is terminal, or a `ThreadLost`."""
+        config, request, record = self.config, self.request, self.record
+        argv = build_exec_argv(
+            config.binary,
+            resume_thread_id=record.thread_id if record else None,
+            model_arg=self.model_arg,
+            extra_args=[*config.extra_args, *self.extra_args],
+        )
+        log.debug("starting %s in %s", redact_argv(argv), request.workspace)
+        log.debug("prompt: %r", request.prompt)
+        # Before codex starts: once it runs it appends this turn's lines to the same file.
+        self.start = start_position(config, record)
+        try:
+            proc = await spawn(argv, cwd=request.workspace, env=codex_env(config))
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            yield ErrorEvent("binary_not_found", binary_help(config, exc))
+            return
+        except OSError as exc:
+            yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
+            return
+        self.on_spawn(proc.pid)
+
+        stderr = StderrTail()
+        helpers = [
+            asyncio.create_task(write_and_close(proc, request.prompt.encode("utf-8"))),
+            asyncio.create_task(stderr.drain(proc.stderr)),
+        ]
+        try:
+            try:
+                async with contextlib.aclosing(self._stream(proc)) as stream:
+                    async for event in stream:
+                        yield event
+            except Stop as stop:
+                for event in self.mapper.finish():
+                    yield event
+                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+                for event in self._mirror():
+                    yield event
+                yield stop_event(config, stop.code)
+                return
+            for event in self.mapper.finish():
+                yield event
+            await self._wait_exit(proc)
+            await asyncio.wait(helpers, timeout=1.0)
+            for event in self._mirror():
+                yield event
+            yield self._finish(proc, stderr)
+        finally:
+            for task in helpers:
+                task.cancel()
+            # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
+            await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+
+    async def _stream(
+        self, proc: asyncio.subprocess.Process
+    ) -> AsyncGenerator[CanonicalEvent, None]:
+        stream_gen = stream_events(
+            proc,
+            self.mapper,
+            self.clock,
+            max_line_bytes=self.limits.max_line_bytes,
+            post_exit_drain_s=self.limits.post_exit_drain_s,
+        )
+        async with contextlib.aclosing(stream_gen) as stream:
+            async for item in stream:
+                if isinstance(item, ThreadStarted):
+                    for event in self._thread_started(item.thread_id):
+                        yield event
+                else:
+                    yield item
+
+    async def _wait_exit(self, proc: asyncio.subprocess.Process) -> None:
+        exit_task = asyncio.create_task(proc.wait())
+        try:
+            await self.clock.wait(exit_task, idle=False)
+        except Stop:
+            await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+        finally:
+            exit_task.cancel()
+
+    def _thread_started(self, thread_id: str) -> Iterator[CanonicalEvent]:
+        record = self.record
+        self.thread_id = thread_id
+        self.fresh_thread = record is None or thread_id != record.thread_id
+        if record is not None and thread_id != record.thread_id:
+            yield WarningEvent(
+                f"codex started a new thread {thread_id} instead of resuming "
+                f"{record.thread_id}; the earlier conversation is not in its context"
+            )
+        if not is_plain_id(thread_id):
+            yield WarningEvent(
+                f"codex reported thread id {thread_id!r}, which is not a plain id; it is not "
+                "stored, so the next turn of this session starts a new thread"
+            )
+            return
+        if record is None or thread_id != record.thread_id:
+            yield from self._save(ThreadRecord(thread_id, self.model_arg))
+
+    def _mirror(self) -> Iterator[CanonicalEvent]:
+        """This turn's tool calls from the rollout; then the thread's record is updated."""
+        thread_id, record = self.thread_id, self.record
+        if thread_id is None or not is_plain_id(thread_id):
+            return
+        same_thread = record is not None and record.thread_id == thread_id
+        start = self.start if same_thread else RolloutPosition(None, 0)
+        events, position = mirror_turn(self.config, thread_id, start)
+        yield from events
+        outcome = self.mapper.outcome
+        if isinstance(outcome, Completed):
+            usage_total = outcome.thread_usage
+        else:
+            usage_total = record.usage_total if record is not None and same_thread else Usage()
+        path = str(position.path) if position.path is not None else None
+        yield from self._save(
+            ThreadRecord(thread_id, self.model_arg, usage_total, path, position.offset)
+        )
+
+    def _save(self, record: ThreadRecord) -> Iterator[CanonicalEvent]:
+        """Store the session's thread; a failure costs a warning, not the turn."""
+        try:
+            self.store.put(self.request.session_id, record)
+        except (SessionStoreError, OSError) as exc:
+            yield WarningEvent(
+                f"could not store codex thread {record.thread_id} for session "
+                f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
+            )
+
+    def _finish(
+        self, proc: asyncio.subprocess.Process, stderr: StderrTail
+    ) -> CanonicalEvent | ThreadLost:
+        """The attempt's last word once codex has exited: terminal event, or `ThreadLost`."""
+        outcome, thread_id = self.mapper.outcome, self.thread_id
+        if isinstance(outcome, Completed) and thread_id is not None:
+            usage = outcome.thread_usage if self.fresh_thread else outcome.turn_usage
+            return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=outcome.thread_usage)
+        if isinstance(outcome, Failed):
+            code, message = classify_failure(outcome.message)
+            return ErrorEvent(code, message)
+        tail = stderr.text().strip()
+        returncode = proc.returncode
+        if self.record is not None and thread_id is None and NO_ROLLOUT in tail:
+            return ThreadLost(self.record.thread_id)
+        if returncode is not None and returncode != 0:
+            how = (
+                f"was killed by signal {signal.Signals(-returncode).name}"
+                if returncode < 0
+                else f"exited with code {returncode}"
+            )
+            return ErrorEvent("exit", f"codex {how} before the turn ended.{stderr_tail_text(tail)}")
+        return ErrorEvent(
+            "protocol",
+            "codex exited without reporting the end of the turn (no turn.completed or "
+            f"turn.failed).{stderr_tail_text(tail)}",
+        )

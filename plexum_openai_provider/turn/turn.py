@@ -1,0 +1,194 @@
+"""One turn: `codex exec [resume]` under the workspace lock, ending with exactly one terminal event.
+
+Use it as an async context manager, so a caller that stops early cannot orphan codex:
+
+    async with open_turn(config, TurnRequest(prompt="hi", workspace=ws)) as turn:
+        async for event in turn:
+            ...
+
+`turn.cancel()` (from any task) ends it with `error{code: cancelled}`. The workspace lock is held
+for the whole turn; the thread id is stored as soon as codex announces it. When codex no longer
+has the session's thread, the turn tries once more on a fresh one (see `attempt.ThreadLost`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncGenerator
+from types import TracebackType
+
+from ..config import HostConfig
+from ..errors import BridgeError, ConfigError, SessionStoreError
+from ..events import CanonicalEvent, ErrorEvent, WarningEvent
+from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
+from .attempt import Attempt, ThreadLost, codex_env
+from .clock import Stop, TurnClock
+from .messages import stop_event
+from .request import TurnLimits, TurnRequest
+
+__all__ = ["Turn", "TurnLimits", "TurnRequest", "open_turn", "run_turn"]
+
+
+class Turn:
+    """A running turn. Iterate it once; leaving the `async with` ends codex if it still runs."""
+
+    def __init__(
+        self, config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
+    ) -> None:
+        self.config = config
+        self.request = request
+        self.limits = limits or TurnLimits()
+        self._clock = TurnClock(
+            turn_timeout_s=config.turn_timeout_s, idle_timeout_s=config.idle_timeout_s
+        )
+        self._events: AsyncGenerator[CanonicalEvent, None] | None = None
+        self._codex_pid: int | None = None  # the running attempt's codex, for the MCP peer check
+
+    async def __aenter__(self) -> Turn:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._events is not None:
+            await self._events.aclose()
+
+    def __aiter__(self) -> AsyncGenerator[CanonicalEvent, None]:
+        if self._events is None:
+            self._events = self._run()
+        return self._events
+
+    def cancel(self) -> None:
+        """Ask the turn to stop; it ends with `error{code: cancelled}`."""
+        self._clock.cancel()
+
+    async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
+        self._clock.start()
+        request = self.request
+        try:
+            model_arg = self.config.model_arg(request.model)
+        except ConfigError as exc:
+            yield ErrorEvent("config", str(exc))
+            return
+        if not request.workspace.is_dir():
+            yield ErrorEvent("config", f"workspace {request.workspace} is not a directory")
+            return
+        lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
+        try:
+            await self._clock.wait(lock_task, idle=False)
+        except Stop as stop:
+            lock_task.cancel()
+            with contextlib.suppress(BaseException):
+                os.close(await lock_task)
+            yield stop_event(self.config, stop.code, waiting_for_lock=True)
+            return
+        try:
+            lock_fd = lock_task.result()
+        except OSError as exc:
+            yield ErrorEvent(
+                "session_store",
+                f"cannot lock the workspace {request.workspace} ({exc}); the plugin needs to "
+                "write `.plexum-codex-session` there",
+            )
+            return
+        try:
+            async with contextlib.aclosing(self._locked(model_arg)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            os.close(lock_fd)
+
+    async def _locked(self, model_arg: str | None) -> AsyncGenerator[CanonicalEvent, None]:
+        """The turn once the workspace is ours: its thread, its tools, then its attempts."""
+        request = self.request
+        store = SessionStore(request.workspace)
+        try:
+            record = store.get(request.session_id)
+        except SessionStoreError as exc:
+            yield ErrorEvent("session_store", str(exc))
+            return
+        if record is not None and record.model_arg != model_arg:
+            yield WarningEvent(
+                f"session {request.session_id!r} continues codex thread {record.thread_id}, "
+                f"started with --model {record.model_arg or '(codex default)'}; that model is "
+                "kept for the thread (a switch would make codex compact it). Use a new "
+                "session for another model."
+            )
+            model_arg = record.model_arg
+        async with contextlib.AsyncExitStack() as stack:
+            mcp_args: list[str] = []
+            if request.tools:
+                try:
+                    mcp_args = await stack.enter_async_context(self._offer_tools())
+                except (BridgeError, ConfigError) as exc:
+                    yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
+                    return
+            resume = record
+            while True:
+                lost: ThreadLost | None = None
+                attempt = self._attempt(store, resume, model_arg, mcp_args)
+                async with contextlib.aclosing(attempt) as events:
+                    async for item in events:
+                        if isinstance(item, ThreadLost):
+                            lost = item
+                            yield item.warning()
+                        else:
+                            yield item
+                if lost is None or resume is None:
+                    return
+                resume = None  # the one retry: the same prompt on a fresh thread
+
+    def _attempt(
+        self,
+        store: SessionStore,
+        record: ThreadRecord | None,
+        model_arg: str | None,
+        mcp_args: list[str],
+    ) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
+        attempt = Attempt(
+            self.config,
+            self.request,
+            self.limits,
+            self._clock,
+            store,
+            record,
+            model_arg,
+            extra_args=tuple(mcp_args),
+            on_spawn=self._spawned,
+        )
+        return attempt.run()
+
+    def _spawned(self, pid: int) -> None:
+        self._codex_pid = pid
+
+    def _offer_tools(self) -> contextlib.AbstractAsyncContextManager[list[str]]:
+        from .tools import offer_tools  # imports the `mcp` SDK: only for turns with tools
+
+        request = self.request
+        if request.call_tool is None:
+            raise ConfigError("a turn with tools needs a `call_tool` callback")
+        return offer_tools(
+            self.config,
+            request.agent_id,
+            request.tools,
+            request.call_tool,
+            codex_pid=lambda: self._codex_pid,
+            env=codex_env(self.config),
+        )
+
+
+def open_turn(config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None) -> Turn:
+    return Turn(config, request, limits)
+
+
+async def run_turn(
+    config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
+) -> list[CanonicalEvent]:
+    """Run a turn to its end and return all its events (the last one is terminal)."""
+    async with open_turn(config, request, limits) as turn:
+        return [event async for event in turn]
