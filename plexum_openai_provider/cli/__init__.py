@@ -42,7 +42,27 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--session", default="default", help="Plexum session id")
     consume.add_argument("--json", action="store_true", help="print {consumed, unknown}")
     consume.add_argument("block_ids", nargs="+", metavar="BLOCK_ID", help="codex call ids")
+    serve = sub.add_parser(
+        "serve", help="speak the Plexum daemon protocol on stdio (docs/protocol.md)"
+    )
+    serve.add_argument("--config", help="config.json to use instead of the default path")
+    serve.add_argument("--verbose", action="store_true", help="debug logs on stderr")
+    serve.add_argument(
+        "--max-line-bytes",
+        type=_positive_int,
+        default=32 * 1024 * 1024,
+        help="longest accepted protocol line in bytes (default: 32 MiB)",
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .say import say
 
         return say(args)
+    if args.command == "serve":
+        from .serve_cli import serve
+
+        return serve(args)
     if args.command == "consume":
         from .consume import consume
 
