@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         default=32 * 1024 * 1024,
         help="longest accepted protocol line in bytes (default: 32 MiB)",
     )
+    demo = sub.add_parser(
+        "demo", help="the whole stack on the fake codex: nothing to install or log into"
+    )
+    demo.add_argument("--json", action="store_true", help="raw events, one JSON object per line")
+    demo.add_argument("--keep", action="store_true", help="keep the throwaway folder")
     return parser
 
 
@@ -81,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .serve_cli import serve
 
         return serve(args)
+    if args.command == "demo":
+        from .demo_cli import demo
+
+        return demo(args)
     if args.command == "consume":
         from .consume import consume
 

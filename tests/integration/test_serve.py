@@ -460,3 +460,18 @@ async def test_serve_refuses_an_invalid_config_before_any_protocol_message(
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2 and out == b""
     assert b"tool_timeout_s" in err and b"finite" in err
+
+
+async def test_a_socket_dir_too_long_for_a_unix_socket_ends_the_turn_with_an_mcp_error(
+    serve_world: ServeWorld,
+) -> None:
+    serve_world.write_config(socket_dir=str(serve_world.fake.root / ("d" * 90)))
+    conn = await serve_world.connection()
+    try:
+        await initialized(conn)
+        outcome = await conn.turn(turn_params(serve_world, "t1", tools=ECHO_TOOL))
+    finally:
+        assert await conn.close() == 0
+    assert outcome.terminal["type"] == "error" and outcome.terminal["code"] == "mcp"
+    assert "socket_dir" in outcome.terminal["message"]
+    assert "too long" in outcome.terminal["message"]
