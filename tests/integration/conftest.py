@@ -142,7 +142,8 @@ Check = Callable[[list[CanonicalEvent]], None]
 @pytest.fixture
 def serve_world(fake_codex: FakeCodex) -> Any:
     """`serve` on the fake codex; every message of its connections is checked against the schema."""
-    from .serve_support import SchemaCheck, ServeWorld
+    from ..protocol_schema import SchemaCheck
+    from .serve_support import ServeWorld
 
     world = ServeWorld(fake_codex, SchemaCheck(), fake_codex.root / "serve-config.json")
     world.write_config()

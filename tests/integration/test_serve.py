@@ -398,7 +398,7 @@ async def test_a_tools_call_answered_badly_gives_codex_an_error_result_and_the_t
     assert expected in text, text
     assert outcome.events[-2]["type"] == "text_delta" or "carried on" in json.dumps(outcome.events)
     if behaviour == "garbage":
-        from .serve_support import schema_problems
+        from ..protocol_schema import schema_problems
 
         assert schema_problems("to_plugin", json.loads(garbage_sent[0]), "tools/call")
 
