@@ -198,7 +198,19 @@ class PluginConnection:
                     if isinstance(line, OversizedLine):
                         log.error("the plugin wrote a line of %d bytes; skipped", line.size)
                         continue
-                    self._dispatch(json.loads(line))
+                    try:
+                        message = json.loads(line)
+                    except ValueError:
+                        # Not protocol: the observer sees it (and a schema check rejects it).
+                        log.error("the plugin wrote a line that is not JSON: %r", line[:200])
+                        if self._observe is not None:
+                            self._observe("to_daemon", {"not_json": repr(line[:200])}, None)
+                        continue
+                    if not isinstance(message, dict):
+                        if self._observe is not None:
+                            self._observe("to_daemon", {"not_an_object": message}, None)
+                        continue
+                    self._dispatch(message)
                 if not chunk:
                     break
         finally:

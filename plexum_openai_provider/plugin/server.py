@@ -22,7 +22,7 @@ from ..codex.framing import OversizedLine
 from ..config import HostConfig
 from ..consume import consume_blocks
 from ..errors import ConfigError, ProviderError
-from ..events import CanonicalEvent, ErrorEvent
+from ..events import CanonicalEvent, ErrorEvent, is_terminal
 from ..runner import TurnLimits, TurnRequest, open_turn
 from . import protocol as p
 from .tools_call import ToolCalls
@@ -251,7 +251,7 @@ class PluginServer:
                     await emit(event)
         except Exception as exc:  # the runner never raises; if it ever does, the turn still ends
             log.exception("turn %s failed inside the plugin", params.turn_id)
-            if terminal is None or terminal.type not in ("message_end", "error"):
+            if terminal is None or not is_terminal(terminal):
                 await emit(
                     ErrorEvent(
                         "protocol",
@@ -264,6 +264,8 @@ class PluginServer:
             self._finished[params.turn_id] = None
             while len(self._finished) > FINISHED_REMEMBERED:
                 self._finished.popitem(last=False)
+        if terminal is None or not is_terminal(terminal):
+            await emit(ErrorEvent("protocol", "the turn ended without a terminal event (a bug)"))
         assert terminal is not None
         await self._reply(request_id, {"turn_id": params.turn_id, "event": terminal.to_json()})
 

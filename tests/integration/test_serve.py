@@ -66,6 +66,16 @@ def turn_params(world: ServeWorld, turn_id: str, text: str = "hi", **over: Any) 
     return params
 
 
+async def sent(world: ServeWorld, turn_id: str) -> None:
+    """Until the `turn` request of `turn_id` has been written to the plugin (bounded)."""
+    async with asyncio.timeout(10):
+        while not any(
+            d == "to_plugin" and m.get("params", {}).get("turn_id") == turn_id
+            for d, m in world.check.messages
+        ):
+            await asyncio.sleep(0.005)
+
+
 def without_thread_ids(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Events with what differs between two runs masked: thread ids, the shell's chunk ids and
     timings."""
@@ -475,3 +485,48 @@ async def test_a_socket_dir_too_long_for_a_unix_socket_ends_the_turn_with_an_mcp
     assert outcome.terminal["type"] == "error" and outcome.terminal["code"] == "mcp"
     assert "socket_dir" in outcome.terminal["message"]
     assert "too long" in outcome.terminal["message"]
+
+
+async def test_a_turn_waiting_behind_another_turn_of_its_agent_can_be_cancelled(
+    serve_world: ServeWorld,
+) -> None:
+    serve_world.fake.scenario([hangs()])
+    conn = await serve_world.connection()
+    try:
+        await initialized(conn)
+        queue = conn.subscribe("t-first")
+        first = asyncio.ensure_future(conn.turn(turn_params(serve_world, "t-first")))
+        await asyncio.wait_for(queue.get(), 30)
+        # Same agent, another workspace: it waits for the agent's running turn.
+        other = {"id": AGENT, "workspace": str(serve_world.fake.workspace("other"))}
+        second = asyncio.ensure_future(conn.turn(turn_params(serve_world, "t-second", agent=other)))
+        await sent(serve_world, "t-second")
+        cancel = await conn.request("cancel", {"turn_id": "t-second"})
+        assert cancel == {"turn_id": "t-second", "status": "cancelling"}
+        waited = await asyncio.wait_for(second, 30)
+        assert waited.events == [waited.terminal]
+        assert waited.terminal["code"] == "cancelled"
+        assert "another turn of the same agent" in waited.terminal["message"]
+        assert not first.done()
+        await conn.request("cancel", {"turn_id": "t-first"})
+        assert (await asyncio.wait_for(first, 30)).terminal["code"] == "cancelled"
+        assert len(serve_world.fake.invocations()) == 1  # the second turn never started codex
+    finally:
+        assert await conn.close() == 0
+
+
+async def test_sigterm_mid_turn_stops_codex_and_exits_0(serve_world: ServeWorld) -> None:
+    serve_world.fake.scenario([hangs(grandchild=True)])
+    conn = await serve_world.connection()
+    await initialized(conn)
+    queue = conn.subscribe("t-hang")
+    running = asyncio.ensure_future(conn.turn(turn_params(serve_world, "t-hang")))
+    await asyncio.wait_for(queue.get(), 30)
+    record = serve_world.fake.invocations()[0]
+    conn.proc.terminate()
+    assert await asyncio.wait_for(conn.proc.wait(), 10) == 0
+    assert not group_alive(record["pgid"])
+    # The daemon still heard how the turn ended.
+    outcome = await asyncio.wait_for(running, 10)
+    assert outcome.terminal["code"] == "cancelled"
+    await conn.close()
