@@ -2,7 +2,8 @@
 
 Subcommands import what they need lazily: `mcp-host` (started by codex on every turn) must not pay
 for the turn's imports. `say` runs one turn and prints its events as they come; exit 0 when the
-turn completed, 1 when it ended in an error, 2 on a usage or config error.
+turn completed, 1 when it ended in an error, 2 on a usage or config error. `serve` speaks the
+daemon protocol (docs/protocol.md) on stdio; `demo` runs the whole stack on the fake codex.
 """
 
 from __future__ import annotations
@@ -83,11 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return say(args)
     if args.command == "serve":
-        from .serve_cli import serve
+        from .serve import serve
 
         return serve(args)
     if args.command == "demo":
-        from .demo_cli import demo
+        from .demo import demo
 
         return demo(args)
     if args.command == "consume":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from .client import Observer, PluginConnection, RemoteError, TurnOutcome, serve_argv
 from .version import PROTOCOL_VERSION
 

@@ -2,7 +2,7 @@
 
 `PluginServer.handle_line` never raises and never blocks on a turn: a turn or a consume runs in a
 task of its own, so one slow turn never holds up another request. Turns of different agents run
-at once; turns of one agent (or one workspace, the runner's lock) run one after the other.
+at once; turns of one agent (or one workspace: the turn's lock) run one after the other.
 `shutdown()` cancels every running turn and waits until each has ended (codex reaped).
 """
 
@@ -16,14 +16,22 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
-from .. import __version__
-from ..bridge.spec import ToolReply, ToolSpec
+from .. import (
+    CanonicalEvent,
+    ConfigError,
+    ErrorEvent,
+    HostConfig,
+    ProviderError,
+    ToolReply,
+    ToolSpec,
+    TurnLimits,
+    TurnRequest,
+    consume_blocks,
+    is_terminal,
+    open_turn,
+)
 from ..codex.framing import OversizedLine
-from ..config import HostConfig
-from ..consume import consume_blocks
-from ..errors import ConfigError, ProviderError
-from ..events import CanonicalEvent, ErrorEvent, is_terminal
-from ..runner import TurnLimits, TurnRequest, open_turn
+from ..version import __version__
 from . import protocol as p
 from .tools_call import ToolCalls
 from .version import PROTOCOL_VERSION

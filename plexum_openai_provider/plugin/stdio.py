@@ -17,9 +17,8 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, BinaryIO
 
+from .. import HostConfig, TurnLimits
 from ..codex.framing import LineFramer
-from ..config import HostConfig
-from ..runner import TurnLimits
 from .server import PluginServer
 
 log = logging.getLogger(__name__)

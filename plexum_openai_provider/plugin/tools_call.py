@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ..bridge.spec import ToolReply
+from .. import ToolReply
 from .protocol import RequestId, Response, request_message
 
 log = logging.getLogger(__name__)

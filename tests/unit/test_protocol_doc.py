@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from plexum_openai_provider.events import ERROR_CODES
+from plexum_openai_provider import ERROR_CODES
 from plexum_openai_provider.plugin import protocol
 from plexum_openai_provider.plugin.version import PROTOCOL_VERSION
 

@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from .plugin.client import RemoteError, TurnOutcome
-from .plugin.host import ReferenceHost, output_size
-from .plugin.version import PROTOCOL_VERSION
+from ..plugin.client import RemoteError, TurnOutcome
+from ..plugin.host import ReferenceHost, output_size
+from ..plugin.version import PROTOCOL_VERSION
 
-SCENARIO = Path(__file__).parent / "plugin" / "demo.scenario.json"
+SCENARIO = Path(__file__).parents[1] / "plugin" / "demo.scenario.json"
 AGENT, SESSION = "demo", "demo-session"
 HEAVY_BYTES = 1000  # the host consumes tool blocks whose output is bigger than this
 REPORT_ROW = "report row 0001"

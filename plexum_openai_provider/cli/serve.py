@@ -11,8 +11,7 @@ import asyncio
 import logging
 import sys
 
-from .config import load_config
-from .errors import ConfigError
+from .. import ConfigError, load_config
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -26,6 +25,6 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"plexum-openai-provider: config error: {exc}", file=sys.stderr)
         return 2
-    from .plugin.stdio import serve_stdio
+    from ..plugin.stdio import serve_stdio
 
     return asyncio.run(serve_stdio(config, max_line_bytes=args.max_line_bytes))
