@@ -9,6 +9,7 @@ plugin to blank them in codex's rollout, and marks them consumed there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -23,6 +24,7 @@ from ..version import __version__
 from .client import Observer, PluginConnection, RemoteError, TurnOutcome, serve_argv
 from .version import PROTOCOL_VERSION
 
+SHUTDOWN_WAIT_S = 30.0
 ToolHandler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
 
@@ -164,9 +166,10 @@ class ReferenceHost:
             await host.initialize()
             yield host
         finally:
-            with contextlib.suppress(RemoteError, ConnectionError):
+            with contextlib.suppress(RemoteError, ConnectionError, TimeoutError):
                 if conn.proc.returncode is None:
-                    await conn.request("shutdown")
+                    # Running turns end within codex's kill grace; a plugin that hangs is killed.
+                    await asyncio.wait_for(conn.request("shutdown"), SHUTDOWN_WAIT_S)
             await conn.close()
 
     async def initialize(self) -> dict[str, Any]:

@@ -134,6 +134,12 @@ def _string(params: Mapping[str, Any], key: str, field: str, *, ident: bool = Fa
     value = params[key]
     if not isinstance(value, str):
         raise bad_param(field, f"must be a string, not {_json_type(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_param(
+            field, "holds a lone surrogate (\\ud800-\\udfff): not Unicode text"
+        ) from None
     if ident:
         if not value:
             raise bad_param(field, "must not be empty")

@@ -36,7 +36,11 @@ class _Output:
         self.broken = False
 
     async def send(self, message: Mapping[str, Any]) -> None:
-        line = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        try:
+            text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+            line = text.encode() + b"\n"
+        except UnicodeEncodeError:  # a lone surrogate from the daemon's own params: escape it
+            line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
         async with self._lock:
             if self.broken:
                 return

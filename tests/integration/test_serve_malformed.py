@@ -71,6 +71,10 @@ def cases(world: ServeWorld) -> Iterator[tuple[str, bytes, int | None, int, str]
     init = {"protocol_version": "1", "host": {"name": "d"}}
     yield "host without version", request("initialize", init, 17), 17, -32602, "host.version"
     model = good_turn(world, turn_id="t-model", model="gpt-9")
+    surrogate = (
+        b'{"jsonrpc": "2.0", "id": 19, "method": "cancel", "params": {"turn_id": "\\ud800"}}'
+    )
+    yield "a lone surrogate", surrogate, 19, -32602, "lone surrogate"
     yield "unsupported model", request("turn", model, 18), 18, -32003, "'gpt-9'"
     yield "an overlong line", b'{"x": "' + b"y" * MAX_LINE + b'"}', None, -32004, "4096"
 
@@ -110,11 +114,15 @@ async def test_every_kind_of_bad_input_gets_an_actionable_error_and_the_plugin_g
         assert await conn.close() == 0
 
 
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=10), children, max_size=4
+    )
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
+    _containers,
     max_leaves=12,
 )
 REQUEST_SHAPED = st.fixed_dictionaries(
