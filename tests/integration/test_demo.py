@@ -81,3 +81,30 @@ def test_demo_json_prints_raw_events_consume_and_the_recorded_request(tmp_path: 
     report = next(json.loads(b) for b in blocks.splitlines() if "call_demo_report" in b)
     assert report["consumed"] is True and report["output"] is None
     shutil.rmtree(kept[0])
+
+
+def test_scripts_demo_says_it_is_installing_on_a_first_run_only(tmp_path: Path) -> None:
+    # A copy of the script beside a stand-in bootstrap that "installs" a stand-in command.
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "demo", tmp_path / "scripts" / "demo")
+    (tmp_path / "scripts" / "bootstrap").write_text(
+        "mkdir -p .venv/bin\n"
+        "cmd=.venv/bin/plexum-openai-provider\n"
+        "printf '#!/bin/sh\\necho \"the demo ran with: $*\"\\n' > $cmd\n"
+        "chmod +x $cmd\n"
+    )
+
+    def run() -> str:
+        done = subprocess.run(
+            ["bash", str(tmp_path / "scripts" / "demo"), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first, second = run(), run()
+    assert first.startswith("First run: installing plexum-openai-provider")
+    assert first.rstrip().endswith("the demo ran with: demo --json")
+    assert second == "the demo ran with: demo --json\n"
