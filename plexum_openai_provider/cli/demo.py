@@ -192,9 +192,8 @@ async def _run(root: Path, sockets: Path, show: Show) -> None:
             info = host.initialize_result
             show.line(
                 "serve",
-                f"{info['plugin']['name']} {info['plugin']['version']} speaks protocol "
-                f"{info['protocol_version']} on stdio; the reference host offers: "
-                + ", ".join(host.tools),
+                f"{info['plugin']['name']} {info['plugin']['version']}, protocol "
+                f"{info['protocol_version']}, on stdio; host tools: " + ", ".join(host.tools),
             )
             first = await _turn(host, show, workspace, 1, "a new codex thread")
             thread = first.terminal["thread_id"]
@@ -266,7 +265,7 @@ def demo(args: argparse.Namespace) -> int:
         show.heading("done")
         show.line(
             "demo",
-            f"a turn, two resumes, tools through MCP, mirrored blocks, consume, and the "
-            f"model-side proof, all through `serve` (protocol {PROTOCOL_VERSION})",
+            f"turn, resumes, MCP tools, blocks, consume, the model's view: via serve "
+            f"(protocol {PROTOCOL_VERSION})",
         )
     return 0 if ok else 1
