@@ -158,6 +158,21 @@ class ExecRun:
         # A non-UUID id that names no thread silently starts a new thread (codex-facts §3).
         return uuid7(), None, None
 
+    def _record_model_input(self, rollout: Path | None, prompt: str) -> None:
+        """Log what the turn's first model request carries: the history codex replays from the
+        rollout, then the new user message (only with FAKE_CODEX_LOG: it costs a rollout read)."""
+        if not self.inv.environ.get("FAKE_CODEX_LOG"):
+            return
+        from fake_codex.history import history_items
+
+        items = history_items(rollout) if rollout is not None else []
+        user = {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": prompt}],
+        }
+        self.inv.extra["model_input"] = [*items, user]
+
     def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
         """Start the configured MCP servers; a failing `required` one ends exec (rc 1)."""
         if not isinstance(config.get("mcp_servers"), dict):
@@ -207,6 +222,7 @@ class ExecRun:
             switched = None  # 0.135 neither warns nor compacts (real 0.135.0)
         mcp = self._start_mcp(config, cwd)
         compacts = switched is not None and self.b.compacts_on_switch(switched, model)
+        self._record_model_input(path, prompt.text)
         turn = _pick_turn(self.scenario, home, prompt.text, compacts, path)
         faults = turn.faults
         if faults.stderr:

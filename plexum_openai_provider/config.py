@@ -8,6 +8,7 @@ an unknown key or a wrong type is one ConfigError naming the file and the key.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class HostConfig:
     # What a consumed tool output becomes in the rollout (the Go plugin's marker).
     consume_marker: str = DEFAULT_MARKER
     consume_wait_s: float = 60.0  # how long consume waits for a running turn of the workspace
+    # `serve`: how long a `tools/call` to the daemon may take before codex gets an error result
+    # (below codex's own tool_timeout_sec of 600, so the model reads our message, not codex's).
+    tool_timeout_s: float = 300.0
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
     def model_arg(self, model: str) -> str | None:
@@ -74,8 +78,9 @@ def _expect_str_list(value: Any, key: str, path: str) -> tuple[str, ...]:
 
 
 def _expect_seconds(value: Any, key: str, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError("must be a positive number of seconds", path=path, key=key)
+    # json.loads reads `Infinity`/`NaN`: a limit must still be a finite number.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigError("must be a positive, finite number of seconds", path=path, key=key)
     return float(value)
 
 
@@ -111,6 +116,7 @@ _FIELDS = {
     "socket_dir": _expect_str,
     "consume_marker": _expect_str,
     "consume_wait_s": _expect_seconds,
+    "tool_timeout_s": _expect_seconds,
 }
 
 

@@ -2,7 +2,8 @@
 
 Subcommands import what they need lazily: `mcp-host` (started by codex on every turn) must not pay
 for the turn's imports. `say` runs one turn and prints its events as they come; exit 0 when the
-turn completed, 1 when it ended in an error, 2 on a usage or config error.
+turn completed, 1 when it ended in an error, 2 on a usage or config error. `serve` speaks the
+daemon protocol (docs/protocol.md) on stdio; `demo` runs the whole stack on the fake codex.
 """
 
 from __future__ import annotations
@@ -42,7 +43,32 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--session", default="default", help="Plexum session id")
     consume.add_argument("--json", action="store_true", help="print {consumed, unknown}")
     consume.add_argument("block_ids", nargs="+", metavar="BLOCK_ID", help="codex call ids")
+    serve = sub.add_parser(
+        "serve", help="speak the Plexum daemon protocol on stdio (docs/protocol.md)"
+    )
+    serve.add_argument("--config", help="config.json to use instead of the default path")
+    serve.add_argument("--verbose", action="store_true", help="debug logs on stderr")
+    serve.add_argument(
+        "--max-line-bytes",
+        type=_positive_int,
+        default=32 * 1024 * 1024,
+        help="longest accepted protocol line in bytes (default: 32 MiB)",
+    )
+    demo = sub.add_parser(
+        "demo", help="the whole stack on the fake codex: nothing to install or log into"
+    )
+    demo.add_argument("--json", action="store_true", help="raw events, one JSON object per line")
+    demo.add_argument("--keep", action="store_true", help="keep the throwaway folder")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .say import say
 
         return say(args)
+    if args.command == "serve":
+        from .serve import serve
+
+        return serve(args)
+    if args.command == "demo":
+        from .demo import demo
+
+        return demo(args)
     if args.command == "consume":
         from .consume import consume
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..bridge.spec import ToolCallback, ToolSpec
 from ..config import HostConfig
+from ..errors import ConfigError
 
 # Registrations this process has made sure of (binary, codex_home, agent, socket): `codex mcp get`
 # once per agent, again when the socket path changes.
@@ -43,7 +44,10 @@ async def offer_tools(
     from ..codex.mcp_entry import exec_overrides, per_turn_overrides
 
     socket_dir = Path(config.socket_dir) if config.socket_dir else None
-    socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
+    try:
+        socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
+    except ValueError as exc:  # a socket_dir too long for sun_path: the operator's to fix
+        raise ConfigError(str(exc), path=config.source, key="socket_dir") from None
     ensure_socket_dir(socket_path.parent)
     name = server_name(agent_id)
     plugin_command = default_plugin_command()

@@ -119,3 +119,43 @@ def test_concurrent_invocations_on_one_home_each_get_their_own_turn(env: Any) ->
     )
     assert extra.returncode == 70
     assert "has 8 turn(s)" in extra.stderr.decode()
+
+
+def test_the_log_records_what_the_first_model_request_carries_after_a_rollout_edit(
+    env: Any,
+) -> None:
+    log = env.root / "invocations.jsonl"
+    extra = {"FAKE_CODEX_LOG": str(log)}
+    first = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "--", "-"],
+        stdin=b"first words",
+        extra_env=extra,
+    )
+    assert first.returncode == 0, first.stderr
+    thread = json.loads(first.stdout.splitlines()[0])["thread_id"]
+    rollout = env.rollouts()[0]
+    # Edit the replayed history the way consume does: the next request must carry the edit.
+    text = rollout.read_text().replace("first words", "edited words")
+    rollout.write_text(text)
+    second = env.run(
+        ["exec", "--skip-git-repo-check", "--json", "resume", "--", thread, "-"],
+        stdin=b"second words",
+        extra_env=extra,
+    )
+    assert second.returncode == 0, second.stderr
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["exit_code"] for r in records] == [0, 0]
+
+    def texts(record: dict[str, Any]) -> list[str]:
+        return [
+            part["text"]
+            for item in record["model_input"]
+            if item.get("type") == "message" and item.get("role") == "user"
+            for part in item["content"]
+            if part.get("type") == "input_text"
+        ]
+
+    assert texts(records[0])[-1] == "first words"
+    assert "edited words" in texts(records[1])
+    assert "first words" not in json.dumps(records[1]["model_input"])
+    assert texts(records[1])[-1] == "second words"

@@ -137,3 +137,15 @@ def group_alive(pgid: int, *, within_s: float = 5.0) -> bool:
 
 
 Check = Callable[[list[CanonicalEvent]], None]
+
+
+@pytest.fixture
+def serve_world(fake_codex: FakeCodex) -> Any:
+    """`serve` on the fake codex; every message of its connections is checked against the schema."""
+    from ..protocol_schema import SchemaCheck
+    from .serve_support import ServeWorld
+
+    world = ServeWorld(fake_codex, SchemaCheck(), fake_codex.root / "serve-config.json")
+    world.write_config()
+    yield world
+    assert world.check.failures == [], "\n".join(world.check.failures)

@@ -1,0 +1,293 @@
+"""The daemon protocol's messages in plain types: error codes, request parsing, message builders.
+
+Pure functions over decoded JSON: `classify` tells a request from a notification, a response or
+garbage; `parse_*_params` turn a method's params into typed values or raise `RpcError(-32602)`
+naming the offending field. docs/protocol.md and docs/protocol.schema.json are the contract.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+JSONRPC = "2.0"
+
+# JSON-RPC 2.0's own codes.
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+# This protocol's codes (the -32000..-32099 "server error" range); docs/protocol.md lists them.
+UNSUPPORTED_PROTOCOL_VERSION = -32000
+NOT_INITIALIZED = -32001
+DUPLICATE_TURN = -32002
+UNSUPPORTED_MODEL = -32003
+LINE_TOO_LONG = -32004
+SHUTTING_DOWN = -32005
+CONSUME_FAILED = -32006
+
+MAX_ID_CHARS = 256  # turn, agent and session ids: a daemon's ids, never prose
+RequestId = str | int
+
+
+class RpcError(Exception):
+    """A JSON-RPC error to send back: `code`, a message a daemon author can act on, `data`."""
+
+    def __init__(self, code: int, message: str, data: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = dict(data) if data else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+def bad_param(field: str, problem: str) -> RpcError:
+    return RpcError(INVALID_PARAMS, f"params.{field}: {problem}", {"field": f"params.{field}"})
+
+
+# -- classifying a decoded line ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    id: RequestId
+    method: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Notification:
+    method: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Response:
+    """An answer from the daemon to one of our requests (`tools/call`)."""
+
+    id: RequestId
+    result: Any = None
+    error: Any = None
+    is_error: bool = False
+
+
+Incoming = Request | Notification | Response
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def request_id_of(message: Any) -> RequestId | None:
+    """The id to answer an invalid message with, when one can be read from it (else null)."""
+    if isinstance(message, dict) and _valid_id(message.get("id")):
+        value: RequestId = message["id"]
+        return value
+    return None
+
+
+def classify(message: Any) -> Incoming:
+    """Sort a decoded JSON value; raise `RpcError(-32600)` for anything JSON-RPC 2.0 forbids."""
+    if not isinstance(message, dict):
+        kind = "an array (batches are not supported)" if isinstance(message, list) else "not one"
+        raise RpcError(INVALID_REQUEST, f"a message must be a JSON object; this is {kind}")
+    if message.get("jsonrpc") != JSONRPC:
+        raise RpcError(INVALID_REQUEST, 'a message needs "jsonrpc": "2.0"')
+    has_id = "id" in message
+    if has_id and not _valid_id(message["id"]):
+        raise RpcError(INVALID_REQUEST, "`id` must be a string or an integer")
+    if "method" in message:
+        method = message["method"]
+        if not isinstance(method, str) or not method:
+            raise RpcError(INVALID_REQUEST, "`method` must be a non-empty string")
+        params = message.get("params", {})
+        if not isinstance(params, dict):
+            raise RpcError(INVALID_REQUEST, "`params` must be an object (by-name parameters)")
+        if has_id:
+            return Request(message["id"], method, params)
+        return Notification(method, params)
+    if has_id and ("result" in message) != ("error" in message):
+        if "error" in message:
+            return Response(message["id"], error=message["error"], is_error=True)
+        return Response(message["id"], result=message["result"])
+    raise RpcError(
+        INVALID_REQUEST,
+        "not a request (needs `method`) nor a response (needs `id` and one of `result`/`error`)",
+    )
+
+
+# -- params of each method --------------------------------------------------------------------
+
+
+def _string(params: Mapping[str, Any], key: str, field: str, *, ident: bool = False) -> str:
+    if key not in params:
+        raise bad_param(field, "missing (a string is required)")
+    value = params[key]
+    if not isinstance(value, str):
+        raise bad_param(field, f"must be a string, not {_json_type(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_param(
+            field, "holds a lone surrogate (\\ud800-\\udfff): not Unicode text"
+        ) from None
+    if ident:
+        if not value:
+            raise bad_param(field, "must not be empty")
+        if len(value) > MAX_ID_CHARS:
+            raise bad_param(field, f"longer than {MAX_ID_CHARS} characters")
+        if any(ord(c) < 0x20 for c in value):
+            raise bad_param(field, "must not contain control characters")
+    return value
+
+
+def _object(params: Mapping[str, Any], key: str, field: str) -> Mapping[str, Any]:
+    if key not in params:
+        raise bad_param(field, "missing (an object is required)")
+    value = params[key]
+    if not isinstance(value, dict):
+        raise bad_param(field, f"must be an object, not {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _workspace(value: str, field: str) -> Path:
+    if not value or "\0" in value or not os.path.isabs(value):
+        raise bad_param(field, "must be an absolute path (the plugin's cwd is not the agent's)")
+    return Path(value)
+
+
+@dataclass(frozen=True)
+class InitializeParams:
+    protocol_version: str
+    host_name: str
+    host_version: str
+
+
+def parse_initialize(params: Mapping[str, Any]) -> InitializeParams:
+    version = _string(params, "protocol_version", "protocol_version")
+    host = _object(params, "host", "host")
+    return InitializeParams(
+        version,
+        _string(host, "name", "host.name"),
+        _string(host, "version", "host.version"),
+    )
+
+
+@dataclass(frozen=True)
+class ToolParam:
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TurnParams:
+    turn_id: str
+    agent_id: str
+    workspace: Path
+    session_id: str
+    model: str
+    input: str
+    tools: tuple[ToolParam, ...]
+
+
+def _tools(params: Mapping[str, Any]) -> tuple[ToolParam, ...]:
+    raw = params.get("tools", [])
+    if not isinstance(raw, list):
+        raise bad_param("tools", f"must be an array, not {_json_type(raw)}")
+    tools: list[ToolParam] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        field = f"tools[{i}]"
+        if not isinstance(item, dict):
+            raise bad_param(field, f"must be an object, not {_json_type(item)}")
+        name = _string(item, "name", f"{field}.name", ident=True)
+        if name in seen:
+            raise bad_param(f"{field}.name", f"duplicate tool name {name!r}")
+        seen.add(name)
+        description = _string(item, "description", f"{field}.description")
+        schema = item.get("input_schema", {"type": "object", "properties": {}})
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            raise bad_param(
+                f"{field}.input_schema", 'must be a JSON Schema object with "type": "object"'
+            )
+        tools.append(ToolParam(name, description, schema))
+    return tuple(tools)
+
+
+def parse_turn(params: Mapping[str, Any]) -> TurnParams:
+    turn_id = _string(params, "turn_id", "turn_id", ident=True)
+    agent = _object(params, "agent", "agent")
+    agent_id = _string(agent, "id", "agent.id", ident=True)
+    workspace = _workspace(_string(agent, "workspace", "agent.workspace"), "agent.workspace")
+    session_id = _string(params, "session_id", "session_id", ident=True)
+    model = _string(params, "model", "model", ident=True) if "model" in params else "codex"
+    text = _string(params, "input", "input")
+    return TurnParams(turn_id, agent_id, workspace, session_id, model, text, _tools(params))
+
+
+def parse_cancel(params: Mapping[str, Any]) -> str:
+    return _string(params, "turn_id", "turn_id", ident=True)
+
+
+@dataclass(frozen=True)
+class ConsumeParams:
+    workspace: Path
+    session_id: str
+    block_ids: tuple[str, ...]
+
+
+def parse_consume(params: Mapping[str, Any]) -> ConsumeParams:
+    workspace = _workspace(_string(params, "workspace", "workspace"), "workspace")
+    session_id = _string(params, "session_id", "session_id", ident=True)
+    raw = params.get("block_ids")
+    if not isinstance(raw, list):
+        raise bad_param("block_ids", f"must be an array of strings, not {_json_type(raw)}")
+    for i, value in enumerate(raw):
+        if not isinstance(value, str) or not value:
+            raise bad_param(f"block_ids[{i}]", "must be a non-empty string (a codex call id)")
+    return ConsumeParams(workspace, session_id, tuple(raw))
+
+
+# -- messages we send -------------------------------------------------------------------------
+
+
+def result_message(request_id: RequestId, result: Mapping[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": JSONRPC, "id": request_id, "result": dict(result)}
+
+
+def error_message(request_id: RequestId | None, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": JSONRPC, "id": request_id, "error": error.to_json()}
+
+
+def notification(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": JSONRPC, "method": method, "params": dict(params)}
+
+
+def request_message(
+    request_id: RequestId, method: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {"jsonrpc": JSONRPC, "id": request_id, "method": method, "params": dict(params)}

@@ -1,0 +1,140 @@
+"""The protocol's pure core: classifying lines and parsing params never fails with anything but
+an `RpcError` that names the field; a daemon's `tools/call` answer is read or explained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from plexum_openai_provider import ToolReply
+from plexum_openai_provider.plugin import protocol as p
+from plexum_openai_provider.plugin.tools_call import parse_call_tool_result
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=3) | st.dictionaries(
+        st.text(max_size=8), children, max_size=4
+    )
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    _containers,
+    max_leaves=10,
+)
+PARAM_KEYS = st.sampled_from(
+    [
+        "turn_id",
+        "agent",
+        "session_id",
+        "model",
+        "input",
+        "tools",
+        "workspace",
+        "block_ids",
+        "protocol_version",
+        "host",
+        "id",
+        "name",
+        "description",
+        "input_schema",
+        "version",
+    ]
+)
+PARAMS = st.dictionaries(
+    PARAM_KEYS, JSON | st.dictionaries(PARAM_KEYS, JSON, max_size=3), max_size=6
+)
+
+
+@given(JSON)
+def test_classify_sorts_any_json_value_or_raises_an_invalid_request(value: Any) -> None:
+    try:
+        incoming = p.classify(value)
+    except p.RpcError as exc:
+        assert exc.code == p.INVALID_REQUEST and exc.message
+        return
+    assert isinstance(incoming, p.Request | p.Notification | p.Response)
+
+
+@pytest.mark.parametrize(
+    "parse", [p.parse_turn, p.parse_consume, p.parse_initialize, p.parse_cancel]
+)
+@given(params=PARAMS)
+def test_params_either_parse_or_name_the_field_that_is_wrong(parse: Any, params: Any) -> None:
+    try:
+        parse(params)
+    except p.RpcError as exc:
+        assert exc.code == p.INVALID_PARAMS
+        assert exc.data is not None and exc.data["field"].startswith("params.")
+        assert exc.message.startswith(exc.data["field"] + ":")
+
+
+def test_a_turn_parses_with_its_defaults() -> None:
+    params = p.parse_turn(
+        {
+            "turn_id": "t1",
+            "agent": {"id": "ada", "workspace": "/srv/ada"},
+            "session_id": "s1",
+            "input": "hi",
+            "tools": [{"name": "echo", "description": "e"}],
+            "a_future_field": True,  # ignored: optional additions do not break old plugins
+        }
+    )
+    assert params.model == "codex" and params.workspace == Path("/srv/ada")
+    assert params.tools[0].input_schema == {"type": "object", "properties": {}}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"turn_id": ""}, "params.turn_id"),
+        ({"turn_id": "x" * 257}, "params.turn_id"),
+        ({"turn_id": "a\nb"}, "params.turn_id"),
+        (
+            {
+                "turn_id": "t",
+                "agent": {"id": "a", "workspace": "/w"},
+                "session_id": "s",
+                "input": "i",
+                "tools": [{"name": "e", "description": ""}] * 2,
+            },
+            "params.tools[1].name",
+        ),
+    ],
+)
+def test_bad_ids_and_duplicate_tools_are_named(params: dict[str, Any], field: str) -> None:
+    with pytest.raises(p.RpcError) as caught:
+        p.parse_turn(params)
+    assert caught.value.data == {"field": field}
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ([], "not an object"),
+        ({"content": "x"}, "`content` is not an array"),
+        ({"content": [{"text": "no type"}]}, "`content[0]`"),
+        ({"content": [], "isError": "yes"}, "`isError`"),
+        ({"content": [], "structuredContent": []}, "`structuredContent`"),
+    ],
+)
+def test_an_answer_that_is_not_a_call_tool_result_is_explained(result: Any, problem: str) -> None:
+    reply = parse_call_tool_result(result)
+    assert isinstance(reply, str) and problem in reply
+
+
+def test_a_call_tool_result_becomes_a_tool_reply() -> None:
+    reply = parse_call_tool_result(
+        {
+            "content": [{"type": "text", "text": "hi"}],
+            "isError": True,
+            "structuredContent": {"a": 1},
+        }
+    )
+    assert reply == ToolReply(
+        content=({"type": "text", "text": "hi"},), structured_content={"a": 1}, is_error=True
+    )
