@@ -3,7 +3,9 @@
 Rules taken from the real CLI (codex-rs/exec/src/cli.rs, codex-facts §3 and §6): options may be
 mixed with positionals, `--` ends options, `-mVALUE` / `-m=VALUE` / `--model=VALUE` forms work,
 an unknown option is a clap error (rc 2). After `resume` only the *global* options plus
-`--last`, `--all`, `-i` are accepted: `-C`, `-s`, `-p`, `--color`, `--oss` are rejected.
+`--last`, `--all`, `-i`, `--output-schema` are accepted: `-C`, `-s`, `-p`, `--color`, `--oss` are
+rejected. `--image` takes 1..N values (the next arguments up to an option or `--`, so
+`exec --image a.png resume` reads `resume` as a second image) and splits each at commas.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ _OPTS = (
     _Opt("color", "color", None, "COLOR", where="exec"),
     _Opt("oss", "oss", where="exec"),
     _Opt("profile", "profile", "p", "CONFIG_PROFILE", where="exec"),
-    _Opt("output_schema", "output-schema", None, "FILE", where="exec"),
+    _Opt("output_schema", "output-schema", None, "FILE"),
     _Opt("last", "last", where="resume"),
     _Opt("all", "all", where="resume"),
 )
@@ -155,7 +157,7 @@ def parse_exec_args(argv: list[str]) -> ExecArgs | HelpRequested | VersionReques
             state.positionals.append(token)
             limit = 2 if state.resume else 1
             if len(state.positionals) > limit:
-                raise clap.unexpected_argument(token, usage)
+                raise clap.unexpected_argument(token, usage, only_positionals)
             continue
         if token == "--":
             only_positionals = True
@@ -174,6 +176,12 @@ def parse_exec_args(argv: list[str]) -> ExecArgs | HelpRequested | VersionReques
                 raise clap.missing_value(opt.display)
             inline = argv[i]
             i += 1
+            if opt.key == "images":
+                # clap's num_args(1..): later plain arguments are more images (real 0.135–0.171)
+                while i < len(argv) and (argv[i] == "-" or not argv[i].startswith("-")):
+                    _store(state, opt, inline)
+                    inline = argv[i]
+                    i += 1
         elif opt.value is None and inline is not None:
             raise clap.UsageError(
                 f"error: unexpected value '{inline}' for '--{opt.long}' found; no more were "

@@ -31,6 +31,7 @@ from fake_codex.scenario import (
 from fake_codex.versions import Behaviour
 
 if TYPE_CHECKING:
+    from fake_codex.images import ImageParts
     from fake_codex.mcp_client import McpManager, ToolRef
 
 
@@ -58,6 +59,7 @@ class TurnSetup:
     first_turn: bool = True
     label: str = "turn"
     mcp: McpManager | None = None
+    images: ImageParts | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class TurnRunner:
             s.recorder.context(env=False, world=True, settings=False)
         else:
             s.recorder.context(env=s.first_turn)
-        s.recorder.user_message(s.prompt)
+        s.recorder.user_message(s.prompt, s.images)
         retries = 0
         max_retries = s.settings.stream_max_retries
         while True:
