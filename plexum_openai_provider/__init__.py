@@ -16,6 +16,7 @@ _HOMES = {
     "Turn": "turn",
     "TurnLimits": "turn",
     "TurnRequest": "turn",
+    "TurnInputError": "codex.turn_inputs",
     "open_turn": "turn",
     "run_turn": "turn",
     "ToolCallback": "bridge.spec",
@@ -33,6 +34,7 @@ _HOMES = {
     "ItemPhase": "events",
     "MessageEnd": "events",
     "Reasoning": "events",
+    "StructuredOutput": "events",
     "TextDelta": "events",
     "ToolCall": "events",
     "ToolResult": "events",
@@ -71,6 +73,7 @@ __all__ = [
     "RolloutError",
     "SessionStoreError",
     "SocketInUseError",
+    "StructuredOutput",
     "TextDelta",
     "ToolCall",
     "ToolCallback",
@@ -78,6 +81,7 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "Turn",
+    "TurnInputError",
     "TurnLimits",
     "TurnRequest",
     "UnsafeSocketDirError",
@@ -93,6 +97,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .bridge.spec import ToolCallback, ToolReply, ToolSpec
+    from .codex.turn_inputs import TurnInputError
     from .config import HostConfig, load_config
     from .consume import ConsumeResult, consume_blocks
     from .errors import (
@@ -116,6 +121,7 @@ if TYPE_CHECKING:
         ItemPhase,
         MessageEnd,
         Reasoning,
+        StructuredOutput,
         TextDelta,
         ToolCall,
         ToolResult,
