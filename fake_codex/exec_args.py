@@ -4,7 +4,8 @@ Rules taken from the real CLI (codex-rs/exec/src/cli.rs, codex-facts §3 and §6
 mixed with positionals, `--` ends options, `-mVALUE` / `-m=VALUE` / `--model=VALUE` forms work,
 an unknown option is a clap error (rc 2). After `resume` only the *global* options plus
 `--last`, `--all`, `-i`, `--output-schema` are accepted: `-C`, `-s`, `-p`, `--color`, `--oss` are
-rejected. `--image` takes 1..N values (the next arguments up to an option or `--`, so
+rejected. A `-c` after `resume` makes 0.135/0.150 drop every `-c` before it (exec_cmd applies
+that). `--image` takes 1..N values (the next arguments up to an option or `--`, so
 `exec --image a.png resume` reads `resume` as a second image) and splits each at commas.
 """
 
@@ -72,6 +73,7 @@ class ExecArgs:
     oss: bool = False
     model: str | None = None
     config: tuple[str, ...] = ()
+    config_after_resume: tuple[str, ...] = ()  # the `-c` given after `resume` (also in config)
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
     output_last_message: str | None = None
@@ -104,6 +106,7 @@ class _State:
         self.values: dict[str, object] = {}
         self.positionals: list[str] = []
         self.resume = False
+        self.config_after_resume: list[str] = []
 
 
 def _lookup(token: str) -> tuple[_Opt | None, str | None]:
@@ -188,6 +191,8 @@ def parse_exec_args(argv: list[str]) -> ExecArgs | HelpRequested | VersionReques
                 "expected\n\nFor more information, try '--help'.\n"
             )
         _store(state, opt, inline)
+        if opt.key == "config" and state.resume:
+            state.config_after_resume.append(str(inline))
     return _build(state)
 
 
@@ -221,6 +226,7 @@ def _build(state: _State) -> ExecArgs:
         oss=bool(v.get("oss")),
         model=text("model"),
         config=many("config"),
+        config_after_resume=tuple(state.config_after_resume),
         enable=many("enable"),
         disable=many("disable"),
         output_last_message=text("output_last_message"),

@@ -229,8 +229,13 @@ class ExecRun:
         cwd = Path(a.cd).resolve() if a.cd else Path.cwd()
         if not cwd.is_dir():
             raise ExitNow(1, f"Error: No such file or directory (os error 2): {cwd}\n")
+        overrides = a.config
+        if a.config_after_resume and self.b.family < 169:
+            # 0.135/0.150: the resume subcommand's own `-c` replace the ones given on `exec`
+            # (real 0.135.0 and 0.150.1 then talk to the default provider; 0.169 merges them)
+            overrides = a.config_after_resume
         try:
-            config = load_config(home, a.config)
+            config = load_config(home, overrides)
             check_enums(config, self.b.family)
             settings = settings_from(config, a.model)
         except ConfigError as exc:
@@ -305,6 +310,7 @@ class ExecRun:
             cwd=cwd,
             prompt=prompt.text,
             images=images,
+            effort_changed=history is not None and history.last_effort != info.effort,
             emit=emit,
             recorder=recorder,
             thread_totals=history.totals if history else ev.Totals(),

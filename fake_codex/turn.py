@@ -60,6 +60,7 @@ class TurnSetup:
     label: str = "turn"
     mcp: McpManager | None = None
     images: ImageParts | None = None
+    effort_changed: bool = False  # a resumed turn with another effort than the thread's last
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,10 @@ class TurnRunner:
             s.emit(ev.item_completed(ev.error_item(self.ids.new(), text)))
         s.emit(ev.turn_started())
         if not s.first_turn:
-            # a resumed turn applies the thread settings first (twice when 0.169 switches model)
-            for _ in range(2 if switched and family >= 169 else 1):
+            # a resumed turn applies the thread settings first (twice when 0.169 switches the
+            # model or the reasoning effort: real 0.169.0)
+            twice = (switched or s.effort_changed) and family >= 169
+            for _ in range(2 if twice else 1):
                 s.recorder.thread_settings()
         s.recorder.task_started()
         if compact:

@@ -1,13 +1,13 @@
 """The argv of one `codex exec` turn. The prompt is never in it.
 
-`codex exec <flags> [--model M] [extra_args] [resume] [turn_args] -- [<thread_id>] -`: the
-configured options go on `exec`, before `resume` — codex 0.135–0.171 apply `-m` and the provider
-`-c` to the resumed thread there, while after `resume` some (`-s`, `-C`) are rejected with exit 2.
-The turn's own inputs (`turn_args`: `--output-schema`, effort and option `-c`, `--image`) go after
-`resume`: 0.135/0.150 ignore a `-c model_reasoning_effort` given before it, and `--image` takes
-every following plain argument, `resume` included (conformance/NOTES.md (a), (f)). `--` ends the
-options so nothing after it is read as a flag, and `-` makes codex read the prompt from stdin,
-which the turn writes and closes.
+`codex exec <flags> [--model M] [extra_args] [resume] [turn_args] -- [<thread_id>] -`: options go
+on `exec`, before `resume` — codex 0.135–0.171 apply `-m` and every `-c` to the resumed thread
+there, while after `resume` some (`-s`, `-C`) are rejected with exit 2, and on 0.135/0.150 a `-c`
+after `resume` silently drops every `-c` before it. Only a turn's file inputs (`turn_args`:
+`--output-schema`, `--image`) go after `resume`: `--image` takes every following plain argument
+as another image, `resume` included (conformance/NOTES.md (a), (f)). `--` ends the options so
+nothing after it is read as a flag, and `-` makes codex read the prompt from stdin, which the turn
+writes and closes.
 """
 
 from __future__ import annotations

@@ -66,18 +66,25 @@ class TurnInputs:
     def needs_files(self) -> bool:
         return bool(self.images) or self.output_schema is not None
 
-    def argv(self, folder: Path | None) -> list[str]:
-        """Options for `exec … resume <here> -- <id> -`: after `resume`, where codex 0.135 and
-        0.150 apply a `-c` to a resumed thread (before it they silently ignore the effort), and
-        `--image` last, so `--` ends its greedy value list. Files are written by `write_files`."""
+    def config_args(self) -> list[str]:
+        """The effort and option `-c`s. They go with the other `-c` BEFORE `resume`: codex
+        0.135/0.150 drop every `-c` before `resume` as soon as one follows it (the provider's
+        own settings included), while all of them before `resume` apply to a resumed thread."""
         args: list[str] = []
-        if self.output_schema is not None:
-            assert folder is not None
-            args += ["--output-schema", str(folder / "output-schema.json")]
         if self.reasoning_effort is not None:
             args += ["-c", f'model_reasoning_effort="{self.reasoning_effort}"']
         for key, value in self.codex_options:
             args += ["-c", f'{key}="{value}"']
+        return args
+
+    def file_args(self, folder: Path | None) -> list[str]:
+        """`--output-schema` and `--image` for `exec … resume <here> -- <id> -`: `--image` takes
+        every following plain argument as another image (before `resume` it would take `resume`),
+        so these go after it, images last, ended by `--`. Files are written by `write_files`."""
+        args: list[str] = []
+        if self.output_schema is not None:
+            assert folder is not None
+            args += ["--output-schema", str(folder / "output-schema.json")]
         for name, _data in self.images:
             assert folder is not None
             args += ["--image", str(folder / name)]
@@ -93,11 +100,11 @@ class TurnInputs:
 
 @contextlib.contextmanager
 def prepared(inputs: TurnInputs) -> Iterator[list[str] | None]:
-    """The turn's codex options with their files in a private 0700 temp folder, removed on exit
-    however the turn ends (completed, failed, cancelled, timed out, codex crashed). Yields None
-    when the files cannot be written (no temp folder, disk full)."""
+    """The turn's file options (`file_args`), their files in a private 0700 temp folder that is
+    removed on exit however the turn ends (completed, failed, cancelled, timed out, codex
+    crashed). Yields None when the files cannot be written (no temp folder, disk full)."""
     if not inputs.needs_files:
-        yield inputs.argv(None)
+        yield []
         return
     try:
         holder = tempfile.TemporaryDirectory(prefix="plexum-openai-turn-")
@@ -111,7 +118,7 @@ def prepared(inputs: TurnInputs) -> Iterator[list[str] | None]:
         except OSError:
             yield None
             return
-        yield inputs.argv(folder)
+        yield inputs.file_args(folder)
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -77,8 +77,8 @@ class Attempt:
     store: SessionStore
     record: ThreadRecord | None  # the thread to resume; None starts a new one
     model_arg: str | None
-    extra_args: tuple[str, ...] = ()  # the turn's MCP options
-    turn_args: tuple[str, ...] = ()  # the turn's inputs: they go after `resume`
+    extra_args: tuple[str, ...] = ()  # the turn's MCP options, effort and codex options
+    turn_args: tuple[str, ...] = ()  # the turn's `--output-schema`/`--image`: after `resume`
     on_spawn: Callable[[int], None] = lambda pid: None
     mapper: TurnMapper = field(init=False)
     thread_id: str | None = field(default=None, init=False)

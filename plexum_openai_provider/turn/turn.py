@@ -47,7 +47,8 @@ class Turn:
         )
         self._events: AsyncGenerator[CanonicalEvent, None] | None = None
         self._codex_pid: int | None = None  # the running attempt's codex, for the MCP peer check
-        self._turn_args: tuple[str, ...] = ()  # images, schema, effort, options (after resume)
+        self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
+        self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
 
     async def __aenter__(self) -> Turn:
         return self
@@ -99,6 +100,7 @@ class Turn:
                     f"under {tempfile.gettempdir()}; check that it exists and has free space",
                 )
                 return
+            self._turn_config = tuple(inputs.config_args())
             self._turn_args = tuple(turn_args)
             async with contextlib.aclosing(self._lock_and_run(model_arg)) as events:
                 async for event in events:
@@ -186,7 +188,7 @@ class Turn:
             store,
             record,
             model_arg,
-            extra_args=tuple(mcp_args),
+            extra_args=(*mcp_args, *self._turn_config),
             turn_args=self._turn_args,
             on_spawn=self._spawned,
         )

@@ -322,3 +322,15 @@ def test_the_image_data_url_counts_for_expect_history_contains(env: Any, tmp_pat
     argv = ["exec", *env.provider_args(False), *env.EXEC_FLAGS, "--image", "a.png", "--", "x"]
     result = env.run(argv, scenario=scenario)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("version", "effort"), [("0.150.1", "low"), ("0.169.0", "high")])
+def test_a_config_override_after_resume_drops_those_before_it_on_0150_not_on_0169(
+    env: Any, version: str, effort: str
+) -> None:
+    first = _run(env, "--", "-", version=version)
+    thread = env.parse_jsonl(first.stdout)[0]["thread_id"]
+    # the effort before `resume` is lost on 0.150 once any `-c` follows `resume`
+    argv = ["-c", 'model_reasoning_effort="high"', "resume", "-c", "x=1", "--", thread, "-"]
+    assert _run(env, *argv, version=version).returncode == 0
+    assert _model_request(env)["reasoning_effort"] == effort

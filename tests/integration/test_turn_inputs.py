@@ -90,7 +90,7 @@ async def test_image_schema_and_effort_reach_the_model_request_and_the_reply_is_
     assert list(private_tmp.iterdir()) == []  # the turn's folder is gone
 
 
-async def test_a_resumed_turn_carries_its_inputs_after_resume(
+async def test_a_resumed_turn_has_its_settings_before_resume_and_its_files_after(
     fake_codex: FakeCodex, private_tmp: Path
 ) -> None:
     fake_codex.scenario([reply("first"), reply('{"answer": "x"}')])
@@ -104,19 +104,18 @@ async def test_a_resumed_turn_carries_its_inputs_after_resume(
     )
     assert types(events)[-2:] == ["structured_output", "message_end"]
     argv = fake_codex.invocations()[-1]["argv"]
+    before = argv[: argv.index("resume")]
     after = argv[argv.index("resume") + 1 : argv.index("--")]
-    assert after[0] == "--output-schema"
-    assert after[2:] == [
+    assert before[-6:] == [
         "-c",
         'model_reasoning_effort="low"',
         "-c",
         'model_verbosity="high"',
         "-c",
         'web_search="disabled"',
-        "--image",
-        after[-1],
     ]
-    assert after[-1].endswith("image-1-image.png")
+    assert [after[0], after[2]] == ["--output-schema", "--image"]
+    assert after[-1].endswith("image-1-image.png") and len(after) == 4
     assert model_request(fake_codex)["user"][1]["image_url"].startswith("data:image/png;base64,")
 
 

@@ -69,18 +69,20 @@ def test_a_malformed_schema_is_refused_naming_the_place(schema: Any, where: str)
     assert info.value.key == where
 
 
-def test_argv_puts_the_schema_then_the_settings_then_the_images(tmp_path: Path) -> None:
+def test_settings_are_config_args_and_files_are_file_args_images_last(tmp_path: Path) -> None:
     inputs = check_turn_inputs(
         images=(PNG, PNG),
         output_schema={"type": "object"},
         reasoning_effort="minimal",
         codex_options={"web_search": "live", "model_verbosity": "low"},
     )
-    assert inputs.argv(tmp_path) == [
-        "--output-schema", str(tmp_path / "output-schema.json"),
+    assert inputs.config_args() == [
         "-c", 'model_reasoning_effort="minimal"',
         "-c", 'model_verbosity="low"',
         "-c", 'web_search="live"',
+    ]  # fmt: skip
+    assert inputs.file_args(tmp_path) == [
+        "--output-schema", str(tmp_path / "output-schema.json"),
         "--image", str(tmp_path / "image-1-image.png"),
         "--image", str(tmp_path / "image-2-image.png"),
     ]  # fmt: skip
@@ -99,7 +101,7 @@ def test_a_path_with_commas_and_spaces_becomes_a_safe_copy_name(tmp_path: Path) 
 
 def test_nothing_given_means_no_files_and_no_argv() -> None:
     inputs = check_turn_inputs()
-    assert (inputs.needs_files, inputs.argv(None)) == (False, [])
+    assert (inputs.needs_files, inputs.config_args(), inputs.file_args(None)) == (False, [], [])
 
 
 @pytest.mark.parametrize(
