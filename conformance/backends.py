@@ -23,11 +23,11 @@ from conformance.realcodex import native_binary
 from conformance.responses_server import ResponsesServer
 from conformance.scenario_set import IMAGE_DIR, ConformanceScenario, Invocation
 from plexum_openai_provider.codex.argv import build_exec_argv
-from plexum_openai_provider.codex.turn_inputs import check_turn_inputs, prepared
 from plexum_openai_provider.config import DEFAULT_MODEL, HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import ProviderError
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
+from plexum_openai_provider.turn.inputs import check_turn_inputs, prepared
 
 FAKE_BINARY = Path(sys.executable).parent / "fake-codex"
 # The fake never connects; its error texts only quote the provider's base_url.

@@ -16,7 +16,7 @@ _HOMES = {
     "Turn": "turn",
     "TurnLimits": "turn",
     "TurnRequest": "turn",
-    "TurnInputError": "codex.turn_inputs",
+    "TurnInputError": "turn.inputs",
     "open_turn": "turn",
     "run_turn": "turn",
     "ToolCallback": "bridge.spec",
@@ -97,7 +97,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .bridge.spec import ToolCallback, ToolReply, ToolSpec
-    from .codex.turn_inputs import TurnInputError
     from .config import HostConfig, load_config
     from .consume import ConsumeResult, consume_blocks
     from .errors import (
@@ -130,6 +129,7 @@ if TYPE_CHECKING:
         is_terminal,
     )
     from .turn import Turn, TurnLimits, TurnRequest, open_turn, run_turn
+    from .turn.inputs import TurnInputError
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from ..codex.argv import build_exec_argv, redact_argv
 from ..codex.exec_stream import ThreadStarted
 from ..codex.thread_id import is_plain_id
-from ..codex.turn_inputs import parse_structured
 from ..config import HostConfig
 from ..errors import SessionStoreError
 from ..events import (
@@ -32,6 +31,7 @@ from ..events import (
 from ..process import StderrTail, spawn, terminate_group, write_and_close
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
+from .inputs import parse_structured
 from .mapper import Completed, Failed, TurnMapper, classify_failure
 from .messages import binary_help, stderr_tail_text, stop_event
 from .mirror import RolloutPosition, mirror_turn, start_position

@@ -28,7 +28,7 @@ class TurnRequest:
     JPEG, GIF or WebP), `output_schema` (a JSON Schema object: the final message is then JSON,
     reported as a `structured_output` event), `reasoning_effort` (none, minimal, low, medium,
     high, xhigh) and `codex_options` (allow-listed per-turn `-c` settings, see
-    `codex.turn_inputs.CODEX_OPTIONS`). Each applies to this turn only.
+    `turn.inputs.CODEX_OPTIONS`). Each applies to this turn only.
     """
 
     prompt: str

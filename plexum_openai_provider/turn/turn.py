@@ -20,13 +20,13 @@ import tempfile
 from collections.abc import AsyncGenerator
 from types import TracebackType
 
-from ..codex.turn_inputs import TurnInputError, check_turn_inputs, prepared
 from ..config import HostConfig
 from ..errors import BridgeError, ConfigError, SessionStoreError
 from ..events import CanonicalEvent, ErrorEvent, WarningEvent
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .attempt import Attempt, ThreadLost, codex_env
 from .clock import Stop, TurnClock
+from .inputs import TurnInputError, check_turn_inputs, prepared
 from .messages import stop_event
 from .request import TurnLimits, TurnRequest
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from plexum_openai_provider.codex.turn_inputs import (
+from plexum_openai_provider.turn.inputs import (
     TurnInputError,
     check_schema,
     check_turn_inputs,
