@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import shlex
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,12 +21,13 @@ from typing import Any
 from conformance.codex_env import codex_env, provider_args
 from conformance.realcodex import native_binary
 from conformance.responses_server import ResponsesServer
-from conformance.scenario_set import ConformanceScenario, Invocation
+from conformance.scenario_set import IMAGE_DIR, ConformanceScenario, Invocation
 from plexum_openai_provider.codex.argv import build_exec_argv
 from plexum_openai_provider.config import DEFAULT_MODEL, HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import ProviderError
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
+from plexum_openai_provider.turn.inputs import check_turn_inputs, prepared
 
 FAKE_BINARY = Path(sys.executable).parent / "fake-codex"
 # The fake never connects; its error texts only quote the provider's base_url.
@@ -44,6 +46,9 @@ class InvocationCapture:
     stderr: str
     canonical: list[dict[str, Any]] | None
     model_requests: int | None = None  # real backend only: POSTs the server got
+    # The invocation's first model request: the body the server got (real), the fake's
+    # `model_request` record from its invocation log (fake); None when none was sent.
+    request: Any = None
     # Codex processes of this invocation before the last (the provider retries a resume whose
     # rollout is gone as a new thread): (exit code, events) each.
     earlier: list[tuple[int | None, list[Any]]] = field(default_factory=list)
@@ -60,6 +65,7 @@ class Capture:
     mcp_logs: dict[str, list[Any]] = field(default_factory=dict)  # server name -> messages
     request_bodies: list[Any] = field(default_factory=list)  # real only: model request bodies
     problems: list[str] = field(default_factory=list)  # the run itself went wrong
+    compare_request: bool = False  # the scenario asks for the `request` column
 
 
 def _retry_args(base_url: str, version: str, retries: int) -> list[str]:
@@ -149,6 +155,8 @@ class _Player:
         self.threads: dict[str, str] = {}  # session -> codex thread id (for direct resumes)
         self.home.mkdir(parents=True)
         self.ws.mkdir()
+        for image in sorted(IMAGE_DIR.iterdir()):
+            shutil.copyfile(image, self.ws / image.name)
 
     def mcp_log(self, name: str) -> Path:
         return self.capture.run_dir / f"mcp-{name}.log"
@@ -175,21 +183,42 @@ class _Player:
             for path in found:
                 path.unlink()
 
+    def fake_log(self, index: int) -> Path:
+        return self.capture.run_dir / f"fake-log-{index}.jsonl"
+
+    def _fake_request(self, index: int) -> Any:
+        for record in _read_jsonl(self.fake_log(index)):
+            if isinstance(record, dict) and "model_request" in record:
+                return record["model_request"]
+        return None
+
     async def play(self, index: int, inv: Invocation, base_url: str) -> InvocationCapture:
-        wrapper = _wrapper(self.capture.run_dir / f"codex-{index}.sh", self.binary, self.env)
+        env = self.env
+        if self.capture.backend == "fake":
+            env = {**env, "FAKE_CODEX_LOG": str(self.fake_log(index))}
+        wrapper = _wrapper(self.capture.run_dir / f"codex-{index}.sh", self.binary, env)
         prompt = inv.prompt_text(self.scenario.turn(index), index + 1)
         extra = _retry_args(base_url, self.capture.version, inv.stream_max_retries)
         extra += [*self.scenario.extra_args, *self._mcp_args()]
         await self._before(inv)
         canonical: list[dict[str, Any]] | None = None
         if inv.direct:
-            argv = build_exec_argv(
-                str(wrapper),
-                resume_thread_id=self.threads.get(inv.session),
-                model_arg=inv.model,
-                extra_args=extra,
+            # The argv the provider would build from the same inputs (checked the same way).
+            inputs = check_turn_inputs(
+                tuple(self.ws / i for i in inv.images),
+                inv.output_schema,
+                inv.reasoning_effort,
+                dict(inv.codex_options),
             )
-            await _direct(argv, self.ws, prompt)
+            with prepared(inputs) as turn_args:
+                argv = build_exec_argv(
+                    str(wrapper),
+                    resume_thread_id=self.threads.get(inv.session),
+                    model_arg=inv.model,
+                    extra_args=[*extra, *inputs.config_args()],
+                    turn_args=[*(turn_args or ()), *inv.codex_args],
+                )
+                await _direct(argv, self.ws, prompt)
         else:
             model = inv.model or DEFAULT_MODEL
             config = HostConfig(
@@ -201,7 +230,14 @@ class _Player:
                 turn_timeout_s=TURN_TIMEOUT_S,
             )
             request = TurnRequest(
-                prompt=prompt, workspace=self.ws, session_id=inv.session, model=model
+                prompt=prompt,
+                workspace=self.ws,
+                session_id=inv.session,
+                model=model,
+                images=tuple(self.ws / i for i in inv.images),
+                output_schema=inv.output_schema,
+                reasoning_effort=inv.reasoning_effort,
+                codex_options=dict(inv.codex_options) or None,
             )
             canonical = [e.to_json() for e in await run_turn(config, request, LIMITS)]
         processes = _processes(wrapper) or [(None, [], "")]
@@ -210,7 +246,10 @@ class _Player:
             if isinstance(event, dict) and event.get("type") == "thread.started":
                 self.threads[inv.session] = str(event.get("thread_id"))
         earlier = [(p[0], p[1]) for p in processes[:-1]]
-        return InvocationCapture(index, rc, events, stderr, canonical, earlier=earlier)
+        result = InvocationCapture(index, rc, events, stderr, canonical, earlier=earlier)
+        if self.capture.backend == "fake":
+            result.request = self._fake_request(index)
+        return result
 
     def finish(self) -> None:
         for path in sorted(self.home.glob("sessions/**/rollout-*.jsonl")):
@@ -222,7 +261,7 @@ class _Player:
 
 async def run_fake(scenario: ConformanceScenario, version: str, run_dir: Path) -> Capture:
     """The fake codex emulating `version`, playing a temp copy of the scenario."""
-    capture = Capture("fake", version, run_dir)
+    capture = Capture("fake", version, run_dir, compare_request=scenario.compare_request)
     run_dir.mkdir(parents=True)
     copy = run_dir / "scenario.json"
     copy.write_text(json.dumps(scenario.with_version(version), ensure_ascii=False))
@@ -231,6 +270,7 @@ async def run_fake(scenario: ConformanceScenario, version: str, run_dir: Path) -
     for i, inv in enumerate(scenario.invocations):
         capture.invocations.append(await player.play(i, inv, FAKE_BASE_URL))
     player.finish()
+    capture.turns_used = 0  # no state file: the fake never claimed a turn
     with contextlib.suppress(OSError, ValueError):
         state = json.loads((player.home / "fake-codex-state.json").read_text())
         capture.turns_used = int(sum(state.get("turns_used", {}).values()))
@@ -250,7 +290,7 @@ async def _server(scenario: ConformanceScenario) -> AsyncIterator[ResponsesServe
 
 async def run_real(scenario: ConformanceScenario, version: str, run_dir: Path) -> Capture:
     """The native codex `version` against a ResponsesServer serving the scenario."""
-    capture = Capture("real", version, run_dir)
+    capture = Capture("real", version, run_dir, compare_request=scenario.compare_request)
     run_dir.mkdir(parents=True)
     binary = native_binary(version)
     player = _Player(scenario, capture, binary, {})
@@ -259,7 +299,9 @@ async def run_real(scenario: ConformanceScenario, version: str, run_dir: Path) -
         for i, inv in enumerate(scenario.invocations):
             before = len(server.model_requests)
             result = await player.play(i, inv, server.base_url)
-            result.model_requests = len(server.model_requests) - before
+            sent = server.model_requests[before:]
+            result.model_requests = len(sent)
+            result.request = sent[0].body if sent else None
             capture.invocations.append(result)
         capture.problems += [u.message for u in server.unserved]
         capture.problems += [

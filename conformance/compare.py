@@ -1,9 +1,9 @@
 """Compare the fake codex with the real codex, scenario by scenario and version by version.
 
 `python -m conformance.compare [--versions V ...] [--scenario NAME ...]` plays every scenario
-on fake@V and real@V, compares the four columns (exec JSONL, rollout tool calls, turns that
-reached the model, provider events), prints a table scenario x version -> equal / divergent
-(reason) / FAILED, and exits 1 when any cell failed.
+on fake@V and real@V, compares the columns (exec JSONL, rollout tool calls, turns that reached
+the model, provider events, MCP server logs, the turn inputs of model requests), prints a table
+scenario x version -> equal / divergent (reason) / FAILED, and exits 1 when any cell failed.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 DIVERGENCES_FILE = Path(__file__).resolve().parent / "divergences.json"
-COLUMNS = ("exec", "rollout", "requests", "provider", "mcp")
+COLUMNS = ("exec", "rollout", "requests", "provider", "mcp", "request")
 _KEYS = {"scenario", "versions", "column", "lines", "differs", "reason"}
 
 

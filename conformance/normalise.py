@@ -19,6 +19,8 @@ _SUBSTITUTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"Wall time(:?) [0-9.]+ seconds"), r"Wall time\1 <wall> seconds"),
     (re.compile(r"Chunk ID: [0-9a-f]+"), "Chunk ID: <chunk>"),
     (re.compile(r"\b(fco|ctco|msg|at|rs)_<uuid>"), r"\1_<id>"),
+    # the provider's private per-turn folder for image copies and the schema (tempfile's name)
+    (re.compile(r"plexum-openai-turn-[A-Za-z0-9_]+"), "plexum-openai-turn-<tmp>"),
 )
 # Keys whose values are clocks or durations: never equal between two runs.
 VOLATILE_KEYS = frozenset(

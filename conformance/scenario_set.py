@@ -3,10 +3,11 @@
 A scenario is `conformance/scenarios/<name>.json` (docs/scenarios.md). The fake codex rejects
 unknown top-level keys, so HOW it is invoked lives in an optional sidecar
 `conformance/scenarios/invocations/<name>.json`: `{"invocations": [Invocation, ...], "versions":
-[lowest, highest], "mcp_servers": {NAME: McpServer}, "extra_args": [...]}` (all optional:
-versions is the inclusive range the scenario applies to; `mcp_servers` registers the conformance
-echo server under NAME for every invocation of both backends; `extra_args` go on every codex
-argv). Without one, every turn is one provider invocation in session `a`, on every version.
+[lowest, highest], "mcp_servers": {NAME: McpServer}, "extra_args": [...], "compare_request":
+bool}` (all optional: versions is the inclusive range the scenario applies to; `mcp_servers`
+registers the conformance echo server under NAME for every invocation of both backends;
+`extra_args` go on every codex argv; `compare_request` adds the `request` column). Without one,
+every turn is one provider invocation in session `a`, on every version.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+IMAGE_DIR = Path(__file__).resolve().parent / "images"  # copied into every run's workspace
 _INVOCATION_KEYS = frozenset(
     {
         "session",
@@ -27,9 +29,16 @@ _INVOCATION_KEYS = frozenset(
         "stream_max_retries",
         "consume",
         "delete_rollout",
+        "images",
+        "output_schema",
+        "reasoning_effort",
+        "codex_options",
+        "codex_args",
     }
 )
-_SIDECAR_KEYS = frozenset({"invocations", "versions", "mcp_servers", "extra_args"})
+_SIDECAR_KEYS = frozenset(
+    {"invocations", "versions", "mcp_servers", "extra_args", "compare_request"}
+)
 _MCP_KEYS = frozenset({"required", "startup_delay_s", "startup_timeout_sec", "tool_timeout_sec"})
 MCP_ECHO_SERVER = Path(__file__).resolve().parent / "mcp_echo_server.py"
 
@@ -74,6 +83,10 @@ class Invocation:
     ourselves, for what the provider never does (a model switch on resume). Before the
     invocation, `consume` blanks those call ids in the session's rollout with the provider's
     `consume_blocks`, and `delete_rollout` deletes the session thread's rollout file.
+    `images` (file names in the workspace, where `images/` is copied), `output_schema`,
+    `reasoning_effort` and `codex_options` are the turn's inputs: `TurnRequest` fields, or for a
+    direct run the argv the provider would build from them; `codex_args` (direct only) are raw
+    codex options put where the provider puts a turn's files (after `resume`; never `-c`).
     """
 
     session: str = "a"
@@ -84,6 +97,11 @@ class Invocation:
     stream_max_retries: int = 0
     consume: tuple[str, ...] = ()
     delete_rollout: bool = False
+    images: tuple[str, ...] = ()
+    output_schema: Any = None
+    reasoning_effort: str | None = None
+    codex_options: tuple[tuple[str, str], ...] = ()
+    codex_args: tuple[str, ...] = ()
 
     def prompt_text(self, turn: dict[str, Any], number: int) -> str:
         if self.prompt_repeat is not None:
@@ -104,6 +122,7 @@ class ConformanceScenario:
     versions: tuple[str, str] | None = None  # inclusive; None = every version
     mcp_servers: tuple[McpServer, ...] = ()
     extra_args: tuple[str, ...] = ()
+    compare_request: bool = False
 
     def applies_to(self, version: str) -> bool:
         if self.versions is None:
@@ -134,6 +153,11 @@ def _invocation(raw: Any, where: str) -> Invocation:
         raise ValueError(
             f"{where}: an invocation is an object with keys {sorted(_INVOCATION_KEYS)}"
         )
+    codex_args = tuple(str(a) for a in raw.get("codex_args", ()))
+    if {"-c", "--config"} & set(codex_args) or any(a.startswith("--config=") for a in codex_args):
+        # after `resume`, one `-c` makes codex 0.135/0.150 drop the provider's own `-c` (and
+        # then talk to the real default provider): `-c` belongs in the sidecar's extra_args
+        raise ValueError(f"{where}: codex_args must not hold -c; use extra_args")
     repeat = raw.get("prompt_repeat")
     if repeat is not None:
         if not (isinstance(repeat, list) and len(repeat) == 2 and isinstance(repeat[1], int)):
@@ -148,6 +172,11 @@ def _invocation(raw: Any, where: str) -> Invocation:
         stream_max_retries=int(raw.get("stream_max_retries", 0)),
         consume=tuple(str(c) for c in raw.get("consume", ())),
         delete_rollout=bool(raw.get("delete_rollout", False)),
+        images=tuple(str(i) for i in raw.get("images", ())),
+        output_schema=raw.get("output_schema"),
+        reasoning_effort=raw.get("reasoning_effort"),
+        codex_options=tuple((str(k), str(v)) for k, v in raw.get("codex_options", {}).items()),
+        codex_args=codex_args,
     )
 
 
@@ -173,6 +202,7 @@ def load(path: Path) -> ConformanceScenario:
     versions: tuple[str, str] | None = None
     servers: tuple[McpServer, ...] = ()
     extra: tuple[str, ...] = ()
+    compare_request = False
     if sidecar.exists():
         script = json.loads(sidecar.read_text(encoding="utf-8"))
         if not isinstance(script, dict) or set(script) - _SIDECAR_KEYS:
@@ -188,7 +218,10 @@ def load(path: Path) -> ConformanceScenario:
             for n, r in script.get("mcp_servers", {}).items()
         )
         extra = tuple(str(a) for a in script.get("extra_args", ()))
-    return ConformanceScenario(path.stem, path, document, invocations, versions, servers, extra)
+        compare_request = bool(script.get("compare_request", False))
+    return ConformanceScenario(
+        path.stem, path, document, invocations, versions, servers, extra, compare_request
+    )
 
 
 def load_all(

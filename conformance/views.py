@@ -1,9 +1,11 @@
-"""Turn a `Capture` into the compared columns: exec, rollout, requests, provider, mcp.
+"""Turn a `Capture` into the compared columns: exec, rollout, requests, provider, mcp, request.
 
 Each column is plain JSON after normalisation, so comparing two backends is comparing two
 strings. The rollout column keeps only what the issue asks for: response_item payloads that
 carry a `call_id` (the tool calls and their outputs) and the sequence of event_msg types. The mcp
-column is what the conformance echo server received (`mcp_view`).
+column is what the conformance echo server received (`mcp_view`). The request column (scenarios
+whose sidecar sets `compare_request`) is, per invocation, what its first model request carried of
+a turn's inputs: the new user message's parts (images included), `text.format`, the effort.
 """
 
 from __future__ import annotations
@@ -90,6 +92,35 @@ def mcp_view(messages: list[Any]) -> dict[str, Any]:
     }
 
 
+def _last_user_parts(body: dict[str, Any]) -> Any:
+    for item in reversed(body.get("input") or []):
+        if isinstance(item, dict) and item.get("type") == "message" and item.get("role") == "user":
+            return item.get("content")
+    return None
+
+
+def request_view(capture: Capture) -> Any:
+    """Per invocation: None (no model request), else its first request's turn inputs."""
+    if not capture.compare_request:
+        return None
+    out: list[Any] = []
+    for inv in capture.invocations:
+        request = inv.request
+        if request is None or capture.backend == "fake":
+            out.append(request)  # the fake records exactly these three keys
+            continue
+        body = request if isinstance(request, dict) else {}
+        text, reasoning = body.get("text") or {}, body.get("reasoning") or {}
+        out.append(
+            {
+                "user": _last_user_parts(body),
+                "text_format": text.get("format"),
+                "reasoning_effort": reasoning.get("effort"),
+            }
+        )
+    return out
+
+
 def _exec(capture: Capture) -> list[dict[str, Any]]:
     """One entry per codex process (a provider invocation may start two, see `earlier`)."""
     out: list[dict[str, Any]] = []
@@ -121,4 +152,5 @@ def views(capture: Capture) -> dict[str, Any]:
             ]
         ),
         "mcp": norm.value({name: mcp_view(log) for name, log in sorted(capture.mcp_logs.items())}),
+        "request": norm.value(request_view(capture)),
     }

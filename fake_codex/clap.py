@@ -22,8 +22,10 @@ class UsageError(Exception):
         self.text = text
 
 
-def unexpected_argument(arg: str, usage: str) -> UsageError:
-    tip = f"\n  tip: to pass '{arg}' as a value, use '-- {arg}'\n" if arg.startswith("-") else ""
+def unexpected_argument(arg: str, usage: str, after_dashdash: bool = False) -> UsageError:
+    # no tip for an argument that already came after `--` (real 0.135–0.171)
+    dashed = arg.startswith("-") and not after_dashdash
+    tip = f"\n  tip: to pass '{arg}' as a value, use '-- {arg}'\n" if dashed else ""
     return UsageError(
         f"error: unexpected argument '{arg}' found\n{tip}\n{usage}\n\n"
         "For more information, try '--help'.\n"
@@ -109,6 +111,7 @@ Arguments:
 Options:
       --last   Resume the most recent recorded session (newest) without specifying an id
       --all    Show all sessions (disables cwd filtering)
-  -i, --image <FILE>  Optional image(s) to attach to the prompt sent after resuming
+  -i, --image <FILE>...          Optional image(s) to attach to the prompt sent after resuming
+      --output-schema <FILE>     JSON Schema file describing the model's final response shape
   -h, --help   Print help
 """

@@ -91,6 +91,33 @@ def load_config(codex_home: Path, overrides: tuple[str, ...]) -> dict[str, Any]:
     return config
 
 
+# Keys whose value codex checks while loading its config (measured on 0.135.0–0.171.0: another
+# value is rc 1 `Error loading config.toml: unknown variant ...`). Only 0.135 checks the effort;
+# 0.150+ send any effort string to the model.
+_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+_CHECKED = {
+    "model_reasoning_summary": ("auto", "concise", "detailed", "none"),
+    "model_verbosity": ("low", "medium", "high"),
+}
+
+
+def check_enums(config: dict[str, Any], family: int) -> None:
+    """Raise codex's config error for a string value outside a checked key's variants."""
+    checked = dict(_CHECKED)
+    web = ("disabled", "cached", "live")
+    checked["web_search"] = web if family < 150 else ("disabled", "cached", "indexed", "live")
+    if family < 150:
+        checked["model_reasoning_effort"] = _EFFORTS
+    for key, values in checked.items():
+        value = config.get(key)
+        if isinstance(value, str) and value not in values:
+            expected = ", ".join(f"`{v}`" for v in values)
+            raise ConfigError(
+                f"Error loading config.toml: unknown variant `{value}`, expected one of "
+                f"{expected}\nin `{key}`\n"
+            )
+
+
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 

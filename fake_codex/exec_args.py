@@ -3,7 +3,10 @@
 Rules taken from the real CLI (codex-rs/exec/src/cli.rs, codex-facts §3 and §6): options may be
 mixed with positionals, `--` ends options, `-mVALUE` / `-m=VALUE` / `--model=VALUE` forms work,
 an unknown option is a clap error (rc 2). After `resume` only the *global* options plus
-`--last`, `--all`, `-i` are accepted: `-C`, `-s`, `-p`, `--color`, `--oss` are rejected.
+`--last`, `--all`, `-i`, `--output-schema` are accepted: `-C`, `-s`, `-p`, `--color`, `--oss` are
+rejected. A `-c` after `resume` makes 0.135/0.150 drop every `-c` before it (exec_cmd applies
+that). `--image` takes 1..N values (the next arguments up to an option or `--`, so
+`exec --image a.png resume` reads `resume` as a second image) and splits each at commas.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ _OPTS = (
     _Opt("color", "color", None, "COLOR", where="exec"),
     _Opt("oss", "oss", where="exec"),
     _Opt("profile", "profile", "p", "CONFIG_PROFILE", where="exec"),
-    _Opt("output_schema", "output-schema", None, "FILE", where="exec"),
+    _Opt("output_schema", "output-schema", None, "FILE"),
     _Opt("last", "last", where="resume"),
     _Opt("all", "all", where="resume"),
 )
@@ -70,6 +73,7 @@ class ExecArgs:
     oss: bool = False
     model: str | None = None
     config: tuple[str, ...] = ()
+    config_after_resume: tuple[str, ...] = ()  # the `-c` given after `resume` (also in config)
     enable: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
     output_last_message: str | None = None
@@ -102,6 +106,7 @@ class _State:
         self.values: dict[str, object] = {}
         self.positionals: list[str] = []
         self.resume = False
+        self.config_after_resume: list[str] = []
 
 
 def _lookup(token: str) -> tuple[_Opt | None, str | None]:
@@ -155,7 +160,7 @@ def parse_exec_args(argv: list[str]) -> ExecArgs | HelpRequested | VersionReques
             state.positionals.append(token)
             limit = 2 if state.resume else 1
             if len(state.positionals) > limit:
-                raise clap.unexpected_argument(token, usage)
+                raise clap.unexpected_argument(token, usage, only_positionals)
             continue
         if token == "--":
             only_positionals = True
@@ -174,12 +179,20 @@ def parse_exec_args(argv: list[str]) -> ExecArgs | HelpRequested | VersionReques
                 raise clap.missing_value(opt.display)
             inline = argv[i]
             i += 1
+            if opt.key == "images":
+                # clap's num_args(1..): later plain arguments are more images (real 0.135–0.171)
+                while i < len(argv) and (argv[i] == "-" or not argv[i].startswith("-")):
+                    _store(state, opt, inline)
+                    inline = argv[i]
+                    i += 1
         elif opt.value is None and inline is not None:
             raise clap.UsageError(
                 f"error: unexpected value '{inline}' for '--{opt.long}' found; no more were "
                 "expected\n\nFor more information, try '--help'.\n"
             )
         _store(state, opt, inline)
+        if opt.key == "config" and state.resume:
+            state.config_after_resume.append(str(inline))
     return _build(state)
 
 
@@ -213,6 +226,7 @@ def _build(state: _State) -> ExecArgs:
         oss=bool(v.get("oss")),
         model=text("model"),
         config=many("config"),
+        config_after_resume=tuple(state.config_after_resume),
         enable=many("enable"),
         disable=many("disable"),
         output_last_message=text("output_last_message"),

@@ -15,11 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fake_codex import exec_events as ev
-from fake_codex.config import ConfigError, load_config, settings_from
+from fake_codex.config import ConfigError, check_enums, load_config, settings_from
 from fake_codex.exec_args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
 from fake_codex.home import HomeRefused, claim_turn, find_rollout, home_for_writing, latest_rollout
 from fake_codex.ids import is_uuid, uuid7
+from fake_codex.images import ImageLimitation, ImageParts, image_parts
 from fake_codex.invocation_log import Invocation
+from fake_codex.model_request import (
+    SchemaFileError,
+    load_output_schema,
+    reasoning_effort,
+    request_record,
+)
 from fake_codex.output import StdoutStream, encode, rust_backtrace, write_stderr
 from fake_codex.prompt import Prompt, PromptError, resolve_prompt
 from fake_codex.recorder import Recorder, TurnInfo
@@ -62,7 +69,12 @@ def _backtrace(environ: Mapping[str, str]) -> str:
 
 
 def _pick_turn(
-    scenario: Scenario | None, home: Path, prompt: str, switched: bool, rollout: Path | None
+    scenario: Scenario | None,
+    home: Path,
+    prompt: str,
+    switched: bool,
+    rollout: Path | None,
+    new_parts: tuple[str, ...] = (),
 ) -> Turn:
     if scenario is None:
         return default_turn(prompt, switched)
@@ -83,12 +95,16 @@ def _pick_turn(
         from fake_codex.history import check_history, history_items, history_text
 
         items = history_items(rollout) if rollout is not None else []
-        problem = check_history(
-            history_text(items, prompt), turn.expect_history_contains, turn.expect_history_excludes
-        )
+        # The new user message: its image parts (tags, data URLs), then the prompt.
+        text = history_text(items, "\n".join((*new_parts, prompt)))
+        problem = check_history(text, turn.expect_history_contains, turn.expect_history_excludes)
         if problem is not None:
             raise ExitNow(EX_SOFTWARE, f"{where}: {problem}\n")
     return turn
+
+
+def _part_strings(parts: list[dict[str, Any]]) -> list[str]:
+    return [str(p.get("text", p.get("image_url", ""))) for p in parts]
 
 
 def _start_grandchild(inv: Invocation) -> None:
@@ -139,6 +155,14 @@ class ExecRun:
         self.inv.stdin = prompt.stdin_text
         return prompt
 
+    def _images(self) -> ImageParts | None:
+        if not self.args.images:
+            return None
+        try:
+            return image_parts(self.args.images, self.b.family, Path.cwd())
+        except ImageLimitation as exc:
+            raise ExitNow(EX_SOFTWARE, f"{exc}\n") from None
+
     def _locate(self, home: Path, cwd: Path) -> tuple[str, Path | None, ThreadHistory | None]:
         a = self.args
         path: Path | None = None
@@ -158,7 +182,9 @@ class ExecRun:
         # A non-UUID id that names no thread silently starts a new thread (codex-facts §3).
         return uuid7(), None, None
 
-    def _record_model_input(self, rollout: Path | None, prompt: str) -> None:
+    def _record_model_input(
+        self, rollout: Path | None, prompt: str, images: ImageParts | None
+    ) -> None:
         """Log what the turn's first model request carries: the history codex replays from the
         rollout, then the new user message (only with FAKE_CODEX_LOG: it costs a rollout read)."""
         if not self.inv.environ.get("FAKE_CODEX_LOG"):
@@ -166,11 +192,8 @@ class ExecRun:
         from fake_codex.history import history_items
 
         items = history_items(rollout) if rollout is not None else []
-        user = {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": prompt}],
-        }
+        parts = [*(images.request if images else []), {"type": "input_text", "text": prompt}]
+        user = {"type": "message", "role": "user", "content": parts}
         self.inv.extra["model_input"] = [*items, user]
 
     def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
@@ -206,11 +229,23 @@ class ExecRun:
         cwd = Path(a.cd).resolve() if a.cd else Path.cwd()
         if not cwd.is_dir():
             raise ExitNow(1, f"Error: No such file or directory (os error 2): {cwd}\n")
+        overrides = a.config
+        if a.config_after_resume and self.b.family < 169:
+            # 0.135/0.150: the resume subcommand's own `-c` replace the ones given on `exec`
+            # (real 0.135.0 and 0.150.1 then talk to the default provider; 0.169 merges them)
+            overrides = a.config_after_resume
         try:
-            config = load_config(home, a.config)
+            config = load_config(home, overrides)
+            check_enums(config, self.b.family)
             settings = settings_from(config, a.model)
         except ConfigError as exc:
             raise ExitNow(1, f"{exc}\n") from None
+        schema = None
+        if a.output_schema is not None:
+            try:
+                schema = load_output_schema(a.output_schema, Path.cwd())
+            except SchemaFileError as exc:
+                raise ExitNow(1, f"{exc}\n") from None
         prompt = None if a.resume else self._prompt()  # exec reads stdin before the git check
         if not a.skip_git_repo_check and not _inside_git_worktree(cwd):
             raise ExitNow(1, NOT_TRUSTED)
@@ -220,10 +255,12 @@ class ExecRun:
         switched = history.last_model if history and history.last_model != model else None
         if self.b.family < 150:
             switched = None  # 0.135 neither warns nor compacts (real 0.135.0)
+        images = self._images()
         mcp = self._start_mcp(config, cwd)
         compacts = switched is not None and self.b.compacts_on_switch(switched, model)
-        self._record_model_input(path, prompt.text)
-        turn = _pick_turn(self.scenario, home, prompt.text, compacts, path)
+        new_parts = tuple(_part_strings(images.request)) if images else ()
+        self._record_model_input(path, prompt.text, images)
+        turn = _pick_turn(self.scenario, home, prompt.text, compacts, path, new_parts)
         faults = turn.faults
         if faults.stderr:
             write_stderr(faults.stderr if faults.stderr.endswith("\n") else faults.stderr + "\n")
@@ -242,6 +279,11 @@ class ExecRun:
         else:
             writer = RolloutWriter(rollout_path(home, thread_id), self.b.has_ordinal)
         bypass = a.bypass or a.sandbox == "danger-full-access"
+        user = [*(images.request if images else []), {"type": "input_text", "text": prompt.text}]
+        effort = config.get("model_reasoning_effort")
+        self.inv.extra["model_request"] = request_record(
+            user, schema, a.output_schema is not None, reasoning_effort(config, self.b.family)
+        )
         info = TurnInfo(
             thread_id=thread_id,
             cwd=str(cwd),
@@ -249,6 +291,7 @@ class ExecRun:
             provider_id=settings.provider_id,
             approval_policy="never",
             sandbox="danger-full-access" if bypass else (a.sandbox or "read-only"),
+            effort=effort if isinstance(effort, str) else None,
         )
         recorder = Recorder(writer, self.b, info)
         if history is None:
@@ -266,6 +309,8 @@ class ExecRun:
             settings=settings,
             cwd=cwd,
             prompt=prompt.text,
+            images=images,
+            effort_changed=history is not None and history.last_effort != info.effort,
             emit=emit,
             recorder=recorder,
             thread_totals=history.totals if history else ev.Totals(),

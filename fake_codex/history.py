@@ -4,10 +4,10 @@ Resume replays exactly these lines (codex-facts §3: an edited `function_call_ou
 the next request sends), so a consumed/rewritten line is what the model sees. Invalid lines are
 skipped. `history_text` concatenates what a scenario's `expect_history_contains` /
 `expect_history_excludes` are checked against, one part per line:
-user / assistant / developer message texts, function_call `arguments`, custom_tool_call
-`input`, and the outputs of function_call_output / custom_tool_call_output (a string, or the
-`text` of each input_text part). A `compacted` line replaces everything before it by its
-`replacement_history` (plus the summary message), as codex does.
+user / assistant / developer message texts and image data URLs, function_call `arguments`,
+custom_tool_call `input`, and the outputs of function_call_output / custom_tool_call_output (a
+string, or the `text` of each input_text part). A `compacted` line replaces everything before
+it by its `replacement_history` (plus the summary message), as codex does.
 """
 
 from __future__ import annotations
@@ -58,10 +58,11 @@ def item_texts(item: dict[str, Any]) -> list[str]:
         content = item.get("content")
         if isinstance(content, str):
             return [content]
+        # an image part counts by its data URL (the Responses server checks every string)
         return [
-            str(part.get("text", ""))
+            str(part.get("text", part.get("image_url", "")))
             for part in content or []
-            if isinstance(part, dict) and "text" in part
+            if isinstance(part, dict) and ("text" in part or "image_url" in part)
         ]
     if kind == "function_call":
         return [str(item.get("arguments", ""))]

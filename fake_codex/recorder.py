@@ -20,6 +20,7 @@ from fake_codex.rollout import RolloutWriter, utc_timestamp
 from fake_codex.versions import Behaviour
 
 if TYPE_CHECKING:  # tools are imported only when a tool call runs
+    from fake_codex.images import ImageParts
     from fake_codex.tools import PatchResult, ShellResult
 
 CONTEXT_WINDOW = 258400
@@ -102,6 +103,7 @@ class TurnInfo:
     provider_id: str
     approval_policy: str
     sandbox: str
+    effort: str | None = None  # `-c model_reasoning_effort` (turn_context `effort`)
     turn_id: str = field(default_factory=uuid7)
     started_ns: int = field(default_factory=time.monotonic_ns)
     started_at_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
@@ -304,20 +306,29 @@ class Recorder:
         if self.b.family >= 150:
             tc["comp_hash"] = "3000"
             tc["multi_agent_version"] = "v2"
-        tc.update(collaboration_mode=collab, realtime_active=False, summary="none")
+        tc.update(collaboration_mode=collab, realtime_active=False)
+        if t.effort is not None:
+            tc["effort"] = t.effort
+        tc["summary"] = "none"
         self.w.write("turn_context", tc)
         if self.b.thread_settings_applied and with_settings:
             self.thread_settings()
 
-    def user_message(self, text: str) -> None:
-        content = [{"type": "input_text", "text": text}]
-        meta = self._input("user.text", {"type": "user"})
+    def user_message(self, text: str, images: ImageParts | None = None) -> None:
+        """The user message: image parts (rollout form) first, then the prompt text."""
+        content = [*(images.rollout if images else []), {"type": "input_text", "text": text}]
+        kinds = ["user.image" if p["type"] == "input_image" else "user.text" for p in content]
+        meta = {**self._created(), "content_item_kinds": kinds}
+        if self.b.family >= 169:
+            meta["content_item_metadata"] = [{"provenance": {"type": "user"}} for _ in kinds]
         self._response_item({"type": "message", "role": "user", "content": content}, None, meta)
+        local = images.local_images if images else []
         if self.b.item_completed_events:
-            item = {"type": "text", "text": text, "text_elements": []}
-            self._item_completed({"type": "UserMessage", "id": uuid7(), "content": [item]})
+            parts: list[dict[str, Any]] = [{"type": "local_image", "path": p} for p in local]
+            parts.append({"type": "text", "text": text, "text_elements": []})
+            self._item_completed({"type": "UserMessage", "id": uuid7(), "content": parts})
         else:
-            event = {"type": "user_message", "message": text, "images": [], "local_images": []}
+            event = {"type": "user_message", "message": text, "images": [], "local_images": local}
             self.w.write("event_msg", {**event, "text_elements": []})
 
     # -- model output --------------------------------------------------------------------------

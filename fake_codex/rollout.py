@@ -81,6 +81,8 @@ class ThreadHistory:
     cwd: str | None
     last: Totals = field(default_factory=Totals)
     """The last request's usage (`last_token_usage` of the last token count)."""
+    last_effort: str | None = None
+    """The last turn_context's `effort` (absent = the model's default)."""
 
 
 def read_history(path: Path) -> ThreadHistory:
@@ -90,6 +92,7 @@ def read_history(path: Path) -> ThreadHistory:
     totals = Totals()
     last = Totals()
     cwd: str | None = None
+    effort: str | None = None
     with open(path, "rb") as fh:
         for raw in fh:
             try:
@@ -106,9 +109,11 @@ def read_history(path: Path) -> ThreadHistory:
                 cwd = payload["cwd"]
             if line.get("type") == "turn_context" and isinstance(payload.get("model"), str):
                 model = payload["model"]
+                raw_effort = payload.get("effort")
+                effort = raw_effort if isinstance(raw_effort, str) else None
             info = payload.get("info") if payload.get("type") == "token_count" else None
             if isinstance(info, dict) and isinstance(info.get("total_token_usage"), dict):
                 totals = Totals.from_mapping(info["total_token_usage"])
                 if isinstance(info.get("last_token_usage"), dict):
                     last = Totals.from_mapping(info["last_token_usage"])
-    return ThreadHistory(valid, model, totals, cwd, last)
+    return ThreadHistory(valid, model, totals, cwd, last, effort)

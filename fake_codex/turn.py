@@ -31,6 +31,7 @@ from fake_codex.scenario import (
 from fake_codex.versions import Behaviour
 
 if TYPE_CHECKING:
+    from fake_codex.images import ImageParts
     from fake_codex.mcp_client import McpManager, ToolRef
 
 
@@ -58,6 +59,8 @@ class TurnSetup:
     first_turn: bool = True
     label: str = "turn"
     mcp: McpManager | None = None
+    images: ImageParts | None = None
+    effort_changed: bool = False  # a resumed turn with another effort than the thread's last
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,10 @@ class TurnRunner:
             s.emit(ev.item_completed(ev.error_item(self.ids.new(), text)))
         s.emit(ev.turn_started())
         if not s.first_turn:
-            # a resumed turn applies the thread settings first (twice when 0.169 switches model)
-            for _ in range(2 if switched and family >= 169 else 1):
+            # a resumed turn applies the thread settings first (twice when 0.169 switches the
+            # model or the reasoning effort: real 0.169.0)
+            twice = (switched or s.effort_changed) and family >= 169
+            for _ in range(2 if twice else 1):
                 s.recorder.thread_settings()
         s.recorder.task_started()
         if compact:
@@ -186,7 +191,7 @@ class TurnRunner:
             s.recorder.context(env=False, world=True, settings=False)
         else:
             s.recorder.context(env=s.first_turn)
-        s.recorder.user_message(s.prompt)
+        s.recorder.user_message(s.prompt, s.images)
         retries = 0
         max_retries = s.settings.stream_max_retries
         while True:

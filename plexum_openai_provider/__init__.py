@@ -16,6 +16,7 @@ _HOMES = {
     "Turn": "turn",
     "TurnLimits": "turn",
     "TurnRequest": "turn",
+    "TurnInputError": "turn.inputs",
     "open_turn": "turn",
     "run_turn": "turn",
     "ToolCallback": "bridge.spec",
@@ -33,6 +34,7 @@ _HOMES = {
     "ItemPhase": "events",
     "MessageEnd": "events",
     "Reasoning": "events",
+    "StructuredOutput": "events",
     "TextDelta": "events",
     "ToolCall": "events",
     "ToolResult": "events",
@@ -71,6 +73,7 @@ __all__ = [
     "RolloutError",
     "SessionStoreError",
     "SocketInUseError",
+    "StructuredOutput",
     "TextDelta",
     "ToolCall",
     "ToolCallback",
@@ -78,6 +81,7 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "Turn",
+    "TurnInputError",
     "TurnLimits",
     "TurnRequest",
     "UnsafeSocketDirError",
@@ -116,6 +120,7 @@ if TYPE_CHECKING:
         ItemPhase,
         MessageEnd,
         Reasoning,
+        StructuredOutput,
         TextDelta,
         ToolCall,
         ToolResult,
@@ -124,6 +129,7 @@ if TYPE_CHECKING:
         is_terminal,
     )
     from .turn import Turn, TurnLimits, TurnRequest, open_turn, run_turn
+    from .turn.inputs import TurnInputError
 
 
 def __getattr__(name: str) -> Any:

@@ -34,6 +34,7 @@ ErrorCode = Literal[
     "session_store",  # the workspace's session file is unreadable
     "mcp",  # the turn's tools could not be offered to codex (socket, registration)
     "protocol",  # codex ended the stream without any terminal event
+    "structured_output",  # an output schema was given, but the final message is not JSON
 ]
 
 ERROR_CODES: tuple[str, ...] = ErrorCode.__args__  # type: ignore[attr-defined]
@@ -140,6 +141,17 @@ class MessageEnd(_Event):
 
 
 @dataclass(frozen=True)
+class StructuredOutput(_Event):
+    """The final message parsed as JSON, for a turn with an `output_schema`; comes right before
+    `message_end` (a final message that does not parse ends the turn in
+    `error{code: structured_output}` instead). The model was held to the schema by the API's
+    strict mode; the plugin parses, it does not re-validate."""
+
+    value: Any
+    type: Literal["structured_output"] = "structured_output"
+
+
+@dataclass(frozen=True)
 class ToolCall(_Event):
     """A model-visible tool call of this turn, mirrored from codex's rollout file.
 
@@ -176,7 +188,15 @@ class ToolResult(_Event):
 
 
 CanonicalEvent = (
-    TextDelta | Reasoning | WarningEvent | Item | ToolCall | ToolResult | ErrorEvent | MessageEnd
+    TextDelta
+    | Reasoning
+    | WarningEvent
+    | Item
+    | ToolCall
+    | ToolResult
+    | StructuredOutput
+    | ErrorEvent
+    | MessageEnd
 )
 TERMINAL_TYPES = frozenset({"message_end", "error"})
 

@@ -36,6 +36,23 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument(
         "--no-tools", action="store_true", help="offer codex no tools (default: the built-in echo)"
     )
+    say.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="attach a PNG/JPEG/GIF/WebP image (repeatable)",
+    )
+    say.add_argument(
+        "--output-schema",
+        metavar="FILE",
+        help="a JSON Schema file: the final message must be JSON of that shape",
+    )
+    say.add_argument(
+        "--reasoning-effort",
+        metavar="EFFORT",
+        help="none, minimal, low, medium, high or xhigh (default: the model's)",
+    )
     say.add_argument("text", nargs="+", metavar="TEXT", help="the prompt; `-` reads stdin")
     consume = sub.add_parser("consume", help="blank tool calls in a session's codex rollout")
     consume.add_argument("--config", help="config.json to use instead of the default path")

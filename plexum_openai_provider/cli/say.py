@@ -36,6 +36,10 @@ def say(args: argparse.Namespace) -> int:
     if not workspace.is_dir():
         print(f"plexum-openai-provider: workspace {workspace} is not a directory", file=sys.stderr)
         return EXIT_USAGE
+    schema = _read_schema(args.output_schema) if args.output_schema else None
+    if isinstance(schema, str):
+        print(f"plexum-openai-provider: --output-schema: {schema}", file=sys.stderr)
+        return EXIT_USAGE
     prompt = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
     request = TurnRequest(
         prompt=prompt,
@@ -45,6 +49,10 @@ def say(args: argparse.Namespace) -> int:
         agent_id=args.agent,
         tools=() if args.no_tools else BUILTIN_TOOLS,
         call_tool=None if args.no_tools else call_builtin,
+        # relative to the caller's cwd, not the workspace: the paths are the user's
+        images=tuple(Path(p).resolve() for p in args.image),
+        output_schema=schema,
+        reasoning_effort=args.reasoning_effort,
     )
     render = _print_json if args.json else _print_human
     return asyncio.run(_run(config, request, render))
@@ -72,6 +80,19 @@ async def _run(
     return EXIT_TURN_ERROR
 
 
+def _read_schema(path: str) -> dict[str, object] | str:
+    """The schema file's JSON object, or why it cannot be used."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    except ValueError as exc:
+        return f"{path} is not JSON: {exc}"
+    if not isinstance(value, dict):
+        return f"{path} must hold a JSON object (a JSON Schema)"
+    return value
+
+
 def _print_json(event: CanonicalEvent) -> None:
     sys.stdout.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
     sys.stdout.flush()
@@ -95,6 +116,8 @@ def _print_human(event: CanonicalEvent) -> None:
         err.write(f"[warning] {event.message}\n")
     elif event.type == "item":
         err.write(f"[{event.kind} {event.phase}] {_item_summary(event.detail)}\n")
+    elif event.type == "structured_output":
+        err.write(f"[structured output] {json.dumps(event.value, ensure_ascii=False)}\n")
     elif event.type == "message_end":
         err.write(
             f"[done] thread {event.thread_id} · this turn: {_usage_text(event.usage)}"

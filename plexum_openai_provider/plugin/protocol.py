@@ -7,6 +7,8 @@ naming the offending field. docs/protocol.md and docs/protocol.schema.json are t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,6 +214,13 @@ class TurnParams:
     model: str
     input: str
     tools: tuple[ToolParam, ...]
+    # A turn's optional inputs (TurnRequest fields). Only their JSON shape is checked here; what
+    # they hold (a readable image, a JSON Schema, a known effort or option) the turn checks, and
+    # a bad value ends it in `error{code: config}` naming the field, before codex starts.
+    images: tuple[Path | bytes, ...] = ()
+    output_schema: Mapping[str, Any] | None = None
+    reasoning_effort: str | None = None
+    codex_options: Mapping[str, str] | None = None
 
 
 def _tools(params: Mapping[str, Any]) -> tuple[ToolParam, ...]:
@@ -238,6 +247,40 @@ def _tools(params: Mapping[str, Any]) -> tuple[ToolParam, ...]:
     return tuple(tools)
 
 
+def _images(params: Mapping[str, Any]) -> tuple[Path | bytes, ...]:
+    """`images`: `[{"path": "/abs/file.png"} | {"data": "<base64>"}, ...]`."""
+    raw = params.get("images", [])
+    if not isinstance(raw, list):
+        raise bad_param("images", f"must be an array, not {_json_type(raw)}")
+    images: list[Path | bytes] = []
+    for i, item in enumerate(raw):
+        field = f"images[{i}]"
+        if not isinstance(item, dict) or len(item) != 1 or not {"path", "data"} & set(item):
+            raise bad_param(field, 'must be an object with one key, "path" or "data"')
+        if "path" in item:
+            images.append(_workspace(_string(item, "path", f"{field}.path"), f"{field}.path"))
+            continue
+        data = _string(item, "data", f"{field}.data")
+        try:
+            images.append(base64.b64decode(data, validate=True))
+        except (binascii.Error, ValueError):
+            raise bad_param(f"{field}.data", "must be standard base64") from None
+    return tuple(images)
+
+
+def _optional_object(params: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    if key not in params:
+        return None
+    return _object(params, key, key)
+
+
+def _codex_options(params: Mapping[str, Any]) -> Mapping[str, str] | None:
+    options = _optional_object(params, "codex_options")
+    if options is None:
+        return None
+    return {key: _string(options, key, f"codex_options.{key}") for key in options}
+
+
 def parse_turn(params: Mapping[str, Any]) -> TurnParams:
     turn_id = _string(params, "turn_id", "turn_id", ident=True)
     agent = _object(params, "agent", "agent")
@@ -246,7 +289,24 @@ def parse_turn(params: Mapping[str, Any]) -> TurnParams:
     session_id = _string(params, "session_id", "session_id", ident=True)
     model = _string(params, "model", "model", ident=True) if "model" in params else "codex"
     text = _string(params, "input", "input")
-    return TurnParams(turn_id, agent_id, workspace, session_id, model, text, _tools(params))
+    effort = (
+        _string(params, "reasoning_effort", "reasoning_effort")
+        if "reasoning_effort" in params
+        else None
+    )
+    return TurnParams(
+        turn_id,
+        agent_id,
+        workspace,
+        session_id,
+        model,
+        text,
+        _tools(params),
+        images=_images(params),
+        output_schema=_optional_object(params, "output_schema"),
+        reasoning_effort=effort,
+        codex_options=_codex_options(params),
+    )
 
 
 def parse_cancel(params: Mapping[str, Any]) -> str:

@@ -296,6 +296,10 @@ class PluginServer:
                 agent_id=params.agent_id,
                 tools=tuple(ToolSpec(t.name, t.description, t.input_schema) for t in params.tools),
                 call_tool=self._tool_callback(params) if params.tools else None,
+                images=params.images,
+                output_schema=params.output_schema,
+                reasoning_effort=params.reasoning_effort,
+                codex_options=params.codex_options,
             )
             async with open_turn(self.config, request, self.limits) as turn:
                 running.attach(turn.cancel)

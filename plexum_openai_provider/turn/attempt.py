@@ -19,10 +19,19 @@ from ..codex.exec_stream import ThreadStarted
 from ..codex.thread_id import is_plain_id
 from ..config import HostConfig
 from ..errors import SessionStoreError
-from ..events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
+from ..events import (
+    CanonicalEvent,
+    ErrorEvent,
+    MessageEnd,
+    StructuredOutput,
+    TextDelta,
+    Usage,
+    WarningEvent,
+)
 from ..process import StderrTail, spawn, terminate_group, write_and_close
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
+from .inputs import parse_structured
 from .mapper import Completed, Failed, TurnMapper, classify_failure
 from .messages import binary_help, stderr_tail_text, stop_event
 from .mirror import RolloutPosition, mirror_turn, start_position
@@ -68,12 +77,14 @@ class Attempt:
     store: SessionStore
     record: ThreadRecord | None  # the thread to resume; None starts a new one
     model_arg: str | None
-    extra_args: tuple[str, ...] = ()  # the turn's MCP options
+    extra_args: tuple[str, ...] = ()  # the turn's MCP options, effort and codex options
+    turn_args: tuple[str, ...] = ()  # the turn's `--output-schema`/`--image`: after `resume`
     on_spawn: Callable[[int], None] = lambda pid: None
     mapper: TurnMapper = field(init=False)
     thread_id: str | None = field(default=None, init=False)
     fresh_thread: bool = field(init=False)
     start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
+    last_text: str | None = field(default=None, init=False)  # the final agent message so far
 
     def __post_init__(self) -> None:
         self.mapper = TurnMapper(previous_total=self.record.usage_total if self.record else Usage())
@@ -87,6 +98,7 @@ class Attempt:
             resume_thread_id=record.thread_id if record else None,
             model_arg=self.model_arg,
             extra_args=[*config.extra_args, *self.extra_args],
+            turn_args=self.turn_args,
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         log.debug("prompt: %r", request.prompt)
@@ -126,7 +138,18 @@ class Attempt:
             await asyncio.wait(helpers, timeout=1.0)
             for event in self._mirror():
                 yield event
-            yield self._finish(proc, stderr)
+            final = self._finish(proc, stderr)
+            if isinstance(final, MessageEnd) and request.output_schema is not None:
+                value, problem = parse_structured(self.last_text)
+                if problem is not None:
+                    yield ErrorEvent(
+                        "structured_output",
+                        f"the turn had an output schema, but {problem}. The thread is kept; "
+                        "ask again (the model usually complies) or relax the schema.",
+                    )
+                    return
+                yield StructuredOutput(value)
+            yield final
         finally:
             for task in helpers:
                 task.cancel()
@@ -149,6 +172,8 @@ class Attempt:
                     for event in self._thread_started(item.thread_id):
                         yield event
                 else:
+                    if isinstance(item, TextDelta):
+                        self.last_text = item.text
                     yield item
 
     async def _wait_exit(self, proc: asyncio.subprocess.Process) -> None:

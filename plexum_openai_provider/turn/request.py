@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..bridge.spec import ToolCallback, ToolSpec
 from ..config import DEFAULT_MODEL
@@ -20,7 +22,14 @@ class TurnLimits:
 
 @dataclass(frozen=True)
 class TurnRequest:
-    """One turn. `tools` are offered to codex over MCP; codex's calls go to `call_tool`."""
+    """One turn. `tools` are offered to codex over MCP; codex's calls go to `call_tool`.
+
+    Optional inputs (absent = a plain text turn): `images` (file paths, or the bytes of a PNG,
+    JPEG, GIF or WebP), `output_schema` (a JSON Schema object: the final message is then JSON,
+    reported as a `structured_output` event), `reasoning_effort` (none, minimal, low, medium,
+    high, xhigh) and `codex_options` (allow-listed per-turn `-c` settings, see
+    `turn.inputs.CODEX_OPTIONS`). Each applies to this turn only.
+    """
 
     prompt: str
     workspace: Path
@@ -29,3 +38,7 @@ class TurnRequest:
     agent_id: str = "cli"
     tools: tuple[ToolSpec, ...] = ()
     call_tool: ToolCallback | None = None
+    images: tuple[Path | str | bytes, ...] = ()
+    output_schema: Mapping[str, Any] | None = None
+    reasoning_effort: str | None = None
+    codex_options: Mapping[str, str] | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from collections.abc import AsyncGenerator
 from types import TracebackType
 
@@ -25,6 +26,7 @@ from ..events import CanonicalEvent, ErrorEvent, WarningEvent
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .attempt import Attempt, ThreadLost, codex_env
 from .clock import Stop, TurnClock
+from .inputs import TurnInputError, check_turn_inputs, prepared
 from .messages import stop_event
 from .request import TurnLimits, TurnRequest
 
@@ -45,6 +47,8 @@ class Turn:
         )
         self._events: AsyncGenerator[CanonicalEvent, None] | None = None
         self._codex_pid: int | None = None  # the running attempt's codex, for the MCP peer check
+        self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
+        self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
 
     async def __aenter__(self) -> Turn:
         return self
@@ -78,6 +82,32 @@ class Turn:
         if not request.workspace.is_dir():
             yield ErrorEvent("config", f"workspace {request.workspace} is not a directory")
             return
+        try:
+            inputs = check_turn_inputs(
+                request.images,
+                request.output_schema,
+                request.reasoning_effort,
+                request.codex_options,
+            )
+        except TurnInputError as exc:
+            yield ErrorEvent("config", str(exc))
+            return
+        with prepared(inputs) as turn_args:
+            if turn_args is None:
+                yield ErrorEvent(
+                    "spawn",
+                    "could not write the turn's images / output schema to a private temp folder "
+                    f"under {tempfile.gettempdir()}; check that it exists and has free space",
+                )
+                return
+            self._turn_config = tuple(inputs.config_args())
+            self._turn_args = tuple(turn_args)
+            async with contextlib.aclosing(self._lock_and_run(model_arg)) as events:
+                async for event in events:
+                    yield event
+
+    async def _lock_and_run(self, model_arg: str | None) -> AsyncGenerator[CanonicalEvent, None]:
+        request = self.request
         lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
         try:
             await self._clock.wait(lock_task, idle=False)
@@ -158,7 +188,8 @@ class Turn:
             store,
             record,
             model_arg,
-            extra_args=tuple(mcp_args),
+            extra_args=(*mcp_args, *self._turn_config),
+            turn_args=self._turn_args,
             on_spawn=self._spawned,
         )
         return attempt.run()

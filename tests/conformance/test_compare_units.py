@@ -213,3 +213,37 @@ def test_the_mcp_column_keeps_the_lifecycle_in_order_and_sorts_the_calls() -> No
     assert [m["method"] for m in view["lifecycle"]] == ["initialize", "notifications/initialized"]
     assert [c["arguments"]["text"] for c in view["calls"]] == ["a", "b"]
     assert view["calls"][0]["meta_keys"] == ["callId"]
+
+
+def test_the_request_column_reads_the_real_body_like_the_fake_record(tmp_path: Path) -> None:
+    from conformance.views import views
+
+    user = [{"type": "input_text", "text": "look"}]
+    fmt = {"type": "json_schema", "strict": True, "schema": {}, "name": "codex_output_schema"}
+    body = {
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "e"}]},
+            {"type": "message", "role": "user", "content": user},
+        ],
+        "text": {"verbosity": "low", "format": fmt},
+        "reasoning": {"effort": "high", "context": "all_turns"},
+    }
+    record = {"user": user, "text_format": fmt, "reasoning_effort": "high"}
+    real = Capture("real", "0.169.0", tmp_path / "r", compare_request=True)
+    fake = Capture("fake", "0.169.0", tmp_path / "f", compare_request=True)
+    real.invocations = [InvocationCapture(0, 0, [], "", None, request=body)]
+    fake.invocations = [InvocationCapture(0, 0, [], "", None, request=record)]
+    assert views(real)["request"] == views(fake)["request"] == [record]
+    fake.invocations[0].request = {**record, "reasoning_effort": "low"}
+    assert views(real)["request"] != views(fake)["request"]
+    real.compare_request = False
+    assert views(real)["request"] is None
+
+
+def test_codex_args_refuse_a_config_override(tmp_path: Path) -> None:
+    (tmp_path / "invocations").mkdir()
+    (tmp_path / "s.json").write_text(json.dumps({"schema_version": 1, "turns": []}))
+    sidecar = {"invocations": [{"direct": True, "codex_args": ["-c", "model=x"]}]}
+    (tmp_path / "invocations" / "s.json").write_text(json.dumps(sidecar))
+    with pytest.raises(ValueError, match="codex_args must not hold -c"):
+        load(tmp_path / "s.json")

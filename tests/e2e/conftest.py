@@ -6,10 +6,12 @@ the binaries cannot pass silently.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from conformance.codex_env import codex_env
 from conformance.codex_run import RealCodex
 from conformance.realcodex import CodexNotInstalledError, native_binary
 
@@ -31,3 +33,16 @@ def real_codex(request: pytest.FixtureRequest, tmp_path: Path) -> RealCodex:
     home.mkdir()
     workdir.mkdir()
     return RealCodex(version, require_codex(version), home, workdir)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway CODEX_HOME, and the test's environment reduced to `codex_env` of it (the
+    provider passes its environment on to codex)."""
+    path = tmp_path / "codex-home"
+    path.mkdir()
+    for key in list(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in codex_env(path).items():
+        monkeypatch.setenv(key, value)
+    return path

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.codex_env import codex_env, provider_args
+from conformance.codex_env import provider_args
 from conformance.responses_server import ResponsesServer
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
@@ -53,17 +52,6 @@ def config_for(binary: Path, home: Path, server: ResponsesServer, version: str) 
         turn_timeout_s=60,
         extra_args=tuple(provider_args(server.base_url, version)),
     )
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "codex-home"
-    path.mkdir()
-    for key in list(os.environ):
-        monkeypatch.delenv(key)
-    for key, value in codex_env(path).items():
-        monkeypatch.setenv(key, value)
-    return path
 
 
 async def test_turn_then_resume_on_the_real_codex(version: str, home: Path, tmp_path: Path) -> None:

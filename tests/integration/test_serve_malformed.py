@@ -70,6 +70,16 @@ def cases(world: ServeWorld) -> Iterator[tuple[str, bytes, int | None, int, str]
     yield "consume in no folder", request("consume", missing, 16), 16, -32602, "not a directory"
     init = {"protocol_version": "1", "host": {"name": "d"}}
     yield "host without version", request("initialize", init, 17), 17, -32602, "host.version"
+    images = good_turn(world, images="a.png")
+    yield "images not an array", request("turn", images, 20), 20, -32602, "params.images"
+    image = good_turn(world, images=[{"file": "a.png"}])
+    yield "image without path/data", request("turn", image, 21), 21, -32602, "images[0]"
+    data = good_turn(world, images=[{"data": "not base64!"}])
+    yield "image data not base64", request("turn", data, 22), 22, -32602, "images[0].data"
+    schema = good_turn(world, output_schema="{}")
+    yield "output_schema a string", request("turn", schema, 23), 23, -32602, "output_schema"
+    options = good_turn(world, codex_options={"web_search": True})
+    yield "option not a string", request("turn", options, 24), 24, -32602, "web_search"
     model = good_turn(world, turn_id="t-model", model="gpt-9")
     surrogate = (
         b'{"jsonrpc": "2.0", "id": 19, "method": "cancel", "params": {"turn_id": "\\ud800"}}'

@@ -20,6 +20,16 @@ def test_resume_keeps_every_option_on_exec_before_resume() -> None:
     ]  # fmt: skip
 
 
+def test_turn_inputs_go_after_resume_and_right_before_the_double_dash() -> None:
+    turn = ["--output-schema", "/t/s.json", "--image", "/t/a.png"]
+    argv = build_exec_argv(
+        "codex", resume_thread_id="t-1", model_arg=None, extra_args=["-c", "x=1"], turn_args=turn
+    )
+    assert argv[argv.index("resume") :] == ["resume", *turn, "--", "t-1", "-"]
+    fresh = build_exec_argv("codex", resume_thread_id=None, model_arg=None, turn_args=turn)
+    assert fresh[-6:] == [*turn, "--", "-"]
+
+
 def test_default_model_passes_no_model_flag() -> None:
     assert "--model" not in build_exec_argv("codex", resume_thread_id=None, model_arg=None)
 

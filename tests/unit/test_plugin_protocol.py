@@ -138,3 +138,45 @@ def test_a_call_tool_result_becomes_a_tool_reply() -> None:
     assert reply == ToolReply(
         content=({"type": "text", "text": "hi"},), structured_content={"a": 1}, is_error=True
     )
+
+
+def test_a_turns_optional_inputs_parse_to_request_fields() -> None:
+    base = {"turn_id": "t", "agent": {"id": "a", "workspace": "/w"}, "session_id": "s"}
+    plain = p.parse_turn({**base, "input": "i"})
+    assert (plain.images, plain.output_schema, plain.reasoning_effort, plain.codex_options) == (
+        (),
+        None,
+        None,
+        None,
+    )
+    full = p.parse_turn(
+        {
+            **base,
+            "input": "i",
+            "images": [{"path": "/w/a.png"}, {"data": "iVBORw=="}],
+            "output_schema": {"type": "object"},
+            "reasoning_effort": "high",
+            "codex_options": {"web_search": "live"},
+        }
+    )
+    assert full.images == (Path("/w/a.png"), b"\x89PNG")
+    assert full.output_schema == {"type": "object"}
+    assert (full.reasoning_effort, full.codex_options) == ("high", {"web_search": "live"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"images": [{"path": "rel.png"}]}, "params.images[0].path"),
+        ({"images": [{"path": "/a", "data": ""}]}, "params.images[0]"),
+        ({"images": [{"data": "***"}]}, "params.images[0].data"),
+        ({"output_schema": []}, "params.output_schema"),
+        ({"reasoning_effort": 3}, "params.reasoning_effort"),
+        ({"codex_options": {"web_search": None}}, "params.codex_options.web_search"),
+    ],
+)
+def test_a_wrongly_typed_turn_input_names_its_field(extra: dict[str, Any], field: str) -> None:
+    base = {"turn_id": "t", "agent": {"id": "a", "workspace": "/w"}, "session_id": "s"}
+    with pytest.raises(p.RpcError) as caught:
+        p.parse_turn({**base, "input": "i", **extra})
+    assert caught.value.data == {"field": field}
