@@ -306,3 +306,132 @@ def test_a_missing_rollout_is_a_rollout_error(tmp_path: Path) -> None:
 def test_the_call_lines_extract_mirrors_without_its_session_header() -> None:
     events = read_tool_calls(ROLLOUTS / "mcp_flow_gpt55.rollout.call_lines.jsonl", 0).events
     assert [e.block_id for e in events] == ["call_search1"] * 2 + ["call_mcp1"] * 2
+
+
+def _mcp_call(namespace: str = "mcp__plexum_host_a", name: str = "do_thing") -> bytes:
+    payload = {"type": "function_call", "name": name, "namespace": namespace, "call_id": "c1"}
+    return line("response_item", {**payload, "arguments": "{}"})
+
+
+def _output(**extra: Any) -> bytes:
+    payload = {"type": "function_call_output", "call_id": "c1", "output": "done"}
+    return line("response_item", {**payload, **extra})
+
+
+def _v135_end(server: Any, tool: Any, result: Any = None) -> bytes:
+    invocation = {"server": server, "tool": tool, "arguments": {}}
+    payload = {"type": "mcp_tool_call_end", "call_id": "c1", "invocation": invocation}
+    return line("event_msg", {**payload, "result": result or {"Ok": {"content": []}}})
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _v135_end("plexum-host-a", "do-thing"),
+        item({"type": "McpToolCall", "id": "c1", "server": "plexum-host-a", "tool": "do-thing"}),
+    ],
+    ids=["0.135 mcp_tool_call_end", "item_completed"],
+)
+def test_an_mcp_servers_real_name_wins_over_its_sanitised_namespace(event: bytes) -> None:
+    # codex maps `plexum-host-a` to the namespace `mcp__plexum_host_a`; only its own event says
+    # which server it really was, and that is the name a host knows.
+    call = parse_tool_calls([_mcp_call(), event, _output()])[0]
+    assert isinstance(call, ToolCall)
+    assert (call.server, call.tool, call.name) == ("plexum-host-a", "do-thing", "do_thing")
+
+
+def test_a_later_event_without_names_keeps_the_names_already_known() -> None:
+    later = item({"type": "McpToolCall", "id": "c1", "server": None, "status": "failed"})
+    events = parse_tool_calls([_mcp_call(), _v135_end("plexum-host-a", "do-thing"), later])
+    assert isinstance(events[0], ToolCall)
+    assert (events[0].server, events[0].tool) == ("plexum-host-a", "do-thing")
+
+
+@pytest.mark.parametrize(
+    ("result", "is_error"),
+    [
+        ({"Err": "tool call failed: connection closed"}, True),
+        ({"Ok": {"content": [], "isError": False}}, False),
+        ({"Ok": {"content": []}}, False),
+    ],
+)
+def test_a_v135_mcp_result_is_an_error_exactly_when_codex_says_err(
+    result: dict[str, Any], is_error: bool
+) -> None:
+    events = parse_tool_calls([_mcp_call(), _v135_end("s", "t", result), _output()])
+    assert events[1] == ToolResult("c1", "done", is_error=is_error)
+
+
+def _patch_lines(event: bytes, output: str = "Success.") -> list[bytes]:
+    call = {"type": "custom_tool_call", "name": "apply_patch", "input": "*** Begin", "call_id": "p"}
+    out = {"type": "custom_tool_call_output", "call_id": "p", "output": output}
+    return [line("response_item", call), event, line("response_item", out)]
+
+
+@pytest.mark.parametrize(
+    ("event", "is_error"),
+    [
+        ({"type": "patch_apply_end", "call_id": "p", "success": False}, True),
+        ({"type": "patch_apply_end", "call_id": "p", "success": True}, False),
+        ({"type": "exec_command_end", "call_id": "p", "exit_code": 2}, True),
+        ({"type": "exec_command_end", "call_id": "p", "exit_code": 1}, True),
+        ({"type": "exec_command_end", "call_id": "p", "exit_code": 0}, False),
+        # Only patch_apply_end's `success` is a verdict: other events' flags are not read.
+        ({"type": "view_image_end", "call_id": "p", "success": False}, False),
+    ],
+)
+def test_codex_v135_end_events_decide_whether_a_call_failed(
+    event: dict[str, Any], is_error: bool
+) -> None:
+    lines = _patch_lines(line("event_msg", event))
+    assert parse_tool_calls(lines)[1] == ToolResult("p", "Success.", is_error)
+
+
+def test_codex_verdict_wins_over_the_output_header() -> None:
+    end = line("event_msg", {"type": "exec_command_end", "call_id": "p", "exit_code": 0})
+    lines = _patch_lines(end, output="Exit code: 1\nOutput:\n")
+    assert parse_tool_calls(lines)[1] == ToolResult("p", "Exit code: 1\nOutput:\n", False)
+
+
+@pytest.mark.parametrize(("status", "is_error"), [("failed", True), ("completed", False)])
+def test_a_file_change_codex_reports_as_failed_is_an_error(status: str, is_error: bool) -> None:
+    lines = _patch_lines(item({"type": "FileChange", "id": "p", "changes": {}, "status": status}))
+    assert parse_tool_calls(lines)[1] == ToolResult("p", "Success.", is_error)
+
+
+@pytest.mark.parametrize(
+    ("extra", "is_error"),
+    [
+        ({"success": False}, True),
+        ({"success": True}, False),
+        ({"status": "incomplete"}, True),
+        ({"status": "completed"}, False),
+        ({"status": 3}, False),
+    ],
+)
+def test_without_a_codex_verdict_the_output_payload_says_whether_it_failed(
+    extra: dict[str, Any], is_error: bool
+) -> None:
+    events = parse_tool_calls([_mcp_call(), _output(**extra)])
+    assert events[1] == ToolResult("c1", "done", is_error=is_error)
+
+
+def test_a_nonzero_exit_in_the_header_is_found_however_long_the_output_is() -> None:
+    text = "Exit code: 3\nWall time: 0 seconds\nOutput:\n" + "".join(f"{i}\n" for i in range(40))
+    events = parse_tool_calls([_mcp_call(), _output(output=text)])
+    assert events[1] == ToolResult("c1", text, is_error=True)
+
+
+def test_text_lines_mirror_the_same_as_byte_lines() -> None:
+    lines = [_mcp_call(), _v135_end("plexum-host-a", "do-thing"), _output()]
+    assert parse_tool_calls([x.decode() for x in lines]) == parse_tool_calls(lines)
+    assert len(parse_tool_calls([x.decode() for x in lines])) == 2
+
+
+def test_events_whose_ids_are_not_strings_are_skipped() -> None:
+    odd = [
+        line("event_msg", {"type": "exec_command_end", "call_id": ["c1"], "exit_code": 1}),
+        item({"type": "McpToolCall", "id": {"c1": 1}, "status": "failed"}),
+    ]
+    events = parse_tool_calls([_mcp_call(), *odd, _output()])
+    assert events[1] == ToolResult("c1", "done", is_error=False)
