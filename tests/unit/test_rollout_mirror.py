@@ -435,3 +435,47 @@ def test_events_whose_ids_are_not_strings_are_skipped() -> None:
     ]
     events = parse_tool_calls([_mcp_call(), *odd, _output()])
     assert events[1] == ToolResult("c1", "done", is_error=False)
+
+
+@pytest.mark.parametrize(
+    ("payload", "name"),
+    [
+        ({"type": "local_shell_call", "call_id": "c1"}, "local_shell"),
+        ({"type": "image_generation_call", "call_id": "c1"}, "image_generation_call"),
+    ],
+)
+def test_a_call_without_a_name_is_named_after_its_kind(payload: dict[str, Any], name: str) -> None:
+    call = parse_tool_calls([line("response_item", payload)])[0]
+    assert call == ToolCall("c1", payload["type"], name, input=None)
+
+
+def test_a_namespace_that_is_not_a_string_is_no_namespace() -> None:
+    payload = {"type": "function_call", "name": "f", "namespace": 5, "call_id": "c1"}
+    call = parse_tool_calls([line("response_item", payload)])[0]
+    assert isinstance(call, ToolCall)
+    assert (call.namespace, call.server, call.name) == (None, None, "f")
+
+
+def test_an_output_that_mentions_codex_item_type_names_is_still_mirrored() -> None:
+    # e.g. a tool that searched codex's own sources: the pre-filter must not drop the line.
+    text = "src/items.rs: McpToolCall CommandExecution FileChange"
+    events = parse_tool_calls([_mcp_call(), _output(output=text)])
+    assert events[1] == ToolResult("c1", text, is_error=False)
+
+
+def test_a_code_mode_exec_keeps_its_inner_calls_while_other_calls_finish() -> None:
+    exec_call = {"type": "custom_tool_call", "name": "exec", "input": "js", "call_id": "x"}
+    other = {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "f"}
+    other_out = {"type": "function_call_output", "call_id": "f", "output": "ok"}
+    inner = {"type": "McpToolCall", "id": "inner1", "server": "s", "tool": "t", "status": "done"}
+    events = parse_tool_calls(
+        [
+            line("response_item", exec_call),
+            line("response_item", other),
+            line("response_item", other_out),
+            item(inner),
+        ]
+    )
+    call = events[0]
+    assert isinstance(call, ToolCall) and call.block_id == "x"
+    assert [c["id"] for c in call.inner_calls] == ["inner1"]
