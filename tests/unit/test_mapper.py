@@ -493,10 +493,11 @@ def test_other_failures_are_turn_failed_with_codex_text_unchanged(capture: str) 
     assert classify_failure(text) == ("turn_failed", text)
 
 
-def test_a_rejection_quotes_the_servers_words_without_codexs_status_line() -> None:
+@pytest.mark.parametrize("prefix", ["", " ", "unexpected status 400 Bad Request: "])
+def test_a_rejection_quotes_the_servers_words_without_codexs_status_line(prefix: str) -> None:
     text = (
-        'unexpected status 400 Bad Request: {"error": {"message": "Unsupported model gpt-9", '
-        '"type": "invalid_request_error"}}'
+        prefix
+        + '{"error": {"message": "Unsupported model gpt-9", "type": "invalid_request_error"}}'
     )
     assert classify_failure(text) == (
         "model_rejected",

@@ -340,9 +340,26 @@ def test_an_mcp_servers_real_name_wins_over_its_sanitised_namespace(event: bytes
     assert (call.server, call.tool, call.name) == ("plexum-host-a", "do-thing", "do_thing")
 
 
-def test_a_later_event_without_names_keeps_the_names_already_known() -> None:
-    later = item({"type": "McpToolCall", "id": "c1", "server": None, "status": "failed"})
-    events = parse_tool_calls([_mcp_call(), _v135_end("plexum-host-a", "do-thing"), later])
+@pytest.mark.parametrize(
+    ("first", "later"),
+    [
+        (
+            _v135_end("plexum-host-a", "do-thing"),
+            item({"type": "McpToolCall", "id": "c1", "server": None, "status": "failed"}),
+        ),
+        (
+            item(
+                {"type": "McpToolCall", "id": "c1", "server": "plexum-host-a", "tool": "do-thing"}
+            ),
+            _v135_end(None, None, {"Err": "failed"}),
+        ),
+    ],
+    ids=["end-then-item", "item-then-end"],
+)
+def test_a_later_event_without_names_keeps_the_names_already_known(
+    first: bytes, later: bytes
+) -> None:
+    events = parse_tool_calls([_mcp_call(), first, later])
     assert isinstance(events[0], ToolCall)
     assert (events[0].server, events[0].tool) == ("plexum-host-a", "do-thing")
 
@@ -430,6 +447,8 @@ def test_text_lines_mirror_the_same_as_byte_lines() -> None:
 
 def test_events_whose_ids_are_not_strings_are_skipped() -> None:
     odd = [
+        line("response_item", {"type": "function_call_output", "call_id": ["c1"], "output": "x"}),
+        line("response_item", {"type": ["function_call_output"], "call_id": "c1", "output": "x"}),
         line("event_msg", {"type": "exec_command_end", "call_id": ["c1"], "exit_code": 1}),
         item({"type": "McpToolCall", "id": {"c1": 1}, "status": "failed"}),
     ]
@@ -479,3 +498,19 @@ def test_a_code_mode_exec_keeps_its_inner_calls_while_other_calls_finish() -> No
     call = events[0]
     assert isinstance(call, ToolCall) and call.block_id == "x"
     assert [c["id"] for c in call.inner_calls] == ["inner1"]
+
+
+@pytest.mark.parametrize(
+    "opener",
+    [
+        {"type": "function_call", "name": "exec", "arguments": "{}", "call_id": "x"},
+        {"type": "custom_tool_call", "name": "apply_patch", "input": "p", "call_id": "x"},
+    ],
+    ids=["mcp-tool-named-exec", "apply_patch"],
+)
+def test_only_code_modes_exec_collects_the_calls_that_follow_it(opener: dict[str, Any]) -> None:
+    inner = {"type": "McpToolCall", "id": "inner1", "server": "s", "tool": "t", "status": "done"}
+    call = parse_tool_calls([line("response_item", opener), item(inner)])[0]
+    assert isinstance(call, ToolCall)
+    assert call.inner_calls == ()
+

@@ -68,3 +68,4 @@ def test_a_payload_without_a_type_is_reported_but_not_edited() -> None:
 def test_a_non_ascii_marker_is_written_as_its_characters_like_codex_writes_text() -> None:
     line, _ = blank_line(item(output("c")), IDS, "…consumed")
     assert line == item(output("c", '"…consumed"'))
+

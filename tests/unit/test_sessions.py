@@ -173,7 +173,7 @@ def test_an_incomplete_or_invalid_rollout_position_is_forgotten_not_fatal(
         ('{"version": 1, "threads": {"s": "t"}}', "session 's' is not an object"),
         (
             '{"version": 1, "threads": {"s": {"thread_id": "t", "model_arg": 3}}}',
-            "session 's': `model_arg` must be a string",
+            "session 's': `model_arg` must be",  # the rest says what it must be
         ),
         ("../../not-an-id\n", "the legacy plain-text thread id is not a plain id"),
     ],
