@@ -514,3 +514,11 @@ def test_only_code_modes_exec_collects_the_calls_that_follow_it(opener: dict[str
     assert isinstance(call, ToolCall)
     assert call.inner_calls == ()
 
+
+def test_a_line_nested_deeper_than_the_decoder_follows_is_skipped_like_garbage() -> None:
+    deep = line("event_msg", {"type": "exec_command_end", "call_id": "c1", "exit_code": 1})
+    deep = deep.replace(
+        b'"exit_code": 1', b'"exit_code": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000
+    )
+    events = parse_tool_calls([_mcp_call(), deep, _output()])
+    assert events[1] == ToolResult("c1", "done", is_error=False)

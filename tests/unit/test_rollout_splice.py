@@ -69,3 +69,8 @@ def test_a_non_ascii_marker_is_written_as_its_characters_like_codex_writes_text(
     line, _ = blank_line(item(output("c")), IDS, "…consumed")
     assert line == item(output("c", '"…consumed"'))
 
+
+def test_a_line_nested_deeper_than_the_decoder_follows_is_left_untouched() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    for text in (item(output("c", deep)), twice(deep, output("c"))):
+        assert blank_line(text, IDS, MARKER) == (text, frozenset())
