@@ -1,15 +1,22 @@
-"""Shared test setup: hypothesis profiles (`ci` when CI=true, else `dev`); `live` on request."""
+"""Shared test setup: hypothesis profiles (`ci` if CI=true, `dev`, `mutation`); `live` on demand."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 # CI machines are slow and shared: a fixed, modest budget and no per-example deadline.
 settings.register_profile("ci", max_examples=100, deadline=None)
+# scripts/mutation: the dev budget, but a failing example is not shrunk; only the kill matters.
+settings.register_profile(
+    "mutation",
+    max_examples=50,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )

@@ -61,3 +61,16 @@ def test_namespace_follows_codex_mapping() -> None:
     assert namespace("My.Server") == "mcp__My_Server"
     assert namespace("dash-name") == "mcp__dash_name"
     assert namespace("plexum-host-a") == "mcp__plexum_host_a"
+
+
+def test_a_plain_id_as_long_as_the_bound_allows_is_kept_without_a_hash() -> None:
+    longest = "a" * (MAX_NAME_LENGTH - len("plexum-host-"))
+    assert server_name(longest) == "plexum-host-" + longest
+    assert re.fullmatch(r"plexum-host-a+-[0-9a-f]{16}", server_name(longest + "a"))
+
+
+def test_an_id_with_a_lone_surrogate_still_gets_a_distinct_name() -> None:
+    # JSON can carry "\ud800" escapes, so an agent id need not be encodable as strict UTF-8.
+    a, b = server_name("bot\ud800"), server_name("bot\udc00")
+    assert re.fullmatch(r"plexum-host-bot-[0-9a-f]{16}", a)
+    assert a != b

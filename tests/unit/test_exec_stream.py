@@ -87,6 +87,23 @@ def test_a_turn_failed_without_message_still_fails_the_turn() -> None:
     assert isinstance(parse_exec_line(b'{"type":"turn.failed","error":"boom"}'), TurnFailed)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b'{"type":"turn.failed"}', "codex reported turn.failed without a message"),
+        (
+            b'{"type":"turn.failed","error":{"message":7}}',
+            "codex reported turn.failed without a message",
+        ),
+        (b'{"type":"turn.failed","error":"boom"}', "boom"),
+    ],
+)
+def test_a_turn_failed_says_what_codex_said_or_that_it_said_nothing(
+    line: bytes, message: str
+) -> None:
+    assert parse_exec_line(line) == TurnFailed(message)
+
+
 def test_a_turn_completed_without_usage_still_completes_the_turn() -> None:
     assert parse_exec_line(b'{"type":"turn.completed"}') == TurnCompleted({})
 
@@ -108,6 +125,7 @@ def test_unknown_event_types_are_skipped_not_fatal() -> None:
         (b'{"no":"type"}', "no string `type`"),
         (b'{"type":7}', "no string `type`"),
         (b'{"type":"thread.started"}', "thread.started without"),
+        (b'{"type":"thread.started","thread_id":""}', "thread.started without"),
         (b'{"type":"item.completed","item":[]}', "item.completed without"),
         (b'{"type":"item.started","item":{"type":"x"}}', "item.started item without"),
         (b'{"type":"error"}', "error event without"),
@@ -119,6 +137,21 @@ def test_malformed_lines_say_why(line: bytes, reason_start: str) -> None:
     event = parse_exec_line(line)
     assert isinstance(event, MalformedLine)
     assert event.reason.startswith(reason_start)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"Reading prompt from stdin...", "not JSON: JSONDecodeError"),
+        (b"[" * 100_000, "not JSON: RecursionError"),
+        (b'{"n":' + b"9" * 5000 + b"}", "not JSON: ValueError"),
+    ],
+    ids=["text", "deep", "huge-int"],
+)
+def test_a_line_that_is_not_json_names_the_decoder_error(line: bytes, reason: str) -> None:
+    event = parse_exec_line(line)
+    assert isinstance(event, MalformedLine)
+    assert event.reason == reason
 
 
 def test_malformed_excerpt_is_bounded_and_never_the_whole_line() -> None:
@@ -198,3 +231,19 @@ def test_a_duplicate_id_never_replaces_the_first(item_id: str, second: str) -> N
     assert isinstance(event, ItemEvent)
     assert event.item_id == item_id
     assert event.fields == {"provider_id": second}
+
+
+def test_a_third_id_does_not_replace_the_provider_id() -> None:
+    line = (
+        b'{"type":"item.completed","item":{"id":"item_3","type":"web_search","id":"ws_1","id":"x"}}'
+    )
+    event = parse_exec_line(line)
+    assert isinstance(event, ItemEvent)
+    assert (event.item_id, event.fields) == ("item_3", {"provider_id": "ws_1"})
+
+
+def test_a_repeated_key_other_than_id_keeps_its_first_value_and_adds_nothing() -> None:
+    line = (
+        b'{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"a","text":"b"}}'
+    )
+    assert parse_exec_line(line) == ItemEvent("completed", "i", "agent_message", {"text": "a"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -82,6 +83,32 @@ def test_a_line_of_exactly_the_maximum_is_kept() -> None:
     framer = LineFramer(max_line_bytes=3)
     assert framer.feed(b"abc") == []
     assert framer.feed(b"\n") == [b"abc"]
+
+
+def test_a_limit_below_one_byte_is_refused_with_the_minimum_named() -> None:
+    with pytest.raises(ValueError, match=r"^max_line_bytes must be at least 1$"):
+        LineFramer(max_line_bytes=0)
+
+
+def test_a_one_byte_limit_frames_one_byte_lines() -> None:
+    framer = LineFramer(max_line_bytes=1)
+    assert framer.feed(b"a\nbc\n") == [b"a", OversizedLine(2)]
+
+
+def test_an_empty_line_stays_empty_when_a_carriage_return_is_pending_behind_it() -> None:
+    # The CR check looks at the byte before the line's end, which for an empty line is not part
+    # of the line at all.
+    framer = LineFramer()
+    assert framer.feed(b"\nx\r") == [b""]
+    assert framer.finish() == [b"x"]
+
+
+def test_a_framer_is_reusable_after_finish() -> None:
+    framer = LineFramer()
+    assert framer.feed(b"first stream, no newline") == []
+    assert framer.finish() == [b"first stream, no newline"]
+    assert framer.feed(b"\nsecond\n") == [b"", b"second"]
+    assert framer.finish() == []
 
 
 def test_a_long_line_in_tiny_chunks_is_scanned_in_linear_time() -> None:

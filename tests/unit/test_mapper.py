@@ -37,7 +37,13 @@ from plexum_openai_provider.events import (
     Usage,
     WarningEvent,
 )
-from plexum_openai_provider.turn.mapper import Completed, Failed, TurnMapper, classify_failure
+from plexum_openai_provider.turn.mapper import (
+    MODEL_HINT,
+    Completed,
+    Failed,
+    TurnMapper,
+    classify_failure,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CAPTURES = sorted(FIXTURES.glob("*.stdout.jsonl"))
@@ -335,6 +341,75 @@ def test_a_turn_that_never_ends_has_no_outcome() -> None:
     assert [e.type for e in result.events] == ["warning"] * 3
 
 
+LOGGER = "plexum_openai_provider.turn.mapper"
+LATE = ItemEvent("completed", "item_9", "agent_message", {"text": "late"})
+
+
+@pytest.mark.parametrize(
+    ("events", "logged"),
+    [
+        (
+            [TurnFailed("boom"), LATE],
+            [(logging.DEBUG, f"ignoring exec event after the turn ended: {LATE!r}")],
+        ),
+        (
+            [MalformedLine("empty line", "  ")],
+            [(logging.WARNING, "skipping malformed codex line (empty line): '  '")],
+        ),
+        (
+            [UnknownEvent("thread.compacted")],
+            [(logging.DEBUG, "skipping unknown codex event type 'thread.compacted'")],
+        ),
+        (
+            [ThreadStarted("t1"), ThreadStarted("t1"), ThreadStarted("t2")],
+            [(logging.WARNING, "second thread.started (t2) ignored; keeping t1")],
+        ),
+        (
+            [ItemEvent("started", "item_1", "agent_message", {})],
+            [(logging.DEBUG, "ignoring started agent_message item item_1")],
+        ),
+        (
+            [ItemEvent("completed", "item_2", "reasoning", {"text": 3})],
+            [(logging.WARNING, "reasoning item item_2 has no string 'text'; skipped")],
+        ),
+        (
+            [ItemEvent("completed", "item_3", "error", {"text": "wrong key"})],
+            [(logging.WARNING, "error item item_3 has no string 'message'; skipped")],
+        ),
+        (
+            [ItemEvent("completed", "item_4", "collab_tool_call", {})],
+            [(logging.DEBUG, "skipping unknown item type 'collab_tool_call' (item_4)")],
+        ),
+    ],
+    ids=[
+        "after-end",
+        "malformed",
+        "unknown-event",
+        "second-thread",
+        "early-phase",
+        "no-text",
+        "no-message",
+        "unknown-item",
+    ],
+)
+def test_whatever_the_mapper_skips_is_logged_saying_what_and_why(
+    caplog: pytest.LogCaptureFixture,
+    events: list[ExecEvent],
+    logged: list[tuple[int, str]],
+) -> None:
+    mapper = TurnMapper(previous_total=Usage())
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        out = feed_all(mapper, *events)
+    assert out == []
+    assert [(level, text) for name, level, text in caplog.record_tuples if name == LOGGER] == logged
+
+
+def test_a_second_thread_started_does_not_replace_the_first_thread_id() -> None:
+    mapper = TurnMapper(previous_total=Usage())
+    feed_all(mapper, ThreadStarted("t1"), ThreadStarted("t2"))
+    assert mapper.thread_id == "t1"
+
+
 # --- classify_failure ---------------------------------------------------------------------------
 
 
@@ -416,3 +491,16 @@ def test_a_chatgpt_account_model_refusal_is_a_model_rejection(text: str) -> None
 def test_other_failures_are_turn_failed_with_codex_text_unchanged(capture: str) -> None:
     text = failure_text(capture)
     assert classify_failure(text) == ("turn_failed", text)
+
+
+@pytest.mark.parametrize("prefix", ["", " ", "unexpected status 400 Bad Request: "])
+def test_a_rejection_quotes_the_servers_words_without_codexs_status_line(prefix: str) -> None:
+    text = (
+        prefix
+        + '{"error": {"message": "Unsupported model gpt-9", "type": "invalid_request_error"}}'
+    )
+    assert classify_failure(text) == (
+        "model_rejected",
+        f"the account rejected the request for this model (HTTP 400): Unsupported model gpt-9"
+        f"{MODEL_HINT}",
+    )

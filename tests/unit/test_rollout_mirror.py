@@ -306,3 +306,219 @@ def test_a_missing_rollout_is_a_rollout_error(tmp_path: Path) -> None:
 def test_the_call_lines_extract_mirrors_without_its_session_header() -> None:
     events = read_tool_calls(ROLLOUTS / "mcp_flow_gpt55.rollout.call_lines.jsonl", 0).events
     assert [e.block_id for e in events] == ["call_search1"] * 2 + ["call_mcp1"] * 2
+
+
+def _mcp_call(namespace: str = "mcp__plexum_host_a", name: str = "do_thing") -> bytes:
+    payload = {"type": "function_call", "name": name, "namespace": namespace, "call_id": "c1"}
+    return line("response_item", {**payload, "arguments": "{}"})
+
+
+def _output(**extra: Any) -> bytes:
+    payload = {"type": "function_call_output", "call_id": "c1", "output": "done"}
+    return line("response_item", {**payload, **extra})
+
+
+def _v135_end(server: Any, tool: Any, result: Any = None) -> bytes:
+    invocation = {"server": server, "tool": tool, "arguments": {}}
+    payload = {"type": "mcp_tool_call_end", "call_id": "c1", "invocation": invocation}
+    return line("event_msg", {**payload, "result": result or {"Ok": {"content": []}}})
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _v135_end("plexum-host-a", "do-thing"),
+        item({"type": "McpToolCall", "id": "c1", "server": "plexum-host-a", "tool": "do-thing"}),
+    ],
+    ids=["0.135 mcp_tool_call_end", "item_completed"],
+)
+def test_an_mcp_servers_real_name_wins_over_its_sanitised_namespace(event: bytes) -> None:
+    # codex maps `plexum-host-a` to the namespace `mcp__plexum_host_a`; only its own event says
+    # which server it really was, and that is the name a host knows.
+    call = parse_tool_calls([_mcp_call(), event, _output()])[0]
+    assert isinstance(call, ToolCall)
+    assert (call.server, call.tool, call.name) == ("plexum-host-a", "do-thing", "do_thing")
+
+
+@pytest.mark.parametrize(
+    ("first", "later"),
+    [
+        (
+            _v135_end("plexum-host-a", "do-thing"),
+            item({"type": "McpToolCall", "id": "c1", "server": None, "status": "failed"}),
+        ),
+        (
+            item(
+                {"type": "McpToolCall", "id": "c1", "server": "plexum-host-a", "tool": "do-thing"}
+            ),
+            _v135_end(None, None, {"Err": "failed"}),
+        ),
+    ],
+    ids=["end-then-item", "item-then-end"],
+)
+def test_a_later_event_without_names_keeps_the_names_already_known(
+    first: bytes, later: bytes
+) -> None:
+    events = parse_tool_calls([_mcp_call(), first, later])
+    assert isinstance(events[0], ToolCall)
+    assert (events[0].server, events[0].tool) == ("plexum-host-a", "do-thing")
+
+
+@pytest.mark.parametrize(
+    ("result", "is_error"),
+    [
+        ({"Err": "tool call failed: connection closed"}, True),
+        ({"Ok": {"content": [], "isError": False}}, False),
+        ({"Ok": {"content": []}}, False),
+    ],
+)
+def test_a_v135_mcp_result_is_an_error_exactly_when_codex_says_err(
+    result: dict[str, Any], is_error: bool
+) -> None:
+    events = parse_tool_calls([_mcp_call(), _v135_end("s", "t", result), _output()])
+    assert events[1] == ToolResult("c1", "done", is_error=is_error)
+
+
+def _patch_lines(event: bytes, output: str = "Success.") -> list[bytes]:
+    call = {"type": "custom_tool_call", "name": "apply_patch", "input": "*** Begin", "call_id": "p"}
+    out = {"type": "custom_tool_call_output", "call_id": "p", "output": output}
+    return [line("response_item", call), event, line("response_item", out)]
+
+
+@pytest.mark.parametrize(
+    ("event", "is_error"),
+    [
+        ({"type": "patch_apply_end", "call_id": "p", "success": False}, True),
+        ({"type": "patch_apply_end", "call_id": "p", "success": True}, False),
+        ({"type": "exec_command_end", "call_id": "p", "exit_code": 2}, True),
+        ({"type": "exec_command_end", "call_id": "p", "exit_code": 1}, True),
+        ({"type": "exec_command_end", "call_id": "p", "exit_code": 0}, False),
+        # Only patch_apply_end's `success` is a verdict: other events' flags are not read.
+        ({"type": "view_image_end", "call_id": "p", "success": False}, False),
+    ],
+)
+def test_codex_v135_end_events_decide_whether_a_call_failed(
+    event: dict[str, Any], is_error: bool
+) -> None:
+    lines = _patch_lines(line("event_msg", event))
+    assert parse_tool_calls(lines)[1] == ToolResult("p", "Success.", is_error)
+
+
+def test_codex_verdict_wins_over_the_output_header() -> None:
+    end = line("event_msg", {"type": "exec_command_end", "call_id": "p", "exit_code": 0})
+    lines = _patch_lines(end, output="Exit code: 1\nOutput:\n")
+    assert parse_tool_calls(lines)[1] == ToolResult("p", "Exit code: 1\nOutput:\n", False)
+
+
+@pytest.mark.parametrize(("status", "is_error"), [("failed", True), ("completed", False)])
+def test_a_file_change_codex_reports_as_failed_is_an_error(status: str, is_error: bool) -> None:
+    lines = _patch_lines(item({"type": "FileChange", "id": "p", "changes": {}, "status": status}))
+    assert parse_tool_calls(lines)[1] == ToolResult("p", "Success.", is_error)
+
+
+@pytest.mark.parametrize(
+    ("extra", "is_error"),
+    [
+        ({"success": False}, True),
+        ({"success": True}, False),
+        ({"status": "incomplete"}, True),
+        ({"status": "completed"}, False),
+        ({"status": 3}, False),
+    ],
+)
+def test_without_a_codex_verdict_the_output_payload_says_whether_it_failed(
+    extra: dict[str, Any], is_error: bool
+) -> None:
+    events = parse_tool_calls([_mcp_call(), _output(**extra)])
+    assert events[1] == ToolResult("c1", "done", is_error=is_error)
+
+
+def test_a_nonzero_exit_in_the_header_is_found_however_long_the_output_is() -> None:
+    text = "Exit code: 3\nWall time: 0 seconds\nOutput:\n" + "".join(f"{i}\n" for i in range(40))
+    events = parse_tool_calls([_mcp_call(), _output(output=text)])
+    assert events[1] == ToolResult("c1", text, is_error=True)
+
+
+def test_text_lines_mirror_the_same_as_byte_lines() -> None:
+    lines = [_mcp_call(), _v135_end("plexum-host-a", "do-thing"), _output()]
+    assert parse_tool_calls([x.decode() for x in lines]) == parse_tool_calls(lines)
+    assert len(parse_tool_calls([x.decode() for x in lines])) == 2
+
+
+def test_events_whose_ids_are_not_strings_are_skipped() -> None:
+    odd = [
+        line("response_item", {"type": "function_call_output", "call_id": ["c1"], "output": "x"}),
+        line("response_item", {"type": ["function_call_output"], "call_id": "c1", "output": "x"}),
+        line("event_msg", {"type": "exec_command_end", "call_id": ["c1"], "exit_code": 1}),
+        item({"type": "McpToolCall", "id": {"c1": 1}, "status": "failed"}),
+    ]
+    events = parse_tool_calls([_mcp_call(), *odd, _output()])
+    assert events[1] == ToolResult("c1", "done", is_error=False)
+
+
+@pytest.mark.parametrize(
+    ("payload", "name"),
+    [
+        ({"type": "local_shell_call", "call_id": "c1"}, "local_shell"),
+        ({"type": "image_generation_call", "call_id": "c1"}, "image_generation_call"),
+    ],
+)
+def test_a_call_without_a_name_is_named_after_its_kind(payload: dict[str, Any], name: str) -> None:
+    call = parse_tool_calls([line("response_item", payload)])[0]
+    assert call == ToolCall("c1", payload["type"], name, input=None)
+
+
+def test_a_namespace_that_is_not_a_string_is_no_namespace() -> None:
+    payload = {"type": "function_call", "name": "f", "namespace": 5, "call_id": "c1"}
+    call = parse_tool_calls([line("response_item", payload)])[0]
+    assert isinstance(call, ToolCall)
+    assert (call.namespace, call.server, call.name) == (None, None, "f")
+
+
+def test_an_output_that_mentions_codex_item_type_names_is_still_mirrored() -> None:
+    # e.g. a tool that searched codex's own sources: the pre-filter must not drop the line.
+    text = "src/items.rs: McpToolCall CommandExecution FileChange"
+    events = parse_tool_calls([_mcp_call(), _output(output=text)])
+    assert events[1] == ToolResult("c1", text, is_error=False)
+
+
+def test_a_code_mode_exec_keeps_its_inner_calls_while_other_calls_finish() -> None:
+    exec_call = {"type": "custom_tool_call", "name": "exec", "input": "js", "call_id": "x"}
+    other = {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "f"}
+    other_out = {"type": "function_call_output", "call_id": "f", "output": "ok"}
+    inner = {"type": "McpToolCall", "id": "inner1", "server": "s", "tool": "t", "status": "done"}
+    events = parse_tool_calls(
+        [
+            line("response_item", exec_call),
+            line("response_item", other),
+            line("response_item", other_out),
+            item(inner),
+        ]
+    )
+    call = events[0]
+    assert isinstance(call, ToolCall) and call.block_id == "x"
+    assert [c["id"] for c in call.inner_calls] == ["inner1"]
+
+
+@pytest.mark.parametrize(
+    "opener",
+    [
+        {"type": "function_call", "name": "exec", "arguments": "{}", "call_id": "x"},
+        {"type": "custom_tool_call", "name": "apply_patch", "input": "p", "call_id": "x"},
+    ],
+    ids=["mcp-tool-named-exec", "apply_patch"],
+)
+def test_only_code_modes_exec_collects_the_calls_that_follow_it(opener: dict[str, Any]) -> None:
+    inner = {"type": "McpToolCall", "id": "inner1", "server": "s", "tool": "t", "status": "done"}
+    call = parse_tool_calls([line("response_item", opener), item(inner)])[0]
+    assert isinstance(call, ToolCall)
+    assert call.inner_calls == ()
+
+
+def test_a_line_nested_deeper_than_the_decoder_follows_is_skipped_like_garbage() -> None:
+    deep = line("event_msg", {"type": "exec_command_end", "call_id": "c1", "exit_code": 1})
+    deep = deep.replace(
+        b'"exit_code": 1', b'"exit_code": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000
+    )
+    events = parse_tool_calls([_mcp_call(), deep, _output()])
+    assert events[1] == ToolResult("c1", "done", is_error=False)

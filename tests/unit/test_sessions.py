@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from plexum_openai_provider.errors import SessionStoreError
 from plexum_openai_provider.events import Usage
 from plexum_openai_provider.sessions import (
+    LOCK_FILE,
     SESSION_FILE,
     SessionStore,
     ThreadRecord,
@@ -128,3 +129,95 @@ async def test_cancelled_lock_waiter_leaves_the_lock_usable(tmp_path: Path) -> N
             await waiter
     fd = await asyncio.wait_for(acquire_workspace_lock(tmp_path), 5)
     os.close(fd)
+
+
+def test_the_rollout_position_is_stored_and_read_back(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    far = ThreadRecord(THREAD, None, rollout_path="/h/sessions/r.jsonl", rollout_offset=1234)
+    start = ThreadRecord("t2", "m", rollout_path="/h/sessions/r2.jsonl", rollout_offset=0)
+    store.put("far", far)
+    store.put("start", start)
+    raw = json.loads((tmp_path / SESSION_FILE).read_text())
+    assert raw["threads"]["far"]["rollout_path"] == "/h/sessions/r.jsonl"
+    assert raw["threads"]["far"]["rollout_offset"] == 1234
+    assert store.get("far") == far
+    assert store.get("start") == start  # offset 0 is the start of the file, not "unknown"
+    assert store.get("never stored") is None
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"rollout_path": "/r.jsonl"},
+        {"rollout_offset": 5},
+        {"rollout_path": "/r.jsonl", "rollout_offset": -1},
+        {"rollout_path": "/r.jsonl", "rollout_offset": "12"},
+        {"rollout_path": 7, "rollout_offset": 12},
+    ],
+)
+def test_an_incomplete_or_invalid_rollout_position_is_forgotten_not_fatal(
+    tmp_path: Path, position: dict[str, object]
+) -> None:
+    entry = {"thread_id": THREAD, "model_arg": None, **position}
+    (tmp_path / SESSION_FILE).write_text(json.dumps({"version": 1, "threads": {"s": entry}}))
+    assert SessionStore(tmp_path).load() == {"s": ThreadRecord(THREAD, None)}
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ('{"version": 1, "threads": ', "invalid JSON"),
+        ('{"threads": {}}', "expected an object with version 1"),
+        ('{"version": 2, "threads": {}}', "expected an object with version 1"),
+        ('{"version": 1, "threads": []}', "`threads` must be an object"),
+        ('{"version": 1, "threads": {"s": "t"}}', "session 's' is not an object"),
+        (
+            '{"version": 1, "threads": {"s": {"thread_id": "t", "model_arg": 3}}}',
+            "session 's': `model_arg` must be",  # the rest says what it must be
+        ),
+        ("../../not-an-id\n", "the legacy plain-text thread id is not a plain id"),
+    ],
+)
+def test_each_kind_of_corrupt_file_is_named_in_the_error(
+    tmp_path: Path, content: str, says: str
+) -> None:
+    path = tmp_path / SESSION_FILE
+    path.write_text(content)
+    with pytest.raises(SessionStoreError) as info:
+        SessionStore(tmp_path).load()
+    assert str(info.value).startswith(f"{path}: {says}")
+    assert info.value.path == str(path)
+
+
+def test_a_session_file_that_is_not_utf8_is_a_read_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / SESSION_FILE
+    path.write_bytes(b'{"version": 1, "threads": {"\xff": {}}}')
+    with pytest.raises(SessionStoreError, match=r"cannot read the session file: .*utf-8") as info:
+        SessionStore(tmp_path).load()
+    assert info.value.path == str(path)
+
+
+def test_refusing_a_thread_id_names_the_session_file(tmp_path: Path) -> None:
+    with pytest.raises(SessionStoreError) as info:
+        SessionStore(tmp_path).put("s", ThreadRecord("../x", None))
+    assert info.value.path == str(tmp_path / SESSION_FILE)
+
+
+async def test_a_waiter_takes_the_lock_promptly_once_it_is_released(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    async with workspace_lock(tmp_path):
+        waiter = asyncio.create_task(acquire_workspace_lock(tmp_path))
+        await asyncio.sleep(0)  # the waiter tries once, finds the lock held, and starts polling
+        assert not waiter.done()
+        released = loop.time()
+    fd = await asyncio.wait_for(waiter, 5)
+    waited = loop.time() - released
+    os.close(fd)
+    # Polling every ~20 ms: a turn queued behind another starts as soon as the first ends.
+    assert waited < 0.5
+
+
+async def test_the_lock_file_is_private_to_the_user(tmp_path: Path) -> None:
+    async with workspace_lock(tmp_path):
+        pass
+    assert (tmp_path / LOCK_FILE).stat().st_mode & 0o777 == 0o600

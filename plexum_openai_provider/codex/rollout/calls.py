@@ -71,7 +71,9 @@ class CallParser:
             return
         try:
             obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
+            # ValueError: bad JSON or UTF-8. RecursionError: nested deeper than the decoder
+            # follows; such a line is skipped like any other unreadable one.
             return
         if not isinstance(obj, dict):
             return

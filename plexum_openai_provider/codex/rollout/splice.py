@@ -78,7 +78,9 @@ def _object(text: str, pos: int, descend: frozenset[str]) -> tuple[list[Member],
             if not text.startswith(",", pos):
                 return None
             pos = _skip(text, pos + 1)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
+        # RecursionError: a value nested deeper than the decoder follows. Such a line is not
+        # edited (consume then reports its ids as unknown) rather than crashing the rewrite.
         return None
 
 
