@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-INSTALLED_VERSIONS: tuple[str, ...] = ("0.135.0", "0.150.1", "0.169.0")
+from fake_codex.versions import KNOWN_VERSIONS
+
+# Conformance runs on every version the fake has a profile for (scripts/install_codex.py pins them).
+INSTALLED_VERSIONS: tuple[str, ...] = KNOWN_VERSIONS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_ROOT / ".codex-cache"
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_VERSIONS: tuple[str, ...] = ("0.135.0", "0.150.1", "0.169.0")
+DEFAULT_VERSIONS: tuple[str, ...] = ("0.135.0", "0.150.1", "0.169.0", "0.171.0")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_ROOT / ".codex-cache"
 PACKAGE = "@openai/codex"
