@@ -115,7 +115,10 @@ def render(cells: Sequence[Cell], real: str, emulated: str, context: int = 0) ->
         + (f", {len(broken)} with problems" if broken else ""),
     ]
     if not drifted and not broken:
-        out.append(f"no drift: a profile for {real} can copy {emulated}'s behaviour")
+        if real == emulated:
+            out.append(f"no drift: {real} is a known version and the fake matches it")
+        else:
+            out.append(f"no drift: a profile for {real} can copy {emulated}'s behaviour")
         return "\n".join(out)
     found = changes(cells, context)
     column = ""

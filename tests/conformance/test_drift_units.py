@@ -96,6 +96,8 @@ def test_the_report_lists_runs_that_went_wrong_and_says_when_nothing_drifted() -
     assert report.endswith("- err_http_500: real: real codex left 1 scripted replies unused")
     clean = drift.render([_cell("a", {})], "0.172.0", "0.171.0")
     assert clean.endswith("no drift: a profile for 0.172.0 can copy 0.171.0's behaviour")
+    known = drift.render([_cell("a", {})], "0.171.0", "0.171.0")
+    assert known.endswith("no drift: 0.171.0 is a known version and the fake matches it")
 
 
 def test_long_changes_are_cut_with_a_count() -> None:
