@@ -270,3 +270,18 @@ def test_login_status_masks_the_api_key_like_codex() -> None:
         json.loads('{"auth_mode":"apikey","OPENAI_API_KEY":"sk-test-1234567890abcdef"}')
     )
     assert code == 0 and text.startswith("API key configured - sk-test-***bcdef\n")
+
+
+def test_history_mismatches_say_what_was_expected_and_what_the_history_holds() -> None:
+    from fake_codex.history import check_history
+
+    lacks = check_history("user: hi\nassistant: yo", ("payload",), ())
+    expected = "the history lacks 'payload'; it holds 'user: hi\\nassistant: yo'"
+    assert lacks == f"expect_history_contains: {expected}"
+    text = "a" * 500 + " secret payload " + "b" * 500
+    holds = check_history(text, (), ("payload",))
+    assert holds is not None and holds.startswith(
+        "expect_history_excludes: the history contains 'payload', here: '"
+    )
+    assert "secret payload" in holds and len(holds) < 400
+    assert check_history("fine", ("fine",), ("bad",)) is None
