@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.codex_env import codex_env
+from fake_codex.real_codex_env import codex_env
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any
 
 from conformance import divergences as div
 from conformance.backends import Capture, run_fake, run_real
-from conformance.realcodex import INSTALLED_VERSIONS, CodexNotInstalledError
+from conformance.installs import VERSIONS as INSTALLED_VERSIONS
+from conformance.installs import CodexNotInstalledError
 from conformance.scenario_set import ConformanceScenario, load_all
 from conformance.views import views
 

@@ -1,24 +1,24 @@
 """The drift check: how a newer real codex differs from the fake's nearest known profile.
 
 `python -m conformance.compare --latest` asks the npm registry for the newest `@openai/codex`,
-installs it, plays every scenario on it and on the fake emulating the nearest known version, and
-prints what changed, column by column: the to-do list for the fake's next profile. `--drift V`
+installs it (`fake_codex.real_codex`), plays every scenario on it and on the fake emulating the
+nearest known version, and prints what changed, column by column: the to-do list for the fake's
+next profile. `--drift V`
 does the same for a version V you name. Known divergences are NOT applied: drift is the raw truth.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 from conformance.compare import Cell, unified
 from conformance.divergences import COLUMNS
-from conformance.realcodex import REPO_ROOT
+from conformance.installs import CACHE_DIR
+from fake_codex import real_codex
 from fake_codex.versions import KNOWN_VERSIONS, nearest_known
 
 PACKAGE = "@openai/codex"
@@ -55,24 +55,12 @@ def latest_published(run: Runner = subprocess.run) -> str:
     return version
 
 
-def _installer() -> ModuleType:
-    path = REPO_ROOT / "scripts" / "install_codex.py"
-    spec = importlib.util.spec_from_file_location("install_codex", path)
-    if spec is None or spec.loader is None:
-        raise DriftError(f"cannot load the installer {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def install(version: str) -> Path:
-    """Install `version` into `.codex-cache/` with the project's installer (idempotent)."""
-    installer = _installer()
+    """Install `version` into this repository's `.codex-cache/` (idempotent)."""
     try:
-        binary: Path = installer.install(version)
-    except installer.InstallError as exc:
+        return real_codex.install(version, CACHE_DIR)
+    except real_codex.InstallError as exc:
         raise DriftError(f"installing codex {version} failed: {exc}") from exc
-    return binary
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from conformance.codex_env import codex_env, exec_argv
 from conformance.codex_run import CodexRun
-from conformance.realcodex import CodexNotInstalledError, native_binary
-from conformance.responses_server import ResponsesServer
+from conformance.installs import CodexNotInstalledError
+from conformance.installs import binary as native_binary
+from fake_codex.real_codex_env import codex_env, exec_argv
+from fake_codex.responses_server import ResponsesServer
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.peers import descends_from
 from plexum_openai_provider.bridge.registration import (

@@ -14,7 +14,9 @@ import pytest
 
 from conformance import divergences
 from conformance.compare import Cell, compare_pairs, report_diffs
-from conformance.realcodex import INSTALLED_VERSIONS, CodexNotInstalledError, native_binary
+from conformance.installs import VERSIONS as INSTALLED_VERSIONS
+from conformance.installs import CodexNotInstalledError
+from conformance.installs import binary as native_binary
 from conformance.scenario_set import ConformanceScenario, load_all
 
 # The session fixture plays every comparison inside the first test's timeout: 177 pairs take

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conformance.responses_server import (
+from fake_codex.responses_server import (
     ResponsesServer,
     SyncResponsesServer,
     last_user_text,
@@ -318,7 +318,7 @@ def test_module_cli_prints_the_base_url_and_serves_the_scenario(tmp_path: Path) 
         json.dumps({"schema_version": 1, "turns": [{"requests": [{"output": []}]}]})
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance.responses_server", "--scenario", str(scenario)],
+        [sys.executable, "-m", "fake_codex.responses_server", "--scenario", str(scenario)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.codex_env import codex_env
+from fake_codex.real_codex_env import codex_env
 from conformance.codex_run import RealCodex
-from conformance.realcodex import CodexNotInstalledError, native_binary
+from conformance.installs import CodexNotInstalledError
+from conformance.installs import binary as native_binary
 
 E2E_VERSIONS = ("0.135.0", "0.169.0")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import codex_env, provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.real_codex_env import codex_env, provider_args
+from fake_codex.responses_server import ResponsesServer
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.real_codex_env import provider_args
+from fake_codex.responses_server import ResponsesServer
 from plexum_openai_provider import StructuredOutput, TurnRequest, run_turn
 from plexum_openai_provider.events import MessageEnd
 

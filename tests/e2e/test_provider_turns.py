@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.real_codex_env import provider_args
+from fake_codex.responses_server import ResponsesServer
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, ToolCall

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.codex_env import exec_argv, resume_argv
 from conformance.codex_run import RealCodex
-from conformance.responses_server import ResponsesServer, last_user_text
+from fake_codex.real_codex_env import exec_argv, resume_argv
+from fake_codex.responses_server import ResponsesServer, last_user_text
 
 pytestmark = pytest.mark.e2e
 

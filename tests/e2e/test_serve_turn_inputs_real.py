@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.real_codex_env import provider_args
+from fake_codex.responses_server import ResponsesServer
 from plexum_openai_provider.plugin.client import PluginConnection, serve_argv
 
 from ..protocol_schema import SchemaCheck

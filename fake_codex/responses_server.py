@@ -4,7 +4,7 @@
 `POST /v1/responses` with the next scenario `Reply` (docs/scenarios.md) as SSE or as an HTTP error.
 Every request is recorded in order; a request past the end of the script gets HTTP 500 and is
 recorded in `.unserved`. `SyncResponsesServer` runs it on a thread; `python -m
-conformance.responses_server --scenario FILE` serves a scenario by hand until killed.
+fake_codex.responses_server --scenario FILE` serves a scenario by hand until killed.
 """
 
 from __future__ import annotations
@@ -361,6 +361,14 @@ class ResponsesServer:
         self._port = 0
         self._changed: asyncio.Condition | None = None
 
+    def set_scenario(self, scenario: Mapping[str, Any]) -> None:
+        """Serve `scenario` from now on, from its first reply (call it on the server's loop, or
+        before start; `SyncResponsesServer.set_scenario` does that from another thread)."""
+        queue = replies_from_scenario(scenario)
+        for scripted in queue:
+            validate_reply(scripted.reply)
+        self._queue, self._served = queue, 0
+
     @classmethod
     def from_scenario_file(cls, path: Path) -> ResponsesServer:
         return cls(scenario=load_scenario(path))
@@ -525,6 +533,14 @@ class SyncResponsesServer:
         asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout=10)
         return self.server
 
+    def set_scenario(self, scenario: Mapping[str, Any]) -> None:
+        """`ResponsesServer.set_scenario` on the server's own thread (ValueError comes back)."""
+
+        async def apply() -> None:
+            self.server.set_scenario(scenario)
+
+        asyncio.run_coroutine_threadsafe(apply(), self._loop).result(timeout=10)
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -544,7 +560,7 @@ async def _serve_forever(server: ResponsesServer) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.responses_server")
+    parser = argparse.ArgumentParser(prog="python -m fake_codex.responses_server")
     parser.add_argument("--scenario", type=Path, required=True, help="scenario JSON file")
     args = parser.parse_args(argv)
     server = ResponsesServer.from_scenario_file(args.scenario)
