@@ -146,7 +146,7 @@ def read_rollout(home: Path, thread_id: str | None = None) -> list[JsonObject]:
         names = [p.name for p in rollout_paths(home)]
         wanted = f"thread {thread_id}" if thread_id else "exactly one thread"
         raise LookupError(f"{home}: no single rollout for {wanted}; rollouts: {names}")
-    lines = paths[0].read_text(encoding="utf-8").splitlines()
+    lines = paths[0].read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -244,7 +244,8 @@ class FakeCodex:
     def invocations(self) -> list[LoggedInvocation]:
         if not self.log_path.exists():
             return []
-        lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        # Only "\n" ends a line: a prompt may hold U+2028 or \x1e, which splitlines() splits on.
+        lines = self.log_path.read_text(encoding="utf-8").split("\n")
         return [LoggedInvocation.from_record(json.loads(line)) for line in lines if line]
 
     def rollout_paths(self) -> list[Path]:

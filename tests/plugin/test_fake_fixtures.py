@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -99,3 +100,14 @@ def test_a_fake_on_the_real_codex_home_is_refused(
     with pytest.raises(UnsafeCodexHome):
         FakeCodex.create(tmp_path, tmp_path / ".codex")
     assert not (tmp_path / ".codex").exists()
+
+
+def test_log_and_rollout_lines_split_only_on_newlines(fake_codex: FakeCodex) -> None:
+    prompt = "a\u2028b\x1ec\x85d"  # str.splitlines() would cut each of these
+    fake_codex.write_scenario([{"expect_prompt": prompt, "requests": [answer("e\u2029f")]}])
+    result = run("exec", "--json", "--skip-git-repo-check", "--", "-", stdin=prompt)
+    assert result.returncode == 0, result.stderr
+    (invocation,) = fake_codex.invocations()
+    assert invocation.stdin == prompt
+    texts = [json.dumps(line) for line in fake_codex.rollout()]
+    assert any("e\\u2029f" in text for text in texts)
