@@ -36,7 +36,7 @@ def test_login_status_without_auth_json_is_not_logged_in(env: Any) -> None:
 
 
 def test_login_status_with_an_api_key_shows_it_masked(env: Any) -> None:
-    env.home.mkdir()
+    env.home.mkdir(exist_ok=True)
     auth = {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-1234567890abcdef"}
     (env.home / "auth.json").write_text(json.dumps(auth))
     result = env.run(["login", "status"])
