@@ -1,10 +1,7 @@
 """pytest fixtures to test a codex wrapper on the fake codex and on a real, pinned codex.
 
-Opt-in, never auto-loaded (no `pytest11` entry point): `pytest_plugins =
-["fake_codex.pytest_plugin"]` in your root conftest.py, or `pytest -p fake_codex.pytest_plugin`.
-Fixtures: `codex_home`, `fake_codex`, `real_codex_version`, `real_codex`, `codex` (one test body,
-both backends; `@pytest.mark.codex_backends("fake")` narrows it). See
-docs/testing-with-fake-codex.md.
+Opt-in, never auto-loaded: `pytest_plugins = ["fake_codex.pytest_plugin"]` or `-p
+fake_codex.pytest_plugin` (docs/testing-with-fake-codex.md).
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fake_codex import real_codex as installer
-from fake_codex.testing import FakeCodex, RealCodex, isolated_home
+from fake_codex.testing import FakeCodex, FakeResponsesServer, RealCodex, isolated_home
 from fake_codex.versions import KNOWN_VERSIONS
 
 BACKENDS = ("fake", "real")
@@ -158,22 +155,33 @@ def fake_codex(
 
 
 @pytest.fixture
+def codex_responses_server() -> Iterator[FakeResponsesServer]:
+    """The fake OpenAI Responses server on 127.0.0.1 (stdlib, SSE): `write_scenario(path,
+    document=...)` serves a scenario, `config_args(version)` point a codex at it."""
+    server = FakeResponsesServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
 def real_codex(
     tmp_path: Path,
     codex_home: Path,
     real_codex_version: str,
     real_codex_installs: RealCodexInstalls,
+    codex_responses_server: FakeResponsesServer,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[RealCodex]:
+) -> RealCodex:
     """The real codex `real_codex_version` first on PATH as `codex`, on `codex_home`, pointed
-    at a fake Responses server on 127.0.0.1 that plays `real_codex.write_scenario(turns)`."""
+    at `codex_responses_server`, which plays `real_codex.write_scenario(turns)`."""
     binary = real_codex_installs.binary(real_codex_version)
-    real = RealCodex.create(tmp_path, codex_home, real_codex_version, binary).start()
-    try:
-        _use(monkeypatch, real.environ())
-        yield real
-    finally:
-        real.close()
+    real = RealCodex.create(
+        tmp_path, codex_home, real_codex_version, binary, codex_responses_server
+    )
+    _use(monkeypatch, real.environ())
+    return real
 
 
 @pytest.fixture

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 JsonObject = dict[str, Any]
+T = TypeVar("T")
 
 _REPLY_KEYS = frozenset(
     {"output", "usage", "delay_ms", "http_status", "body", "end", "error", "reason"}
@@ -436,6 +438,10 @@ class ResponsesServer:
             ValueError,
         ):
             pass  # the client went away or sent garbage; nothing to answer
+        except asyncio.CancelledError:
+            # Shutdown ends a reply still held by `delay_ms`; asyncio's stream callback would
+            # log a cancelled connection task as an error, so this one ends normally.
+            pass
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -533,6 +539,19 @@ class SyncResponsesServer:
         asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout=10)
         return self.server
 
+    async def _shutdown(self) -> None:
+        """Stop listening, then end the handlers still running (a reply held by `delay_ms`
+        while the test is over): each closes its connection on the way out."""
+        await self.server.stop()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run `coro` on the server's thread (e.g. `server.wait_for_requests(n)`)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
     def set_scenario(self, scenario: Mapping[str, Any]) -> None:
         """`ResponsesServer.set_scenario` on the server's own thread (ValueError comes back)."""
 
@@ -547,7 +566,7 @@ class SyncResponsesServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()

@@ -8,6 +8,7 @@ server the scenario drives. Standard library only; `fake_codex.pytest_plugin` wi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -264,32 +265,16 @@ class FakeCodex:
         ]
 
 
-@dataclass
-class RealCodex:
-    """A real codex `version` as `codex`, pointed (by `$CODEX_HOME/config.toml`) at a fake
-    Responses server that plays the scenario. Start with `start()`, stop with `close()`."""
+class FakeResponsesServer:
+    """The fake OpenAI Responses server (127.0.0.1, ephemeral port, SSE) on its own thread,
+    playing a scenario written from Python; `config_args` point any codex at it."""
 
-    version: str
-    binary: Path
-    home: Path
-    bin_dir: Path
-    scenario_path: Path | None = None
-    kind: str = "real"
-    _sync: SyncResponsesServer | None = None
+    def __init__(self) -> None:
+        self._sync: SyncResponsesServer | None = None
 
-    @classmethod
-    def create(cls, root: Path, home: Path, version: str, binary: Path) -> RealCodex:
-        isolated_home(home)
-        home.mkdir(parents=True, exist_ok=True)
-        bin_dir = root / "real-codex-bin"
-        _link(bin_dir, binary)
-        return cls(version, binary, home, bin_dir)
-
-    def start(self) -> RealCodex:
+    def start(self) -> FakeResponsesServer:
         self._sync = SyncResponsesServer(ResponsesServer())
         self._sync.__enter__()
-        # A wrapper runs plain `codex exec`: the provider must come from the config file.
-        _write_atomic(self.home / "config.toml", provider_toml(self.server.base_url))
         return self
 
     def close(self) -> None:
@@ -300,8 +285,84 @@ class RealCodex:
     @property
     def server(self) -> ResponsesServer:
         if self._sync is None:
-            raise RuntimeError("RealCodex is not started")
+            raise RuntimeError("the Responses server is not started")
         return self._sync.server
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def config_args(self, version: str) -> list[str]:
+        """`-c` options (and `--disable` where `version` knows it) pointing codex here."""
+        return provider_args(self.base_url, version)
+
+    def config_toml(self) -> str:
+        """The same as a `config.toml` (for a wrapper that runs plain `codex exec`)."""
+        return provider_toml(self.base_url)
+
+    def write_scenario(self, path: Path, document: Mapping[str, Any]) -> Path:
+        """Validate `document` (as the fake would), write it to `path`, serve its replies."""
+        write_scenario(path, document)
+        assert self._sync is not None, "the Responses server is not started"
+        self._sync.set_scenario(document)
+        return path
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The model requests received, in order."""
+        return self.server.model_requests
+
+    async def wait_for_requests(self, count: int, timeout: float = 10.0) -> None:
+        """Wait (bounded; TimeoutError) until `count` requests arrived, from any event loop
+        (the server runs on its own thread)."""
+        assert self._sync is not None, "the Responses server is not started"
+        await asyncio.wrap_future(self._sync.submit(self.server.wait_for_requests(count, timeout)))
+
+    def problems(self) -> list[str]:
+        """What the server saw go differently from the scenario."""
+        server = self.server
+        out = [u.message for u in server.unserved]
+        out += [
+            f"request {m.request_index}: expected a prompt {m.expected!r:.200}, got "
+            f"{m.actual!r:.200}"
+            for m in server.prompt_mismatches
+        ]
+        out += [
+            f"request {m.request_index}: {m.key} fails for {m.text!r:.200}"
+            for m in server.history_mismatches
+        ]
+        return out
+
+
+@dataclass
+class RealCodex:
+    """A real codex `version` as `codex`, pointed (by `$CODEX_HOME/config.toml`) at a fake
+    Responses server that plays the scenario."""
+
+    version: str
+    binary: Path
+    home: Path
+    bin_dir: Path
+    responses: FakeResponsesServer
+    scenario_path: Path | None = None
+    kind: str = "real"
+
+    @classmethod
+    def create(
+        cls, root: Path, home: Path, version: str, binary: Path, responses: FakeResponsesServer
+    ) -> RealCodex:
+        """`responses` must be started: its address goes into `home/config.toml`."""
+        isolated_home(home)
+        home.mkdir(parents=True, exist_ok=True)
+        bin_dir = root / "real-codex-bin"
+        _link(bin_dir, binary)
+        # A wrapper runs plain `codex exec`: the provider must come from the config file.
+        _write_atomic(home / "config.toml", responses.config_toml())
+        return cls(version, binary, home, bin_dir, responses)
+
+    @property
+    def server(self) -> ResponsesServer:
+        return self.responses.server
 
     @property
     def executable(self) -> Path:
@@ -311,7 +372,7 @@ class RealCodex:
     def config_args(self) -> list[str]:
         """`-c` options that point any codex command line at the server (the config file does
         it already; use them for a CODEX_HOME of your own)."""
-        return provider_args(self.server.base_url, self.version)
+        return self.responses.config_args(self.version)
 
     def environ(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """PATH with `bin_dir` first, the throwaway CODEX_HOME and HOME, the test key."""
@@ -343,15 +404,17 @@ class RealCodex:
             doc["description"] = description
         doc.setdefault("codex_version", self.version)
         count = len(list(self.home.parent.glob("scenario-*.json")))
-        self.scenario_path = write_scenario(self.home.parent / f"scenario-{count}.json", doc)
-        assert self._sync is not None, "RealCodex is not started"
-        self._sync.set_scenario(doc)
+        path = self.home.parent / f"scenario-{count}.json"
+        self.scenario_path = self.responses.write_scenario(path, doc)
         return self.scenario_path
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """The model requests codex made, in order."""
-        return self.server.model_requests
+        return self.responses.requests
+
+    async def wait_for_requests(self, count: int, timeout: float = 10.0) -> None:
+        await self.responses.wait_for_requests(count, timeout)
 
     def rollout_paths(self) -> list[Path]:
         return rollout_paths(self.home)
@@ -360,16 +423,4 @@ class RealCodex:
         return read_rollout(self.home, thread_id)
 
     def problems(self) -> list[str]:
-        """What the server saw go differently from the scenario."""
-        server = self.server
-        out = [u.message for u in server.unserved]
-        out += [
-            f"request {m.request_index}: expected a prompt {m.expected!r:.200}, got "
-            f"{m.actual!r:.200}"
-            for m in server.prompt_mismatches
-        ]
-        out += [
-            f"request {m.request_index}: {m.key} fails for {m.text!r:.200}"
-            for m in server.history_mismatches
-        ]
-        return out
+        return self.responses.problems()
