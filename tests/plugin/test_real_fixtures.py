@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,3 +86,34 @@ def test_one_body_two_backends_gives_the_same_answer_and_failure(
 def test_the_marker_narrows_a_codex_test_to_one_backend(codex: FakeCodex | RealCodex) -> None:
     assert codex.kind == "fake"
     assert codex.version == "0.171.0"  # the fake emulates the real codex version of the run
+
+
+def test_a_real_run_recorded_offline_replays_on_the_fake(
+    real_codex: RealCodex, tmp_path: Path
+) -> None:
+    """The docs' record-and-replay path: a real codex run, `conformance.record --from-rollout`,
+    the recorded scenario played by the fake: the same answer and usage come out."""
+    from conformance.record import main as record
+
+    reasoning = {"type": "reasoning", "summary": ["**Plan** answer"]}
+    reply = {"output": [reasoning, {"type": "message", "text": "42"}], "usage": {"input_tokens": 9}}
+    real_codex.write_scenario([{"requests": [reply]}])
+    rc, real_events, stderr = exec_json("the answer?")
+    assert rc == 0, stderr
+    stdout = tmp_path / "run.jsonl"
+    stdout.write_text("".join(json.dumps(e) + "\n" for e in real_events))
+    (rollout,) = real_codex.rollout_paths()
+    recorded = tmp_path / "recorded.json"
+    assert record(["--from-rollout", str(rollout), "--exec-jsonl", str(stdout),
+                   "--out", str(recorded)]) == 0  # fmt: skip
+
+    fake = FakeCodex.create(tmp_path / "replay", tmp_path / "replay" / "home", real_codex.version)
+    fake.write_scenario(document=json.loads(recorded.read_text()))
+    proc = subprocess.run(
+        [str(fake.executable), "exec", "--json", "--skip-git-repo-check", "--", "the answer?"],
+        capture_output=True, text=True, timeout=60, env=fake.env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    fake_events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0, proc.stderr
+    strip = [{k: v for k, v in e.items() if k != "thread_id"} for e in real_events]
+    assert [{k: v for k, v in e.items() if k != "thread_id"} for e in fake_events] == strip
