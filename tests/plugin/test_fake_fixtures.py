@@ -111,3 +111,20 @@ def test_log_and_rollout_lines_split_only_on_newlines(fake_codex: FakeCodex) -> 
     assert invocation.stdin == prompt
     texts = [json.dumps(line) for line in fake_codex.rollout()]
     assert any("e\\u2029f" in text for text in texts)
+
+
+def test_the_shipped_harness_imports_only_the_standard_library() -> None:
+    """fake_codex stays stdlib-only: the plugin module alone may import pytest (pytest loads it)."""
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules)\n"
+        "import fake_codex.testing, fake_codex.real_codex, fake_codex.responses_server\n"
+        "import fake_codex.cli\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print(sorted(n for n in new if n not in sys.stdlib_module_names))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert out.stdout.strip() == "['fake_codex']"
