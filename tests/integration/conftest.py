@@ -133,12 +133,12 @@ Check = Callable[[list[CanonicalEvent]], None]
 
 
 @pytest.fixture
-def serve_world(fake_codex: FakeCodex) -> Any:
+def serve_world(provider: ProviderOnFake) -> Any:
     """`serve` on the fake codex; every message of its connections is checked against the schema."""
     from ..protocol_schema import SchemaCheck
     from .serve_support import ServeWorld
 
-    world = ServeWorld(fake_codex, SchemaCheck(), fake_codex.root / "serve-config.json")
+    world = ServeWorld(provider, SchemaCheck(), provider.root / "serve-config.json")
     world.write_config()
     yield world
     assert world.check.failures == [], "\n".join(world.check.failures)
