@@ -1,6 +1,7 @@
-"""Conformance harness: run the REAL codex CLI offline against a scripted Responses server.
+"""Conformance harness: the fake codex held to the REAL codex, scenario by scenario.
 
-`responses_server` serves a scenario's replies (docs/scenarios.md) to codex; `codex_env` builds the
-argv and environment that point codex at it with no credentials; `realcodex` finds the pinned
-native binaries installed by `scripts/install_codex.py`.
+The pieces a codex wrapper can reuse ship in `fake_codex`: `responses_server` serves a scenario's
+replies to a real codex, `real_codex_env` points codex at it with no credentials, `real_codex`
+installs and finds the pinned binaries. Here: playing (`backends`), comparing (`compare`,
+`views`, `divergences`), the drift check (`drift`) and the recorder (`record`).
 """

@@ -1,7 +1,6 @@
 """Run one real codex process to completion (bounded) and parse its `exec --json` stdout.
 
-`RealCodex` bundles a native binary with a throwaway CODEX_HOME and workdir; `run_codex` runs
-one process.
+`run_codex` runs one process (the plugin's `real_codex` fixture gives the binary, home and env).
 
 Kept tiny on purpose: tests and scripts need the events, exit code and stderr of a finished turn;
 the provider's own runner (streaming, cancellation) is what the conformance tests exercise.
@@ -15,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from conformance.codex_env import codex_env
 
 
 @dataclass(frozen=True)
@@ -72,18 +69,3 @@ async def run_codex(
     return CodexRun(
         proc.returncode if proc.returncode is not None else -1, events, err.decode(errors="replace")
     )
-
-
-@dataclass(frozen=True)
-class RealCodex:
-    """One codex version with its own CODEX_HOME and cwd (both throwaway)."""
-
-    version: str
-    binary: Path
-    home: Path
-    workdir: Path
-
-    async def run(self, argv: Sequence[str], stdin: bytes = b"", timeout: float = 30.0) -> CodexRun:
-        return await run_codex(
-            argv, env=codex_env(self.home), cwd=self.workdir, stdin=stdin, timeout=timeout
-        )

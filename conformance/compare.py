@@ -22,7 +22,8 @@ from typing import Any
 
 from conformance import divergences as div
 from conformance.backends import Capture, run_fake, run_real
-from conformance.realcodex import INSTALLED_VERSIONS, CodexNotInstalledError
+from conformance.installs import VERSIONS as INSTALLED_VERSIONS
+from conformance.installs import CodexNotInstalledError
 from conformance.scenario_set import ConformanceScenario, load_all
 from conformance.views import views
 
@@ -65,12 +66,20 @@ def changed_lines(fake: Any, real: Any) -> list[str]:
     return [line for line in unified(fake, real, 0) if line[:1] in "+-"]
 
 
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """`value` with every occurrence of the version string `old` written as `new`."""
+    return json.loads(json.dumps(value).replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
+
+
 def judge(cell: Cell, fake: Capture, real: Capture, known: list[div.Divergence]) -> Cell:
-    """Fill `cell` from two captures of one scenario and version."""
+    """Fill `cell` from two captures of one scenario (the fake may emulate another version than
+    the real one: the drift check; its version string then counts as the real one's)."""
     for capture in (real, fake):
         for problem in capture.problems:
             cell.fail(f"{capture.backend}: {problem}")
     fake_views, real_views = views(fake), views(real)
+    if fake.version != real.version:
+        fake_views = _renamed(fake_views, fake.version, real.version)
     for column in div.COLUMNS:
         lines = changed_lines(fake_views[column], real_views[column])
         if not lines:
@@ -89,15 +98,21 @@ def judge(cell: Cell, fake: Capture, real: Capture, known: list[div.Divergence])
 
 
 async def compare_one(
-    scenario: ConformanceScenario, version: str, root: Path, known: list[div.Divergence]
+    scenario: ConformanceScenario,
+    version: str,
+    root: Path,
+    known: list[div.Divergence],
+    fake_version: str | None = None,
 ) -> Cell:
-    """Play `scenario` on fake@version and real@version (concurrently) and judge them."""
+    """Play `scenario` on fake@version (or fake@fake_version: the drift check) and real@version
+    (concurrently) and judge them."""
     cell = Cell(scenario.name, version)
     started = time.monotonic()
     base = root / f"{scenario.name}@{version}"
     try:
         fake, real = await asyncio.gather(
-            run_fake(scenario, version, base / "fake"), run_real(scenario, version, base / "real")
+            run_fake(scenario, fake_version or version, base / "fake"),
+            run_real(scenario, version, base / "real"),
         )
     except CodexNotInstalledError as exc:
         cell.fail(str(exc))
@@ -112,13 +127,14 @@ async def compare_pairs(
     known: list[div.Divergence],
     root: Path,
     jobs: int,
+    fake_version: str | None = None,
 ) -> list[Cell]:
     """Each (scenario, version), at most `jobs` at a time (each has its own CODEX_HOMEs)."""
     gate = asyncio.Semaphore(jobs)
 
     async def bounded(scenario: ConformanceScenario, version: str) -> Cell:
         async with gate:
-            return await compare_one(scenario, version, root, known)
+            return await compare_one(scenario, version, root, known, fake_version)
 
     return list(await asyncio.gather(*(bounded(s, v) for s, v in pairs)))
 
@@ -174,11 +190,53 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the run folders (printed)")
     parser.add_argument("-v", "--verbose", action="store_true", help="diffs of divergences too")
     parser.add_argument("--context", type=int, default=0, help="context lines around diffs")
+    drift = parser.add_mutually_exclusive_group()
+    drift.add_argument(
+        "--latest",
+        action="store_true",
+        help="drift check: install the newest published codex, compare it with the fake "
+        "emulating the nearest known version, print what changed per column",
+    )
+    drift.add_argument("--drift", metavar="VERSION", help="the drift check for VERSION")
+    parser.add_argument(
+        "--emulate",
+        metavar="VERSION",
+        help="drift check: the known version the fake emulates (default: the nearest known one)",
+    )
     return parser
+
+
+def _drift(args: argparse.Namespace) -> int:
+    """`--latest` / `--drift V`: exit 0 no drift, 1 drift found, 2 the check could not run."""
+    from conformance import drift
+
+    try:
+        real, emulated = drift.choose(args.drift, emulate=args.emulate)
+        print(f"drift: installing codex {real} (the fake emulates {emulated})", file=sys.stderr)
+        drift.install(real)
+    except drift.DriftError as exc:
+        print(f"drift: {exc}", file=sys.stderr)
+        return 2
+    scenarios = [s for s in load_all(names=args.scenario or None) if s.applies_to(emulated)]
+    root = Path(tempfile.mkdtemp(prefix="conformance-drift-"))
+    started = time.monotonic()
+    try:
+        pairs = [(s, real) for s in scenarios]
+        cells = asyncio.run(compare_pairs(pairs, [], root, args.jobs, fake_version=emulated))
+    finally:
+        if args.keep:
+            print(f"run folders kept in {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print(drift.render(cells, real, emulated, args.context))
+    print(f"\n{len(cells)} scenarios in {time.monotonic() - started:.1f}s")
+    return 1 if any(c.diffs or c.problems for c in cells) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.latest or args.drift:
+        return _drift(args)
     scenarios = load_all(names=args.scenario or None)
     known = div.load()
     root = Path(tempfile.mkdtemp(prefix="conformance-"))

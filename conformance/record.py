@@ -43,10 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from conformance.backends import Capture, run_real
-from conformance.codex_env import EXEC_FLAGS
-from conformance.realcodex import CodexNotInstalledError
-from conformance.responses_server import last_user_text
+from conformance.installs import CodexNotInstalledError
 from conformance.scenario_set import ConformanceScenario, Invocation, McpServer
+from fake_codex.real_codex_env import EXEC_FLAGS
+from fake_codex.responses_server import last_user_text
 
 DEFAULT_REPLIES: list[dict[str, Any]] = [
     {"output": [{"type": "message", "text": "recorded answer"}], "usage": {}}

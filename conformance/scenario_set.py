@@ -3,11 +3,12 @@
 A scenario is `conformance/scenarios/<name>.json` (docs/scenarios.md). The fake codex rejects
 unknown top-level keys, so HOW it is invoked lives in an optional sidecar
 `conformance/scenarios/invocations/<name>.json`: `{"invocations": [Invocation, ...], "versions":
-[lowest, highest], "mcp_servers": {NAME: McpServer}, "extra_args": [...], "compare_request":
-bool}` (all optional: versions is the inclusive range the scenario applies to; `mcp_servers`
-registers the conformance echo server under NAME for every invocation of both backends;
-`extra_args` go on every codex argv; `compare_request` adds the `request` column). Without one,
-every turn is one provider invocation in session `a`, on every version.
+[lowest, highest] | [lowest], "mcp_servers": {NAME: McpServer}, "extra_args": [...],
+"compare_request": bool}` (all optional: versions is the inclusive range the scenario applies
+to, `[lowest]` meaning that version and later; `mcp_servers` registers the conformance echo
+server under NAME for every invocation of both backends; `extra_args` go on every codex argv;
+`compare_request` adds the `request` column). Without one, every turn is one provider invocation
+in session `a`, on every version.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class ConformanceScenario:
     path: Path
     document: dict[str, Any]
     invocations: tuple[Invocation, ...]
-    versions: tuple[str, str] | None = None  # inclusive; None = every version
+    versions: tuple[str, str | None] | None = None  # inclusive; None = every version, no high = on
     mcp_servers: tuple[McpServer, ...] = ()
     extra_args: tuple[str, ...] = ()
     compare_request: bool = False
@@ -127,8 +128,8 @@ class ConformanceScenario:
     def applies_to(self, version: str) -> bool:
         if self.versions is None:
             return True
-        low, high = (_key(v) for v in self.versions)
-        return low <= _key(version) <= high
+        low, high = self.versions
+        return _key(low) <= _key(version) and (high is None or _key(version) <= _key(high))
 
     @property
     def turns(self) -> list[dict[str, Any]]:
@@ -199,7 +200,7 @@ def load(path: Path) -> ConformanceScenario:
         raise ValueError(f"{path}: a scenario is a JSON object")
     sidecar = path.parent / "invocations" / path.name
     invocations = tuple(Invocation() for _ in document.get("turns", []))
-    versions: tuple[str, str] | None = None
+    versions: tuple[str, str | None] | None = None
     servers: tuple[McpServer, ...] = ()
     extra: tuple[str, ...] = ()
     compare_request = False
@@ -211,8 +212,10 @@ def load(path: Path) -> ConformanceScenario:
             raw = script["invocations"]
             invocations = tuple(_invocation(r, f"{sidecar}[{i}]") for i, r in enumerate(raw))
         if "versions" in script:
-            low, high = script["versions"]
-            versions = (str(low), str(high))
+            bounds = script["versions"]
+            if not (isinstance(bounds, list) and len(bounds) in (1, 2)):
+                raise ValueError(f"{sidecar}: versions is [lowest] or [lowest, highest]")
+            versions = (str(bounds[0]), str(bounds[1]) if len(bounds) == 2 else None)
         servers = tuple(
             _mcp_server(str(n), r, f"{sidecar}: mcp_servers.{n}")
             for n, r in script.get("mcp_servers", {}).items()

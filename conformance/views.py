@@ -1,8 +1,8 @@
 """Turn a `Capture` into the compared columns: exec, rollout, requests, provider, mcp, request.
 
 Each column is plain JSON after normalisation, so comparing two backends is comparing two
-strings. The rollout column keeps only what the issue asks for: response_item payloads that
-carry a `call_id` (the tool calls and their outputs) and the sequence of event_msg types. The mcp
+strings. The rollout column keeps response_item payloads that carry a `call_id` (the tool calls
+and their outputs), the sequence of event_msg types and the model of each turn_context. The mcp
 column is what the conformance echo server received (`mcp_view`). The request column (scenarios
 whose sidecar sets `compare_request`) is, per invocation, what its first model request carried of
 a turn's inputs: the new user message's parts (images included), `text.format`, the effort.
@@ -42,6 +42,7 @@ def _call_payload(payload: dict[str, Any]) -> dict[str, Any]:
 def rollout_view(lines: list[Any]) -> dict[str, Any]:
     calls: list[Any] = []
     event_types: list[Any] = []
+    models: list[Any] = []
     for line in lines:
         if not isinstance(line, dict) or not isinstance(line.get("payload"), dict):
             continue
@@ -50,7 +51,10 @@ def rollout_view(lines: list[Any]) -> dict[str, Any]:
             calls.append(_call_payload(payload))
         elif line.get("type") == "event_msg":
             event_types.append(payload.get("type"))
-    return {"calls": calls, "event_msg": event_types}
+        elif line.get("type") == "turn_context":
+            # The model codex chose: a new version's default model shows here first.
+            models.append(payload.get("model"))
+    return {"calls": calls, "event_msg": event_types, "models": models}
 
 
 def _provider_event(event: dict[str, Any]) -> dict[str, Any]:

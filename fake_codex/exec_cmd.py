@@ -88,9 +88,20 @@ def _pick_turn(
     turn = scenario.turns[index]
     where = f"fake-codex: scenario {scenario.source}, turn {index}"
     if turn.expect_prompt is not None and prompt != turn.expect_prompt:
-        raise ExitNow(EX_SOFTWARE, f"{where}: prompt {prompt!r} != expect_prompt\n")
+        from fake_codex.history import shown
+
+        raise ExitNow(
+            EX_SOFTWARE,
+            f"{where}: expect_prompt: expected {shown(turn.expect_prompt)}, got {shown(prompt)}\n",
+        )
     if turn.expect_prompt_contains is not None and turn.expect_prompt_contains not in prompt:
-        raise ExitNow(EX_SOFTWARE, f"{where}: prompt {prompt!r} lacks expect_prompt_contains\n")
+        from fake_codex.history import shown
+
+        raise ExitNow(
+            EX_SOFTWARE,
+            f"{where}: expect_prompt_contains: expected a prompt containing "
+            f"{shown(turn.expect_prompt_contains)}, got {shown(prompt)}\n",
+        )
     if turn.expect_history_contains or turn.expect_history_excludes:
         from fake_codex.history import check_history, history_items, history_text
 

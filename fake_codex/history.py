@@ -81,12 +81,25 @@ def history_text(items: list[dict[str, Any]], prompt: str | None = None) -> str:
     return "\n".join(parts)
 
 
+def shown(text: str, limit: int = 300) -> str:
+    """`text` quoted for a message, its middle cut when long (a prompt can be 200 KiB)."""
+    if len(text) <= limit:
+        return repr(text)
+    half = limit // 2
+    return f"{text[:half]!r} ... {text[-half:]!r} ({len(text)} characters)"
+
+
 def check_history(text: str, contains: tuple[str, ...], excludes: tuple[str, ...]) -> str | None:
-    """None when the expectations hold, else what failed (for the exit-70 message)."""
+    """None when the expectations hold, else what was expected and what the history holds (for
+    the exit-70 message)."""
     for wanted in contains:
         if wanted not in text:
-            return f"expect_history_contains: the history lacks {wanted!r}"
+            return f"expect_history_contains: the history lacks {wanted!r}; it holds {shown(text)}"
     for unwanted in excludes:
         if unwanted in text:
-            return f"expect_history_excludes: the history contains {unwanted!r}"
+            at = text.index(unwanted)
+            near = text[max(0, at - 100) : at + len(unwanted) + 100]
+            return (
+                f"expect_history_excludes: the history contains {unwanted!r}, here: {shown(near)}"
+            )
     return None

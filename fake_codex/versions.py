@@ -1,7 +1,8 @@
 """What differs between the emulated codex versions (codex-facts §8), in one frozen value.
 
-`behaviour_for("0.140.2")` maps any 0.135.x … 0.169.x to the nearest known behaviour at or below
-it: 0.135.0, 0.150.1 or 0.169.0.
+`behaviour_for("0.140.2")` maps any version from the oldest to the newest known minor to the
+nearest known behaviour at or below it (`KNOWN_VERSIONS`); anything else is refused, naming the
+nearest known version (`nearest_known`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ class Behaviour:
     version: str
     """The version string printed by `--version` (the scenario's, verbatim)."""
     family: int
-    """135, 150 or 169: which known behaviour applies."""
+    """The minor of the nearest known version at or below (135, 150, 169, 171): which known
+    behaviour applies. A new profile adds its minor; rules test `family >= N` from the version
+    that changed them."""
 
     @property
     def has_cache_write(self) -> bool:
@@ -65,40 +68,88 @@ class Behaviour:
 
     @property
     def model_metadata_warning(self) -> bool:
-        """An unknown model adds the `Model metadata ... not found` error item (0.169 only)."""
-        return self.family >= 169
+        """An unknown model adds the `Model metadata ... not found` error item (0.150+; real
+        0.150.1 warns for the gpt-6 models it does not know, 0.135.0 never warns)."""
+        return self.family >= 150
 
     def knows_model(self, model: str) -> bool:
+        """codex has metadata for `model` (no `Model metadata ... not found` item)."""
         return model in _KNOWN_MODELS[self.family]
 
     def compacts_on_switch(self, old: str, new: str) -> bool:
-        """A resume with another model compacts first (0.150+) when both models are known;
-        to or from a model without metadata it only warns (real 0.150.1 / 0.169.0)."""
-        return self.family >= 150 and self.knows_model(old) and self.knows_model(new)
+        """A resume with another model compacts first (0.150+) when both are in the version's
+        compacting set; otherwise it only warns (real 0.150.1 / 0.169.0 / 0.171.0: on 0.150.1
+        gpt-5.5 → gpt-5.4 does not compact although both have metadata)."""
+        models = _COMPACTING_MODELS[self.family]
+        return self.family >= 150 and old in models and new in models
 
     @property
     def default_model(self) -> str:
-        """The model codex picks with no `-m` and no config (mock provider, codex-facts §8)."""
-        return {135: "gpt-5.5", 150: "gpt-5.6-sol"}.get(self.family, "gpt-6.1-sol")
+        """The model codex picks with no `-m` and no config (mock provider, codex-facts §8;
+        0.171.0's is gpt-6.2-sol, probed on the real binary)."""
+        return _DEFAULT_MODELS[self.family]
 
 
-# Models with metadata (no `Model metadata ... not found` warning in 0.169; a switch between two
-# of them compacts in 0.150+). Probed on the real binaries: gpt-5.4 is unknown to 0.150.1/0.169.0.
+_DEFAULT_MODELS = {135: "gpt-5.5", 150: "gpt-5.6-sol", 169: "gpt-6.1-sol", 171: "gpt-6.2-sol"}
+# Models with metadata (no `Model metadata ... not found` warning in 0.150+; a switch between two
+# of them compacts in 0.150+). Probed on the real binaries with `exec -m M` (2026-12-01): gpt-5.4
+# is known to 0.150.1 only, the gpt-6 family from 0.169.0, gpt-6.2-* from 0.171.0. 0.135.0 never
+# warns, so its set is never consulted.
+_MODELS_169 = frozenset(
+    {"gpt-5.5", "gpt-5.6-sol", "gpt-6-sol", "gpt-6-astra", "gpt-6-luna", "gpt-6.1-sol"}
+) | {"gpt-6.1-terra"}
 _KNOWN_MODELS = {
     135: frozenset({"gpt-5.5"}),
+    150: frozenset({"gpt-5.4", "gpt-5.5", "gpt-5.6-sol"}),
+    169: _MODELS_169,
+    171: _MODELS_169 | {"gpt-6.2-sol", "gpt-6.2-astra"},
+}
+# Switches seen to compact on the real binaries (any two members); others only warn.
+_COMPACTING_MODELS = {
+    135: frozenset[str](),
     150: frozenset({"gpt-5.5", "gpt-5.6-sol"}),
     169: frozenset({"gpt-5.5", "gpt-5.6-sol", "gpt-6.1-sol"}),
+    171: frozenset({"gpt-5.5", "gpt-5.6-sol", "gpt-6.1-sol", "gpt-6.2-sol"}),
 }
 
 
+# The real versions the fake has a profile for, each held to the real binary by conformance/.
+KNOWN_VERSIONS: tuple[str, ...] = ("0.135.0", "0.150.1", "0.169.0", "0.171.0")
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+.].*)?$")
 
 
-def behaviour_for(version: str) -> Behaviour:
-    """The behaviour for a `codex_version`; raises ValueError outside 0.135 … 0.169.x."""
+def _key(version: str) -> tuple[int, int, int] | None:
     m = _VERSION_RE.match(version)
-    if not m or int(m.group(1)) != 0 or not 135 <= int(m.group(2)) <= 169:
-        raise ValueError(f"unsupported codex_version {version!r} (0.135.0 … 0.169.x)")
-    minor = int(m.group(2))
-    family = 169 if minor >= 169 else 150 if minor >= 150 else 135
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def _known_keys() -> list[tuple[tuple[int, int, int], str]]:
+    return [(k, v) for v in KNOWN_VERSIONS if (k := _key(v)) is not None]
+
+
+def nearest_known(version: str) -> str:
+    """The known version closest to `version`: the newest at or below it, else the oldest
+    (an unparsable version gets the newest)."""
+    key = _key(version)
+    if key is None:
+        return KNOWN_VERSIONS[-1]
+    below = [v for k, v in _known_keys() if k <= key]
+    return below[-1] if below else KNOWN_VERSIONS[0]
+
+
+def behaviour_for(version: str) -> Behaviour:
+    """The behaviour for a `codex_version`; ValueError (naming the nearest known version) for a
+    version outside the oldest … newest known minor."""
+    key = _key(version)
+    known = _known_keys()
+    oldest, newest = known[0][0], known[-1][0]
+    if key is None or not oldest[:2] <= key[:2] <= newest[:2]:
+        nearest = nearest_known(version)
+        raise ValueError(
+            f"unsupported codex_version {version!r}: the fake knows {', '.join(KNOWN_VERSIONS)} "
+            f"(any {oldest[0]}.{oldest[1]}.x … {newest[0]}.{newest[1]}.x); the nearest known "
+            f"version is {nearest}: set codex_version to {nearest!r}, or add a profile for "
+            f'{version} (conformance/README.md, "Add a codex version")'
+        )
+    family = int(nearest_known(version).split(".")[1])
     return Behaviour(version=version, family=family)

@@ -23,7 +23,11 @@ settings.load_profile(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`live` tests talk to OpenAI through a real `codex login`: run only when asked (`-m live`)."""
+    """Tests on the plugin's real codex are `e2e` (so `-m "not e2e"` leaves them out); `live`
+    tests talk to OpenAI through a real `codex login`: run only when asked (`-m live`)."""
+    for item in items:
+        if "real_codex" in item.keywords:
+            item.add_marker(pytest.mark.e2e)
     if "live" in (config.getoption("markexpr") or "").replace("not live", ""):
         return
     skip = pytest.mark.skip(reason="needs a real `codex login`; run with `pytest -m live`")

@@ -2,7 +2,8 @@
 
 Registration goes through codex's own `mcp get/add` only; a real `codex exec` turn calls a
 Plexum tool through `mcp-host` → socket → warm server → host callback, in both registration
-modes. A missing install fails (with the install command), it never skips.
+modes. A codex that cannot be installed fails the test (the plugin's `real_codex_installs`), it
+never skips.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from conformance.codex_env import codex_env, exec_argv
 from conformance.codex_run import CodexRun
-from conformance.realcodex import CodexNotInstalledError, native_binary
-from conformance.responses_server import ResponsesServer
+from fake_codex.pytest_plugin import RealCodexInstalls
+from fake_codex.real_codex_env import codex_env, exec_argv
+from fake_codex.responses_server import ResponsesServer
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.peers import descends_from
 from plexum_openai_provider.bridge.registration import (
@@ -44,18 +45,15 @@ ECHO = ToolSpec(
 
 
 @pytest.fixture
-def codex() -> Path:
-    try:
-        return native_binary(VERSION)
-    except CodexNotInstalledError as exc:
-        pytest.fail(str(exc), pytrace=False)
+def codex_bin(real_codex_installs: RealCodexInstalls) -> Path:
+    """The native codex, installed once by the plugin (fails the test when it cannot be)."""
+    return real_codex_installs.binary(VERSION)
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "codex-home"
-    path.mkdir()
-    return path
+def home(codex_home: Path) -> Path:
+    """The plugin's throwaway CODEX_HOME, empty: registration writes its config.toml here."""
+    return codex_home
 
 
 def masked_config(home: Path, sock_dir: Path) -> str:
@@ -64,34 +62,34 @@ def masked_config(home: Path, sock_dir: Path) -> str:
 
 
 async def test_registration_adds_then_is_a_no_op_then_repairs_a_stale_entry(
-    codex: Path, home: Path, sock_dir: Path, snapshot: SnapshotAssertion
+    codex_bin: Path, home: Path, sock_dir: Path, snapshot: SnapshotAssertion
 ) -> None:
     env = codex_env(home)
     path = stable_socket_path("agent-1", socket_dir=sock_dir)
-    first = await ensure_registered(codex, "agent-1", path, PLUGIN, env=env)
+    first = await ensure_registered(codex_bin, "agent-1", path, PLUGIN, env=env)
     assert first.action == "added" and first.name == server_name("agent-1")
     config = (home / "config.toml").read_bytes()
     assert masked_config(home, sock_dir) == snapshot.use_extension(JSONSnapshotExtension)
 
-    second = await ensure_registered(codex, "agent-1", path, PLUGIN, env=env)
+    second = await ensure_registered(codex_bin, "agent-1", path, PLUGIN, env=env)
     assert second.action == "unchanged"
     assert (home / "config.toml").read_bytes() == config
 
     moved = stable_socket_path("agent-1", socket_dir=sock_dir / "moved")
-    third = await ensure_registered(codex, "agent-1", moved, PLUGIN, env=env)
+    third = await ensure_registered(codex_bin, "agent-1", moved, PLUGIN, env=env)
     assert third.action == "replaced"
-    entry, exists = await current_entry(str(codex), first.name, env)
+    entry, exists = await current_entry(str(codex_bin), first.name, env)
     assert exists and entry == third.entry
     assert entry.env["PLEXUM_MCP_SOCKET"] == str(moved)
 
 
 async def test_registration_keeps_other_servers_and_uses_codex_home(
-    codex: Path, tmp_path: Path, home: Path, sock_dir: Path
+    codex_bin: Path, tmp_path: Path, home: Path, sock_dir: Path
 ) -> None:
     (home / "config.toml").write_text('# mine\nmodel = "x"\n')
     env = codex_env(tmp_path / "elsewhere")  # codex_home wins over the env's CODEX_HOME
     path = stable_socket_path("b", socket_dir=sock_dir)
-    await ensure_registered(codex, "b", path, PLUGIN, env=env, codex_home=home)
+    await ensure_registered(codex_bin, "b", path, PLUGIN, env=env, codex_home=home)
     text = (home / "config.toml").read_text()
     assert text.startswith('# mine\nmodel = "x"\n')
     assert "[mcp_servers.plexum-host-b]" in text
@@ -114,11 +112,11 @@ class CodexTree:
 
 
 async def run_turn(
-    codex: Path, home: Path, work: Path, base_url: str, extra: Sequence[str], tree: CodexTree
+    codex_bin: Path, home: Path, work: Path, base_url: str, extra: Sequence[str], tree: CodexTree
 ) -> CodexRun:
     """One exec, stdin fed and closed; `tree` learns codex's pid before MCP servers start."""
     proc = await asyncio.create_subprocess_exec(
-        *exec_argv(codex, base_url, VERSION, extra=extra),
+        *exec_argv(codex_bin, base_url, VERSION, extra=extra),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=codex_env(home), cwd=work, start_new_session=True,
     )  # fmt: skip
@@ -142,12 +140,12 @@ def mcp_items(run: CodexRun) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("mode", ["per-turn", "global"])
 async def test_a_real_codex_turn_calls_the_host_tool_through_mcp_host(
-    mode: str, codex: Path, home: Path, tmp_path: Path, sock_dir: Path
+    mode: str, codex_bin: Path, home: Path, tmp_path: Path, sock_dir: Path
 ) -> None:
     agent, name = "agent-1", server_name("agent-1")
     path = stable_socket_path(agent, socket_dir=sock_dir / "s")
     if mode == "global":
-        await ensure_registered(codex, agent, path, PLUGIN, env=codex_env(home))
+        await ensure_registered(codex_bin, agent, path, PLUGIN, env=codex_env(home))
         extra = exec_overrides(name)
     else:
         extra = per_turn_overrides(name, path, agent, PLUGIN)
@@ -164,7 +162,7 @@ async def test_a_real_codex_turn_calls_the_host_tool_through_mcp_host(
         ResponsesServer(echo_turn(name, "ping 42")) as srv,
         serve_tools(path, [ECHO], host, agent_id=agent, allow_peer=tree) as server,
     ):
-        run = await run_turn(codex, home, work, srv.base_url, extra, tree)
+        run = await run_turn(codex_bin, home, work, srv.base_url, extra, tree)
     assert run.returncode == 0, run.stderr
     assert calls == [("echo", {"text": "ping 42"})]
     [item] = mcp_items(run)
@@ -178,14 +176,14 @@ async def test_a_real_codex_turn_calls_the_host_tool_through_mcp_host(
 
 
 async def test_in_global_mode_another_agents_codex_is_refused_by_a_running_turn(
-    codex: Path, home: Path, tmp_path: Path, sock_dir: Path
+    codex_bin: Path, home: Path, tmp_path: Path, sock_dir: Path
 ) -> None:
     """B's turn is listening; A's exec starts B's mcp-host too, and B's server refuses it."""
     env = codex_env(home)
     path_a = stable_socket_path("a", socket_dir=sock_dir / "s")
     path_b = stable_socket_path("b", socket_dir=sock_dir / "s")
-    await ensure_registered(codex, "a", path_a, PLUGIN, env=env)
-    await ensure_registered(codex, "b", path_b, PLUGIN, env=env)
+    await ensure_registered(codex_bin, "a", path_a, PLUGIN, env=env)
+    await ensure_registered(codex_bin, "b", path_b, PLUGIN, env=env)
     calls: dict[str, list[str]] = {"a": [], "b": []}
 
     def host_of(agent: str) -> Any:
@@ -211,7 +209,9 @@ async def test_in_global_mode_another_agents_codex_is_refused_by_a_running_turn(
             serve_tools(path_a, [ECHO], host_of("a"), agent_id="a", allow_peer=tree_a),
             serve_tools(path_b, [ECHO], host_of("b"), agent_id="b", allow_peer=tree_b) as srv_b,
         ):
-            run = await run_turn(codex, home, work, srv.base_url, exec_overrides(name_a), tree_a)
+            run = await run_turn(
+                codex_bin, home, work, srv.base_url, exec_overrides(name_a), tree_a
+            )
     finally:
         await b_codex.communicate(b"")
     assert run.returncode == 0, run.stderr
@@ -223,7 +223,7 @@ async def test_in_global_mode_another_agents_codex_is_refused_by_a_running_turn(
 
 @pytest.mark.parametrize("required", [True, False])
 async def test_required_makes_codex_wait_for_a_slow_mcp_host_before_the_first_request(
-    required: bool, codex: Path, home: Path, tmp_path: Path, sock_dir: Path
+    required: bool, codex_bin: Path, home: Path, tmp_path: Path, sock_dir: Path
 ) -> None:
     """codex gives optional servers ~1 s; `required = true` waits (up to startup_timeout_sec)."""
     slow = tmp_path / "slow-mcp-host"
@@ -249,7 +249,7 @@ async def test_required_makes_codex_wait_for_a_slow_mcp_host_before_the_first_re
         ResponsesServer(echo_turn(name, "x")) as srv,
         serve_tools(path, [ECHO], host, agent_id=agent, allow_peer=tree),
     ):
-        run = await run_turn(codex, home, work, srv.base_url, extra, tree)
+        run = await run_turn(codex_bin, home, work, srv.base_url, extra, tree)
     assert run.returncode == 0, run.stderr
     in_first_request = namespace(name) in json.dumps(srv.model_requests[0].body)
     assert in_first_request is required

@@ -13,8 +13,8 @@ from conformance import divergences as div
 from conformance.backends import Capture, InvocationCapture
 from conformance.compare import Cell, changed_lines, judge, table
 from conformance.normalise import Normaliser, canonical_arguments
-from conformance.responses_server import replies_from_scenario, validate_reply
 from conformance.scenario_set import SCENARIO_DIR, Invocation, load, load_all
+from fake_codex.responses_server import replies_from_scenario, validate_reply
 from fake_codex.scenario import load_scenario as fake_load_scenario
 
 T1 = "01a20111-b76a-7ae0-9e94-0c6ac1d6dc9d"

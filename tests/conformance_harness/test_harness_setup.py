@@ -2,42 +2,43 @@
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from conformance.codex_env import API_KEY, codex_env, exec_argv, provider_args, resume_argv
-from conformance.realcodex import INSTALLED_VERSIONS, CodexNotInstalledError, native_binary
+from conformance.installs import VERSIONS as INSTALLED_VERSIONS
+from conformance.installs import CodexNotInstalledError
+from conformance.installs import binary as native_binary
+from fake_codex import real_codex
+from fake_codex.real_codex_env import (
+    API_KEY,
+    codex_env,
+    exec_argv,
+    provider_args,
+    provider_toml,
+    resume_argv,
+)
+from fake_codex.versions import KNOWN_VERSIONS
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def _installer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "install_codex", REPO / "scripts/install_codex.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_installed_versions_match_the_installer_defaults() -> None:
-    assert _installer().DEFAULT_VERSIONS == INSTALLED_VERSIONS
+def test_conformance_compares_every_version_the_fake_knows() -> None:
+    assert INSTALLED_VERSIONS == KNOWN_VERSIONS
+    assert KNOWN_VERSIONS[-1] == "0.171.0"
 
 
 def test_a_missing_install_names_the_install_command(tmp_path: Path) -> None:
-    with pytest.raises(CodexNotInstalledError, match=r"python scripts/install_codex.py 0\.169\.0"):
+    with pytest.raises(
+        CodexNotInstalledError,
+        match=rf"python -m fake_codex.real_codex --cache {tmp_path} 0\.169\.0",
+    ):
         native_binary("0.169.0", cache_dir=tmp_path)
 
 
 def test_a_binary_record_pointing_nowhere_is_a_missing_install(tmp_path: Path) -> None:
     (tmp_path / "0.169.0").mkdir()
     (tmp_path / "0.169.0" / "BINARY").write_text(str(tmp_path / "gone"))
-    with pytest.raises(CodexNotInstalledError, match=r"install_codex\.py 0\.169\.0"):
+    with pytest.raises(CodexNotInstalledError, match=r"real_codex --cache .* 0\.169\.0"):
         native_binary("0.169.0", cache_dir=tmp_path)
 
 
@@ -46,8 +47,7 @@ def test_a_binary_record_pointing_nowhere_is_a_missing_install(tmp_path: Path) -
 def test_installer_finds_the_native_binary_in_either_package_layout(
     tmp_path: Path, package: str
 ) -> None:
-    installer = _installer()
-    triple = installer._triples()[0]
+    triple = real_codex._triples()[0]
     binary = tmp_path / "node_modules/@openai" / package / "vendor" / triple / "bin/codex"
     binary.parent.mkdir(parents=True)
     binary.write_text("#!/bin/sh\n")
@@ -55,14 +55,13 @@ def test_installer_finds_the_native_binary_in_either_package_layout(
     launcher = tmp_path / "node_modules/.bin/codex"
     launcher.parent.mkdir(parents=True)
     launcher.write_text("#!/usr/bin/env node\n")
-    assert installer.find_native_binary(tmp_path) == binary.resolve()
+    assert real_codex.find_native_binary(tmp_path) == binary.resolve()
 
 
 def test_installer_reports_a_layout_without_a_native_binary(tmp_path: Path) -> None:
-    installer = _installer()
     (tmp_path / "node_modules/@openai/codex/bin").mkdir(parents=True)
-    with pytest.raises(installer.InstallError, match="no native codex binary"):
-        installer.find_native_binary(tmp_path)
+    with pytest.raises(real_codex.InstallError, match="no native codex binary"):
+        real_codex.find_native_binary(tmp_path)
 
 
 def test_retry_switch_is_only_passed_to_versions_that_know_it() -> None:
@@ -90,3 +89,28 @@ def test_codex_env_isolates_home_and_uses_the_test_key(tmp_path: Path) -> None:
     assert env["RUST_BACKTRACE"] == "0"
     assert env["PATH"] == "/usr/bin"
     assert "UNRELATED" not in env
+
+
+def test_the_provider_config_file_says_what_the_provider_args_say() -> None:
+    import tomllib
+
+    toml = tomllib.loads(provider_toml("http://127.0.0.1:1/v1"))
+    assert toml["model_provider"] == "mock"
+    mock = toml["model_providers"]["mock"]
+    assert mock["base_url"] == "http://127.0.0.1:1/v1" and mock["env_key"] == "OPENAI_API_KEY"
+    assert mock["request_max_retries"] == mock["stream_max_retries"] == 0
+    assert toml["features"] == {"unbounded_connection_retries": False}
+
+
+def test_an_installed_binary_that_answers_another_version_is_not_installed(
+    tmp_path: Path,
+) -> None:
+    fake = tmp_path / "codex"
+    fake.write_text("#!/bin/sh\necho 'codex-cli 0.1.0'\n")
+    fake.chmod(0o755)
+    (tmp_path / "0.169.0").mkdir()
+    (tmp_path / "0.169.0" / "BINARY").write_text(f"{fake}\n")
+    assert real_codex.native_binary("0.169.0", tmp_path) == fake
+    assert real_codex.installed_binary("0.169.0", tmp_path) is None
+    with pytest.raises(real_codex.InstallError, match=r"expected 'codex-cli 0\.169\.0'"):
+        real_codex.check_version(fake, "0.169.0")

@@ -1,48 +1,15 @@
-"""Fixtures for e2e tests: the REAL native codex with a throwaway CODEX_HOME and workdir.
-
-A missing codex install FAILS the test (never skips) with the install command, so a CI without
-the binaries cannot pass silently.
-"""
+"""e2e tests run on the plugin's `real_codex` (fake_codex.pytest_plugin): the REAL native codex,
+a throwaway CODEX_HOME, a fake Responses server. Each test runs on every version below unless it
+parametrizes `real_codex_version` itself. A codex that cannot be installed FAILS the test (the
+project's `real_codex_missing = "fail"`), it never skips."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-from conformance.codex_env import codex_env
-from conformance.codex_run import RealCodex
-from conformance.realcodex import CodexNotInstalledError, native_binary
 
 E2E_VERSIONS = ("0.135.0", "0.169.0")
 
 
-def require_codex(version: str) -> Path:
-    try:
-        return native_binary(version)
-    except CodexNotInstalledError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
 @pytest.fixture(params=E2E_VERSIONS)
-def real_codex(request: pytest.FixtureRequest, tmp_path: Path) -> RealCodex:
-    version = str(request.param)
-    home = tmp_path / "codex-home"
-    workdir = tmp_path / "work"
-    home.mkdir()
-    workdir.mkdir()
-    return RealCodex(version, require_codex(version), home, workdir)
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A throwaway CODEX_HOME, and the test's environment reduced to `codex_env` of it (the
-    provider passes its environment on to codex)."""
-    path = tmp_path / "codex-home"
-    path.mkdir()
-    for key in list(os.environ):
-        monkeypatch.delenv(key)
-    for key, value in codex_env(path).items():
-        monkeypatch.setenv(key, value)
-    return path
+def real_codex_version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

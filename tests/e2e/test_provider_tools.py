@@ -5,14 +5,12 @@ warm MCP server → host callback → back to the model; both the classic `funct
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.codex_env import codex_env, provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.testing import RealCodex
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
@@ -20,34 +18,19 @@ from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.events import Item, MessageEnd, ToolCall, ToolResult
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
 
-from .conftest import require_codex
-
 pytestmark = pytest.mark.e2e
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
 AGENT = "agent-e2e"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "codex-home"
-    path.mkdir()
-    for key in list(os.environ):
-        if key not in ("PATH", "LANG", "TZ", "TMPDIR"):
-            monkeypatch.delenv(key)
-    for key, value in codex_env(path).items():
-        monkeypatch.setenv(key, value)
-    return path
-
-
-def config_for(
-    version: str, home: Path, server: ResponsesServer, tmp: Path, mode: str
-) -> HostConfig:
+def config_for(real: RealCodex, tmp: Path, mode: str) -> HostConfig:
+    """The provider on the plugin's real codex; `global` mode writes its entry into the same
+    config.toml that points codex at the fake server."""
     return HostConfig(
-        binary=str(require_codex(version)),
-        codex_home=str(home),
+        binary=str(real.binary),
+        codex_home=str(real.home),
         idle_timeout_s=30,
         turn_timeout_s=60,
-        extra_args=tuple(provider_args(server.base_url, version)),
         supported_models=("codex", "gpt"),
         model_args={"gpt": "gpt-5.5"},
         mcp_registration=mode,
@@ -64,10 +47,11 @@ async def host(name: str, arguments: dict[str, Any]) -> ToolReply:
 
 
 @pytest.mark.parametrize(
-    ("version", "mode"), [("0.169.0", "per-turn"), ("0.169.0", "global"), ("0.135.0", "per-turn")]
+    ("real_codex_version", "mode"),
+    [("0.169.0", "per-turn"), ("0.169.0", "global"), ("0.135.0", "per-turn")],
 )
 async def test_classic_function_call_reaches_the_host_and_back(
-    version: str, mode: str, home: Path, tmp_path: Path
+    mode: str, real_codex: RealCodex, tmp_path: Path
 ) -> None:
     calls.clear()
     ns = namespace(server_name(AGENT))
@@ -79,18 +63,17 @@ async def test_classic_function_call_reaches_the_host_and_back(
         "call_id": "call_echo1",
     }
     replies = [{"output": [call]}, {"output": [{"type": "message", "text": "done"}]}]
-    async with ResponsesServer(replies) as server:
-        config = config_for(version, home, server, tmp_path, mode)
-        request = TurnRequest(
-            prompt="use echo",
-            workspace=tmp_path,
-            model="gpt",
-            agent_id=AGENT,
-            tools=BUILTIN_TOOLS,
-            call_tool=host,
-        )
-        events = await run_turn(config, request, LIMITS)
-        second_body = json.dumps(server.model_requests[1].body)
+    real_codex.write_scenario([{"requests": replies}])
+    request = TurnRequest(
+        prompt="use echo",
+        workspace=tmp_path,
+        model="gpt",
+        agent_id=AGENT,
+        tools=BUILTIN_TOOLS,
+        call_tool=host,
+    )
+    events = await run_turn(config_for(real_codex, tmp_path, mode), request, LIMITS)
+    second_body = json.dumps(real_codex.requests[1].body)
     assert isinstance(events[-1], MessageEnd), events[-1]
     assert calls == [("echo", {"text": "ping 42"})]
     assert "host says: ping 42" in second_body
@@ -102,7 +85,10 @@ async def test_classic_function_call_reaches_the_host_and_back(
     assert "host says: ping 42" in json.dumps(mirrored[1].output)  # type: ignore[union-attr]
 
 
-async def test_code_mode_exec_calls_the_host_from_javascript(home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("real_codex_version", ["0.169.0"])
+async def test_code_mode_exec_calls_the_host_from_javascript(
+    real_codex: RealCodex, tmp_path: Path
+) -> None:
     calls.clear()
     ns = namespace(server_name(AGENT))
     script = f'const r = await tools.{ns}__echo({{text: "from js"}});\ntext(JSON.stringify(r));'
@@ -114,16 +100,15 @@ async def test_code_mode_exec_calls_the_host_from_javascript(home: Path, tmp_pat
         "call_id": "call_js1",
     }
     replies = [{"output": [call]}, {"output": [{"type": "message", "text": "done"}]}]
-    async with ResponsesServer(replies) as server:
-        config = config_for("0.169.0", home, server, tmp_path, "per-turn")
-        request = TurnRequest(
-            prompt="use echo from js",
-            workspace=tmp_path,
-            agent_id=AGENT,
-            tools=BUILTIN_TOOLS,
-            call_tool=host,
-        )
-        events = await run_turn(config, request, LIMITS)
+    real_codex.write_scenario([{"requests": replies}])
+    request = TurnRequest(
+        prompt="use echo from js",
+        workspace=tmp_path,
+        agent_id=AGENT,
+        tools=BUILTIN_TOOLS,
+        call_tool=host,
+    )
+    events = await run_turn(config_for(real_codex, tmp_path, "per-turn"), request, LIMITS)
     assert isinstance(events[-1], MessageEnd), events[-1]
     assert calls == [("echo", {"text": "from js"})]
     block = next(e for e in events if isinstance(e, ToolCall))

@@ -17,12 +17,10 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.testing import RealCodex
 from plexum_openai_provider import StructuredOutput, TurnRequest, run_turn
 from plexum_openai_provider.events import MessageEnd
 
-from .conftest import require_codex
 from .test_provider_turns import LIMITS, config_for, reply
 
 pytestmark = pytest.mark.e2e
@@ -63,34 +61,30 @@ def image_urls(body: dict[str, Any]) -> list[str]:
     return [p["image_url"] for p in last_user_parts(body) if p["type"] == "input_image"]
 
 
-@pytest.fixture(params=VERSIONS)
-def version(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
+@pytest.mark.parametrize("real_codex_version", VERSIONS)
 async def test_a_resumed_turn_sends_its_image_schema_effort_and_options_to_the_model(
-    version: str, home: Path, tmp_path: Path
+    real_codex: RealCodex, tmp_path: Path
 ) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "shot.png").write_bytes(png())
     replies = [reply("plain"), reply('{"shape": "square", "count": 4}'), reply("plain again")]
-    async with ResponsesServer(replies) as server:
-        config = config_for(require_codex(version), home, server, version)
-        first = await run_turn(config, TurnRequest(prompt="hi", workspace=ws), LIMITS)
-        second = await run_turn(
-            config,
-            TurnRequest(
-                prompt="count them",
-                workspace=ws,
-                images=(ws / "shot.png", png()),
-                output_schema=SCHEMA,
-                reasoning_effort="high",
-                codex_options={"model_verbosity": "high"},
-            ),
-            LIMITS,
-        )
-        third = await run_turn(config, TurnRequest(prompt="and now?", workspace=ws), LIMITS)
+    real_codex.write_scenario([{"requests": [r]} for r in replies])
+    config = config_for(real_codex)
+    first = await run_turn(config, TurnRequest(prompt="hi", workspace=ws), LIMITS)
+    second = await run_turn(
+        config,
+        TurnRequest(
+            prompt="count them",
+            workspace=ws,
+            images=(ws / "shot.png", png()),
+            output_schema=SCHEMA,
+            reasoning_effort="high",
+            codex_options={"model_verbosity": "high"},
+        ),
+        LIMITS,
+    )
+    third = await run_turn(config, TurnRequest(prompt="and now?", workspace=ws), LIMITS)
     assert isinstance(first[-1], MessageEnd) and isinstance(third[-1], MessageEnd)
     assert second[-2:] == [
         StructuredOutput({"shape": "square", "count": 4}),
@@ -98,7 +92,7 @@ async def test_a_resumed_turn_sends_its_image_schema_effort_and_options_to_the_m
     ]
     end = second[-1]
     assert isinstance(end, MessageEnd) and end.thread_id == first[-1].thread_id
-    plain, inputs, after = (r.body for r in server.model_requests)
+    plain, inputs, after = (r.body for r in real_codex.requests)
     url = "data:image/png;base64," + base64.b64encode(png()).decode()
     assert image_urls(inputs) == [url, url]
     assert last_user_parts(inputs)[-1] == {"type": "input_text", "text": "count them"}
@@ -116,48 +110,48 @@ async def test_a_resumed_turn_sends_its_image_schema_effort_and_options_to_the_m
     assert image_urls(after) == []
 
 
+@pytest.mark.parametrize("real_codex_version", ["0.169.0"])
 async def test_say_sends_an_image_a_schema_and_an_effort_to_the_real_codex(
-    home: Path, tmp_path: Path
+    real_codex: RealCodex, tmp_path: Path
 ) -> None:
-    version = "0.169.0"
     ws = tmp_path / "ws"
     ws.mkdir()
     (tmp_path / "shot.png").write_bytes(png())
     (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
-    async with ResponsesServer([reply('{"shape": "dot", "count": 1}')]) as server:
-        config = {
-            "binary": str(require_codex(version)),
-            "codex_home": str(home),
-            "extra_args": provider_args(server.base_url, version),
-        }
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "plexum_openai_provider.cli",
-            "say",
-            "--config",
-            str(tmp_path / "config.json"),
-            "--workspace",
-            str(ws),
-            "--json",
-            "--no-tools",
-            "--image",
-            str(tmp_path / "shot.png"),
-            "--output-schema",
-            str(tmp_path / "schema.json"),
-            "--reasoning-effort",
-            "minimal",
-            "--",
-            "what is it?",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    real_codex.write_scenario([{"requests": [reply('{"shape": "dot", "count": 1}')]}])
+    config = {
+        "binary": str(real_codex.binary),
+        "codex_home": str(real_codex.home),
+        "extra_args": real_codex.config_args,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "plexum_openai_provider.cli",
+        "say",
+        "--config",
+        str(tmp_path / "config.json"),
+        "--workspace",
+        str(ws),
+        "--json",
+        "--no-tools",
+        "--image",
+        str(tmp_path / "shot.png"),
+        "--output-schema",
+        str(tmp_path / "schema.json"),
+        "--reasoning-effort",
+        "minimal",
+        "--",
+        "what is it?",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
     events = [json.loads(line) for line in out.decode().splitlines()]
     assert events[-2] == {"type": "structured_output", "value": {"shape": "dot", "count": 1}}
-    (body,) = (r.body for r in server.model_requests)
+    (body,) = (r.body for r in real_codex.requests)
     assert image_urls(body) == ["data:image/png;base64," + base64.b64encode(png()).decode()]
     assert body["text"]["format"]["schema"] == SCHEMA
     assert body["reasoning"]["effort"] == "minimal"

@@ -12,14 +12,11 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.testing import RealCodex
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, ToolCall
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, open_turn, run_turn
-
-from .conftest import E2E_VERSIONS, require_codex
 
 pytestmark = pytest.mark.e2e
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
@@ -39,89 +36,91 @@ def last_user_text(body: dict[str, Any]) -> str:
     raise AssertionError("no user message in the request")
 
 
-@pytest.fixture(params=E2E_VERSIONS)
-def version(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def config_for(binary: Path, home: Path, server: ResponsesServer, version: str) -> HostConfig:
+def config_for(real: RealCodex, binary: Path | None = None) -> HostConfig:
+    """The provider on the plugin's real codex (its CODEX_HOME points codex at the server)."""
     return HostConfig(
-        binary=str(binary),
-        codex_home=str(home),
+        binary=str(binary or real.binary),
+        codex_home=str(real.home),
         idle_timeout_s=30,
         turn_timeout_s=60,
-        extra_args=tuple(provider_args(server.base_url, version)),
     )
 
 
-async def test_turn_then_resume_on_the_real_codex(version: str, home: Path, tmp_path: Path) -> None:
+async def test_turn_then_resume_on_the_real_codex(real_codex: RealCodex, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
-    async with ResponsesServer([reply("first answer"), reply("second answer")]) as server:
-        config = config_for(require_codex(version), home, server, version)
-        first = await run_turn(config, TurnRequest(prompt="--help", workspace=ws), LIMITS)
-        second = await run_turn(config, TurnRequest(prompt="-m x", workspace=ws), LIMITS)
+    real_codex.write_scenario(
+        [{"requests": [reply("first answer")]}, {"requests": [reply("second answer")]}]
+    )
+    config = config_for(real_codex)
+    first = await run_turn(config, TurnRequest(prompt="--help", workspace=ws), LIMITS)
+    second = await run_turn(config, TurnRequest(prompt="-m x", workspace=ws), LIMITS)
     assert first[0] == TextDelta("first answer") and second[0] == TextDelta("second answer")
     end1, end2 = first[-1], second[-1]
     assert isinstance(end1, MessageEnd) and isinstance(end2, MessageEnd)
     assert end1.thread_id == end2.thread_id
     assert end1.usage.input_tokens == 12 and end2.usage.input_tokens == 12
     assert end2.thread_usage.input_tokens == 24
-    bodies = [r.body for r in server.model_requests]
+    bodies = [r.body for r in real_codex.requests]
     assert [last_user_text(b) for b in bodies] == ["--help", "-m x"]
 
 
 async def test_a_failed_request_ends_the_turn_with_one_error(
-    version: str, home: Path, tmp_path: Path
+    real_codex: RealCodex, tmp_path: Path
 ) -> None:
     unauthorized = {"http_status": 401, "body": {"error": {"message": "Incorrect API key"}}}
-    async with ResponsesServer([unauthorized]) as server:
-        config = config_for(require_codex(version), home, server, version)
-        events = await run_turn(config, TurnRequest(prompt="hi", workspace=tmp_path), LIMITS)
+    real_codex.write_scenario([{"requests": [unauthorized]}])
+    events = await run_turn(
+        config_for(real_codex), TurnRequest(prompt="hi", workspace=tmp_path), LIMITS
+    )
     end = events[-1]
     assert isinstance(end, ErrorEvent) and end.code == "auth"
     assert "codex login" in end.message
     assert [e.type for e in events].count("error") == 1
 
 
-def codex_processes() -> set[int]:
+def codex_processes(home: Path) -> set[int]:
+    """Live codex processes on this test's CODEX_HOME (the machine may run other codexes)."""
     found = set()
+    marker = f"CODEX_HOME={home}".encode() + b"\0"
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
+                environ = (entry / "environ").read_bytes() + b"\0"
             except OSError:
                 continue
-            if b".codex-cache" in cmdline:
+            if b".codex-cache" in cmdline and marker in environ:
                 found.add(int(entry.name))
     return found
 
 
+@pytest.mark.parametrize("real_codex_version", ["0.169.0"])
 @pytest.mark.parametrize("launcher", ["native", "node"])
 async def test_cancel_mid_turn_leaves_no_codex_process(
-    launcher: str, home: Path, tmp_path: Path
+    launcher: str, real_codex: RealCodex, tmp_path: Path
 ) -> None:
-    version = "0.169.0"
-    native = require_codex(version)
+    native = real_codex.binary
     binary = native
     if launcher == "node":
         binary = Path(str(native).split("/node_modules/")[0]) / "node_modules/.bin/codex"
         assert binary.exists(), binary
     slow = {"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}
-    before = codex_processes()
+    real_codex.write_scenario([{"requests": [slow]}])
+    before = codex_processes(real_codex.home)
     request = TurnRequest(prompt="hi", workspace=tmp_path)
-    async with ResponsesServer([slow]) as server:
-        config = config_for(binary, home, server, version)
-        async with open_turn(config, request, LIMITS) as turn:
-            events = asyncio.create_task(_collect(turn))
-            await server.wait_for_requests(1, timeout=20)
-            turn.cancel()
-            result = await asyncio.wait_for(events, 20)
+    async with open_turn(config_for(real_codex, binary), request, LIMITS) as turn:
+        events = asyncio.create_task(_collect(turn))
+        await real_codex.wait_for_requests(1, timeout=20)
+        turn.cancel()
+        result = await asyncio.wait_for(events, 20)
     assert result[-1] == ErrorEvent("cancelled", "the turn was cancelled")
     deadline = asyncio.get_running_loop().time() + 5
-    while codex_processes() - before and asyncio.get_running_loop().time() < deadline:
+    while (
+        codex_processes(real_codex.home) - before and asyncio.get_running_loop().time() < deadline
+    ):
         await asyncio.sleep(0.05)
-    assert codex_processes() - before == set()
+    assert codex_processes(real_codex.home) - before == set()
 
 
 async def _collect(turn: Any) -> list[Any]:
@@ -129,7 +128,7 @@ async def _collect(turn: Any) -> list[Any]:
 
 
 async def test_consume_then_resume_sends_the_marker_not_the_payload(
-    version: str, home: Path, tmp_path: Path
+    real_codex: RealCodex, tmp_path: Path
 ) -> None:
     shell = {
         "type": "function_call",
@@ -137,21 +136,22 @@ async def test_consume_then_resume_sends_the_marker_not_the_payload(
         "arguments": {"cmd": "echo HEAVY_PAYLOAD_42"},
         "call_id": "call_heavy",
     }
-    replies = [{"output": [shell]}, reply("ran it"), reply("resumed")]
-    async with ResponsesServer(replies) as server:
-        config = config_for(require_codex(version), home, server, version)
-        config = replace(config, supported_models=("gpt",), model_args={"gpt": "gpt-5.5"})
-        first = await run_turn(
-            config, TurnRequest(prompt="run", workspace=tmp_path, model="gpt"), LIMITS
-        )
-        calls = [e for e in first if isinstance(e, ToolCall)]
-        assert [c.block_id for c in calls] == ["call_heavy"]
-        result = await consume_blocks(config, tmp_path, "default", ["call_heavy"])
-        assert result.consumed == {"call_heavy"}
-        second = await run_turn(
-            config, TurnRequest(prompt="again", workspace=tmp_path, model="gpt"), LIMITS
-        )
-        assert isinstance(second[-1], MessageEnd), second[-1]
-        last_body = json.dumps(server.model_requests[-1].body)
+    real_codex.write_scenario(
+        [{"requests": [{"output": [shell]}, reply("ran it")]}, {"requests": [reply("resumed")]}]
+    )
+    config = config_for(real_codex)
+    config = replace(config, supported_models=("gpt",), model_args={"gpt": "gpt-5.5"})
+    first = await run_turn(
+        config, TurnRequest(prompt="run", workspace=tmp_path, model="gpt"), LIMITS
+    )
+    calls = [e for e in first if isinstance(e, ToolCall)]
+    assert [c.block_id for c in calls] == ["call_heavy"]
+    result = await consume_blocks(config, tmp_path, "default", ["call_heavy"])
+    assert result.consumed == {"call_heavy"}
+    second = await run_turn(
+        config, TurnRequest(prompt="again", workspace=tmp_path, model="gpt"), LIMITS
+    )
+    assert isinstance(second[-1], MessageEnd), second[-1]
+    last_body = json.dumps(real_codex.requests[-1].body)
     assert "HEAVY_PAYLOAD_42" not in last_body
     assert "...(tool called)" in last_body

@@ -6,7 +6,7 @@ which builds a NEW scenario from codex's rollout and exec stream. Then:
   usage, the kind of error), so nothing was lost or invented on the way through the rollout;
 - replay: the fake codex plays the recorded scenario, and the harness's normalised views of the
   recording run and of the replay are equal (or differ only by a recorded divergence).
-A missing codex install FAILS.
+A codex that cannot be installed FAILS the test (the plugin's `real_codex_installs`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from conformance.backends import run_fake
 from conformance.compare import Cell, judge, report_diffs
 from conformance.record import main, record
 from conformance.scenario_set import SCENARIO_DIR, McpServer, load
-
-from .conftest import require_codex
+from fake_codex.pytest_plugin import RealCodexInstalls
 
 pytestmark = pytest.mark.e2e
 VERSION = "0.169.0"
@@ -60,9 +59,9 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 async def test_a_recorded_scenario_round_trips_and_replays_on_the_fake(
-    name: str, tmp_path: Path
+    name: str, tmp_path: Path, real_codex_installs: RealCodexInstalls
 ) -> None:
-    require_codex(VERSION)
+    real_codex_installs.binary(VERSION)  # installed once, into the cache conformance reads
     options, servers = CASES[name]
     source, prompt = _source(name)
     served = [r for turn in source["turns"] for r in turn["requests"]]

@@ -6,19 +6,16 @@ is checked against docs/protocol.schema.json."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.codex_env import codex_env, provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.testing import RealCodex
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.plugin.host import ReferenceHost
 
 from ..protocol_schema import SchemaCheck
-from .conftest import require_codex
 
 pytestmark = pytest.mark.e2e
 AGENT = "agent-serve"
@@ -39,70 +36,59 @@ def message(text: str) -> dict[str, Any]:
     return {"output": [{"type": "message", "text": text}]}
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "codex-home"
-    path.mkdir()
-    for key in list(os.environ):
-        if key not in ("PATH", "LANG", "TZ", "TMPDIR"):
-            monkeypatch.delenv(key)
-    for key, value in codex_env(path).items():
-        monkeypatch.setenv(key, value)
-    return path
-
-
-@pytest.mark.parametrize("version", ["0.135.0", "0.169.0"])
+@pytest.mark.parametrize("real_codex_version", ["0.135.0", "0.169.0"])
 async def test_the_reference_host_runs_a_session_with_tools_and_consume_on_the_real_codex(
-    version: str, home: Path, tmp_path: Path
+    real_codex: RealCodex, tmp_path: Path
 ) -> None:
-    replies = [
-        message("hello from the real codex"),
-        {
-            "output": [
-                call("echo", {"text": "a small note"}, "call_note"),
-                call("read_report", {"rows": 80}, "call_report"),
-            ]
-        },
-        message("I read the report"),
-        message("the report is gone from my context"),
-    ]
+    tools = {
+        "output": [
+            call("echo", {"text": "a small note"}, "call_note"),
+            call("read_report", {"rows": 80}, "call_report"),
+        ]
+    }
+    real_codex.write_scenario(
+        [
+            {"requests": [message("hello from the real codex")]},
+            {"requests": [tools, message("I read the report")]},
+            {"requests": [message("the report is gone from my context")]},
+        ]
+    )
     workspace = tmp_path / "ws"
     workspace.mkdir()
     check = SchemaCheck()
-    async with ResponsesServer(replies) as server:
-        config = tmp_path / "config.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "binary": str(require_codex(version)),
-                    "codex_home": str(home),
-                    "extra_args": provider_args(server.base_url, version),
-                    "supported_models": ["gpt"],
-                    "model_args": {"gpt": "gpt-5.5"},
-                    "socket_dir": str(tmp_path / "sock"),
-                    "idle_timeout_s": 30,
-                    "turn_timeout_s": 90,
-                }
-            )
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "binary": str(real_codex.binary),
+                "codex_home": str(real_codex.home),
+                "extra_args": real_codex.config_args,
+                "supported_models": ["gpt"],
+                "model_args": {"gpt": "gpt-5.5"},
+                "socket_dir": str(tmp_path / "sock"),
+                "idle_timeout_s": 30,
+                "turn_timeout_s": 90,
+            }
         )
-        async with ReferenceHost.start(
-            tmp_path / "host-data", config_path=config, observe=check
-        ) as host:
-            first = await host.turn(AGENT, workspace, "s1", "say hello", model="gpt")
-            assert first.terminal["type"] == "message_end", first.events
-            second = await host.turn(AGENT, workspace, "s1", "read the report", model="gpt")
-            assert second.terminal["type"] == "message_end", second.events
-            assert second.terminal["thread_id"] == first.terminal["thread_id"]
-            assert [c["name"] for c in host.tool_calls] == ["echo", "read_report"]
-            blocks = {b["id"]: b for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"}
-            assert set(blocks) == {"call_note", "call_report"}
-            assert "report row 0080" in json.dumps(blocks["call_report"]["output"])
-            result = await host.consume(AGENT, workspace, "s1", lambda b: b["output_bytes"] > 1000)
-            assert result == {"consumed": ["call_report"], "unknown": []}
-            third = await host.turn(AGENT, workspace, "s1", "what do you remember?", model="gpt")
-            assert third.terminal["type"] == "message_end", third.events
-            assert third.terminal["thread_id"] == first.terminal["thread_id"]
-        bodies = [json.dumps(r.body) for r in server.model_requests]
+    )
+    async with ReferenceHost.start(
+        tmp_path / "host-data", config_path=config, observe=check
+    ) as host:
+        first = await host.turn(AGENT, workspace, "s1", "say hello", model="gpt")
+        assert first.terminal["type"] == "message_end", first.events
+        second = await host.turn(AGENT, workspace, "s1", "read the report", model="gpt")
+        assert second.terminal["type"] == "message_end", second.events
+        assert second.terminal["thread_id"] == first.terminal["thread_id"]
+        assert [c["name"] for c in host.tool_calls] == ["echo", "read_report"]
+        blocks = {b["id"]: b for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"}
+        assert set(blocks) == {"call_note", "call_report"}
+        assert "report row 0080" in json.dumps(blocks["call_report"]["output"])
+        result = await host.consume(AGENT, workspace, "s1", lambda b: b["output_bytes"] > 1000)
+        assert result == {"consumed": ["call_report"], "unknown": []}
+        third = await host.turn(AGENT, workspace, "s1", "what do you remember?", model="gpt")
+        assert third.terminal["type"] == "message_end", third.events
+        assert third.terminal["thread_id"] == first.terminal["thread_id"]
+    bodies = [json.dumps(r.body) for r in real_codex.requests]
     assert check.failures == [], "\n".join(check.failures)
     assert check.count("to_plugin") > 0 and check.count("to_daemon") > 0
     assert len(bodies) == 4

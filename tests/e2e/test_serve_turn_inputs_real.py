@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import provider_args
-from conformance.responses_server import ResponsesServer
+from fake_codex.testing import RealCodex
 from plexum_openai_provider.plugin.client import PluginConnection, serve_argv
 
 from ..protocol_schema import SchemaCheck
-from .conftest import require_codex
 
 pytestmark = pytest.mark.e2e
 SCHEMA = {
@@ -47,47 +45,49 @@ def message(text: str) -> dict[str, Any]:
     return {"output": [{"type": "message", "text": text}]}
 
 
-@pytest.mark.parametrize("version", ["0.150.1", "0.169.0"])
+@pytest.mark.parametrize("real_codex_version", ["0.150.1", "0.169.0"])
 async def test_serve_sends_a_resumed_turns_inputs_to_the_real_codex(
-    version: str, home: Path, tmp_path: Path
+    real_codex: RealCodex, tmp_path: Path
 ) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "shot.png").write_bytes(png())
     check = SchemaCheck()
-    async with ResponsesServer([message("hi"), message('{"count": 1}')]) as server:
-        config = tmp_path / "config.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "binary": str(require_codex(version)),
-                    "codex_home": str(home),
-                    "extra_args": provider_args(server.base_url, version),
-                    "socket_dir": str(tmp_path / "sock"),
-                }
-            )
+    real_codex.write_scenario(
+        [{"requests": [message("hi")]}, {"requests": [message('{"count": 1}')]}]
+    )
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "binary": str(real_codex.binary),
+                "codex_home": str(real_codex.home),
+                "extra_args": real_codex.config_args,
+                "socket_dir": str(tmp_path / "sock"),
+            }
         )
-        conn = await PluginConnection.start(serve_argv(config), observe=check)
-        try:
-            await conn.request(
-                "initialize", {"protocol_version": "1", "host": {"name": "t", "version": "0"}}
-            )
-            base = {"agent": {"id": "a", "workspace": str(workspace)}, "session_id": "s"}
-            first = await conn.turn({**base, "turn_id": "t-1", "input": "hello"})
-            second = await conn.turn(
-                {
-                    **base,
-                    "turn_id": "t-2",
-                    "input": "count the dots",
-                    "images": [{"path": str(workspace / "shot.png")}],
-                    "output_schema": SCHEMA,
-                    "reasoning_effort": "high",
-                    "codex_options": {"model_verbosity": "high"},
-                }
-            )
-        finally:
-            assert await conn.close() == 0
-        bodies = [r.body for r in server.model_requests]
+    )
+    conn = await PluginConnection.start(serve_argv(config), observe=check)
+    try:
+        await conn.request(
+            "initialize", {"protocol_version": "1", "host": {"name": "t", "version": "0"}}
+        )
+        base = {"agent": {"id": "a", "workspace": str(workspace)}, "session_id": "s"}
+        first = await conn.turn({**base, "turn_id": "t-1", "input": "hello"})
+        second = await conn.turn(
+            {
+                **base,
+                "turn_id": "t-2",
+                "input": "count the dots",
+                "images": [{"path": str(workspace / "shot.png")}],
+                "output_schema": SCHEMA,
+                "reasoning_effort": "high",
+                "codex_options": {"model_verbosity": "high"},
+            }
+        )
+    finally:
+        assert await conn.close() == 0
+    bodies = [r.body for r in real_codex.requests]
     assert first.events[-1]["type"] == "message_end"
     assert second.events[-2] == {"type": "structured_output", "value": {"count": 1}}
     assert second.events[-1]["thread_id"] == first.events[-1]["thread_id"]

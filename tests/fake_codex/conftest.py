@@ -2,7 +2,9 @@
 keeping duplicate keys, normalise volatile values, and wait on conditions with a deadline.
 
 Tests reach everything through the `env` fixture (an `Env`), so no test imports this module
-(other test folders have their own `conftest.py`)."""
+(other test folders have their own `conftest.py`). The throwaway CODEX_HOME is the plugin's
+`codex_home` (without the fake's marker: the home guard is under test here), the executable and
+the rollout finder come from `fake_codex.testing`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,11 +21,12 @@ from typing import Any
 
 import pytest
 
+from fake_codex.testing import install_fake_codex, rollout_paths
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 SCENARIOS = HERE / "scenarios"
-FAKE = [sys.executable, "-m", "fake_codex"]
 BASE_URL = "http://127.0.0.1:18811/v1"
 EXEC_FLAGS = ["--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "--json"]
 
@@ -46,6 +48,7 @@ class Env:
     root: Path
     home: Path
     cwd: Path
+    executable: Path
 
     def environ(
         self, scenario: Path | str | None = None, extra: Mapping[str, str] | None = None
@@ -74,7 +77,7 @@ class Env:
     ) -> subprocess.CompletedProcess[bytes]:
         """Run the fake to completion (stdin: bytes fed then closed; None = /dev/null)."""
         return subprocess.run(
-            [*FAKE, *args],
+            [str(self.executable), *args],
             input=stdin,
             stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
@@ -93,7 +96,7 @@ class Env:
     ) -> subprocess.Popen[bytes]:
         """Start the fake in its own process group (kill it with `kill_group`)."""
         return subprocess.Popen(
-            [*FAKE, *args],
+            [str(self.executable), *args],
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -103,16 +106,15 @@ class Env:
         )
 
     def rollouts(self) -> list[Path]:
-        return sorted((self.home / "sessions").glob("*/*/*/rollout-*.jsonl"))
+        return rollout_paths(self.home)
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Env:
-    home = tmp_path / "codex-home"
+def env(tmp_path: Path, codex_home: Path) -> Env:
     cwd = tmp_path / "work"
     cwd.mkdir()
     (tmp_path / "user").mkdir()
-    return Env(tmp_path, home, cwd)
+    return Env(tmp_path, codex_home, cwd, install_fake_codex(tmp_path / "bin"))
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

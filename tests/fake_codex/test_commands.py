@@ -36,7 +36,7 @@ def test_login_status_without_auth_json_is_not_logged_in(env: Any) -> None:
 
 
 def test_login_status_with_an_api_key_shows_it_masked(env: Any) -> None:
-    env.home.mkdir()
+    env.home.mkdir(exist_ok=True)
     auth = {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-1234567890abcdef"}
     (env.home / "auth.json").write_text(json.dumps(auth))
     result = env.run(["login", "status"])
@@ -166,7 +166,25 @@ def test_a_prompt_that_differs_from_expect_prompt_fails_loudly(env: Any) -> None
         stdin=None,
     )
     assert result.returncode == 70
-    assert "expect_prompt" in result.stderr.decode()
+    assert "turn 0: expect_prompt: expected 'hello', got 'not hello'" in result.stderr.decode()
+
+
+def test_a_prompt_without_the_expected_part_shows_both(env: Any) -> None:
+    path = env.root / "contains.json"
+    path.write_text('{"turns": [{"expect_prompt_contains": "needle", "requests": []}]}')
+    result = env.run(["exec", "--skip-git-repo-check", "--json", "--", "hay"], path, stdin=None)
+    assert result.returncode == 70
+    stderr = result.stderr.decode()
+    assert "expect_prompt_contains: expected a prompt containing 'needle', got 'hay'" in stderr
+
+
+def test_a_long_mismatching_prompt_is_shown_cut_with_its_length(env: Any) -> None:
+    path = env.root / "long.json"
+    path.write_text('{"turns": [{"expect_prompt": "short", "requests": []}]}')
+    result = env.run(["exec", "--skip-git-repo-check", "--json", "--", "-"], path, b"x" * 5000)
+    stderr = result.stderr.decode()
+    assert result.returncode == 70 and "expected 'short', got 'xxx" in stderr
+    assert "(5000 characters)" in stderr and len(stderr) < 1000
 
 
 def test_a_bad_scenario_file_is_reported_with_its_path(env: Any) -> None:

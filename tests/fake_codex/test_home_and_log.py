@@ -54,7 +54,7 @@ def test_an_explicit_codex_home_gets_the_marker(env: Any) -> None:
 
 
 def test_an_explicit_home_of_a_real_codex_is_refused(env: Any) -> None:
-    env.home.mkdir()
+    env.home.mkdir(exist_ok=True)
     (env.home / "state_5.sqlite").write_bytes(b"")
     result = env.run(["exec", "--skip-git-repo-check", "--json", "--", "hi"], stdin=None)
     assert result.returncode == 78

@@ -31,7 +31,7 @@ def test_add_writes_the_captured_toml_shape(env: Any) -> None:
 
 
 def test_add_replaces_in_place_and_keeps_other_content_byte_for_byte(env: Any) -> None:
-    env.home.mkdir()
+    env.home.mkdir(exist_ok=True)
     (env.home / "config.toml").write_text(
         '# my comment at top\nmodel = "gpt-5.5"   # inline comment\n\n'
         '[mcp_servers.keep]\ncommand = "old"\nargs = ["x", "y"]\n\n[mcp_servers.keep.env]\n'

@@ -336,7 +336,8 @@ def test_history_assertions_see_a_hand_edited_rollout_line(env: Any) -> None:
     bad = env.run(resume, scenario=path, stdin=None)
     assert bad.returncode == 70
     assert f"scenario {path}, turn 2: expect_history_contains" in bad.stderr.decode()
-    assert "'echo: payload'" in bad.stderr.decode() and bad.stdout == b""
+    assert "the history lacks 'echo: payload'; it holds '" in bad.stderr.decode()
+    assert "...(tool called)" in bad.stderr.decode() and bad.stdout == b""
 
 
 def test_namespace_mapping_and_collision_hashes_match_codex() -> None:

@@ -130,7 +130,11 @@ def test_known_models_decide_compaction_and_the_metadata_warning() -> None:
     assert not v150.compacts_on_switch("gpt-5.5", "gpt-5.4")
     assert not v169.compacts_on_switch("gpt-5.4", "gpt-5.5")
     assert not behaviour_for("0.135.0").compacts_on_switch("gpt-5.5", "gpt-5.6-sol")
-    assert v169.model_metadata_warning and not v150.model_metadata_warning
+    # Real 0.150.1 warns too (for the gpt-6 models it has no metadata for); 0.135.0 never does.
+    assert v169.model_metadata_warning and v150.model_metadata_warning
+    assert not behaviour_for("0.135.0").model_metadata_warning
+    assert behaviour_for("0.171.0").compacts_on_switch("gpt-6.1-sol", "gpt-6.2-sol")
+    assert not v169.compacts_on_switch("gpt-6.1-sol", "gpt-6.2-sol")
     assert not v169.knows_model("gpt-5.4") and v169.knows_model("gpt-6.1-sol")
 
 
@@ -138,8 +142,61 @@ def test_versions_map_to_the_nearest_known_behaviour_below() -> None:
     assert behaviour_for("0.140.2").family == 135
     assert behaviour_for("0.168.0").family == 150
     assert behaviour_for("0.169.3").family == 169
+    assert behaviour_for("0.170.9").family == 169
+    assert behaviour_for("0.171.0").family == 171
+    assert behaviour_for("0.171.4").version == "0.171.4"
     with pytest.raises(ValueError, match="unsupported"):
         behaviour_for("0.100.0")
+
+
+@pytest.mark.parametrize(
+    ("version", "nearest"),
+    [
+        ("0.135.0", "0.135.0"),
+        ("0.149.99", "0.135.0"),
+        ("0.150.1", "0.150.1"),
+        ("0.150.0", "0.135.0"),
+        ("0.170.0", "0.169.0"),
+        ("0.171.0", "0.171.0"),
+        ("0.180.2", "0.171.0"),
+        ("1.0.0", "0.171.0"),
+        ("0.100.0", "0.135.0"),
+        ("not-a-version", "0.171.0"),
+    ],
+)
+def test_the_nearest_known_version_is_the_newest_at_or_below_else_the_oldest(
+    version: str, nearest: str
+) -> None:
+    from fake_codex.versions import nearest_known
+
+    assert nearest_known(version) == nearest
+
+
+@pytest.mark.parametrize(
+    ("version", "nearest"), [("0.180.0", "0.171.0"), ("0.100.0", "0.135.0"), ("1.2.3", "0.171.0")]
+)
+def test_an_unknown_version_is_refused_naming_the_nearest_known_one(
+    version: str, nearest: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        behaviour_for(version)
+    message = str(caught.value)
+    assert f"the nearest known version is {nearest}" in message
+    assert "0.135.0, 0.150.1, 0.169.0, 0.171.0" in message
+    assert "conformance/README.md" in message
+
+
+def test_every_known_version_has_a_default_model_and_a_model_table() -> None:
+    from fake_codex.versions import KNOWN_VERSIONS
+
+    defaults = {v: behaviour_for(v).default_model for v in KNOWN_VERSIONS}
+    assert defaults == {
+        "0.135.0": "gpt-5.5",
+        "0.150.1": "gpt-5.6-sol",
+        "0.169.0": "gpt-6.1-sol",
+        "0.171.0": "gpt-6.2-sol",
+    }
+    assert all(behaviour_for(v).knows_model(m) for v, m in defaults.items())
 
 
 def test_web_search_items_keep_their_duplicate_id_key_raw() -> None:
@@ -213,3 +270,18 @@ def test_login_status_masks_the_api_key_like_codex() -> None:
         json.loads('{"auth_mode":"apikey","OPENAI_API_KEY":"sk-test-1234567890abcdef"}')
     )
     assert code == 0 and text.startswith("API key configured - sk-test-***bcdef\n")
+
+
+def test_history_mismatches_say_what_was_expected_and_what_the_history_holds() -> None:
+    from fake_codex.history import check_history
+
+    lacks = check_history("user: hi\nassistant: yo", ("payload",), ())
+    expected = "the history lacks 'payload'; it holds 'user: hi\\nassistant: yo'"
+    assert lacks == f"expect_history_contains: {expected}"
+    text = "a" * 500 + " secret payload " + "b" * 500
+    holds = check_history(text, (), ("payload",))
+    assert holds is not None and holds.startswith(
+        "expect_history_excludes: the history contains 'payload', here: '"
+    )
+    assert "secret payload" in holds and len(holds) < 400
+    assert check_history("fine", ("fine",), ("bad",)) is None

@@ -147,3 +147,65 @@ def test_tool_call_payloads_carry_status_and_passthrough_like_the_real_ones(
     ]:
         meta = payloads[kind].get("internal_chat_message_metadata_passthrough")
         assert (list(meta) if meta else None) == (None if version == "0.135.0" else keys)
+
+
+def test_a_version_the_fake_does_not_know_exits_70_naming_the_nearest_known_one(env: Any) -> None:
+    result = exec_(env, write(env, "0.180.0", [[answer("a")]]), "--", "x")
+    assert result.returncode == 70
+    stderr = result.stderr.decode()
+    assert "$.codex_version: unsupported codex_version '0.180.0'" in stderr
+    assert "the nearest known version is 0.171.0" in stderr
+    assert result.stdout == b""
+
+
+def turn_models(env: Any) -> list[str]:
+    (path,) = env.rollouts()
+    lines = env.rollout_lines(path)
+    return [ln["payload"]["model"] for ln in lines if ln["type"] == "turn_context"]
+
+
+@pytest.mark.parametrize(
+    ("version", "model"),
+    [
+        ("0.135.0", "gpt-5.5"),
+        ("0.150.1", "gpt-5.6-sol"),
+        ("0.169.0", "gpt-6.1-sol"),
+        ("0.171.0", "gpt-6.2-sol"),
+    ],
+)
+def test_a_new_thread_without_a_model_uses_the_versions_default_model(
+    env: Any, version: str, model: str
+) -> None:
+    result = exec_(env, write(env, version, [[answer("a")]]), "--", "x")
+    assert result.returncode == 0, result.stderr
+    assert turn_models(env) == [model]
+
+
+METADATA = "Model metadata for `{}` not found"
+
+
+@pytest.mark.parametrize(
+    ("version", "model", "warns"),
+    [
+        ("0.135.0", "gpt-6.2-sol", False),
+        ("0.150.1", "gpt-5.4", False),
+        ("0.150.1", "gpt-6-sol", True),
+        ("0.169.0", "gpt-5.4", True),
+        ("0.169.0", "gpt-6.1-terra", False),
+        ("0.169.0", "gpt-6.2-sol", True),
+        ("0.171.0", "gpt-6.2-sol", False),
+        ("0.171.0", "gpt-6.2-astra", False),
+        ("0.171.0", "gpt-5.4", True),
+    ],
+)
+def test_a_model_without_metadata_in_that_version_gets_an_error_item_first(
+    env: Any, version: str, model: str, warns: bool
+) -> None:
+    result = exec_(env, write(env, version, [[answer("a")]]), "-m", model, "--", "x")
+    assert result.returncode == 0, result.stderr
+    items = [e["item"] for e in env.parse_jsonl(result.stdout) if e["type"] == "item.completed"]
+    errors = [i["message"] for i in items if i["type"] == "error"]
+    assert errors == ([METADATA.format(model) + "." + _FALLBACK] if warns else [])
+
+
+_FALLBACK = " Defaulting to fallback metadata; this can degrade performance and cause issues."

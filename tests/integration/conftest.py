@@ -1,5 +1,5 @@
-"""A fake codex on disk for the runner: a `codex` shim, a throwaway CODEX_HOME, scenario files,
-and the fake's invocation log for assertions."""
+"""The provider on the plugin's fake codex (`fake_codex.pytest_plugin`): a HostConfig whose
+`binary` is the fake, turns run through the provider, the `say`/`consume` CLI as a user runs it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from fake_codex.testing import FakeCodex, LoggedInvocation, scenario_document
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.events import CanonicalEvent
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
@@ -23,23 +24,20 @@ FAST_LIMITS = TurnLimits(kill_grace_s=0.5, post_exit_drain_s=0.5)
 
 
 @dataclass
-class FakeCodex:
+class ProviderOnFake:
+    """The plugin's `fake` plus the provider's config for it, rooted in the test's tmp_path."""
+
     root: Path
+    fake: FakeCodex
     config: HostConfig
-    log_path: Path
     monkeypatch: pytest.MonkeyPatch
 
     def scenario(self, turns: list[dict[str, Any]], **top: Any) -> Path:
-        """Write a scenario (docs/scenarios.md) and point the fake at it."""
-        path = self.root / f"scenario-{len(list(self.root.glob('scenario-*')))}.json"
-        path.write_text(json.dumps({"schema_version": 1, "turns": turns, **top}))
-        self.monkeypatch.setenv("FAKE_CODEX_SCENARIO", str(path))
-        return path
+        """Write (validated) and select a scenario (docs/scenarios.md)."""
+        return self.fake.write_scenario(document={**scenario_document(turns), **top})
 
-    def invocations(self) -> list[dict[str, Any]]:
-        if not self.log_path.exists():
-            return []
-        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+    def invocations(self) -> list[LoggedInvocation]:
+        return self.fake.invocations()
 
     def workspace(self, name: str = "ws") -> Path:
         path = self.root / name
@@ -91,21 +89,16 @@ class FakeCodex:
 
 
 @pytest.fixture
-def fake_codex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCodex:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "codex"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m fake_codex "$@"\n')
-    shim.chmod(0o755)
-    home = tmp_path / "codex-home"
-    home.mkdir()
-    log_path = tmp_path / "invocations.jsonl"
-    monkeypatch.setenv("FAKE_CODEX_LOG", str(log_path))
-    monkeypatch.delenv("FAKE_CODEX_SCENARIO", raising=False)
+def provider(
+    tmp_path: Path, fake_codex: FakeCodex, monkeypatch: pytest.MonkeyPatch
+) -> ProviderOnFake:
     config = HostConfig(
-        binary=str(shim), codex_home=str(home), idle_timeout_s=30, turn_timeout_s=60
+        binary=str(fake_codex.executable),
+        codex_home=str(fake_codex.home),
+        idle_timeout_s=30,
+        turn_timeout_s=60,
     )
-    return FakeCodex(tmp_path, config, log_path, monkeypatch)
+    return ProviderOnFake(tmp_path, fake_codex, config, monkeypatch)
 
 
 def types(events: list[CanonicalEvent]) -> list[str]:
@@ -140,12 +133,12 @@ Check = Callable[[list[CanonicalEvent]], None]
 
 
 @pytest.fixture
-def serve_world(fake_codex: FakeCodex) -> Any:
+def serve_world(provider: ProviderOnFake) -> Any:
     """`serve` on the fake codex; every message of its connections is checked against the schema."""
     from ..protocol_schema import SchemaCheck
     from .serve_support import ServeWorld
 
-    world = ServeWorld(fake_codex, SchemaCheck(), fake_codex.root / "serve-config.json")
+    world = ServeWorld(provider, SchemaCheck(), provider.root / "serve-config.json")
     world.write_config()
     yield world
     assert world.check.failures == [], "\n".join(world.check.failures)

@@ -13,14 +13,14 @@ from plexum_openai_provider.plugin.client import PluginConnection, serve_argv
 from plexum_openai_provider.plugin.host import DEMO_TOOLS, HostTool, ReferenceHost
 
 from ..protocol_schema import SchemaCheck
-from .conftest import FakeCodex
+from .conftest import ProviderOnFake
 
 
 @dataclass
 class ServeWorld:
     """One test's `serve` setup on the fake codex."""
 
-    fake: FakeCodex
+    fake: ProviderOnFake
     check: SchemaCheck
     config_path: Path
 

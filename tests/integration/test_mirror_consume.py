@@ -12,7 +12,7 @@ from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ToolCall, ToolResult
 from plexum_openai_provider.sessions import SessionStore
 
-from .conftest import FakeCodex, types
+from .conftest import ProviderOnFake, types
 
 SHELL = {
     "type": "function_call",
@@ -24,34 +24,34 @@ TOOL_TURN = {"requests": [{"output": [SHELL]}, {"output": [{"type": "message", "
 PLAIN = {"requests": [{"output": [{"type": "message", "text": "plain"}]}]}
 
 
-def rollout_of(fake: FakeCodex) -> Path:
+def rollout_of(fake: ProviderOnFake) -> Path:
     record = SessionStore(fake.workspace()).get("default")
     assert record is not None and record.rollout_path is not None
     return Path(record.rollout_path)
 
 
 async def test_tool_calls_come_before_message_end_with_codex_call_ids(
-    fake_codex: FakeCodex,
+    provider: ProviderOnFake,
 ) -> None:
-    fake_codex.scenario([TOOL_TURN, PLAIN])
-    events = await fake_codex.turn()
+    provider.scenario([TOOL_TURN, PLAIN])
+    events = await provider.turn()
     assert types(events)[-3:] == ["tool_call", "tool_result", "message_end"]
     call, result = events[-3], events[-2]
     assert isinstance(call, ToolCall) and isinstance(result, ToolResult)
     assert call.block_id == result.block_id == "call_sh1"
     assert call.name == "exec_command" and json.loads(call.input) == {"cmd": "echo HEAVY_PAYLOAD"}
     assert "HEAVY_PAYLOAD" in result.output and result.is_error is False
-    again = await fake_codex.turn("next")
+    again = await provider.turn("next")
     assert "tool_call" not in types(again)  # only THIS turn's calls
 
 
-async def test_consume_blanks_the_call_and_keeps_every_other_line(fake_codex: FakeCodex) -> None:
-    fake_codex.scenario([TOOL_TURN])
-    await fake_codex.turn()
-    path = rollout_of(fake_codex)
+async def test_consume_blanks_the_call_and_keeps_every_other_line(provider: ProviderOnFake) -> None:
+    provider.scenario([TOOL_TURN])
+    await provider.turn()
+    path = rollout_of(provider)
     before = path.read_bytes().splitlines()
     result = await consume_blocks(
-        fake_codex.config, fake_codex.workspace(), "default", ["call_sh1", "call_nope"]
+        provider.config, provider.workspace(), "default", ["call_sh1", "call_nope"]
     )
     assert result.consumed == {"call_sh1"} and result.unknown == {"call_nope"}
     after = path.read_bytes().splitlines()
@@ -68,21 +68,19 @@ async def test_consume_blanks_the_call_and_keeps_every_other_line(fake_codex: Fa
     assert any(p.get("output") == "...(tool called)" for p in payloads)
 
 
-async def test_consume_waits_for_a_running_turn_and_loses_no_line(fake_codex: FakeCodex) -> None:
+async def test_consume_waits_for_a_running_turn_and_loses_no_line(provider: ProviderOnFake) -> None:
     slow = {**TOOL_TURN, "faults": {"line_delay_ms": 150}}
-    fake_codex.scenario([TOOL_TURN, slow])
-    await fake_codex.turn()
-    turn = asyncio.create_task(fake_codex.turn("second"))
-    invocations = fake_codex.log_path
+    provider.scenario([TOOL_TURN, slow])
+    await provider.turn()
+    turn = asyncio.create_task(provider.turn("second"))
+    invocations = provider.fake.log_path
     while len(invocations.read_text().splitlines()) < 2:
         await asyncio.sleep(0.02)
-    consumed = await consume_blocks(
-        fake_codex.config, fake_codex.workspace(), "default", ["call_sh1"]
-    )
+    consumed = await consume_blocks(provider.config, provider.workspace(), "default", ["call_sh1"])
     events = await turn
     assert events[-1].type == "message_end"
     assert consumed.consumed == {"call_sh1"}
-    lines = [json.loads(line) for line in rollout_of(fake_codex).read_text().splitlines()]
+    lines = [json.loads(line) for line in rollout_of(provider).read_text().splitlines()]
     completes = [
         ln
         for ln in lines
@@ -91,26 +89,26 @@ async def test_consume_waits_for_a_running_turn_and_loses_no_line(fake_codex: Fa
     assert len(completes) == 2  # the second turn's last line survived the rewrite
 
 
-def run_cli(fake: FakeCodex, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(fake: ProviderOnFake, command: str, *args: str) -> subprocess.CompletedProcess[str]:
     return fake.cli(command, *args)
 
 
-def test_block_ids_from_say_json_can_be_consumed_from_the_cli(fake_codex: FakeCodex) -> None:
-    fake_codex.scenario([TOOL_TURN])
-    said = run_cli(fake_codex, "say", "--json", "--no-tools", "run it")
+def test_block_ids_from_say_json_can_be_consumed_from_the_cli(provider: ProviderOnFake) -> None:
+    provider.scenario([TOOL_TURN])
+    said = run_cli(provider, "say", "--json", "--no-tools", "run it")
     assert said.returncode == 0, said.stderr
     events: list[dict[str, Any]] = [json.loads(line) for line in said.stdout.splitlines()]
     block_ids = [e["block_id"] for e in events if e["type"] == "tool_call"]
     assert block_ids == ["call_sh1"]
-    ok = run_cli(fake_codex, "consume", "--json", *block_ids)
+    ok = run_cli(provider, "consume", "--json", *block_ids)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == {"consumed": ["call_sh1"], "unknown": []}
-    again = run_cli(fake_codex, "consume", "--json", "call_sh1", "call_other")
+    again = run_cli(provider, "consume", "--json", "call_sh1", "call_other")
     assert again.returncode == 1
     assert json.loads(again.stdout) == {"consumed": ["call_sh1"], "unknown": ["call_other"]}
 
 
-def test_consume_without_a_thread_says_so(fake_codex: FakeCodex) -> None:
-    result = run_cli(fake_codex, "consume", "call_x")
+def test_consume_without_a_thread_says_so(provider: ProviderOnFake) -> None:
+    result = run_cli(provider, "consume", "call_x")
     assert result.returncode == 1
     assert "has no codex thread" in result.stderr

@@ -14,7 +14,7 @@ from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS, call_builtin
 from plexum_openai_provider.turn import TurnRequest, run_turn
 
-from .conftest import FAST_LIMITS, FakeCodex
+from .conftest import FAST_LIMITS, ProviderOnFake
 from .test_scenario_snapshots import normalise
 
 NS = namespace(server_name("cli"))
@@ -58,21 +58,21 @@ def turn(*outputs: dict[str, Any]) -> dict[str, Any]:
     ids=["v169-classic", "v169-code-mode", "v135-classic"],
 )
 async def test_canonical_events_of_a_multi_tool_turn(
-    fake_codex: FakeCodex,
+    provider: ProviderOnFake,
     snapshot: SnapshotAssertion,
     version: str,
     outputs: tuple[dict[str, Any], ...],
 ) -> None:
-    fake_codex.scenario([turn(*outputs)], codex_version=version)
-    config = fake_codex.with_config(socket_dir=str(fake_codex.root / "sock"))
+    provider.scenario([turn(*outputs)], codex_version=version)
+    config = provider.with_config(socket_dir=str(provider.root / "sock"))
     request = TurnRequest(
         prompt="use every tool",
-        workspace=fake_codex.workspace(),
+        workspace=provider.workspace(),
         tools=BUILTIN_TOOLS,
         call_tool=call_builtin,
     )
     events = await run_turn(config, request, FAST_LIMITS)
     assert events[-1].type == "message_end", events[-1]
     ids: dict[str, str] = {}
-    normalised = [normalise(e.to_json(), str(fake_codex.root), ids) for e in events]
+    normalised = [normalise(e.to_json(), str(provider.root), ids) for e in events]
     assert normalised == snapshot.use_extension(JSONSnapshotExtension)

@@ -15,7 +15,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from .conftest import FakeCodex
+from .conftest import ProviderOnFake
 
 SCENARIO_DIR = Path(__file__).parents[1] / "fake_codex" / "scenarios"
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.json"))
@@ -58,17 +58,17 @@ def test_there_are_scenarios_to_snapshot() -> None:
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 async def test_canonical_events_of_each_fake_scenario(
-    path: Path, fake_codex: FakeCodex, snapshot_json: SnapshotAssertion
+    path: Path, provider: ProviderOnFake, snapshot_json: SnapshotAssertion
 ) -> None:
     scenario = json.loads(path.read_text())
-    fake_codex.monkeypatch.setenv("FAKE_CODEX_SCENARIO", str(path))
+    provider.monkeypatch.setenv("FAKE_CODEX_SCENARIO", str(path))
     # `*_defaultretries` scenarios show codex's own retries; the others run with retries off.
     retries = () if path.stem.endswith("_defaultretries") else NO_RETRIES
-    config = fake_codex.with_config(extra_args=retries)
+    config = provider.with_config(extra_args=retries)
     ids: dict[str, str] = {}
     turns = []
     for index, turn in enumerate(scenario["turns"]):
         prompt = turn.get("expect_prompt", f"turn {index}")
-        events = await fake_codex.turn(prompt, config=config)
-        turns.append([normalise(e.to_json(), str(fake_codex.root), ids) for e in events])
+        events = await provider.turn(prompt, config=config)
+        turns.append([normalise(e.to_json(), str(provider.root), ids) for e in events])
     assert turns == snapshot_json

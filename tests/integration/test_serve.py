@@ -269,7 +269,7 @@ async def test_cancel_ends_the_turn_and_unknown_or_finished_turns_are_answered(
         }
         outcome = await asyncio.wait_for(running, 30)
         assert outcome.terminal["type"] == "error" and outcome.terminal["code"] == "cancelled"
-        pgid = serve_world.fake.invocations()[0]["pgid"]
+        pgid = serve_world.fake.invocations()[0].pgid
         assert not group_alive(pgid)
         assert await conn.request("cancel", {"turn_id": "t-hang"}) == {
             "turn_id": "t-hang",
@@ -317,7 +317,7 @@ async def test_the_reference_host_consumes_blocks_from_its_records_and_the_model
         assert records["call_report"]["consumed"] and not records["call_echo"]["consumed"]
         second = await host.turn(AGENT, workspace, "s1", "what do you remember?")
         assert second.terminal["type"] == "message_end", second.events
-    sent = json.dumps(serve_world.fake.invocations()[-1]["model_input"])
+    sent = json.dumps(serve_world.fake.invocations()[-1].extra["model_input"])
     assert "...(tool called)" in sent and "report row 0042" not in sent and "keep me" in sent
 
 
@@ -422,7 +422,7 @@ async def test_shutdown_cancels_running_turns_reaps_codex_then_answers(
     queue = conn.subscribe("t-hang")
     running = asyncio.ensure_future(conn.turn(turn_params(serve_world, "t-hang")))
     await asyncio.wait_for(queue.get(), 30)
-    pgid = serve_world.fake.invocations()[0]["pgid"]
+    pgid = serve_world.fake.invocations()[0].pgid
     assert await asyncio.wait_for(conn.request("shutdown"), 30) == {"cancelled": ["t-hang"]}
     outcome = await running
     assert outcome.terminal["code"] == "cancelled"
@@ -453,7 +453,7 @@ async def test_eof_mid_turn_stops_codex_and_exits_0_within_the_kill_grace(
     took = time.monotonic() - started
     kill_grace = 3.0  # TurnLimits' default
     assert took < kill_grace + 1.0, f"serve took {took:.2f}s to exit after EOF"
-    assert not group_alive(record["pgid"])
+    assert not group_alive(record.pgid)
     running.cancel()
 
 
@@ -525,7 +525,7 @@ async def test_sigterm_mid_turn_stops_codex_and_exits_0(serve_world: ServeWorld)
     record = serve_world.fake.invocations()[0]
     conn.proc.terminate()
     assert await asyncio.wait_for(conn.proc.wait(), 10) == 0
-    assert not group_alive(record["pgid"])
+    assert not group_alive(record.pgid)
     # The daemon still heard how the turn ended.
     outcome = await asyncio.wait_for(running, 10)
     assert outcome.terminal["code"] == "cancelled"

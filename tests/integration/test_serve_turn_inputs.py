@@ -72,12 +72,12 @@ async def test_serve_passes_images_schema_effort_and_options_to_codex(
         assert await conn.close() == 0
     assert [e["type"] for e in outcome.events] == ["text_delta", "structured_output", "message_end"]
     assert outcome.events[1] == {"type": "structured_output", "value": {"count": 4}}
-    record = serve_world.fake.invocations()[-1]["model_request"]
+    record = serve_world.fake.invocations()[-1].extra["model_request"]
     url = "data:image/png;base64," + base64.b64encode(png()).decode()
     assert [p.get("image_url") for p in record["user"] if p["type"] == "input_image"] == [url] * 2
     assert record["text_format"]["schema"] == SCHEMA
     assert record["reasoning_effort"] == "xhigh"
-    argv = serve_world.fake.invocations()[-1]["argv"]
+    argv = serve_world.fake.invocations()[-1].argv
     assert 'model_verbosity="low"' in argv
 
 

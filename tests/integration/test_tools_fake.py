@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, Item, MessageEnd, ToolCall
 from plexum_openai_provider.turn import TurnRequest, run_turn
 
-from .conftest import FAST_LIMITS, FakeCodex
+from .conftest import FAST_LIMITS, ProviderOnFake
 
 
 def echo_call(agent: str, text: str, call_id: str = "call_e1") -> dict[str, Any]:
@@ -42,10 +41,10 @@ def tool_turn(agent: str, text: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("mode", ["per-turn", "global"])
-def test_say_calls_the_builtin_echo_end_to_end(fake_codex: FakeCodex, mode: str) -> None:
-    fake_codex.scenario([tool_turn("cli", "ping 42")], codex_version="0.135.0")
-    config = {"mcp_registration": mode, "socket_dir": str(fake_codex.root / "sock")}
-    result = fake_codex.cli("say", "--json", "call echo", config=config)
+def test_say_calls_the_builtin_echo_end_to_end(provider: ProviderOnFake, mode: str) -> None:
+    provider.scenario([tool_turn("cli", "ping 42")], codex_version="0.135.0")
+    config = {"mcp_registration": mode, "socket_dir": str(provider.root / "sock")}
+    result = provider.cli("say", "--json", "call echo", config=config)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     items = [e for e in events if e["type"] == "item" and e["kind"] == "mcp_tool_call"]
@@ -57,53 +56,50 @@ def test_say_calls_the_builtin_echo_end_to_end(fake_codex: FakeCodex, mode: str)
     assert events[-1]["type"] == "message_end"
 
 
-def mcp_get(fake: FakeCodex, name: str) -> dict[str, Any]:
-
+def mcp_get(provider: ProviderOnFake, name: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "fake_codex", "mcp", "get", name, "--json"],
+        [str(provider.fake.executable), "mcp", "get", name, "--json"],
         capture_output=True,
         text=True,
         timeout=30,
-        env={**__import__("os").environ, "CODEX_HOME": str(fake.config.codex_home)},
+        env=provider.fake.env,
     )
     assert out.returncode == 0, out.stderr
     return dict(json.loads(out.stdout))
 
 
 async def test_global_registration_is_idempotent_and_repairs_a_stale_entry(
-    fake_codex: FakeCodex,
+    provider: ProviderOnFake,
 ) -> None:
-    fake_codex.scenario([{"requests": [{"output": [{"type": "message", "text": "x"}]}]}] * 3)
-    home = Path(str(fake_codex.config.codex_home))
-    config = fake_codex.with_config(
-        mcp_registration="global", socket_dir=str(fake_codex.root / "sockA")
+    provider.scenario([{"requests": [{"output": [{"type": "message", "text": "x"}]}]}] * 3)
+    home = Path(str(provider.config.codex_home))
+    config = provider.with_config(
+        mcp_registration="global", socket_dir=str(provider.root / "sockA")
     )
     request = TurnRequest(
         prompt="hi",
-        workspace=fake_codex.workspace(),
+        workspace=provider.workspace(),
         agent_id="a1",
         tools=BUILTIN_TOOLS,
         call_tool=host_echo,
     )
     assert isinstance((await run_turn(config, request, FAST_LIMITS))[-1], MessageEnd)
-    entry = mcp_get(fake_codex, server_name("a1"))
+    entry = mcp_get(provider, server_name("a1"))
     assert entry["transport"]["env"]["PLEXUM_MCP_AGENT_ID"] == "a1"
     first_toml = (home / "config.toml").read_bytes()
     assert isinstance((await run_turn(config, request, FAST_LIMITS))[-1], MessageEnd)
     assert (home / "config.toml").read_bytes() == first_toml
-    moved = fake_codex.with_config(
-        mcp_registration="global", socket_dir=str(fake_codex.root / "sockB")
-    )
+    moved = provider.with_config(mcp_registration="global", socket_dir=str(provider.root / "sockB"))
     assert isinstance((await run_turn(moved, request, FAST_LIMITS))[-1], MessageEnd)
-    socket = mcp_get(fake_codex, server_name("a1"))["transport"]["env"]["PLEXUM_MCP_SOCKET"]
-    assert socket.startswith(str(fake_codex.root / "sockB"))
+    socket = mcp_get(provider, server_name("a1"))["transport"]["env"]["PLEXUM_MCP_SOCKET"]
+    assert socket.startswith(str(provider.root / "sockB"))
 
 
 async def host_echo(name: str, arguments: dict[str, Any]) -> ToolReply:
     return ToolReply.text(str(arguments.get("text")))
 
 
-async def test_an_agent_cannot_reach_another_agents_tools(fake_codex: FakeCodex) -> None:
+async def test_an_agent_cannot_reach_another_agents_tools(provider: ProviderOnFake) -> None:
     """Global mode: A's codex starts B's mcp-host while B's turn runs, and is refused."""
     b_called: list[dict[str, Any]] = []
     release_b = asyncio.Event()
@@ -114,7 +110,7 @@ async def test_an_agent_cannot_reach_another_agents_tools(fake_codex: FakeCodex)
             await asyncio.wait_for(release_b.wait(), 30)  # keep B's turn running
         return ToolReply.text("B's secret")
 
-    fake_codex.scenario(
+    provider.scenario(
         [
             tool_turn("agent-b", "from B"),
             {
@@ -126,12 +122,10 @@ async def test_an_agent_cannot_reach_another_agents_tools(fake_codex: FakeCodex)
         ],
         codex_version="0.135.0",
     )
-    base = fake_codex.with_config(
-        mcp_registration="global", socket_dir=str(fake_codex.root / "sock")
-    )
+    base = provider.with_config(mcp_registration="global", socket_dir=str(provider.root / "sock"))
     b_request = TurnRequest(
         prompt="b",
-        workspace=fake_codex.workspace("wb"),
+        workspace=provider.workspace("wb"),
         agent_id="agent-b",
         tools=BUILTIN_TOOLS,
         call_tool=host_b,
@@ -141,7 +135,7 @@ async def test_an_agent_cannot_reach_another_agents_tools(fake_codex: FakeCodex)
         await asyncio.sleep(0.02)
     a_request = TurnRequest(
         prompt="a",
-        workspace=fake_codex.workspace("wa"),
+        workspace=provider.workspace("wa"),
         agent_id="agent-a",
         tools=BUILTIN_TOOLS,
         call_tool=host_echo,
@@ -170,23 +164,21 @@ FIRST = {"requests": [{"output": [SHELL]}, {"output": [{"type": "message", "text
 
 
 async def test_after_consume_a_resumed_codex_sees_the_marker_not_the_payload(
-    fake_codex: FakeCodex,
+    provider: ProviderOnFake,
 ) -> None:
-    fake_codex.scenario([FIRST, RESUME_SEES_MARKER])
-    first = await fake_codex.turn("run it")
+    provider.scenario([FIRST, RESUME_SEES_MARKER])
+    first = await provider.turn("run it")
     assert [e.block_id for e in first if isinstance(e, ToolCall)] == ["call_heavy"]
-    result = await consume_blocks(
-        fake_codex.config, fake_codex.workspace(), "default", ["call_heavy"]
-    )
+    result = await consume_blocks(provider.config, provider.workspace(), "default", ["call_heavy"])
     assert result.consumed == {"call_heavy"}
-    second = await fake_codex.turn("again")
+    second = await provider.turn("again")
     assert isinstance(second[-1], MessageEnd), second[-1]
 
 
-async def test_without_consume_the_history_check_fails(fake_codex: FakeCodex) -> None:
-    fake_codex.scenario([FIRST, RESUME_SEES_MARKER])
-    await fake_codex.turn("run it")
-    second = await fake_codex.turn("again")
+async def test_without_consume_the_history_check_fails(provider: ProviderOnFake) -> None:
+    provider.scenario([FIRST, RESUME_SEES_MARKER])
+    await provider.turn("run it")
+    second = await provider.turn("again")
     end = second[-1]
     assert isinstance(end, ErrorEvent) and end.code == "exit"
     assert "expect_history_contains" in end.message and "(tool called)" in end.message

@@ -21,7 +21,7 @@ from plexum_openai_provider.events import (
     StructuredOutput,
 )
 
-from .conftest import FAST_LIMITS, FakeCodex, group_alive, types
+from .conftest import FAST_LIMITS, ProviderOnFake, group_alive, types
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -61,26 +61,26 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-async def turn(fake: FakeCodex, **fields: Any) -> list[CanonicalEvent]:
+async def turn(fake: ProviderOnFake, **fields: Any) -> list[CanonicalEvent]:
     request = TurnRequest(prompt=fields.pop("prompt", "look"), workspace=fake.workspace(), **fields)
     return await run_turn(fake.config, request, FAST_LIMITS)
 
 
-def model_request(fake: FakeCodex) -> dict[str, Any]:
-    record: dict[str, Any] = fake.invocations()[-1]["model_request"]
+def model_request(fake: ProviderOnFake) -> dict[str, Any]:
+    record: dict[str, Any] = fake.invocations()[-1].extra["model_request"]
     return record
 
 
 async def test_image_schema_and_effort_reach_the_model_request_and_the_reply_is_parsed(
-    fake_codex: FakeCodex, private_tmp: Path
+    provider: ProviderOnFake, private_tmp: Path
 ) -> None:
-    image = fake_codex.workspace() / "shot.png"
+    image = provider.workspace() / "shot.png"
     image.write_bytes(png())
-    fake_codex.scenario([reply('{"answer": "a red square"}')])
-    events = await turn(fake_codex, images=(image,), output_schema=SCHEMA, reasoning_effort="high")
+    provider.scenario([reply('{"answer": "a red square"}')])
+    events = await turn(provider, images=(image,), output_schema=SCHEMA, reasoning_effort="high")
     assert types(events) == ["text_delta", "structured_output", "message_end"]
     assert events[1] == StructuredOutput({"answer": "a red square"})
-    record = model_request(fake_codex)
+    record = model_request(provider)
     url = "data:image/png;base64," + base64.b64encode(png()).decode()
     assert record["user"][1] == {"type": "input_image", "image_url": url}
     assert record["user"][0]["text"].endswith('-shot.png">')  # the private copy's path
@@ -91,19 +91,19 @@ async def test_image_schema_and_effort_reach_the_model_request_and_the_reply_is_
 
 
 async def test_a_resumed_turn_has_its_settings_before_resume_and_its_files_after(
-    fake_codex: FakeCodex, private_tmp: Path
+    provider: ProviderOnFake, private_tmp: Path
 ) -> None:
-    fake_codex.scenario([reply("first"), reply('{"answer": "x"}')])
-    assert isinstance((await turn(fake_codex))[-1], MessageEnd)
+    provider.scenario([reply("first"), reply('{"answer": "x"}')])
+    assert isinstance((await turn(provider))[-1], MessageEnd)
     events = await turn(
-        fake_codex,
+        provider,
         images=(png(),),
         output_schema=SCHEMA,
         reasoning_effort="low",
         codex_options={"model_verbosity": "high", "web_search": "disabled"},
     )
     assert types(events)[-2:] == ["structured_output", "message_end"]
-    argv = fake_codex.invocations()[-1]["argv"]
+    argv = provider.invocations()[-1].argv
     before = argv[: argv.index("resume")]
     after = argv[argv.index("resume") + 1 : argv.index("--")]
     assert before[-6:] == [
@@ -116,29 +116,29 @@ async def test_a_resumed_turn_has_its_settings_before_resume_and_its_files_after
     ]
     assert [after[0], after[2]] == ["--output-schema", "--image"]
     assert after[-1].endswith("image-1-image.png") and len(after) == 4
-    assert model_request(fake_codex)["user"][1]["image_url"].startswith("data:image/png;base64,")
+    assert model_request(provider)["user"][1]["image_url"].startswith("data:image/png;base64,")
 
 
-async def test_without_the_new_fields_argv_is_unchanged(fake_codex: FakeCodex) -> None:
-    fake_codex.scenario([reply("plain")])
-    events = await turn(fake_codex)
+async def test_without_the_new_fields_argv_is_unchanged(provider: ProviderOnFake) -> None:
+    provider.scenario([reply("plain")])
+    events = await turn(provider)
     assert types(events) == ["text_delta", "message_end"]
-    argv = fake_codex.invocations()[-1]["argv"]
+    argv = provider.invocations()[-1].argv
     assert not {"--image", "--output-schema"} & set(argv)
-    assert model_request(fake_codex)["text_format"] is None
+    assert model_request(provider)["text_format"] is None
 
 
 async def test_a_reply_that_is_not_json_is_a_structured_output_error_and_the_thread_is_kept(
-    fake_codex: FakeCodex,
+    provider: ProviderOnFake,
 ) -> None:
-    fake_codex.scenario([reply("sorry, no JSON today"), reply("again")])
-    events = await turn(fake_codex, output_schema=SCHEMA)
+    provider.scenario([reply("sorry, no JSON today"), reply("again")])
+    events = await turn(provider, output_schema=SCHEMA)
     end = events[-1]
     assert isinstance(end, ErrorEvent) and end.code == "structured_output"
     assert "not JSON" in end.message and "sorry, no JSON today" in end.message
     assert types(events).count("error") == 1
-    again = await turn(fake_codex)
-    assert "resume" in fake_codex.invocations()[-1]["argv"]
+    again = await turn(provider)
+    assert "resume" in provider.invocations()[-1].argv
     assert isinstance(again[-1], MessageEnd)
 
 
@@ -159,64 +159,64 @@ async def test_a_reply_that_is_not_json_is_a_structured_output_error_and_the_thr
     ],
 )
 async def test_bad_inputs_are_config_errors_naming_the_field_before_codex_starts(
-    fake_codex: FakeCodex, private_tmp: Path, fields: dict[str, Any], key: str
+    provider: ProviderOnFake, private_tmp: Path, fields: dict[str, Any], key: str
 ) -> None:
-    (fake_codex.workspace() / "notes.txt").write_text("not an image")
-    fake_codex.scenario([reply("never")])
-    events = await turn(fake_codex, **fields)
+    (provider.workspace() / "notes.txt").write_text("not an image")
+    provider.scenario([reply("never")])
+    events = await turn(provider, **fields)
     assert len(events) == 1
     (end,) = events
     assert isinstance(end, ErrorEvent) and end.code == "config"
     assert f"key '{key}" in end.message
-    assert fake_codex.invocations() == []
+    assert provider.invocations() == []
     assert list(private_tmp.iterdir()) == []
 
 
 async def test_temp_files_are_removed_when_the_turn_is_cancelled(
-    fake_codex: FakeCodex, private_tmp: Path
+    provider: ProviderOnFake, private_tmp: Path
 ) -> None:
-    fake_codex.scenario([{**reply("a"), "faults": {"hang_after_lines": 3}}])
+    provider.scenario([{**reply("a"), "faults": {"hang_after_lines": 3}}])
     request = TurnRequest(
-        prompt="x", workspace=fake_codex.workspace(), images=(png(),), output_schema=SCHEMA
+        prompt="x", workspace=provider.workspace(), images=(png(),), output_schema=SCHEMA
     )
     seen: list[str] = []
-    async with open_turn(fake_codex.config, request, FAST_LIMITS) as running:
+    async with open_turn(provider.config, request, FAST_LIMITS) as running:
         async for event in running:
             seen.append(event.type)
             if event.type == "text_delta":
                 assert len(list(private_tmp.iterdir())) == 1
                 running.cancel()
     assert seen[-1] == "error"
-    assert not group_alive(fake_codex.invocations()[0]["pgid"])
+    assert not group_alive(provider.invocations()[0].pgid)
     assert list(private_tmp.iterdir()) == []
 
 
 async def test_temp_files_are_removed_when_the_turn_times_out(
-    fake_codex: FakeCodex, private_tmp: Path
+    provider: ProviderOnFake, private_tmp: Path
 ) -> None:
-    fake_codex.scenario([{**reply("a"), "faults": {"hang_after_lines": 1}}])
-    request = TurnRequest(prompt="x", workspace=fake_codex.workspace(), images=(png(),))
-    config = fake_codex.with_config(turn_timeout_s=1.0)
+    provider.scenario([{**reply("a"), "faults": {"hang_after_lines": 1}}])
+    request = TurnRequest(prompt="x", workspace=provider.workspace(), images=(png(),))
+    config = provider.with_config(turn_timeout_s=1.0)
     events = await run_turn(config, request, FAST_LIMITS)
     assert isinstance(events[-1], ErrorEvent) and events[-1].code == "timeout"
     assert list(private_tmp.iterdir()) == []
 
 
 async def test_temp_files_are_removed_when_codex_crashes(
-    fake_codex: FakeCodex, private_tmp: Path
+    provider: ProviderOnFake, private_tmp: Path
 ) -> None:
-    fake_codex.scenario([{**reply("a"), "faults": {"crash_after_lines": 1}}])
-    events = await turn(fake_codex, output_schema=SCHEMA, images=(png(),))
+    provider.scenario([{**reply("a"), "faults": {"crash_after_lines": 1}}])
+    events = await turn(provider, output_schema=SCHEMA, images=(png(),))
     assert isinstance(events[-1], ErrorEvent) and events[-1].code == "exit"
     assert list(private_tmp.iterdir()) == []
 
 
 async def test_leaving_the_turn_early_removes_the_temp_files(
-    fake_codex: FakeCodex, private_tmp: Path
+    provider: ProviderOnFake, private_tmp: Path
 ) -> None:
-    fake_codex.scenario([{**reply("a"), "faults": {"hang_after_lines": 3}}])
-    request = TurnRequest(prompt="x", workspace=fake_codex.workspace(), images=(png(),))
-    async with open_turn(fake_codex.config, request, FAST_LIMITS) as running:
+    provider.scenario([{**reply("a"), "faults": {"hang_after_lines": 3}}])
+    request = TurnRequest(prompt="x", workspace=provider.workspace(), images=(png(),))
+    async with open_turn(provider.config, request, FAST_LIMITS) as running:
         async for _event in running:
             assert len(list(private_tmp.iterdir())) == 1
             break
@@ -224,30 +224,30 @@ async def test_leaving_the_turn_early_removes_the_temp_files(
 
 
 async def test_codex_reads_a_private_copy_of_each_image_not_the_workspace_file(
-    fake_codex: FakeCodex, private_tmp: Path
+    provider: ProviderOnFake, private_tmp: Path
 ) -> None:
     # a hostile workspace cannot swap the checked file before codex reads it
-    image = fake_codex.workspace() / "a.png"
+    image = provider.workspace() / "a.png"
     image.write_bytes(png())
-    fake_codex.scenario([reply("ok")])
-    events = await turn(fake_codex, images=(str(image),))
+    provider.scenario([reply("ok")])
+    events = await turn(provider, images=(str(image),))
     assert isinstance(events[-1], MessageEnd)
-    argv = fake_codex.invocations()[-1]["argv"]
+    argv = provider.invocations()[-1].argv
     sent = argv[argv.index("--image") + 1]
-    assert not sent.startswith(str(fake_codex.workspace()))
+    assert not sent.startswith(str(provider.workspace()))
     assert Path(sent).parent.parent == private_tmp
 
 
 def test_say_sends_images_a_schema_and_an_effort_and_prints_the_structured_output(
-    fake_codex: FakeCodex, tmp_path: Path
+    provider: ProviderOnFake, tmp_path: Path
 ) -> None:
     import json
 
     image, schema = tmp_path / "shot.png", tmp_path / "schema.json"
     image.write_bytes(png())
     schema.write_text(json.dumps(SCHEMA))
-    fake_codex.scenario([reply('{"answer": "red"}')])
-    result = fake_codex.cli(
+    provider.scenario([reply('{"answer": "red"}')])
+    result = provider.cli(
         "say",
         "--json",
         "--image",
@@ -264,7 +264,7 @@ def test_say_sends_images_a_schema_and_an_effort_and_prints_the_structured_outpu
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert events[-2] == {"type": "structured_output", "value": {"answer": "red"}}
-    record = model_request(fake_codex)
+    record = model_request(provider)
     images = [p for p in record["user"] if p["type"] == "input_image"]
     assert len(images) == 2
     assert record["reasoning_effort"] == "xhigh"
@@ -280,10 +280,10 @@ def test_say_sends_images_a_schema_and_an_effort_and_prints_the_structured_outpu
     ],
 )
 def test_say_refuses_bad_inputs_with_exit_2_and_never_starts_codex(
-    fake_codex: FakeCodex, args: list[str], needle: str
+    provider: ProviderOnFake, args: list[str], needle: str
 ) -> None:
-    fake_codex.scenario([reply("never")])
-    result = fake_codex.cli("say", *args, "--", "look")
+    provider.scenario([reply("never")])
+    result = provider.cli("say", *args, "--", "look")
     assert result.returncode == 2
     assert needle in result.stderr
-    assert fake_codex.invocations() == []
+    assert provider.invocations() == []

@@ -4,24 +4,26 @@
 `POST /v1/responses` with the next scenario `Reply` (docs/scenarios.md) as SSE or as an HTTP error.
 Every request is recorded in order; a request past the end of the script gets HTTP 500 and is
 recorded in `.unserved`. `SyncResponsesServer` runs it on a thread; `python -m
-conformance.responses_server --scenario FILE` serves a scenario by hand until killed.
+fake_codex.responses_server --scenario FILE` serves a scenario by hand until killed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 JsonObject = dict[str, Any]
+T = TypeVar("T")
 
 _REPLY_KEYS = frozenset(
     {"output", "usage", "delay_ms", "http_status", "body", "end", "error", "reason"}
@@ -361,6 +363,14 @@ class ResponsesServer:
         self._port = 0
         self._changed: asyncio.Condition | None = None
 
+    def set_scenario(self, scenario: Mapping[str, Any]) -> None:
+        """Serve `scenario` from now on, from its first reply (call it on the server's loop, or
+        before start; `SyncResponsesServer.set_scenario` does that from another thread)."""
+        queue = replies_from_scenario(scenario)
+        for scripted in queue:
+            validate_reply(scripted.reply)
+        self._queue, self._served = queue, 0
+
     @classmethod
     def from_scenario_file(cls, path: Path) -> ResponsesServer:
         return cls(scenario=load_scenario(path))
@@ -428,6 +438,10 @@ class ResponsesServer:
             ValueError,
         ):
             pass  # the client went away or sent garbage; nothing to answer
+        except asyncio.CancelledError:
+            # Shutdown ends a reply still held by `delay_ms`; asyncio's stream callback would
+            # log a cancelled connection task as an error, so this one ends normally.
+            pass
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -525,13 +539,34 @@ class SyncResponsesServer:
         asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout=10)
         return self.server
 
+    async def _shutdown(self) -> None:
+        """Stop listening, then end the handlers still running (a reply held by `delay_ms`
+        while the test is over): each closes its connection on the way out."""
+        await self.server.stop()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run `coro` on the server's thread (e.g. `server.wait_for_requests(n)`)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def set_scenario(self, scenario: Mapping[str, Any]) -> None:
+        """`ResponsesServer.set_scenario` on the server's own thread (ValueError comes back)."""
+
+        async def apply() -> None:
+            self.server.set_scenario(scenario)
+
+        asyncio.run_coroutine_threadsafe(apply(), self._loop).result(timeout=10)
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -544,7 +579,7 @@ async def _serve_forever(server: ResponsesServer) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.responses_server")
+    parser = argparse.ArgumentParser(prog="python -m fake_codex.responses_server")
     parser.add_argument("--scenario", type=Path, required=True, help="scenario JSON file")
     args = parser.parse_args(argv)
     server = ResponsesServer.from_scenario_file(args.scenario)

@@ -6,18 +6,14 @@ import http.client
 import json
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.responses_server import (
-    ResponsesServer,
-    SyncResponsesServer,
-    last_user_text,
-)
+from fake_codex.responses_server import ResponsesServer, last_user_text
+from fake_codex.testing import FakeResponsesServer
 
 REPO = Path(__file__).resolve().parents[2]
 USAGE = {
@@ -85,15 +81,27 @@ def parse_sse(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
     return frames
 
 
-@contextmanager
-def serving(replies: Sequence[Mapping[str, Any]] = (), **kw: Any) -> Iterator[ResponsesServer]:
-    with SyncResponsesServer(ResponsesServer(replies, **kw)) as srv:
-        yield srv
+@pytest.fixture
+def serve(
+    codex_responses_server: FakeResponsesServer, tmp_path: Path
+) -> Callable[..., ResponsesServer]:
+    """The plugin's Responses server playing `replies` (one turn) or a whole `scenario`."""
+
+    def start(
+        replies: Sequence[Mapping[str, Any]] = (), *, scenario: Mapping[str, Any] | None = None
+    ) -> ResponsesServer:
+        document = scenario or {"schema_version": 1, "turns": [{"requests": list(replies)}]}
+        codex_responses_server.write_scenario(tmp_path / "scenario.json", document)
+        return codex_responses_server.server
+
+    return start
 
 
-def test_a_message_reply_streams_created_item_added_done_and_completed_with_mapped_usage() -> None:
-    with serving([{"output": [{"type": "message", "text": "Hello"}], "usage": USAGE}]) as srv:
-        status, headers, raw = post(srv.base_url, _body())
+def test_a_message_reply_streams_created_item_added_done_and_completed_with_mapped_usage(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"output": [{"type": "message", "text": "Hello"}], "usage": USAGE}])
+    status, headers, raw = post(srv.base_url, _body())
     assert status == 200
     assert headers["content-type"] == "text/event-stream"
     frames = parse_sse(raw)
@@ -117,15 +125,19 @@ def test_a_message_reply_streams_created_item_added_done_and_completed_with_mapp
     }
 
 
-def test_a_reply_without_usage_completes_with_zero_usage() -> None:
-    with serving([{"output": []}]) as srv:
-        _, _, raw = post(srv.base_url, _body())
+def test_a_reply_without_usage_completes_with_zero_usage(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"output": []}])
+    _, _, raw = post(srv.base_url, _body())
     usage = parse_sse(raw)[-1][1]["response"]["usage"]
     assert usage["input_tokens"] == 0
     assert usage["input_tokens_details"] == {"cached_tokens": 0, "cache_write_tokens": 0}
 
 
-def test_tool_call_items_go_on_the_wire_in_responses_format() -> None:
+def test_tool_call_items_go_on_the_wire_in_responses_format(
+    serve: Callable[..., ResponsesServer],
+) -> None:
     output = [
         {"type": "reasoning", "summary": ["**Plan** run it"]},
         {
@@ -149,8 +161,8 @@ def test_tool_call_items_go_on_the_wire_in_responses_format() -> None:
         },
         {"type": "web_search_call", "query": "weather", "id": "ws_1"},
     ]
-    with serving([{"output": output}]) as srv:
-        _, _, raw = post(srv.base_url, _body())
+    srv = serve([{"output": output}])
+    _, _, raw = post(srv.base_url, _body())
     done = [d["item"] for name, d in parse_sse(raw) if name == "response.output_item.done"]
     assert done[0]["summary"] == [{"type": "summary_text", "text": "**Plan** run it"}]
     assert done[1]["arguments"] == '{"cmd": "echo hi"}' and "namespace" not in done[1]
@@ -159,54 +171,66 @@ def test_tool_call_items_go_on_the_wire_in_responses_format() -> None:
     assert done[4]["id"] == "ws_1" and done[4]["action"] == {"type": "search", "query": "weather"}
 
 
-def test_http_status_reply_with_an_object_body_answers_json() -> None:
+def test_http_status_reply_with_an_object_body_answers_json(
+    serve: Callable[..., ResponsesServer],
+) -> None:
     body = {"error": {"message": "bad", "type": "invalid_request_error"}}
-    with serving([{"http_status": 400, "body": body}]) as srv:
-        status, headers, raw = post(srv.base_url, _body())
+    srv = serve([{"http_status": 400, "body": body}])
+    status, headers, raw = post(srv.base_url, _body())
     assert status == 400
     assert headers["content-type"] == "application/json"
     assert json.loads(raw) == body
 
 
-def test_http_status_reply_with_a_text_body_answers_text_plain() -> None:
-    with serving([{"http_status": 503, "body": "upstream unavailable"}]) as srv:
-        status, headers, raw = post(srv.base_url, _body())
+def test_http_status_reply_with_a_text_body_answers_text_plain(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"http_status": 503, "body": "upstream unavailable"}])
+    status, headers, raw = post(srv.base_url, _body())
     assert status == 503
     assert headers["content-type"].startswith("text/plain")
     assert raw == b"upstream unavailable"
 
 
-def test_end_cut_closes_the_stream_after_the_output_items_without_completion() -> None:
-    with serving([{"output": [{"type": "message", "text": "partial"}], "end": "cut"}]) as srv:
-        _, _, raw = post(srv.base_url, _body())
+def test_end_cut_closes_the_stream_after_the_output_items_without_completion(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"output": [{"type": "message", "text": "partial"}], "end": "cut"}])
+    _, _, raw = post(srv.base_url, _body())
     names = [name for name, _ in parse_sse(raw)]
     assert names == ["response.created", "response.output_item.added", "response.output_item.done"]
 
 
-def test_end_failed_sends_response_failed_with_the_scripted_error() -> None:
+def test_end_failed_sends_response_failed_with_the_scripted_error(
+    serve: Callable[..., ResponsesServer],
+) -> None:
     error = {"code": "context_length_exceeded", "message": "too long"}
-    with serving([{"end": "failed", "error": error}]) as srv:
-        _, _, raw = post(srv.base_url, _body())
+    srv = serve([{"end": "failed", "error": error}])
+    _, _, raw = post(srv.base_url, _body())
     name, data = parse_sse(raw)[-1]
     assert name == "response.failed"
     assert data["response"]["error"] == error
 
 
-def test_end_incomplete_sends_response_incomplete_with_the_reason() -> None:
-    with serving([{"end": "incomplete", "reason": "max_output_tokens"}]) as srv:
-        _, _, raw = post(srv.base_url, _body())
+def test_end_incomplete_sends_response_incomplete_with_the_reason(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"end": "incomplete", "reason": "max_output_tokens"}])
+    _, _, raw = post(srv.base_url, _body())
     name, data = parse_sse(raw)[-1]
     assert name == "response.incomplete"
     assert data["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
 
 
-def test_delayed_reply_still_streams_every_event() -> None:
-    with serving([{"output": [{"type": "message", "text": "slow"}], "delay_ms": 5}]) as srv:
-        _, _, raw = post(srv.base_url, _body())
+def test_delayed_reply_still_streams_every_event(serve: Callable[..., ResponsesServer]) -> None:
+    srv = serve([{"output": [{"type": "message", "text": "slow"}], "delay_ms": 5}])
+    _, _, raw = post(srv.base_url, _body())
     assert parse_sse(raw)[-1][0] == "response.completed"
 
 
-def test_scenario_replies_are_served_in_order_across_turns() -> None:
+def test_scenario_replies_are_served_in_order_across_turns(
+    serve: Callable[..., ResponsesServer],
+) -> None:
     scenario = {
         "schema_version": 1,
         "turns": [
@@ -215,20 +239,22 @@ def test_scenario_replies_are_served_in_order_across_turns() -> None:
             {"requests": [{"output": [{"type": "message", "text": "t1r0"}]}]},
         ],
     }  # fmt: skip
-    with serving(scenario=scenario) as srv:
-        texts = []
-        for _ in range(3):
-            _, _, raw = post(srv.base_url, _body())
-            done = [d for n, d in parse_sse(raw) if n == "response.output_item.done"]
-            texts.append(done[0]["item"]["content"][0]["text"])
+    srv = serve(scenario=scenario)
+    texts = []
+    for _ in range(3):
+        _, _, raw = post(srv.base_url, _body())
+        done = [d for n, d in parse_sse(raw) if n == "response.output_item.done"]
+        texts.append(done[0]["item"]["content"][0]["text"])
     assert texts == ["t0r0", "t0r1", "t1r0"]
     assert srv.unserved == []
 
 
-def test_every_request_is_recorded_in_order_with_parsed_body_and_redacted_authorization() -> None:
-    with serving([{"output": []}, {"output": []}]) as srv:
-        post(srv.base_url, _body("one"), headers={"authorization": "Bearer sk-test"})
-        post(srv.base_url, _body("two"))
+def test_every_request_is_recorded_in_order_with_parsed_body_and_redacted_authorization(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"output": []}, {"output": []}])
+    post(srv.base_url, _body("one"), headers={"authorization": "Bearer sk-test"})
+    post(srv.base_url, _body("two"))
     assert [r.index for r in srv.requests] == [0, 1]
     first = srv.requests[0]
     assert (first.method, first.path) == ("POST", "/v1/responses")
@@ -237,10 +263,12 @@ def test_every_request_is_recorded_in_order_with_parsed_body_and_redacted_author
     assert [last_user_text(r.body) for r in srv.model_requests] == ["one", "two"]
 
 
-def test_a_request_past_the_script_gets_500_and_is_recorded_as_unserved() -> None:
-    with serving([{"output": []}]) as srv:
-        post(srv.base_url, _body())
-        status, _, raw = post(srv.base_url, _body())
+def test_a_request_past_the_script_gets_500_and_is_recorded_as_unserved(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"output": []}])
+    post(srv.base_url, _body())
+    status, _, raw = post(srv.base_url, _body())
     assert status == 500
     assert "fake Responses server: no reply scripted for request 2" in raw.decode()
     assert len(srv.unserved) == 1
@@ -248,10 +276,12 @@ def test_a_request_past_the_script_gets_500_and_is_recorded_as_unserved() -> Non
     assert srv.unserved[0].request_index == 1
 
 
-def test_models_listing_answers_an_empty_list_and_unknown_paths_404_both_recorded() -> None:
-    with serving() as srv:
-        models_status, models_raw = get(srv.base_url, "/v1/models")
-        other_status, _ = get(srv.base_url, "/v1/nothing")
+def test_models_listing_answers_an_empty_list_and_unknown_paths_404_both_recorded(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve()
+    models_status, models_raw = get(srv.base_url, "/v1/models")
+    other_status, _ = get(srv.base_url, "/v1/nothing")
     assert models_status == 200 and json.loads(models_raw)["data"] == []
     assert other_status == 404
     assert [(r.method, r.path) for r in srv.requests] == [
@@ -261,26 +291,30 @@ def test_models_listing_answers_an_empty_list_and_unknown_paths_404_both_recorde
     assert srv.model_requests == [] and srv.unserved == []
 
 
-def test_a_chunked_request_body_is_decoded_and_recorded() -> None:
-    with serving([{"output": []}]) as srv:
-        host = srv.base_url.split("//")[1].split("/")[0]
-        conn = http.client.HTTPConnection(host, timeout=10)
-        conn.request("POST", "/v1/responses", body=iter([b'{"model":', b' "chunky"}']),
-                     headers={"content-type": "application/json"}, encode_chunked=True)  # fmt: skip
-        assert conn.getresponse().status == 200
-        conn.close()
+def test_a_chunked_request_body_is_decoded_and_recorded(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    srv = serve([{"output": []}])
+    host = srv.base_url.split("//")[1].split("/")[0]
+    conn = http.client.HTTPConnection(host, timeout=10)
+    conn.request("POST", "/v1/responses", body=iter([b'{"model":', b' "chunky"}']),
+                 headers={"content-type": "application/json"}, encode_chunked=True)  # fmt: skip
+    assert conn.getresponse().status == 200
+    conn.close()
     assert srv.requests[0].body == {"model": "chunky"}
 
 
-def test_expect_prompt_mismatch_is_recorded_for_the_first_request_of_a_turn() -> None:
+def test_expect_prompt_mismatch_is_recorded_for_the_first_request_of_a_turn(
+    serve: Callable[..., ResponsesServer],
+) -> None:
     scenario = {
         "schema_version": 1,
         "turns": [{"expect_prompt": "right", "requests": [{"output": []}]},
                   {"expect_prompt_contains": "ok", "requests": [{"output": []}]}],
     }  # fmt: skip
-    with serving(scenario=scenario) as srv:
-        post(srv.base_url, _body("wrong"))
-        post(srv.base_url, _body("this is ok"))
+    srv = serve(scenario=scenario)
+    post(srv.base_url, _body("wrong"))
+    post(srv.base_url, _body("this is ok"))
     assert [(m.expected, m.actual) for m in srv.prompt_mismatches] == [("right", "wrong")]
 
 
@@ -318,7 +352,7 @@ def test_module_cli_prints_the_base_url_and_serves_the_scenario(tmp_path: Path) 
         json.dumps({"schema_version": 1, "turns": [{"requests": [{"output": []}]}]})
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "conformance.responses_server", "--scenario", str(scenario)],
+        [sys.executable, "-m", "fake_codex.responses_server", "--scenario", str(scenario)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,13 +1,15 @@
-"""Argv and environment that point a real codex at a fake Responses server, with no credentials.
+"""Argv, config and environment that point a REAL codex at the fake Responses server, no keys.
 
-`provider_args(base_url, version)` are the `-c` (and `--disable`) options; `codex_env(home)` is the
-whole environment (nothing inherited that could reach a real `~/.codex` or a real key).
-`exec_argv` / `resume_argv` build full command lines in the ordering verified in NOTES.md: all
-options after `resume` (they are accepted there on 0.135–0.169) and `--` before id and prompt.
+`provider_args(base_url, version)` are the `-c` (and `--disable`) options; `provider_toml` is the
+same as a `config.toml` (so a plain `codex exec` a wrapper runs reaches the server too);
+`codex_env(home)` is the whole environment (nothing inherited that could reach a real `~/.codex`
+or a real key). `exec_argv` / `resume_argv` build full command lines in the ordering verified in
+conformance/NOTES.md: all options after `resume` and `--` before id and prompt.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +40,25 @@ def provider_args(base_url: str, version: str) -> list[str]:
         # Without it a refused connection retries forever (codex-facts §2).
         args += ["--disable", "unbounded_connection_retries"]
     return args
+
+
+def provider_toml(base_url: str) -> str:
+    """`config.toml` text selecting the `mock` provider at base_url, retries off (checked on the
+    real 0.135.0, 0.150.1 and 0.171.0: the `[features]` key is accepted by all three)."""
+    return (
+        'model_provider = "mock"\n\n'
+        "[model_providers.mock]\n"
+        'name = "mock"\n'
+        f"base_url = {json.dumps(base_url)}\n"
+        'wire_api = "responses"\n'
+        "supports_websockets = false\n"
+        'env_key = "OPENAI_API_KEY"\n'
+        "request_max_retries = 0\n"
+        "stream_max_retries = 0\n\n"
+        "[features]\n"
+        "# Without it a refused connection retries forever (codex-facts §2).\n"
+        "unbounded_connection_retries = false\n"
+    )
 
 
 def codex_env(codex_home: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
