@@ -30,6 +30,14 @@ def test_versions_follow_the_scenario(env: Any) -> None:
     assert env.run(["exec", "--version"], scenario=path).stdout == b"codex-cli-exec 0.135.0\n"
 
 
+def test_a_reported_version_changes_only_what_version_prints(env: Any) -> None:
+    path = env.root / "old.json"
+    doc = {"schema_version": 1, "codex_version": "0.135.0", "reported_version": "0.120.0"}
+    path.write_text(json.dumps({**doc, "turns": []}))
+    assert env.run(["--version"], scenario=path).stdout == b"codex-cli 0.120.0\n"
+    assert env.run(["exec", "--version"], scenario=path).stdout == b"codex-cli-exec 0.135.0\n"
+
+
 def test_login_status_without_auth_json_is_not_logged_in(env: Any) -> None:
     result = env.run(["login", "status"], extra_env={"OPENAI_API_KEY": "sk-test"})
     assert (result.returncode, result.stdout, result.stderr) == (1, b"", b"Not logged in\n")
