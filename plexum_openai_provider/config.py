@@ -120,12 +120,17 @@ _FIELDS = {
 }
 
 
+_UNSET_BY_NULL = ("codex_home", "socket_dir")
+
+
 def parse_config(raw: Any, path: str) -> HostConfig:
     """Validate a decoded config.json object."""
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a JSON object", path=path)
     values: dict[str, Any] = {}
     for key, value in raw.items():
+        if value is None and key in _UNSET_BY_NULL:
+            continue  # `install` writes every key, these two as null ("codex's own default")
         if key == "model_args":
             values[key] = _parse_model_args(value, path)
         elif key in _FIELDS:

@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="raw events, one JSON object per line")
     demo.add_argument("--keep", action="store_true", help="keep the throwaway folder")
+    install = sub.add_parser(
+        "install", help="write the plugin's config.json and daemon manifest under ~/.plexum"
+    )
+    install.add_argument(
+        "--force", action="store_true", help="replace an existing config.json with the defaults"
+    )
     return parser
 
 
@@ -112,4 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .consume import consume
 
         return consume(args)
+    if args.command == "install":
+        from .install import install
+
+        return install(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
