@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="raw events, one JSON object per line")
     demo.add_argument("--keep", action="store_true", help="keep the throwaway folder")
+    doctor = sub.add_parser(
+        "doctor", help="check the setup the daemon runs the plugin in, and say what to fix"
+    )
+    doctor.add_argument("--config", help="config.json to check instead of the default path")
+    doctor.add_argument("--json", action="store_true", help="the findings as one JSON object")
     install = sub.add_parser(
         "install", help="write the plugin's config.json and daemon manifest under ~/.plexum"
     )
@@ -118,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .consume import consume
 
         return consume(args)
+    if args.command == "doctor":
+        from .doctor import doctor
+
+        return doctor(args)
     if args.command == "install":
         from .install import install
 
