@@ -65,7 +65,7 @@ def _exec(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
 def _login(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
     from fake_codex.login import run_login
 
-    return run_login(args, environ)
+    return run_login(args, environ, _load(environ)[1])
 
 
 def _mcp(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:

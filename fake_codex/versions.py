@@ -68,6 +68,12 @@ class Behaviour:
         """An unknown model adds the `Model metadata ... not found` error item (0.169 only)."""
         return self.family >= 169
 
+    @property
+    def api_key_configured_text(self) -> bool:
+        """`login status` with an API key says `API key configured - …` plus a line about when it
+        is checked (0.169); 0.135.0 and 0.150.1 say `Logged in using an API key - …` (real)."""
+        return self.family >= 169
+
     def knows_model(self, model: str) -> bool:
         return model in _KNOWN_MODELS[self.family]
 

@@ -99,9 +99,14 @@ async def check_login(
     path: str, env: Mapping[str, str], environ: Mapping[str, str], home: Path
 ) -> Finding:
     run = await run_codex(path, ["login", "status"], env)
-    # codex prints its status on stderr (codex-facts §7); stdout is read too, in case that moves.
-    text = (run.stderr.strip() or run.stdout.strip()).splitlines()
-    first = text[0] if text else ""
+    # codex prints its status on stderr (codex-facts §7), after any `WARNING: …` lines of its own
+    # (e.g. a CODEX_HOME under /tmp); stdout is read too, in case that moves.
+    lines = [
+        line.strip()
+        for line in (run.stderr + "\n" + run.stdout).splitlines()
+        if line.strip() and not line.startswith("WARNING:")
+    ]
+    first = lines[0] if lines else ""
     login = f"CODEX_HOME={home} codex login" if env.get("CODEX_HOME") else "codex login"
     if run.returncode == 0:
         return Finding("login", "ok", f"codex login status: {first}")

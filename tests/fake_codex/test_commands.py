@@ -55,6 +55,17 @@ def test_login_status_with_an_api_key_shows_it_masked(env: Any) -> None:
     )
 
 
+def test_login_status_with_an_api_key_uses_the_older_words_before_0_169(env: Any) -> None:
+    env.home.mkdir()
+    auth = {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-1234567890abcdef"}
+    (env.home / "auth.json").write_text(json.dumps(auth))
+    result = env.run(["login", "status"], scenario=write_scenario(env, [], version="0.150.1"))
+    assert (result.returncode, result.stderr) == (
+        0,
+        b"Logged in using an API key - sk-test-***bcdef\n",
+    )
+
+
 def test_without_a_scenario_every_prompt_gets_the_documented_default_reply(env: Any) -> None:
     result = env.run(["exec", "--skip-git-repo-check", "--json", "--", "what is 2+2?"], stdin=None)
     events = env.parse_jsonl(result.stdout)
