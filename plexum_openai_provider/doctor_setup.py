@@ -194,7 +194,8 @@ def check_binary(config: HostConfig, environ: Mapping[str, str]) -> tuple[Findin
             None,
         )
     found = os.path.abspath(found)
-    if shutil.which(binary, path=MINIMAL_PATH) is None:
+    daemons = shutil.which(binary, path=MINIMAL_PATH)
+    if daemons is None:
         return (
             Finding(
                 "binary",
@@ -202,6 +203,17 @@ def check_binary(config: HostConfig, environ: Mapping[str, str]) -> tuple[Findin
                 f"{binary!r} is found only through your shell's PATH, at {found}. A daemon under "
                 f"systemd gets PATH={MINIMAL_PATH} and will not find it (the systemd trap)",
                 _systemd_fix(found),
+            ),
+            found,
+        )
+    if not os.path.samefile(daemons, found):
+        return (
+            Finding(
+                "binary",
+                "warn",
+                f"your shell runs {found}, but a daemon with PATH={MINIMAL_PATH} would run "
+                f"{daemons}; the checks below are of the first",
+                _systemd_fix(found) + " (or the other, if that is the codex you want)",
             ),
             found,
         )
@@ -237,14 +249,6 @@ def check_launcher(path: str, environ: Mapping[str, str]) -> Finding | None:
 
 
 def check_codex_home(home: Path, config: HostConfig, environ: Mapping[str, str]) -> Finding:
-    if not config.codex_home and environ.get("CODEX_HOME"):
-        return Finding(
-            "codex_home",
-            "warn",
-            f"your shell sets CODEX_HOME={environ['CODEX_HOME']} but config.json has no "
-            "codex_home: a daemon without that variable uses ~/.codex",
-            f'set "codex_home": {json.dumps(environ["CODEX_HOME"])} in config.json',
-        )
     if not home.exists():
         return Finding(
             "codex_home",
@@ -270,6 +274,14 @@ def check_codex_home(home: Path, config: HostConfig, environ: Mapping[str, str])
         )
     os.close(fd)
     os.unlink(probe)
+    if not config.codex_home and environ.get("CODEX_HOME"):
+        return Finding(
+            "codex_home",
+            "warn",
+            f"your shell sets CODEX_HOME={environ['CODEX_HOME']} but config.json has no "
+            "codex_home: a daemon without that variable uses ~/.codex",
+            f'set "codex_home": {json.dumps(environ["CODEX_HOME"])} in config.json',
+        )
     return Finding("codex_home", "ok", f"{home} is writable")
 
 

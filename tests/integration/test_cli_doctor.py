@@ -131,6 +131,22 @@ async def test_a_codex_found_only_on_the_shell_path_warns_of_the_systemd_trap(do
     assert found["version"].status == "ok"  # it still runs from this shell
 
 
+async def test_a_shell_and_a_daemon_that_find_different_codexes_warn(
+    doc: Doctor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc.login()
+    system_dir = doc.fake.root / "system-bin"
+    system_dir.mkdir()
+    (system_dir / "codex").symlink_to("/bin/true")
+    shim_dir = str(Path(doc.fake.config.binary).parent)
+    monkeypatch.setattr(doctor_setup, "MINIMAL_PATH", str(system_dir))
+    doc.monkeypatch.setenv("PATH", f"{shim_dir}:{system_dir}")
+    binary = (await doc.run(binary="codex"))["binary"]
+    assert binary.status == "warn"
+    assert binary.message.startswith(f"your shell runs {doc.fake.config.binary}, but a daemon")
+    assert f"would run {system_dir / 'codex'}" in binary.message
+
+
 def test_warnings_alone_exit_0(doc: Doctor) -> None:
     doc.login()
     shim_dir = str(Path(doc.fake.config.binary).parent)
