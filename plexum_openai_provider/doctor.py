@@ -19,6 +19,7 @@ from .doctor_setup import (
     check_codex_home,
     check_config,
     check_launcher,
+    check_manifest,
     check_models,
     check_rollouts,
     check_socket_dir,
@@ -46,7 +47,8 @@ def plugin_command(environ: Mapping[str, str]) -> list[str]:
 
 async def run_checks(explicit_config: str | None, environ: Mapping[str, str]) -> list[Finding]:
     config_finding, config = check_config(explicit_config)
-    found = [config_finding, *check_models(config)]
+    user_home = Path(environ["HOME"]) if environ.get("HOME") else None
+    found = [config_finding, check_manifest(user_home), *check_models(config)]
     binary_finding, binary = check_binary(config, environ)
     found.append(binary_finding)
     env = dict(environ)

@@ -359,3 +359,40 @@ def check_socket_dir(config: HostConfig) -> Finding:
         )
         return Finding("socket_dir", "fail", str(exc), fix)
     return Finding("socket_dir", "ok", f"{directory} is private (0700, yours)")
+
+
+def check_manifest(user_home: Path | None) -> Finding:
+    """The daemon starts the plugin from manifest.json: present, current, a Python that runs."""
+    from .install import MANIFEST_NAME, manifest, plugin_dir
+
+    path = plugin_dir(user_home) / MANIFEST_NAME
+    reinstall = "run `plexum-openai-provider install` with the Python the daemon should use"
+    try:
+        have = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Finding(
+            "manifest", "warn", f"no {path}: the daemon cannot start the plugin", reinstall
+        )
+    except (OSError, ValueError) as exc:
+        return Finding("manifest", "fail", f"{path} is unreadable: {exc}", reinstall)
+    want = manifest()
+    command = have.get("command") if isinstance(have, dict) else None
+    if not isinstance(command, str) or not os.access(command, os.X_OK):
+        return Finding(
+            "manifest", "fail", f"{path} starts {command!r}, which cannot be run", reinstall
+        )
+    stale = [k for k in ("protocol_version", "args", "version") if have.get(k) != want[k]]
+    if stale:
+        return Finding(
+            "manifest",
+            "fail",
+            f"{path} is from another version of the plugin ({', '.join(stale)} differ)",
+            reinstall,
+        )
+    if command != want["command"]:
+        return Finding(
+            "manifest",
+            "info",
+            f"the daemon starts the plugin with {command}; this doctor runs on {want['command']}",
+        )
+    return Finding("manifest", "ok", f"{path}: `{command} {' '.join(want['args'])}`")

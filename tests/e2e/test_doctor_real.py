@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,8 @@ async def test_doctor_reads_the_real_codex(
         check=True,
         timeout=30,
     )
+    install = [sys.executable, "-m", "plexum_openai_provider", "install"]
+    subprocess.run(install, env=dict(os.environ), capture_output=True, check=True, timeout=60)
     found = {f.check: f for f in await run_checks(str(config), dict(os.environ))}
     assert found["login"].status == "ok"
     # 0.169: "API key configured - …"; 0.135: "Logged in using an API key - …"

@@ -41,6 +41,16 @@ class Doctor:
     def login(self) -> None:
         (self.codex_home / "auth.json").write_text(json.dumps(API_KEY_AUTH))
 
+    def install(self) -> Path:
+        """`install` as the operator runs it; returns the manifest's path."""
+        argv = [sys.executable, "-m", "plexum_openai_provider", "install"]
+        subprocess.run(argv, env=dict(os.environ), capture_output=True, check=True, timeout=60)
+        return self.home / ".plexum" / "plugins" / "plexum-openai-provider" / "manifest.json"
+
+    def healthy(self) -> None:
+        self.login()
+        self.install()
+
     def write_config(self, **keys: Any) -> Path:
         body = {
             "binary": self.fake.config.binary,
@@ -76,7 +86,7 @@ def problems(found: dict[str, Finding]) -> list[Finding]:
 
 
 async def test_a_healthy_setup_passes_every_check(doc: Doctor) -> None:
-    doc.login()
+    doc.healthy()
     found = await doc.run()
     assert problems(found) == []
     assert found["version"].message == "codex 0.169.0"
@@ -85,7 +95,7 @@ async def test_a_healthy_setup_passes_every_check(doc: Doctor) -> None:
 
 
 def test_the_command_exits_0_when_healthy_and_prints_json_for_machines(doc: Doctor) -> None:
-    doc.login()
+    doc.healthy()
     result = doc.cli("--json")
     assert result.returncode == 0, result.stdout + result.stderr
     document = json.loads(result.stdout)
@@ -100,6 +110,24 @@ def test_the_command_exits_1_on_a_failure_and_shows_the_fix(doc: Doctor) -> None
     assert result.returncode == 1
     assert "FAIL  binary" in result.stdout and "fix: point `binary`" in result.stdout
     assert "problem(s) to fix" in result.stdout
+
+
+async def test_a_missing_manifest_warns_and_points_at_install(doc: Doctor) -> None:
+    manifest = (await doc.run())["manifest"]
+    assert manifest.status == "warn" and "the daemon cannot start the plugin" in manifest.message
+    assert manifest.fix.startswith("run `plexum-openai-provider install`")
+
+
+async def test_a_manifest_of_another_protocol_or_a_gone_python_fails(doc: Doctor) -> None:
+    path = doc.install()
+    written = json.loads(path.read_text())
+    path.write_text(json.dumps({**written, "protocol_version": "0"}))
+    manifest = (await doc.run())["manifest"]
+    assert manifest.status == "fail" and "(protocol_version differ)" in manifest.message
+    path.write_text(json.dumps({**written, "command": "/gone/bin/python"}))
+    manifest = (await doc.run())["manifest"]
+    assert manifest.status == "fail"
+    assert "starts '/gone/bin/python', which cannot be run" in manifest.message
 
 
 async def test_a_missing_binary_fails_and_the_codex_checks_are_skipped(doc: Doctor) -> None:
@@ -256,7 +284,7 @@ async def test_a_symlinked_socket_dir_fails(doc: Doctor) -> None:
 
 
 async def test_a_correct_global_registration_passes(doc: Doctor) -> None:
-    doc.login()
+    doc.healthy()
     socket = stable_socket_path("agent1", socket_dir=doc.socket_dir)
     await ensure_registered(
         doc.fake.config.binary,
