@@ -27,16 +27,19 @@ from .doctor_setup import (
 from .thread_mirror import codex_home
 
 
+def _user_home(environ: Mapping[str, str]) -> Path | None:
+    return Path(environ["HOME"]) if environ.get("HOME") else None
+
+
 def plugin_command(environ: Mapping[str, str]) -> list[str]:
     """The `mcp-host` command a turn registers: the installed manifest's interpreter if any (the
     daemon's `serve` runs on it), else this one."""
     from .bridge.registration import default_plugin_command
-    from .install import MANIFEST_NAME, plugin_dir
+    from .install import read_manifest
 
     command = default_plugin_command()
-    home = Path(environ["HOME"]) if environ.get("HOME") else None
     try:
-        manifest = json.loads((plugin_dir(home) / MANIFEST_NAME).read_text(encoding="utf-8"))
+        manifest = read_manifest(_user_home(environ))
     except (OSError, ValueError):
         return command
     interpreter = manifest.get("command") if isinstance(manifest, dict) else None
@@ -47,8 +50,7 @@ def plugin_command(environ: Mapping[str, str]) -> list[str]:
 
 async def run_checks(explicit_config: str | None, environ: Mapping[str, str]) -> list[Finding]:
     config_finding, config = check_config(explicit_config)
-    user_home = Path(environ["HOME"]) if environ.get("HOME") else None
-    found = [config_finding, check_manifest(user_home), *check_models(config)]
+    found = [config_finding, check_manifest(_user_home(environ)), *check_models(config)]
     binary_finding, binary = check_binary(config, environ)
     found.append(binary_finding)
     env = dict(environ)

@@ -363,20 +363,22 @@ def check_socket_dir(config: HostConfig) -> Finding:
 
 def check_manifest(user_home: Path | None) -> Finding:
     """The daemon starts the plugin from manifest.json: present, current, a Python that runs."""
-    from .install import MANIFEST_NAME, manifest, plugin_dir
+    from .install import MANIFEST_NAME, manifest, plugin_dir, read_manifest
 
     path = plugin_dir(user_home) / MANIFEST_NAME
     reinstall = "run `plexum-openai-provider install` with the Python the daemon should use"
     try:
-        have = json.loads(path.read_text(encoding="utf-8"))
+        have = read_manifest(user_home)
     except FileNotFoundError:
         return Finding(
             "manifest", "warn", f"no {path}: the daemon cannot start the plugin", reinstall
         )
     except (OSError, ValueError) as exc:
         return Finding("manifest", "fail", f"{path} is unreadable: {exc}", reinstall)
+    if not isinstance(have, dict):
+        return Finding("manifest", "fail", f"{path} is not a JSON object", reinstall)
     want = manifest()
-    command = have.get("command") if isinstance(have, dict) else None
+    command = have.get("command")
     if not isinstance(command, str) or not os.access(command, os.X_OK):
         return Finding(
             "manifest", "fail", f"{path} starts {command!r}, which cannot be run", reinstall

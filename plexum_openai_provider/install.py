@@ -66,6 +66,12 @@ def manifest() -> dict[str, Any]:
     }
 
 
+def read_manifest(home: Path | None = None) -> object:
+    """The installed manifest, decoded; raises OSError (FileNotFoundError: not installed) or
+    ValueError (not JSON)."""
+    return json.loads((plugin_dir(home) / MANIFEST_NAME).read_text(encoding="utf-8"))
+
+
 def _dumps(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
