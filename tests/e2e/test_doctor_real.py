@@ -14,8 +14,8 @@ import pytest
 from conformance.codex_run import RealCodex
 from plexum_openai_provider.bridge.registration import default_plugin_command, ensure_registered
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
+from plexum_openai_provider.cli.doctor import run_checks
 from plexum_openai_provider.config import CONFIG_ENV
-from plexum_openai_provider.doctor import run_checks
 
 pytestmark = pytest.mark.e2e
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from plexum_openai_provider import doctor_codex, doctor_setup
 from plexum_openai_provider.bridge.registration import default_plugin_command, ensure_registered
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
+from plexum_openai_provider.cli import doctor_codex, doctor_setup
+from plexum_openai_provider.cli.doctor import run_checks
+from plexum_openai_provider.cli.doctor_setup import Finding
 from plexum_openai_provider.config import CONFIG_ENV
-from plexum_openai_provider.doctor import run_checks
-from plexum_openai_provider.doctor_setup import Finding
 
 from .conftest import FakeCodex, group_alive
 
@@ -305,7 +305,7 @@ async def test_a_stale_global_registration_fails_and_names_what_differs(doc: Doc
     doc.codex(
         "mcp", "add", "plexum-host-agent1",
         "--env", f"PLEXUM_MCP_SOCKET={socket}", "--env", "PLEXUM_MCP_AGENT_ID=agent1",
-        "--", "/gone/venv/bin/python", "-m", "plexum_openai_provider.mcp_host", "mcp-host",
+        "--", "/gone/venv/bin/python", *default_plugin_command()[1:], "mcp-host",
     )  # fmt: skip
     found = await doc.run(mcp_registration="global")
     stale = found["registration plexum-host-agent1"]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .config import DEFAULT_MODEL, HostConfig, load_config, resolve_config_path
-from .errors import ConfigError
+from ..config import DEFAULT_MODEL, HostConfig, load_config, resolve_config_path
+from ..errors import ConfigError
 
 Status = Literal["ok", "info", "warn", "fail", "skip"]
 
@@ -326,8 +326,8 @@ def check_rollouts(home: Path) -> Finding:
 
 
 def check_socket_dir(config: HostConfig) -> Finding:
-    from .bridge.errors import UnsafeSocketDirError
-    from .bridge.socket_path import default_socket_dir, ensure_socket_dir, stable_socket_path
+    from ..bridge.socket_path import default_socket_dir, ensure_socket_dir, stable_socket_path
+    from ..errors import UnsafeSocketDirError
 
     directory = Path(config.socket_dir) if config.socket_dir else default_socket_dir()
     try:

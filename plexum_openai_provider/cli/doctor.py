@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..config import codex_home
 from .doctor_codex import check_login, check_registrations, check_version
 from .doctor_setup import (
     Finding,
@@ -24,7 +25,6 @@ from .doctor_setup import (
     check_rollouts,
     check_socket_dir,
 )
-from .thread_mirror import codex_home
 
 
 def _user_home(environ: Mapping[str, str]) -> Path | None:
@@ -34,7 +34,7 @@ def _user_home(environ: Mapping[str, str]) -> Path | None:
 def plugin_command(environ: Mapping[str, str]) -> list[str]:
     """The `mcp-host` command a turn registers: the installed manifest's interpreter if any (the
     daemon's `serve` runs on it), else this one."""
-    from .bridge.registration import default_plugin_command
+    from ..bridge.registration import default_plugin_command
     from .install import read_manifest
 
     command = default_plugin_command()

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from . import __version__
-from .config import HostConfig, load_config
-from .errors import ConfigError
-from .plugin.version import PROTOCOL_VERSION
-from .sessions import atomic_write_text
+from ..config import HostConfig, load_config
+from ..errors import ConfigError
+from ..files import atomic_write_text
+from ..plugin.version import PROTOCOL_VERSION
+from ..version import __version__
 
 PLUGIN_NAME = "plexum-openai-provider"
 MANIFEST_NAME = "manifest.json"

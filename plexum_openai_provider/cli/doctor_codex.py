@@ -4,16 +4,15 @@ its config.toml. Each call runs with stdin closed, under a timeout, in its own p
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .codex.version import NEWEST_TESTED, SUPPORTED_FLOOR, parse_version, version_text
-from .config import HostConfig
+from ..codex.version import NEWEST_TESTED, SUPPORTED_FLOOR, parse_version, version_text
+from ..config import HostConfig
+from ..process import run_captured
 from .doctor_setup import Finding
-from .process import reap, spawn, terminate_group, write_and_close
 
 CODEX_CALL_TIMEOUT_S = 20.0
 
@@ -32,23 +31,12 @@ async def run_codex(
     """Run `binary args` with stdin closed; on timeout its whole process group is stopped."""
     timeout_s = CODEX_CALL_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        proc = await spawn([binary, *args], cwd=Path("/"), env=env)
+        code, out, err = await run_captured([binary, *args], env=env, timeout_s=timeout_s)
+    except TimeoutError:
+        return CodexRun(None, "", "", f"it did not finish in {timeout_s:g} s and was stopped")
     except OSError as exc:
         return CodexRun(None, "", "", f"cannot start it: {exc}")
-    await write_and_close(proc, b"")
-    assert proc.stdout is not None and proc.stderr is not None
-    reads = asyncio.gather(proc.stdout.read(), proc.stderr.read())
-    try:
-        async with asyncio.timeout(timeout_s):
-            out, err = await reads
-            await proc.wait()
-    except TimeoutError:
-        await terminate_group(proc, grace_s=1.0)
-        reads.cancel()
-        return CodexRun(None, "", "", f"it did not finish in {timeout_s:g} s and was stopped")
-    finally:
-        await reap(proc)
-    return CodexRun(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+    return CodexRun(code, out, err)
 
 
 def _tail(text: str, lines: int = 5) -> str:
@@ -137,13 +125,13 @@ def _stale_reasons(
     item: Mapping[str, object], socket_dir: Path | None, plugin_command: Sequence[str]
 ) -> tuple[str, list[str]]:
     """(agent id or "?", why the entry is not what the plugin would register; empty: it is)."""
-    from .bridge.names import server_name
-    from .bridge.registration import AGENT_ENV, _entry_from_get, wanted_entry
-    from .bridge.socket_path import stable_socket_path
+    from ..bridge.names import server_name
+    from ..bridge.socket_path import stable_socket_path
+    from ..codex.mcp_entry import AGENT_ENV, entry_from_get, is_disabled, wanted_entry
 
-    if item.get("enabled") is False:
+    if is_disabled(item):
         return "?", ["it is disabled, so codex starts no server for it"]
-    have = _entry_from_get(item)
+    have = entry_from_get(item)
     if have is None:
         return "?", ["it is not a stdio server"]
     agent = have.env.get(AGENT_ENV)
@@ -167,7 +155,7 @@ async def check_registrations(
     config: HostConfig, path: str, env: Mapping[str, str], plugin_command: Sequence[str]
 ) -> list[Finding]:
     """Codex's `plexum-host-*` entries: what mode `global` needs, what mode `per-turn` leaves."""
-    from .bridge.names import PREFIX
+    from ..bridge.names import PREFIX
 
     run = await run_codex(path, ["mcp", "list", "--json"], env)
     try:
