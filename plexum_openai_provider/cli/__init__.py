@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("mcp-host", help="the MCP relay codex starts for an agent (not for people)")
     say = sub.add_parser("say", help="run one turn and show its events")
-    say.add_argument("--agent", default="cli", help="agent id (default: cli)")
+    say.add_argument(
+        "--agent", help="agent id (default: cli- + a short hash of the workspace's path)"
+    )
     say.add_argument("--workspace", default=".", help="the agent's workspace (default: cwd)")
     say.add_argument("--session", default="default", help="Plexum session id (default: default)")
     say.add_argument("--model", default="codex", help="Plexum model id (default: codex)")

@@ -244,6 +244,13 @@ async def test_no_config_file_warns_and_points_at_install(doc: Doctor) -> None:
     assert "plexum-openai-provider install" in config.fix
 
 
+async def test_a_config_variable_naming_a_missing_file_fails(doc: Doctor) -> None:
+    doc.monkeypatch.setenv(CONFIG_ENV, str(doc.home / "typo.json"))
+    findings = await run_checks(None, dict(os.environ))
+    config = {f.check: f for f in findings}["config"]
+    assert config.status == "fail" and f"(named by ${CONFIG_ENV})" in config.message
+
+
 async def test_not_logged_in_fails_with_codex_login(doc: Doctor) -> None:
     found = await doc.run()
     login = found["login"]

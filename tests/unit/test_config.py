@@ -128,3 +128,11 @@ def test_null_leaves_codex_home_and_socket_dir_unset_but_not_other_keys(tmp_path
     assert (config.codex_home, config.socket_dir) == (None, None)
     with pytest.raises(ConfigError, match="'binary'"):
         load_config(str(write(tmp_path, {"binary": None})))
+
+
+def test_a_config_variable_naming_a_missing_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "typo.json"))
+    with pytest.raises(ConfigError, match=r"typo\.json: file not found \(named by \$PLEXUM"):
+        load_config()
