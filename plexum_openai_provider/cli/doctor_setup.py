@@ -19,7 +19,7 @@ from ..errors import ConfigError
 
 Status = Literal["ok", "info", "warn", "fail", "skip"]
 
-# What a systemd unit (and many daemons' supervisors) give a service when nothing sets PATH.
+# About what a systemd unit (and most supervisors) gives a service when nothing sets PATH.
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -201,7 +201,8 @@ def check_binary(config: HostConfig, environ: Mapping[str, str]) -> tuple[Findin
                 "binary",
                 "warn",
                 f"{binary!r} is found only through your shell's PATH, at {found}. A daemon under "
-                f"systemd gets PATH={MINIMAL_PATH} and will not find it (the systemd trap)",
+                f"systemd gets a minimal PATH (checked: {MINIMAL_PATH}) and will not find it "
+                "(the systemd trap)",
                 _systemd_fix(found),
             ),
             found,
