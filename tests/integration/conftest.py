@@ -39,7 +39,9 @@ class FakeCodex:
     def invocations(self) -> list[dict[str, Any]]:
         if not self.log_path.exists():
             return []
-        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+        # bytes.splitlines: str.splitlines also splits at U+2028, U+0085… that a prompt may hold
+        # (the log is JSON written with ensure_ascii=False, so they stay raw inside strings).
+        return [json.loads(line) for line in self.log_path.read_bytes().splitlines()]
 
     def workspace(self, name: str = "ws") -> Path:
         path = self.root / name
