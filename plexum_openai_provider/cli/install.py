@@ -99,7 +99,10 @@ def _install_config(directory: Path, *, force: bool) -> tuple[Action, str | None
     if force:
         if path.read_bytes() == text.encode("utf-8"):
             return "unchanged", None
-        os.replace(path, path.with_name("config.json.bak"))
+        # Copy, then replace: config.json exists at every instant, the old or the new one.
+        staged = path.with_name(".config.json.bak.tmp")
+        shutil.copy2(path, staged)
+        os.replace(staged, path.with_name("config.json.bak"))
         atomic_write_text(path, text)
         return "replaced", None
     try:
