@@ -51,14 +51,32 @@ def test_install_writes_a_default_config_with_every_key_and_a_manifest(tmp_path:
     ]
 
 
-def test_the_manifest_command_line_reaches_the_cli(tmp_path: Path) -> None:
+def test_the_manifest_starts_serve_which_speaks_its_protocol_version(tmp_path: Path) -> None:
     install(tmp_path)
     manifest = json.loads((plugin_dir(tmp_path) / "manifest.json").read_text())
-    # `serve` itself belongs to the protocol; here: the interpreter and `-m` reach our CLI.
-    argv = [manifest["command"], *manifest["args"][:-1], "--help"]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocol_version": manifest["protocol_version"],
+            "host": {"name": "t", "version": "0"},
+        },
+    }
+    # As the daemon would: the manifest's argv, from anywhere, stdin closed after one request.
+    result = subprocess.run(
+        [manifest["command"], *manifest["args"]],
+        input=json.dumps(initialize) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr
-    assert "usage: plexum-openai-provider" in result.stdout
+    answer = json.loads(result.stdout.splitlines()[0])["result"]
+    assert answer["protocol_version"] == manifest["protocol_version"]
+    assert answer["plugin"] == {"name": manifest["name"], "version": manifest["version"]}
 
 
 def test_install_prints_the_remaining_steps(tmp_path: Path) -> None:
