@@ -63,6 +63,16 @@ def test_a_missing_workspace_is_a_json_error_event_with_json(
     assert "not a directory" in event["message"]
 
 
+def test_an_unreadable_output_schema_is_a_json_error_event_with_json(
+    fake_codex: FakeCodex,
+) -> None:
+    result = fake_codex.cli("say", "--json", "--output-schema", "nope.json", "x")
+    assert result.returncode == 2
+    (event,) = json_lines(result.stdout)
+    assert (event["type"], event["code"]) == ("error", "config")
+    assert event["message"].startswith("--output-schema: cannot read")
+
+
 def test_without_json_a_config_error_stays_off_stdout(fake_codex: FakeCodex) -> None:
     result = fake_codex.cli("say", "x", config={"turn_timeout": 5})
     assert result.returncode == 2 and result.stdout == ""
