@@ -30,7 +30,12 @@ class BadScenario(Exception):
 
 def _version(environ: Mapping[str, str]) -> str:
     # Fast path: `--version` without a scenario imports neither the scenario nor dataclasses.
-    return _load(environ)[1].version if environ.get("FAKE_CODEX_SCENARIO") else DEFAULT_VERSION
+    if not environ.get("FAKE_CODEX_SCENARIO"):
+        return DEFAULT_VERSION
+    scenario, behaviour = _load(environ)
+    if scenario is not None and scenario.reported_version is not None:
+        return scenario.reported_version
+    return behaviour.version
 
 
 def _load(environ: Mapping[str, str]) -> tuple[Scenario | None, Behaviour]:
@@ -60,7 +65,7 @@ def _exec(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
 def _login(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
     from fake_codex.login import run_login
 
-    return run_login(args, environ)
+    return run_login(args, environ, _load(environ)[1])
 
 
 def _mcp(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:

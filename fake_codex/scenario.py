@@ -136,6 +136,9 @@ class Scenario:
     turns: tuple[Turn, ...]
     description: str = ""
     codex_version: str = DEFAULT_CODEX_VERSION
+    # What `codex --version` prints instead of codex_version (any text): lets a test show a wrapper
+    # an old or odd codex without the fake emulating it.
+    reported_version: str | None = None
     source: str = "<memory>"
 
 
@@ -354,7 +357,8 @@ def _turn(value: Any, at: _At) -> Turn:
 def parse_scenario(document: Any, source: str = "<memory>") -> Scenario:
     """Build a `Scenario` from an already decoded JSON document."""
     at = _At(source)
-    d = _obj(document, at, {"schema_version", "description", "codex_version", "turns"})
+    top = {"schema_version", "description", "codex_version", "reported_version", "turns"}
+    d = _obj(document, at, top)
     version = d.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         raise at.key("schema_version").fail(f"unsupported schema_version {version!r} (want 1)")
@@ -366,6 +370,7 @@ def parse_scenario(document: Any, source: str = "<memory>") -> Scenario:
         turns=turns,
         description=_opt_str(d, "description", at) or "",
         codex_version=_opt_str(d, "codex_version", at) or DEFAULT_CODEX_VERSION,
+        reported_version=_opt_str(d, "reported_version", at),
         source=source,
     )
 

@@ -72,6 +72,12 @@ class Behaviour:
         0.150.1 warns for the gpt-6 models it does not know, 0.135.0 never warns)."""
         return self.family >= 150
 
+    @property
+    def api_key_configured_text(self) -> bool:
+        """`login status` with an API key says `API key configured - …` plus a line about when it
+        is checked (0.169); 0.135.0 and 0.150.1 say `Logged in using an API key - …` (real)."""
+        return self.family >= 169
+
     def knows_model(self, model: str) -> bool:
         """codex has metadata for `model` (no `Model metadata ... not found` item)."""
         return model in _KNOWN_MODELS[self.family]

@@ -1,8 +1,9 @@
 """HostConfig: the operator's config.json, validated strictly.
 
 Path: `--config FILE`, else `$PLEXUM_OPENAI_PROVIDER_CONFIG`, else
-`~/.plexum/plugins/plexum-openai-provider/config.json`. A missing file means defaults; bad JSON,
-an unknown key or a wrong type is one ConfigError naming the file and the key.
+`~/.plexum/plugins/plexum-openai-provider/config.json`. A missing default file means defaults (a
+file named by the option or the variable must exist); bad JSON, an unknown key or a wrong type is
+one ConfigError naming the file and the key.
 """
 
 from __future__ import annotations
@@ -120,12 +121,17 @@ _FIELDS = {
 }
 
 
+_UNSET_BY_NULL = ("codex_home", "socket_dir")
+
+
 def parse_config(raw: Any, path: str) -> HostConfig:
     """Validate a decoded config.json object."""
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a JSON object", path=path)
     values: dict[str, Any] = {}
     for key, value in raw.items():
+        if value is None and key in _UNSET_BY_NULL:
+            continue  # `install` writes every key, these two as null ("codex's own default")
         if key == "model_args":
             values[key] = _parse_model_args(value, path)
         elif key in _FIELDS:
@@ -164,6 +170,13 @@ def load_config(explicit: str | None = None) -> HostConfig:
     except FileNotFoundError:
         if explicit:
             raise ConfigError("file not found", path=str(path)) from None
+        if os.environ.get(CONFIG_ENV):
+            # Naming a file is asking for it: silently running on defaults would hide a typo.
+            raise ConfigError(
+                f"file not found (named by ${CONFIG_ENV}); fix the path or unset the variable "
+                "to use the default config",
+                path=str(path),
+            ) from None
         return HostConfig(source=str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", path=str(path)) from exc

@@ -118,7 +118,8 @@ async def run_captured(
 ) -> tuple[int, str, str]:
     """Run a short command to its end: (exit code, stdout, stderr), stdin closed.
 
-    Raises OSError when it cannot start and TimeoutError (after killing it) when it overruns.
+    Raises OSError when it cannot start and TimeoutError (after killing its process group) when it
+    overruns; what it left in its group is killed either way.
     """
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -132,8 +133,11 @@ async def run_captured(
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()
     except TimeoutError:
-        proc.kill()
+        # The whole group: a launcher (npm's node wrapper) killed alone orphans what it started.
+        signal_group(proc.pid, signal.SIGKILL)
         await proc.wait()
         raise
+    finally:
+        signal_group(proc.pid, signal.SIGKILL)  # stragglers of a finished command
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")

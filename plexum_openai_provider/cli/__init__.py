@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("mcp-host", help="the MCP relay codex starts for an agent (not for people)")
     say = sub.add_parser("say", help="run one turn and show its events")
-    say.add_argument("--agent", default="cli", help="agent id (default: cli)")
+    say.add_argument(
+        "--agent", help="agent id (default: cli- + a short hash of the workspace's path)"
+    )
     say.add_argument("--workspace", default=".", help="the agent's workspace (default: cwd)")
     say.add_argument("--session", default="default", help="Plexum session id (default: default)")
     say.add_argument("--model", default="codex", help="Plexum model id (default: codex)")
@@ -76,6 +78,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="raw events, one JSON object per line")
     demo.add_argument("--keep", action="store_true", help="keep the throwaway folder")
+    doctor = sub.add_parser(
+        "doctor", help="check the setup the daemon runs the plugin in, and say what to fix"
+    )
+    doctor.add_argument("--config", help="config.json to check instead of the default path")
+    doctor.add_argument("--json", action="store_true", help="the findings as one JSON object")
+    install = sub.add_parser(
+        "install", help="write the plugin's config.json and daemon manifest under ~/.plexum"
+    )
+    install.add_argument(
+        "--force", action="store_true", help="replace an existing config.json with the defaults"
+    )
     return parser
 
 
@@ -112,4 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .consume import consume
 
         return consume(args)
+    if args.command == "doctor":
+        from .doctor import doctor
+
+        return doctor(args)
+    if args.command == "install":
+        from .install import install
+
+        return install(args)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -1,14 +1,17 @@
 """`say`: one turn from a terminal. `--json` prints each canonical event as one JSON line (the
-stable machine format); otherwise events are rendered for people: text on stdout, everything else
-on stderr. Ctrl-C or SIGTERM cancels the turn cleanly (codex is stopped, the turn ends in error).
+stable machine format), a config error included; otherwise events are rendered for people: text
+on stdout, everything else (tool calls with their block ids too) on stderr. The default agent is
+one per workspace. Ctrl-C or SIGTERM cancels the turn cleanly (codex is stopped, it ends in error).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -16,11 +19,29 @@ from pathlib import Path
 
 from ..config import HostConfig, load_config
 from ..errors import ConfigError
-from ..events import CanonicalEvent, Usage
+from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage
 from ..turn import TurnRequest, open_turn
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+PREVIEW_CHARS = 100
+
+
+def default_agent_id(workspace: Path) -> str:
+    """`cli-` + a short hash of the resolved workspace: two `say` in different workspaces get
+    different agents (so different tool sockets), one workspace always the same."""
+    resolved = os.fsencode(workspace.resolve())
+    return "cli-" + hashlib.sha256(resolved).hexdigest()[:12]
+
+
+def _usage_error(args: argparse.Namespace, message: str, *, label: str = "") -> int:
+    """A config, model or workspace error: text for people and, with --json, the error event."""
+    print(f"plexum-openai-provider: {label}{message}", file=sys.stderr)
+    if args.json:
+        _print_json(ErrorEvent("config", message))
+    return EXIT_USAGE
 
 
 def say(args: argparse.Namespace) -> int:
@@ -30,23 +51,20 @@ def say(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         config.model_arg(args.model)
     except ConfigError as exc:
-        print(f"plexum-openai-provider: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(args, str(exc), label="config error: ")
     workspace = Path(args.workspace).resolve()
     if not workspace.is_dir():
-        print(f"plexum-openai-provider: workspace {workspace} is not a directory", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(args, f"workspace {workspace} is not a directory")
     schema = _read_schema(args.output_schema) if args.output_schema else None
     if isinstance(schema, str):
-        print(f"plexum-openai-provider: --output-schema: {schema}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(args, f"--output-schema: {schema}")
     prompt = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
     request = TurnRequest(
         prompt=prompt,
         workspace=workspace,
         session_id=args.session,
         model=args.model,
-        agent_id=args.agent,
+        agent_id=args.agent or default_agent_id(workspace),
         tools=() if args.no_tools else BUILTIN_TOOLS,
         call_tool=None if args.no_tools else call_builtin,
         # relative to the caller's cwd, not the workspace: the paths are the user's
@@ -118,6 +136,12 @@ def _print_human(event: CanonicalEvent) -> None:
         err.write(f"[{event.kind} {event.phase}] {_item_summary(event.detail)}\n")
     elif event.type == "structured_output":
         err.write(f"[structured output] {json.dumps(event.value, ensure_ascii=False)}\n")
+    elif event.type == "tool_call":
+        err.write(f"[tool call] {_tool_name(event)} · block {event.block_id} · ")
+        err.write(_preview(event.input) + "\n")
+    elif event.type == "tool_result":
+        label = "tool error" if event.is_error else "tool result"
+        err.write(f"[{label}] block {event.block_id} · {_preview(event.output)}\n")
     elif event.type == "message_end":
         err.write(
             f"[done] thread {event.thread_id} · this turn: {_usage_text(event.usage)}"
@@ -136,3 +160,27 @@ def _item_summary(detail: dict[str, object]) -> str:
     if isinstance(changes, list):
         return ", ".join(str(c.get("path")) for c in changes if isinstance(c, dict))
     return ""
+
+
+def _tool_name(call: ToolCall) -> str:
+    if call.server and call.tool:
+        return f"{call.tool} (MCP {call.server})"
+    inner = f", {len(call.inner_calls)} inner call(s)" if call.inner_calls else ""
+    return f"{call.name}{inner}"
+
+
+def _text_of(value: object) -> str:
+    """A tool input or output as text: strings as they are, MCP/Responses parts by their text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(p, dict) for p in value):
+        texts = [str(p.get("text")) for p in value if isinstance(p.get("text"), str)]
+        if texts:
+            return " ".join(texts)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _preview(value: object) -> str:
+    """One short line: whitespace folded, cut at PREVIEW_CHARS."""
+    line = " ".join(_text_of(value).split())
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"

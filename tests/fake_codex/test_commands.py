@@ -30,6 +30,14 @@ def test_versions_follow_the_scenario(env: Any) -> None:
     assert env.run(["exec", "--version"], scenario=path).stdout == b"codex-cli-exec 0.135.0\n"
 
 
+def test_a_reported_version_changes_only_what_version_prints(env: Any) -> None:
+    path = env.root / "old.json"
+    doc = {"schema_version": 1, "codex_version": "0.135.0", "reported_version": "0.120.0"}
+    path.write_text(json.dumps({**doc, "turns": []}))
+    assert env.run(["--version"], scenario=path).stdout == b"codex-cli 0.120.0\n"
+    assert env.run(["exec", "--version"], scenario=path).stdout == b"codex-cli-exec 0.135.0\n"
+
+
 def test_login_status_without_auth_json_is_not_logged_in(env: Any) -> None:
     result = env.run(["login", "status"], extra_env={"OPENAI_API_KEY": "sk-test"})
     assert (result.returncode, result.stdout, result.stderr) == (1, b"", b"Not logged in\n")
@@ -44,6 +52,17 @@ def test_login_status_with_an_api_key_shows_it_masked(env: Any) -> None:
     assert result.stderr == (
         b"API key configured - sk-test-***bcdef\n"
         b"Authentication is checked when you send a request.\n"
+    )
+
+
+def test_login_status_with_an_api_key_uses_the_older_words_before_0_169(env: Any) -> None:
+    env.home.mkdir()
+    auth = {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-1234567890abcdef"}
+    (env.home / "auth.json").write_text(json.dumps(auth))
+    result = env.run(["login", "status"], scenario=write_scenario(env, [], version="0.150.1"))
+    assert (result.returncode, result.stderr) == (
+        0,
+        b"Logged in using an API key - sk-test-***bcdef\n",
     )
 
 

@@ -265,11 +265,12 @@ def test_secret_looking_environment_values_are_redacted() -> None:
 
 def test_login_status_masks_the_api_key_like_codex() -> None:
     assert mask_key("sk-test-1234567890abcdef") == "sk-test-***bcdef"
-    assert status_text(None) == ("Not logged in\n", 1)
-    text, code = status_text(
-        json.loads('{"auth_mode":"apikey","OPENAI_API_KEY":"sk-test-1234567890abcdef"}')
-    )
+    new, old = behaviour_for("0.169.0"), behaviour_for("0.150.1")
+    assert status_text(None, new) == ("Not logged in\n", 1)
+    auth = json.loads('{"auth_mode":"apikey","OPENAI_API_KEY":"sk-test-1234567890abcdef"}')
+    text, code = status_text(auth, new)
     assert code == 0 and text.startswith("API key configured - sk-test-***bcdef\n")
+    assert status_text(auth, old) == ("Logged in using an API key - sk-test-***bcdef\n", 0)
 
 
 def test_history_mismatches_say_what_was_expected_and_what_the_history_holds() -> None:

@@ -14,6 +14,7 @@ import pytest
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
+from plexum_openai_provider.cli.say import default_agent_id
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, Item, MessageEnd, ToolCall
 from plexum_openai_provider.turn import TurnRequest, run_turn
@@ -42,7 +43,8 @@ def tool_turn(agent: str, text: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("mode", ["per-turn", "global"])
 def test_say_calls_the_builtin_echo_end_to_end(provider: ProviderOnFake, mode: str) -> None:
-    provider.scenario([tool_turn("cli", "ping 42")], codex_version="0.135.0")
+    agent = default_agent_id(provider.workspace())  # say's agent when --agent is not given
+    provider.scenario([tool_turn(agent, "ping 42")], codex_version="0.135.0")
     config = {"mcp_registration": mode, "socket_dir": str(provider.root / "sock")}
     result = provider.cli("say", "--json", "call echo", config=config)
     assert result.returncode == 0, result.stderr

@@ -121,3 +121,18 @@ def test_unsupported_model_lists_the_supported_ones() -> None:
 
 def test_a_supported_model_without_model_args_is_passed_as_is() -> None:
     assert HostConfig(supported_models=("gpt-5.5",)).model_arg("gpt-5.5") == "gpt-5.5"
+
+
+def test_null_leaves_codex_home_and_socket_dir_unset_but_not_other_keys(tmp_path: Path) -> None:
+    config = load_config(str(write(tmp_path, {"codex_home": None, "socket_dir": None})))
+    assert (config.codex_home, config.socket_dir) == (None, None)
+    with pytest.raises(ConfigError, match="'binary'"):
+        load_config(str(write(tmp_path, {"binary": None})))
+
+
+def test_a_config_variable_naming_a_missing_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "typo.json"))
+    with pytest.raises(ConfigError, match=r"typo\.json: file not found \(named by \$PLEXUM"):
+        load_config()
