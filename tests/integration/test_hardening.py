@@ -1,0 +1,591 @@
+"""Issue 9, tried from the outside: each numbered fault as a real run on the fake codex (or on a
+replayed capture of the real one), driven through `run_turn`, the CLI or consume."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plexum_openai_provider import (
+    ErrorEvent,
+    MessageEnd,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+    TurnRequest,
+    load_config,
+    run_turn,
+)
+from plexum_openai_provider.errors import ConfigError
+
+from .conftest import FAST_LIMITS, FakeCodex, group_alive, types
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+ECHO = ToolSpec("echo", "echo back", {"type": "object", "properties": {"text": {"type": "string"}}})
+
+SHELL = {
+    "type": "function_call",
+    "name": "exec_command",
+    "arguments": {"cmd": "echo REAL_CALL"},
+    "call_id": "call_real",
+}
+TOOL_TURN = {"requests": [{"output": [SHELL]}, {"output": [{"type": "message", "text": "ok"}]}]}
+
+
+def tool_turn(call_id: str) -> dict[str, Any]:
+    call = {**SHELL, "call_id": call_id}
+    return {"requests": [{"output": [call]}, {"output": [{"type": "message", "text": "ok"}]}]}
+
+
+async def echo_tool(name: str, arguments: dict[str, Any]) -> Any:
+    return arguments.get("text", "")
+
+
+def replay_binary(root: Path, lines: list[str], *, then: str = "exit 0") -> str:
+    """A `codex` that reads the prompt to EOF, prints `lines`, then ends as `then` says:
+    `exit N`, `signal N` or `hang`. It writes its pid to `<root>/replay.pid` first."""
+    script = root / f"replay-{len(list(root.glob('replay-*')))}"
+    body = f"""#!{sys.executable}
+import os, sys, signal, time
+open({str(root / "replay.pid")!r}, "w").write(str(os.getpid()))
+sys.stdin.buffer.read()
+for line in {lines!r}:
+    sys.stdout.write(line + "\\n")
+sys.stdout.flush()
+how, _, arg = {then!r}.partition(" ")
+if how == "signal":
+    signal.signal(int(arg), signal.SIG_DFL)
+    os.kill(os.getpid(), int(arg))
+    time.sleep(5)
+elif how == "hang":
+    time.sleep(60)
+sys.exit(int(arg or 0))
+"""
+    script.write_text(body)
+    script.chmod(0o755)
+    return str(script)
+
+
+def fixture_lines(name: str) -> list[str]:
+    return (FIXTURES / f"{name}.stdout.jsonl").read_text().splitlines()
+
+
+def started(thread_id: str = "019a0000-0000-7000-8000-000000000001") -> list[str]:
+    return [json.dumps({"type": "thread.started", "thread_id": thread_id}), '{"type":"turn.started"}']
+
+
+COMPLETED = json.dumps(
+    {"type": "turn.completed", "usage": {"input_tokens": 1, "output_tokens": 1}}
+)
+
+
+def item(kind: str, phase: str = "completed", **fields: Any) -> str:
+    return json.dumps({"type": f"item.{phase}", "item": {"id": "item_0", "type": kind, **fields}})
+
+
+def say_bytes(
+    fake: FakeCodex, args: list[str], stdin: bytes = b"", config: dict[str, Any] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    config_path = fake.root / "config.json"
+    body = {"binary": fake.config.binary, "codex_home": fake.config.codex_home, **(config or {})}
+    config_path.write_text(json.dumps(body))
+    argv = [sys.executable, "-m", "plexum_openai_provider.cli", "say", "--config", str(config_path)]
+    argv += ["--workspace", str(fake.workspace()), *args]
+    return subprocess.run(argv, capture_output=True, timeout=60, input=stdin)
+
+
+# -- 1. a prompt that is not valid UTF-8 --------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["stdin", "argv"])
+def test_a_non_utf8_prompt_is_a_config_error_before_codex_starts(
+    fake_codex: FakeCodex, where: str
+) -> None:
+    if where == "stdin":
+        result = say_bytes(fake_codex, ["--json", "--", "-"], stdin=b"caf\xe9 \xff")
+    else:
+        result = say_bytes(fake_codex, ["--json", "--", os.fsdecode(b"caf\xe9 \xff")])
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert result.returncode == 2
+    assert b"UTF-8" in result.stderr
+    assert fake_codex.invocations() == []  # nothing started
+
+
+async def test_a_library_prompt_with_lone_surrogates_ends_in_one_config_error(
+    fake_codex: FakeCodex,
+) -> None:
+    events = await fake_codex.turn("caf\udce9")
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent)
+    assert events[0].code == "config" and "UTF-8" in events[0].message
+    assert fake_codex.invocations() == []
+
+
+# -- 2. errors while offering tools ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["too_long", "parent_is_a_file"])
+async def test_a_socket_dir_that_cannot_be_used_is_an_mcp_error(
+    fake_codex: FakeCodex, case: str
+) -> None:
+    if case == "too_long":
+        socket_dir = fake_codex.root / ("d" * 120)
+    else:
+        (fake_codex.root / "plainfile").write_text("x")
+        socket_dir = fake_codex.root / "plainfile" / "sock"
+    config = fake_codex.with_config(socket_dir=str(socket_dir))
+    request = TurnRequest(
+        prompt="hi", workspace=fake_codex.workspace(), tools=(ECHO,), call_tool=echo_tool
+    )
+    events = await run_turn(config, request, FAST_LIMITS)
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent), events
+    assert events[0].code == "mcp" and str(socket_dir)[:40] in events[0].message
+
+
+# -- 3. a real-time signal ----------------------------------------------------------------------
+
+
+async def test_codex_killed_by_a_realtime_signal_is_an_exit_error_naming_it(
+    fake_codex: FakeCodex,
+) -> None:
+    binary = replay_binary(fake_codex.root, started(), then="signal 40")
+    events = await fake_codex.turn(config=fake_codex.with_config(binary=binary))
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "exit"
+    assert "signal 40" in end.message
+
+
+# -- 4. the lock and a cancelled task -------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["task_cancel", "asyncio_timeout"])
+async def test_cancelling_the_task_while_it_waits_for_the_lock_leaks_no_lock(
+    fake_codex: FakeCodex, how: str
+) -> None:
+    ws = fake_codex.workspace()
+    holder = os.open(ws / ".plexum-codex-session.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        if how == "task_cancel":
+            task = asyncio.create_task(fake_codex.turn())
+            await asyncio.wait({task}, timeout=0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    await fake_codex.turn()
+        # A cancelled turn leaves no task of its own running (an orphaned lock waiter would
+        # take the lock once it is free and keep it).
+        await asyncio.sleep(0)
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+    finally:
+        os.close(holder)
+    # Each later turn must get the lock: an orphaned waiter would take it and keep it.
+    async with asyncio.timeout(20):
+        for _ in range(2):
+            assert isinstance((await fake_codex.turn())[-1], MessageEnd)
+    probe = os.open(ws / ".plexum-codex-session.lock", os.O_RDWR)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(probe)
+
+
+# -- 5. mcp-host and modules in the workspace ---------------------------------------------------
+
+
+async def test_mcp_host_never_imports_modules_from_the_workspace(fake_codex: FakeCodex) -> None:
+    fake_codex.scenario([{"requests": [{"output": [{"type": "message", "text": "x"}]}]}])
+    ws = fake_codex.workspace()
+    marker = fake_codex.root / "imported-from-workspace"
+    for module in ("select", "socket", "json", "selectors"):
+        (ws / f"{module}.py").write_text(f"open({str(marker)!r}, 'a').write({module!r})\n")
+    (ws / "plexum_openai_provider").mkdir()
+    (ws / "plexum_openai_provider" / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'a').write('package')\n"
+    )
+    config = fake_codex.with_config(socket_dir=str(fake_codex.root / "sock"))
+    request = TurnRequest(prompt="hi", workspace=ws, tools=(ECHO,), call_tool=echo_tool)
+    events = await run_turn(config, request, FAST_LIMITS)
+    assert isinstance(events[-1], MessageEnd), events
+    assert not marker.exists(), marker.read_text()
+
+
+# -- 6. a forged session file ---------------------------------------------------------------
+
+
+def session_file(ws: Path) -> dict[str, Any]:
+    return dict(json.loads((ws / ".plexum-codex-session").read_text()))
+
+
+def forge_rollout(fake: FakeCodex, thread_id: str) -> Path:
+    """A rollout-looking file OUTSIDE CODEX_HOME/sessions with a call the model never made."""
+    outside = fake.root / "elsewhere"
+    outside.mkdir(exist_ok=True)
+    forged = outside / f"rollout-2026-01-01T00-00-00-{thread_id}.jsonl"
+    call = {
+        "timestamp": "2026-01-01T00:00:00.000Z",
+        "type": "response_item",
+        "payload": {
+            "type": "function_call",
+            "name": "exec_command",
+            "arguments": '{"cmd":"forged"}',
+            "call_id": "call_forged",
+        },
+    }
+    forged.write_text(json.dumps(call) + "\n")
+    return forged
+
+
+async def test_a_forged_rollout_path_in_the_session_file_is_not_trusted(
+    fake_codex: FakeCodex,
+) -> None:
+    fake_codex.scenario([tool_turn("call_first"), tool_turn("call_second")])
+    ws = fake_codex.workspace()
+    await fake_codex.turn()
+    body = session_file(ws)
+    entry = body["threads"]["default"]
+    forged = forge_rollout(fake_codex, entry["thread_id"])
+    before = forged.read_bytes()
+    entry["rollout_path"], entry["rollout_offset"] = str(forged), 0
+    (ws / ".plexum-codex-session").write_text(json.dumps(body))
+    events = await fake_codex.turn("again")
+    calls = [e.block_id for e in events if isinstance(e, ToolCall)]
+    assert calls == ["call_second"]
+    stored = session_file(ws)["threads"]["default"]["rollout_path"]
+    assert Path(stored).is_relative_to(Path(str(fake_codex.config.codex_home)) / "sessions")
+    # consume must never rewrite a file outside CODEX_HOME/sessions either.
+    entry["rollout_path"] = str(forged)
+    (ws / ".plexum-codex-session").write_text(json.dumps(body))
+    result = fake_codex.cli("consume", "--json", "call_forged")
+    assert forged.read_bytes() == before
+    assert json.loads(result.stdout)["unknown"] == ["call_forged"], result
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"rollout_offset": -5},
+        {"rollout_offset": 10**15},
+        {"rollout_offset": True},
+        {"rollout_path": "sessions/../../../../etc/passwd"},
+        {"rollout_path": "\x00"},
+        {"usage_total": {"input_tokens": "many"}},
+        {"usage_total": {"input_tokens": -1}},
+        {"model_arg": "--dangerously-do-x"},
+    ],
+    ids=lambda e: next(iter(e)) + "=" + repr(next(iter(e.values())))[:20],
+)
+async def test_hostile_values_in_the_session_file_do_not_reach_codex_or_the_mirror(
+    fake_codex: FakeCodex, entry: dict[str, Any]
+) -> None:
+    fake_codex.scenario([tool_turn("call_first"), tool_turn("call_second")])
+    ws = fake_codex.workspace()
+    await fake_codex.turn()
+    body = session_file(ws)
+    body["threads"]["default"].update(entry)
+    (ws / ".plexum-codex-session").write_text(json.dumps(body))
+    events = await fake_codex.turn("again")
+    assert types(events).count("error") + types(events).count("message_end") == 1
+    if isinstance(events[-1], MessageEnd):
+        assert [e.block_id for e in events if isinstance(e, ToolCall)] == ["call_second"]
+        assert events[-1].usage.input_tokens >= 0
+    argv = fake_codex.invocations()[-1]["argv"]
+    assert "--dangerously-do-x" not in argv[: argv.index("--")] or argv.count("--model") == 1
+
+
+# -- 7. a failed rollout read ---------------------------------------------------------------
+
+
+async def test_a_rollout_that_shrank_does_not_poison_later_turns(fake_codex: FakeCodex) -> None:
+    fake_codex.scenario([tool_turn("call_1"), tool_turn("call_2"), tool_turn("call_3")])
+    ws = fake_codex.workspace()
+    await fake_codex.turn()
+    path = Path(session_file(ws)["threads"]["default"]["rollout_path"])
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[: len(lines) // 2]))  # shrank: the stored offset is past EOF
+    second = await fake_codex.turn("two")
+    third = await fake_codex.turn("three")
+    assert [e.block_id for e in second if isinstance(e, ToolCall)] == ["call_2"]
+    assert [e.block_id for e in third if isinstance(e, ToolCall)] == ["call_3"]
+    assert not [e for e in third if e.type == "warning"]
+
+
+async def test_a_rollout_read_error_is_recovered_on_the_next_turn(
+    fake_codex: FakeCodex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_codex.scenario([tool_turn("call_1"), tool_turn("call_2"), tool_turn("call_3")])
+    await fake_codex.turn()
+    ws = fake_codex.workspace()
+    body = session_file(ws)
+    body["threads"]["default"]["rollout_offset"] += 1  # not a line start any more
+    (ws / ".plexum-codex-session").write_text(json.dumps(body))
+    second = await fake_codex.turn("two")
+    third = await fake_codex.turn("three")
+    assert [e.block_id for e in second if isinstance(e, ToolCall)] == ["call_2"]
+    assert [e.block_id for e in third if isinstance(e, ToolCall)] == ["call_3"]
+
+
+# -- 8 / 9. config numbers and relative paths ---------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e999"])
+@pytest.mark.parametrize("key", ["turn_timeout_s", "idle_timeout_s", "consume_wait_s"])
+def test_non_finite_numbers_in_the_config_are_rejected(tmp_path: Path, key: str, text: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(f'{{"{key}": {text}}}')
+    with pytest.raises(ConfigError) as raised:
+        load_config(str(path))
+    assert key in str(raised.value) or "number" in str(raised.value)
+
+
+def test_relative_paths_in_the_config_are_resolved_against_its_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"codex_home": "home", "socket_dir": "./sock"}')
+    config = load_config(str(folder / "config.json"))
+    assert config.codex_home == str(folder / "home")
+    assert config.socket_dir == str(folder / "sock")
+
+
+# -- 10. codex mcp get/add ----------------------------------------------------------------------
+
+
+def hanging_mcp_binary(root: Path) -> str:
+    """A `codex` whose `mcp get` forks a child that outlives it, then hangs (the npm launcher)."""
+    script = root / "codex-mcp-hang"
+    script.write_text(
+        f"""#!{sys.executable}
+import os, subprocess, sys, time
+child = subprocess.Popen(["sleep", "60"])
+open({str(root / "mcp.pids")!r}, "w").write(f"{{os.getpid()}} {{child.pid}}")
+time.sleep(60)
+"""
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+async def wait_for_file(path: Path, timeout: float = 10.0) -> str:
+    async with asyncio.timeout(timeout):
+        while not path.exists() or not path.read_text():
+            await asyncio.sleep(0.02)
+    return path.read_text()
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_codex_mcp_get_that_hangs_is_stopped_with_its_whole_group(
+    fake_codex: FakeCodex, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    import plexum_openai_provider.bridge.registration as registration
+
+    monkeypatch.setattr(registration, "_CLI_TIMEOUT", 1.0 if how == "timeout" else 60.0)
+    config = fake_codex.with_config(
+        binary=hanging_mcp_binary(fake_codex.root),
+        mcp_registration="global",
+        socket_dir=str(fake_codex.root / "sock"),
+    )
+    request = TurnRequest(
+        prompt="hi", workspace=fake_codex.workspace(), tools=(ECHO,), call_tool=echo_tool
+    )
+    task = asyncio.create_task(run_turn(config, request, FAST_LIMITS))
+    leader, child = map(int, (await wait_for_file(fake_codex.root / "mcp.pids")).split())
+    if how == "cancel":
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        events = await asyncio.wait_for(task, 20)
+        assert events[-1].type == "error" and events[-1].code == "mcp"  # type: ignore[union-attr]
+    assert not group_alive(leader, within_s=5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+# -- 11. secrets and prompts in the debug log ---------------------------------------------------
+
+
+async def test_the_debug_log_masks_every_form_of_secret_and_hides_the_prompt(
+    fake_codex: FakeCodex, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = (
+        "--config=api_key=SECRET1",
+        "-cmodel_providers.x.auth_token=SECRET2",
+        "-c",
+        'model_providers={x={name="x", api_key="SECRET3", http_headers={Authorization="SECRET4"}}}',
+        "--config",
+        "env_key=SECRET5",
+    )
+    config = fake_codex.with_config(extra_args=extra)
+    caplog.set_level(logging.DEBUG, logger="plexum_openai_provider")
+    await fake_codex.turn("my private prompt", config=config)
+    text = caplog.text
+    for n in range(1, 6):
+        assert f"SECRET{n}" not in text
+    assert "my private prompt" not in text
+    assert "17 characters" in text or "17 chars" in text
+
+
+async def test_the_prompt_is_logged_when_the_operator_opts_in(
+    fake_codex: FakeCodex, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="plexum_openai_provider")
+    config = fake_codex.with_config(log_prompts=True)
+    await fake_codex.turn("my private prompt", config=config)
+    assert "my private prompt" in caplog.text
+
+
+# -- 12. misleading or lossy outcomes -----------------------------------------------------------
+
+
+async def test_turn_completed_without_thread_started_says_so(fake_codex: FakeCodex) -> None:
+    binary = replay_binary(fake_codex.root, ['{"type":"turn.started"}', COMPLETED])
+    events = await fake_codex.turn(config=fake_codex.with_config(binary=binary))
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "protocol"
+    assert "thread.started" in end.message
+    assert "no turn.completed" not in end.message
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n\t"])
+async def test_an_empty_prompt_is_a_config_error_before_codex_starts(
+    fake_codex: FakeCodex, prompt: str
+) -> None:
+    events = await fake_codex.turn(prompt)
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent) and events[0].code == "config"
+    assert "empty" in events[0].message
+    assert fake_codex.invocations() == []
+
+
+def test_a_reader_closing_says_stdout_mid_turn_gets_no_traceback(fake_codex: FakeCodex) -> None:
+    fake_codex.scenario([{**TOOL_TURN, "faults": {"hang_after_lines": 3}}])
+    config_path = fake_codex.root / "config.json"
+    body = {"binary": fake_codex.config.binary, "codex_home": fake_codex.config.codex_home}
+    config_path.write_text(json.dumps(body))
+    argv = [sys.executable, "-m", "plexum_openai_provider.cli", "say", "--json", "--no-tools"]
+    argv += ["--config", str(config_path), "--workspace", str(fake_codex.workspace()), "hi"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away (`| head -1`)
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=30) != 0
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert not group_alive(fake_codex.invocations()[0]["pgid"])
+
+
+async def test_the_retry_after_a_lost_thread_uses_the_requested_model(
+    fake_codex: FakeCodex,
+) -> None:
+    ws = fake_codex.workspace()
+    lost = "019a0000-0000-7000-8000-0000000000aa"
+    record = {"thread_id": lost, "model_arg": "old-model", "usage_total": {}}
+    body = {"version": 1, "threads": {"default": record}}
+    (ws / ".plexum-codex-session").write_text(json.dumps(body))
+    config = fake_codex.with_config(
+        supported_models=("codex", "new"), model_args={"new": "new-model"}
+    )
+    events = await fake_codex.turn(config=config, model="new")
+    assert isinstance(events[-1], MessageEnd), events
+    retry = fake_codex.invocations()[-1]["argv"]
+    assert "resume" not in retry
+    assert retry[retry.index("--model") + 1] == "new-model"
+
+
+# -- 13. the mapper against codex 0.169-0.171's schema -----------------------------------------
+
+
+async def test_a_plan_only_turn_gives_the_host_the_plan_text(fake_codex: FakeCodex) -> None:
+    lines = [*started(), item("plan", text="1. read\n2. write"), COMPLETED]
+    events = await fake_codex.turn(
+        config=fake_codex.with_config(binary=replay_binary(fake_codex.root, lines))
+    )
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["1. read\n2. write"]
+    assert isinstance(events[-1], MessageEnd)
+
+
+async def test_unknown_item_types_reach_the_host_as_typed_items(fake_codex: FakeCodex) -> None:
+    lines = [*started(), item("hologram", phase="started", beams=3), COMPLETED]
+    events = await fake_codex.turn(
+        config=fake_codex.with_config(binary=replay_binary(fake_codex.root, lines))
+    )
+    items = [e for e in events if e.type == "item"]
+    assert len(items) == 1 and items[0].kind == "hologram"  # type: ignore[union-attr]
+    assert items[0].detail == {"beams": 3}  # type: ignore[union-attr]
+
+
+async def test_a_running_collab_tool_call_pauses_the_idle_timer(fake_codex: FakeCodex) -> None:
+    lines = [*started(), item("collab_tool_call", phase="started", tool="wait")]
+    binary = replay_binary(fake_codex.root, lines, then="hang")
+    config = fake_codex.with_config(binary=binary, idle_timeout_s=0.5, turn_timeout_s=2.0)
+    events = await fake_codex.turn(config=config)
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "timeout", end  # not idle_timeout
+
+
+@pytest.mark.parametrize(
+    ("capture", "code", "hint"),
+    [
+        ("err_404", "model_rejected", "model_args"),
+        ("err_400", "turn_failed", None),
+        ("err_400plain", "turn_failed", None),
+        ("err_401", "auth", "codex login"),
+    ],
+)
+async def test_captured_http_failures_are_classified_by_what_the_body_says(
+    fake_codex: FakeCodex, capture: str, code: str, hint: str | None
+) -> None:
+    binary = replay_binary(fake_codex.root, fixture_lines(capture), then="exit 1")
+    events = await fake_codex.turn(config=fake_codex.with_config(binary=binary))
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == code, end
+    if hint is not None:
+        assert hint in end.message
+
+
+async def test_a_400_about_input_length_mentioning_the_model_is_not_model_rejected(
+    fake_codex: FakeCodex,
+) -> None:
+    body = {
+        "error": {
+            "message": "Your input exceeds the context window of this model.",
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": "context_length_exceeded",
+        }
+    }
+    message = json.dumps(body)
+    lines = [
+        *started(),
+        json.dumps({"type": "error", "message": message}),
+        json.dumps({"type": "turn.failed", "error": {"message": message}}),
+    ]
+    binary = replay_binary(fake_codex.root, lines, then="exit 1")
+    events = await fake_codex.turn(config=fake_codex.with_config(binary=binary))
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "turn_failed", end
+    assert "context window" in end.message
+
+
+# -- the log line prefix ------------------------------------------------------------------------
+
+
+async def test_a_skipped_malformed_line_is_logged_with_the_project_prefix(
+    fake_codex: FakeCodex, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = [*started(), "not json", COMPLETED]
+    caplog.set_level(logging.WARNING)
+    await fake_codex.turn(config=fake_codex.with_config(binary=replay_binary(fake_codex.root, lines)))
+    skipped = [r.getMessage() for r in caplog.records if "malformed codex line" in r.getMessage()]
+    assert skipped and all(m.startswith("plexum-openai-provider: ") for m in skipped)
+
