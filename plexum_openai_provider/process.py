@@ -118,7 +118,8 @@ async def run_captured(
 ) -> tuple[int, str, str]:
     """Run a short command to its end: (exit code, stdout, stderr), stdin closed.
 
-    Raises OSError when it cannot start and TimeoutError (after killing it) when it overruns.
+    Raises OSError when it cannot start and TimeoutError when it overruns; on a timeout or a
+    cancellation its whole process group is killed and reaped first.
     """
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -131,9 +132,12 @@ async def run_captured(
     try:
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
+    except BaseException:
+        # Timed out or cancelled: the whole group goes, as for a turn — the npm launcher's
+        # native child would otherwise outlive the process we started.
+        signal_group(proc.pid, signal.SIGKILL)
+        await reap(proc)
         raise
+    await reap(proc)  # sweeps what it left in its group
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")

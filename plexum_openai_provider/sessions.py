@@ -56,6 +56,15 @@ class ThreadRecord:
         return out
 
 
+def _plain_model_arg(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 256
+        and not value.startswith("-")
+        and value.isprintable()
+    )
+
+
 class SessionStore:
     """The thread map of one workspace. Callers hold `workspace_lock` around read-modify-write."""
 
@@ -118,12 +127,23 @@ class SessionStore:
             model_arg = entry.get("model_arg")
             if not isinstance(thread_id, str) or not is_plain_id(thread_id):
                 raise self._corrupt(f"session {session_id!r} has no plain `thread_id`")
-            if model_arg is not None and not isinstance(model_arg, str):
-                raise self._corrupt(f"session {session_id!r}: `model_arg` must be a string")
+            if model_arg is not None and not _plain_model_arg(model_arg):
+                # It goes on codex's argv: a value that reads as an option is never passed.
+                raise self._corrupt(
+                    f"session {session_id!r}: `model_arg` must be a model name, not an option"
+                )
             usage = Usage.from_mapping(entry.get("usage_total"))
             path = entry.get("rollout_path")
             offset = entry.get("rollout_offset")
-            if not isinstance(path, str) or not isinstance(offset, int) or offset < 0:
+            # Only a hint (the mirror checks it against CODEX_HOME/sessions before any use);
+            # anything malformed is dropped, so the rollout is located afresh.
+            if (
+                not isinstance(path, str)
+                or "\x00" in path
+                or not isinstance(offset, int)
+                or isinstance(offset, bool)
+                or not 0 <= offset < 2**63
+            ):
                 path, offset = None, None
             out[session_id] = ThreadRecord(thread_id, model_arg, usage, path, offset)
         return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from ..codex.argv import build_exec_argv, redact_argv
 from ..codex.exec_stream import ThreadStarted
 from ..codex.thread_id import is_plain_id
-from ..config import HostConfig
+from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
 from ..events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
 from ..process import StderrTail, spawn, terminate_group, write_and_close
@@ -49,11 +50,28 @@ class ThreadLost:
         )
 
 
+def signal_text(number: int) -> str:
+    """`signal 9 (SIGKILL)`; a real-time or unknown signal has no name: `signal 40`."""
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
+    """The prompt for the debug log: its length and a digest, unless the operator opted in."""
+    if verbatim:
+        return repr(prompt)
+    digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{len(prompt)} characters, sha256 {digest} (set `log_prompts` to log the text)"
+
+
 def codex_env(config: HostConfig) -> dict[str, str]:
     """The environment codex (and `codex mcp`) runs with."""
     env = dict(os.environ)
-    if config.codex_home:
-        env["CODEX_HOME"] = config.codex_home
+    if config.codex_home or env.get("CODEX_HOME"):
+        # Absolute: codex runs in the workspace, and the mirror must read the same home.
+        env["CODEX_HOME"] = str(codex_home(config))
     return env
 
 
@@ -89,7 +107,8 @@ class Attempt:
             extra_args=[*config.extra_args, *self.extra_args],
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
-        log.debug("prompt: %r", request.prompt)
+        prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
+        log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=config.log_prompts))
         # Before codex starts: once it runs it appends this turn's lines to the same file.
         self.start = start_position(config, record)
         try:
@@ -100,14 +119,13 @@ class Attempt:
         except OSError as exc:
             yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
             return
-        self.on_spawn(proc.pid)
-
-        stderr = StderrTail()
-        helpers = [
-            asyncio.create_task(write_and_close(proc, request.prompt.encode("utf-8"))),
-            asyncio.create_task(stderr.drain(proc.stderr)),
-        ]
+        # From here on codex runs: every step sits inside this try, so none can skip the teardown.
+        helpers: list[asyncio.Task[None]] = []
         try:
+            self.on_spawn(proc.pid)
+            stderr = StderrTail()
+            helpers.append(asyncio.create_task(write_and_close(proc, prompt)))
+            helpers.append(asyncio.create_task(stderr.drain(proc.stderr)))
             try:
                 async with contextlib.aclosing(self._stream(proc)) as stream:
                     async for event in stream:
@@ -215,6 +233,13 @@ class Attempt:
         if isinstance(outcome, Completed) and thread_id is not None:
             usage = outcome.thread_usage if self.fresh_thread else outcome.turn_usage
             return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=outcome.thread_usage)
+        if isinstance(outcome, Completed):
+            return ErrorEvent(
+                "protocol",
+                "codex reported turn.completed but never thread.started, so the turn has no "
+                "thread id and the session cannot continue it. Check that `binary` is codex "
+                "(`codex --version`).",
+            )
         if isinstance(outcome, Failed):
             code, message = classify_failure(outcome.message)
             return ErrorEvent(code, message)
@@ -224,7 +249,7 @@ class Attempt:
             return ThreadLost(self.record.thread_id)
         if returncode is not None and returncode != 0:
             how = (
-                f"was killed by signal {signal.Signals(-returncode).name}"
+                f"was killed by {signal_text(-returncode)}"
                 if returncode < 0
                 else f"exited with code {returncode}"
             )

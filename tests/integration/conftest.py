@@ -95,7 +95,8 @@ def fake_codex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCodex:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "codex"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m fake_codex "$@"\n')
+    # -I: the fake runs in the workspace, whose own modules must not shadow the stdlib for it.
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -m fake_codex "$@"\n')
     shim.chmod(0o755)
     home = tmp_path / "codex-home"
     home.mkdir()

@@ -80,12 +80,13 @@ def fixture_lines(name: str) -> list[str]:
 
 
 def started(thread_id: str = "019a0000-0000-7000-8000-000000000001") -> list[str]:
-    return [json.dumps({"type": "thread.started", "thread_id": thread_id}), '{"type":"turn.started"}']
+    return [
+        json.dumps({"type": "thread.started", "thread_id": thread_id}),
+        '{"type":"turn.started"}',
+    ]
 
 
-COMPLETED = json.dumps(
-    {"type": "turn.completed", "usage": {"input_tokens": 1, "output_tokens": 1}}
-)
+COMPLETED = json.dumps({"type": "turn.completed", "usage": {"input_tokens": 1, "output_tokens": 1}})
 
 
 def item(kind: str, phase: str = "completed", **fields: Any) -> str:
@@ -116,7 +117,7 @@ def test_a_non_utf8_prompt_is_a_config_error_before_codex_starts(
         result = say_bytes(fake_codex, ["--json", "--", os.fsdecode(b"caf\xe9 \xff")])
     assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
     assert result.returncode == 2
-    assert b"UTF-8" in result.stderr
+    assert b"not valid UTF-8" in result.stdout + result.stderr
     assert fake_codex.invocations() == []  # nothing started
 
 
@@ -468,7 +469,8 @@ async def test_an_empty_prompt_is_a_config_error_before_codex_starts(
 
 
 def test_a_reader_closing_says_stdout_mid_turn_gets_no_traceback(fake_codex: FakeCodex) -> None:
-    fake_codex.scenario([{**TOOL_TURN, "faults": {"hang_after_lines": 3}}])
+    # Lines keep coming after the reader has gone, then codex hangs: only a cancel ends it.
+    fake_codex.scenario([{**TOOL_TURN, "faults": {"hang_after_lines": 6, "line_delay_ms": 200}}])
     config_path = fake_codex.root / "config.json"
     body = {"binary": fake_codex.config.binary, "codex_home": fake_codex.config.codex_home}
     config_path.write_text(json.dumps(body))
@@ -585,7 +587,8 @@ async def test_a_skipped_malformed_line_is_logged_with_the_project_prefix(
 ) -> None:
     lines = [*started(), "not json", COMPLETED]
     caplog.set_level(logging.WARNING)
-    await fake_codex.turn(config=fake_codex.with_config(binary=replay_binary(fake_codex.root, lines)))
+    await fake_codex.turn(
+        config=fake_codex.with_config(binary=replay_binary(fake_codex.root, lines))
+    )
     skipped = [r.getMessage() for r in caplog.records if "malformed codex line" in r.getMessage()]
     assert skipped and all(m.startswith("plexum-openai-provider: ") for m in skipped)
-
