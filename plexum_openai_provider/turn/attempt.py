@@ -21,7 +21,7 @@ from ..codex.thread_id import is_plain_id
 from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
 from ..events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
-from ..process import StderrTail, spawn, terminate_group, write_and_close
+from ..process import StderrTail, signal_group, spawn, terminate_group, write_and_close
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
 from .mapper import Completed, Failed, TurnMapper, classify_failure
@@ -92,6 +92,7 @@ class Attempt:
     thread_id: str | None = field(default=None, init=False)
     fresh_thread: bool = field(init=False)
     start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
+    prompt_error: BaseException | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.mapper = TurnMapper(previous_total=self.record.usage_total if self.record else Usage())
@@ -124,7 +125,7 @@ class Attempt:
         try:
             self.on_spawn(proc.pid)
             stderr = StderrTail()
-            helpers.append(asyncio.create_task(write_and_close(proc, prompt)))
+            helpers.append(asyncio.create_task(self._feed(proc, prompt)))
             helpers.append(asyncio.create_task(stderr.drain(proc.stderr)))
             try:
                 async with contextlib.aclosing(self._stream(proc)) as stream:
@@ -148,8 +149,23 @@ class Attempt:
         finally:
             for task in helpers:
                 task.cancel()
-            # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
-            await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+            try:
+                # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
+                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+            except BaseException:
+                # Even a failing (or cancelled) graceful stop leaves no process behind.
+                signal_group(proc.pid, signal.SIGKILL)
+                raise
+
+    async def _feed(self, proc: asyncio.subprocess.Process, prompt: bytes) -> None:
+        """Write the prompt and close stdin; if that fails, stop codex rather than let it wait
+        for EOF forever (or answer half a prompt)."""
+        try:
+            await write_and_close(proc, prompt)
+        except BaseException as exc:
+            self.prompt_error = exc
+            signal_group(proc.pid, signal.SIGKILL)
+            raise
 
     async def _stream(
         self, proc: asyncio.subprocess.Process
@@ -243,6 +259,12 @@ class Attempt:
         if isinstance(outcome, Failed):
             code, message = classify_failure(outcome.message)
             return ErrorEvent(code, message)
+        if self.prompt_error is not None:
+            return ErrorEvent(
+                "spawn",
+                f"the prompt could not be written to codex's stdin ({self.prompt_error!r}); "
+                "codex was stopped before it could answer",
+            )
         tail = stderr.text().strip()
         returncode = proc.returncode
         if self.record is not None and thread_id is None and NO_ROLLOUT in tail:

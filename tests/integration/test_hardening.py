@@ -97,7 +97,12 @@ def say_bytes(
     fake: FakeCodex, args: list[str], stdin: bytes = b"", config: dict[str, Any] | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     config_path = fake.root / "config.json"
-    body = {"binary": fake.config.binary, "codex_home": fake.config.codex_home, **(config or {})}
+    body = {
+        "binary": fake.config.binary,
+        "codex_home": fake.config.codex_home,
+        "socket_dir": str(fake.root / "sock"),
+        **(config or {}),
+    }
     config_path.write_text(json.dumps(body))
     argv = [sys.executable, "-m", "plexum_openai_provider.cli", "say", "--config", str(config_path)]
     argv += ["--workspace", str(fake.workspace()), *args]
@@ -285,7 +290,16 @@ async def test_a_forged_rollout_path_in_the_session_file_is_not_trusted(
         {"usage_total": {"input_tokens": -1}},
         {"model_arg": "--dangerously-do-x"},
     ],
-    ids=lambda e: next(iter(e)) + "=" + repr(next(iter(e.values())))[:20],
+    ids=[
+        "negative-offset",
+        "huge-offset",
+        "boolean-offset",
+        "path-traversal",
+        "nul-in-path",
+        "usage-not-a-number",
+        "negative-usage",
+        "option-as-model",
+    ],
 )
 async def test_hostile_values_in_the_session_file_do_not_reach_codex_or_the_mirror(
     fake_codex: FakeCodex, entry: dict[str, Any]
@@ -407,7 +421,7 @@ async def test_codex_mcp_get_that_hangs_is_stopped_with_its_whole_group(
             await task
     else:
         events = await asyncio.wait_for(task, 20)
-        assert events[-1].type == "error" and events[-1].code == "mcp"  # type: ignore[union-attr]
+        assert events[-1].type == "error" and events[-1].code == "mcp"
     assert not group_alive(leader, within_s=5)
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)
@@ -458,7 +472,7 @@ async def test_turn_completed_without_thread_started_says_so(fake_codex: FakeCod
     assert "no turn.completed" not in end.message
 
 
-@pytest.mark.parametrize("prompt", ["", "   \n\t"])
+@pytest.mark.parametrize("prompt", ["", "   \n\t"], ids=["empty", "whitespace"])
 async def test_an_empty_prompt_is_a_config_error_before_codex_starts(
     fake_codex: FakeCodex, prompt: str
 ) -> None:
@@ -522,8 +536,8 @@ async def test_unknown_item_types_reach_the_host_as_typed_items(fake_codex: Fake
         config=fake_codex.with_config(binary=replay_binary(fake_codex.root, lines))
     )
     items = [e for e in events if e.type == "item"]
-    assert len(items) == 1 and items[0].kind == "hologram"  # type: ignore[union-attr]
-    assert items[0].detail == {"beams": 3}  # type: ignore[union-attr]
+    assert len(items) == 1 and items[0].kind == "hologram"
+    assert items[0].detail == {"beams": 3}
 
 
 async def test_a_running_collab_tool_call_pauses_the_idle_timer(fake_codex: FakeCodex) -> None:
@@ -543,6 +557,7 @@ async def test_a_running_collab_tool_call_pauses_the_idle_timer(fake_codex: Fake
         ("err_400plain", "turn_failed", None),
         ("err_401", "auth", "codex login"),
     ],
+    ids=["404-model-does-not-exist", "400-bad-input", "400-plain-text", "401"],
 )
 async def test_captured_http_failures_are_classified_by_what_the_body_says(
     fake_codex: FakeCodex, capture: str, code: str, hint: str | None
@@ -592,3 +607,93 @@ async def test_a_skipped_malformed_line_is_logged_with_the_project_prefix(
     )
     skipped = [r.getMessage() for r in caplog.records if "malformed codex line" in r.getMessage()]
     assert skipped and all(m.startswith("plexum-openai-provider: ") for m in skipped)
+
+
+# -- more rows of the fault matrix ----------------------------------------------------------
+
+
+async def test_a_binary_that_is_a_directory_is_reported_as_not_executable(
+    fake_codex: FakeCodex,
+) -> None:
+    folder = fake_codex.root / "codex-dir"
+    folder.mkdir()
+    events = await fake_codex.turn(config=fake_codex.with_config(binary=str(folder)))
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent)
+    assert events[0].code == "binary_not_found" and "`binary`" in events[0].message
+
+
+async def test_a_100_mb_line_is_dropped_with_one_warning_and_the_turn_goes_on(
+    fake_codex: FakeCodex,
+) -> None:
+    reply = {"output": [{"type": "message", "text": "after"}]}
+    fake_codex.scenario(
+        [{"requests": [reply], "faults": {"big_line": {"after_line": 2, "mib": 100}}}]
+    )
+    events = await fake_codex.turn()
+    warnings = [e for e in events if e.type == "warning"]
+    assert len(warnings) == 1 and "byte limit" in warnings[0].message
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["after"]
+    assert isinstance(events[-1], MessageEnd)
+
+
+async def test_unknown_event_types_are_skipped_without_losing_the_events_around_them(
+    fake_codex: FakeCodex,
+) -> None:
+    lines = [
+        *started(),
+        '{"type":"thread.hologram","beams":3}',
+        item("agent_message", text="kept"),
+        '{"type":"turn.rewound"}',
+        COMPLETED,
+    ]
+    binary = replay_binary(fake_codex.root, lines)
+    events = await fake_codex.turn(config=fake_codex.with_config(binary=binary))
+    assert types(events) == ["text_delta", "message_end"]
+
+
+async def test_a_path_like_thread_id_from_codex_is_never_stored(fake_codex: FakeCodex) -> None:
+    lines = [*started("../../../etc/passwd"), item("agent_message", text="hi"), COMPLETED]
+    binary = replay_binary(fake_codex.root, lines)
+    events = await fake_codex.turn(config=fake_codex.with_config(binary=binary))
+    assert events[-1].type in ("message_end", "error")
+    assert any("not a plain id" in getattr(e, "message", "") for e in events)
+    session = fake_codex.workspace() / ".plexum-codex-session"
+    assert not session.exists() or "passwd" not in session.read_text()
+
+
+@pytest.mark.parametrize(
+    "agent",
+    ["../../etc/x", 'a"b\nc=d', "x" * 1000, "агент/один", "-c model=evil"],
+    ids=["traversal", "quotes-newline", "1000-chars", "unicode-slash", "option-like"],
+)
+async def test_hostile_agent_ids_get_a_safe_socket_and_working_tools(
+    fake_codex: FakeCodex, agent: str
+) -> None:
+    from plexum_openai_provider.bridge.names import namespace, server_name
+
+    call = {
+        "type": "function_call",
+        "namespace": namespace(server_name(agent)),
+        "name": "echo",
+        "arguments": {"text": "safe"},
+        "call_id": "call_h1",
+    }
+    fake_codex.scenario(
+        [{"requests": [{"output": [call]}, {"output": [{"type": "message", "text": "ok"}]}]}]
+    )
+    sockets = fake_codex.root / "sock"
+    config = fake_codex.with_config(socket_dir=str(sockets))
+    request = TurnRequest(
+        prompt="hi",
+        workspace=fake_codex.workspace(),
+        agent_id=agent,
+        tools=(ECHO,),
+        call_tool=echo_tool,
+    )
+    events = await run_turn(config, request, FAST_LIMITS)
+    assert isinstance(events[-1], MessageEnd), events[-1]
+    assert [e.block_id for e in events if isinstance(e, ToolCall)] == ["call_h1"]
+    made = [p for p in fake_codex.root.rglob("*") if p.name.endswith((".sock", ".sock.lock"))]
+    assert made and all(p.parent == sockets for p in made), made
+    argv = fake_codex.invocations()[-1]["argv"]
+    assert "model=evil" not in " ".join(argv[: argv.index("--")]).replace(agent, "")
