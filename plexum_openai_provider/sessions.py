@@ -15,6 +15,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,27 @@ class ThreadRecord:
         return out
 
 
+# The workspace is writable by the model: a session file is only read if it is a regular file
+# (a FIFO would block the turn forever, a symlink would read any file) of a sane size.
+MAX_SESSION_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"{info.st_size} bytes, over the {limit} byte limit")
+        chunks = []
+        while chunk := os.read(fd, 1024 * 1024):
+            chunks.append(chunk)
+        return b"".join(chunks)[: limit + 1]
+    finally:
+        os.close(fd)
+
+
 def _plain_model_arg(value: object) -> bool:
     return (
         isinstance(value, str)
@@ -73,7 +95,7 @@ class SessionStore:
 
     def load(self) -> dict[str, ThreadRecord]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = _read_regular_file(self.path, MAX_SESSION_FILE_BYTES).decode("utf-8")
         except FileNotFoundError:
             return {}
         except (OSError, UnicodeDecodeError) as exc:
@@ -160,7 +182,9 @@ async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> in
 
     Waiting polls without blocking the loop, so a cancelled waiter leaves nothing behind.
     """
-    fd = os.open(workspace / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # O_NOFOLLOW: a symlink planted at the lock path must not make us open another file.
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(workspace / LOCK_FILE, flags, 0o600)
     try:
         while True:
             try:

@@ -342,6 +342,23 @@ ROWS: tuple[Row, ...] = (
         "path-like thread id stored",
         "refused",
     ),
+    *(
+        _h(
+            f"test_a_session_file_that_is_not_a_sane_regular_file_is_a_clear_error[{c}]",
+            f"session file is {what}",
+            "one error{session_store}; no hang; codex never started",
+        )
+        for c, what in (
+            ("fifo", "a FIFO"),
+            ("huge", "17 MiB"),
+            ("symlink", "a symlink to another file"),
+        )
+    ),
+    _h(
+        "test_a_symlink_planted_at_the_lock_path_is_not_followed",
+        "symlink planted at the lock path",
+        "error{session_store} naming the lock; target untouched",
+    ),
     _h(
         "test_a_forged_rollout_path_in_the_session_file_is_not_trusted",
         "forged rollout_path outside CODEX_HOME/sessions",

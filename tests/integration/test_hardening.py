@@ -697,3 +697,35 @@ async def test_hostile_agent_ids_get_a_safe_socket_and_working_tools(
     assert made and all(p.parent == sockets for p in made), made
     argv = fake_codex.invocations()[-1]["argv"]
     assert "model=evil" not in " ".join(argv[: argv.index("--")]).replace(agent, "")
+
+
+@pytest.mark.parametrize("planted", ["fifo", "huge", "symlink"])
+async def test_a_session_file_that_is_not_a_sane_regular_file_is_a_clear_error(
+    fake_codex: FakeCodex, planted: str
+) -> None:
+    ws = fake_codex.workspace()
+    session = ws / ".plexum-codex-session"
+    if planted == "fifo":
+        os.mkfifo(session)  # reading it would block the turn forever
+    elif planted == "huge":
+        with open(session, "wb") as f:
+            f.truncate(17 * 1024 * 1024)
+    else:
+        target = fake_codex.root / "secret.txt"
+        target.write_text('{"version": 1, "threads": {}}')
+        session.symlink_to(target)
+    events = await asyncio.wait_for(fake_codex.turn(), 30)
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent), events
+    assert events[0].code == "session_store"
+    assert fake_codex.invocations() == []
+
+
+async def test_a_symlink_planted_at_the_lock_path_is_not_followed(fake_codex: FakeCodex) -> None:
+    ws = fake_codex.workspace()
+    target = fake_codex.root / "elsewhere.txt"
+    target.write_text("keep me")
+    (ws / ".plexum-codex-session.lock").symlink_to(target)
+    events = await fake_codex.turn()
+    assert len(events) == 1 and isinstance(events[0], ErrorEvent)
+    assert events[0].code == "session_store" and "lock" in events[0].message
+    assert target.read_text() == "keep me"
