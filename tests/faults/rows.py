@@ -501,10 +501,71 @@ ROWS: tuple[Row, ...] = (
     ),
 )
 
-# Faults the matrix cannot hold yet, and why.
-PENDING: tuple[tuple[str, str], ...] = (
-    (
-        "daemon protocol: malformed input to `serve`",
-        "`serve` is not on main yet; its rows go in tests/faults/rows.py under DAEMON",
+SV = "tests/integration/test_serve.py::"
+SM = "tests/integration/test_serve_malformed.py::"
+
+# The daemon protocol (`serve`): malformed input and a host that misbehaves.
+DAEMON: tuple[Row, ...] = (
+    Row(
+        SM + "test_every_kind_of_bad_input_gets_an_actionable_error_and_the_plugin_goes_on",
+        "daemon: 21 kinds of bad input (not JSON, invalid UTF-8, NaN, batch, bad id/method/"
+        "params, relative workspace, bad tool schema, lone surrogate, overlong line, turn "
+        "before initialize, duplicate turn id)",
+        "a JSON-RPC error naming the field; serve goes on",
+        120.0,
+    ),
+    Row(
+        SM + "test_fuzzed_lines_never_stop_serve_from_answering_well_formed_requests",
+        "daemon: fuzzed request-shaped lines (hypothesis)",
+        "serve keeps answering well-formed requests",
+        120.0,
+    ),
+    *(
+        Row(
+            SV
+            + "test_a_tools_call_answered_badly_gives_codex_an_error_result_and_the_turn_goes_on"
+            + f"[{how}]",
+            f"daemon: the host answers tools/call {how}",
+            "codex gets an error result; the turn goes on",
+            60.0,
+        )
+        for how in ("slow", "failing", "garbage")
+    ),
+    *(
+        Row(
+            SV + f"test_eof_mid_turn_stops_codex_and_exits_0_within_the_kill_grace[{flag}]",
+            f"daemon: the host closes stdin mid-turn ({flag})",
+            "codex stopped; serve exits 0 within the kill grace",
+            60.0,
+        )
+        for flag in ("False", "True")
+    ),
+    Row(
+        SV + "test_sigterm_mid_turn_stops_codex_and_exits_0",
+        "daemon: SIGTERM mid-turn",
+        "codex stopped; serve exits 0",
+        60.0,
+    ),
+    Row(
+        SV + "test_shutdown_cancels_running_turns_reaps_codex_then_answers",
+        "daemon: shutdown during running turns",
+        "turns cancelled, codex reaped, then the answer",
+        60.0,
+    ),
+    Row(
+        SV + "test_a_turn_waiting_behind_another_turn_of_its_agent_can_be_cancelled",
+        "daemon: cancel of a turn queued behind its agent's turn",
+        "cancelled; nothing left waiting",
+        60.0,
+    ),
+    Row(
+        SV + "test_serve_refuses_an_invalid_config_before_any_protocol_message",
+        "daemon: invalid config.json",
+        "refused before any protocol message",
+        60.0,
     ),
 )
+ROWS = ROWS + DAEMON
+
+# Faults the matrix cannot hold yet, and why.
+PENDING: tuple[tuple[str, str], ...] = ()
