@@ -492,10 +492,16 @@ def test_a_reader_closing_says_stdout_mid_turn_gets_no_traceback(fake_codex: Fak
     argv += ["--config", str(config_path), "--workspace", str(fake_codex.workspace()), "hi"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()  # the reader goes away (`| head -1`)
-    stderr = proc.stderr.read()
-    assert proc.wait(timeout=30) != 0
+    try:
+        proc.stdout.readline()
+        proc.stdout.close()  # the reader goes away (`| head -1`)
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=30) != 0
+    finally:
+        if proc.poll() is None:  # a say that did not notice must not outlive the test
+            proc.terminate()
+            proc.wait(timeout=30)
+        proc.stderr.close()
     assert b"Traceback" not in stderr, stderr.decode()
     assert not group_alive(fake_codex.invocations()[0]["pgid"])
 
