@@ -182,6 +182,7 @@ async def no_tasks_left() -> None:
     assert not others, others
 
 
+@pytest.mark.timeout(600)  # a loaded machine slows every fake turn down
 @pytest.mark.parametrize("seam", sorted(TURN_SEAMS))
 @settings(max_examples=4, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
@@ -238,6 +239,7 @@ def test_a_turn_holds_its_invariant_whatever_fails_at_any_seam(
     asyncio.run(scenario())
 
 
+@pytest.mark.timeout(600)
 @settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(after_s=st.floats(0.0, 1.5), tools=st.booleans())
 def test_cancelling_a_turns_task_at_any_moment_leaves_nothing_behind(
@@ -285,6 +287,47 @@ CONSUME_SEAMS: dict[str, tuple[Any, str, bool]] = {
 }
 
 
+@dataclass(frozen=True)
+class Consumable:
+    """A workspace whose thread has one tool call, and its rollout before and after consume."""
+
+    workspace: Path
+    record: dict[str, Any]
+    rollout: Path
+    old: bytes
+    new: bytes
+
+    def restore(self) -> None:
+        self.rollout.write_bytes(self.old)
+        body = {"version": 1, "threads": {"default": self.record}}
+        (self.workspace / SESSION).write_text(json.dumps(body))
+
+
+async def consumable(fake: FakeCodex) -> Consumable:
+    """One real turn per test (not per example): the examples restore its files instead."""
+    ws_path = fake.workspace("consume")
+    if not (ws_path / SESSION).exists():
+        fake.scenario([TOOL_TURN])
+        events = await fake.turn(workspace=ws_path)
+        assert events[-1].type == "message_end", events[-1]
+        (ws_path / f"{SESSION}.orig").write_text((ws_path / SESSION).read_text())
+    record = json.loads((ws_path / f"{SESSION}.orig").read_text())["threads"]["default"]
+    rollout = Path(record["rollout_path"])
+    if not (rollout.parent / "orig").exists():
+        (rollout.parent / "orig").write_bytes(rollout.read_bytes())
+    old = (rollout.parent / "orig").read_bytes()
+    made = Consumable(ws_path, record, rollout, old, b"")
+    made.restore()
+    # What a successful consume makes of it, for comparison.
+    await consume_blocks(fake.config, ws_path, "default", ["call_inv"])
+    new = rollout.read_bytes()
+    assert new != old
+    made = Consumable(ws_path, record, rollout, old, new)
+    made.restore()
+    return made
+
+
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("seam", sorted(CONSUME_SEAMS))
 @settings(max_examples=3, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(error=st.sampled_from(sorted(ERRORS)), fail_on=st.integers(1, 2))
@@ -296,23 +339,9 @@ def test_consume_holds_its_invariant_whatever_fails_at_any_seam(
     error: str,
     fail_on: int,
 ) -> None:
-    fake_codex.scenario([TOOL_TURN])
-    ws_path = fake_codex.workspace(f"consume-{seam}-{error}-{fail_on}")
-    shutil.rmtree(ws_path)
-    ws_path.mkdir()
-
     async def scenario() -> None:
-        events = await fake_codex.turn(workspace=ws_path)
-        assert events[-1].type == "message_end"
-        record = json.loads((ws_path / SESSION).read_text())["threads"]["default"]
-        rollout = Path(record["rollout_path"])
-        old = rollout.read_bytes()
-        # What a successful consume makes of it, for comparison.
-        await consume_blocks(fake_codex.config, ws_path, "default", ["call_inv"])
-        new = rollout.read_bytes()
-        assert new != old
-        rollout.write_bytes(old)
-        (ws_path / SESSION).write_text(json.dumps({"version": 1, "threads": {"default": record}}))
+        made = await consumable(fake_codex)
+        ws_path, rollout, old, new = made.workspace, made.rollout, made.old, made.new
         with monkeypatch.context() as patch:
             owner, name, is_async = CONSUME_SEAMS[seam]
             target = Seam(owner, name, is_async)
