@@ -96,15 +96,17 @@ async def test_a_failed_request_ends_the_turn_with_one_error(
     assert [e.type for e in events].count("error") == 1
 
 
-def codex_processes() -> set[int]:
+def codex_processes(cwd: Path) -> set[int]:
+    """Live codex processes running in `cwd` (other checkouts on the machine run codex too)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
+                where = os.readlink(entry / "cwd")
             except OSError:
                 continue
-            if b".codex-cache" in cmdline:
+            if b".codex-cache" in cmdline and where == str(cwd):
                 found.add(int(entry.name))
     return found
 
@@ -120,7 +122,7 @@ async def test_cancel_mid_turn_leaves_no_codex_process(
         binary = Path(str(native).split("/node_modules/")[0]) / "node_modules/.bin/codex"
         assert binary.exists(), binary
     slow = {"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}
-    before = codex_processes()
+    before = codex_processes(tmp_path)
     request = TurnRequest(prompt="hi", workspace=tmp_path)
     async with ResponsesServer([slow]) as server:
         config = config_for(binary, home, server, version)
@@ -131,9 +133,9 @@ async def test_cancel_mid_turn_leaves_no_codex_process(
             result = await asyncio.wait_for(events, 20)
     assert result[-1] == ErrorEvent("cancelled", "the turn was cancelled")
     deadline = asyncio.get_running_loop().time() + 5
-    while codex_processes() - before and asyncio.get_running_loop().time() < deadline:
+    while codex_processes(tmp_path) - before and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
-    assert codex_processes() - before == set()
+    assert codex_processes(tmp_path) - before == set()
 
 
 async def _collect(turn: Any) -> list[Any]:
