@@ -46,6 +46,8 @@ class HostConfig:
     # `serve`: how long a `tools/call` to the daemon may take before codex gets an error result
     # (below codex's own tool_timeout_sec of 600, so the model reads our message, not codex's).
     tool_timeout_s: float = 300.0
+    # Prompts are private: the debug log shows a prompt's length and digest unless this is true.
+    log_prompts: bool = False
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
     def model_arg(self, model: str) -> str | None:
@@ -85,6 +87,12 @@ def _expect_seconds(value: Any, key: str, path: str) -> float:
     return float(value)
 
 
+def _expect_bool(value: Any, key: str, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError("must be true or false", path=path, key=key)
+    return value
+
+
 MCP_MODES = ("per-turn", "global")
 
 
@@ -118,6 +126,7 @@ _FIELDS = {
     "consume_marker": _expect_str,
     "consume_wait_s": _expect_seconds,
     "tool_timeout_s": _expect_seconds,
+    "log_prompts": _expect_bool,
 }
 
 
@@ -141,9 +150,12 @@ def parse_config(raw: Any, path: str) -> HostConfig:
             raise ConfigError(f"unknown key; known keys: {known}", path=path, key=key)
     if "supported_models" in values and not values["supported_models"]:
         raise ConfigError("must list at least one model", path=path, key="supported_models")
+    # A relative path would be read against each process's cwd (codex and mcp-host run in the
+    # workspace): resolve it against the config file's folder, once.
+    folder = Path(path).absolute().parent
     for key in ("codex_home", "socket_dir"):
         if key in values:
-            values[key] = os.path.expanduser(values[key])
+            values[key] = str(folder / os.path.expanduser(values[key]))
     return HostConfig(source=path, **values)
 
 
@@ -152,7 +164,7 @@ def codex_home(config: HostConfig) -> Path:
     if config.codex_home:
         return Path(config.codex_home)
     from_env = os.environ.get("CODEX_HOME")
-    return Path(from_env) if from_env else Path.home() / ".codex"
+    return Path(from_env).absolute() if from_env else Path.home() / ".codex"
 
 
 def resolve_config_path(explicit: str | None = None) -> Path:
@@ -181,7 +193,7 @@ def load_config(explicit: str | None = None) -> HostConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc}", path=str(path)) from exc
     try:
-        raw = json.loads(text)
+        raw = json.loads(text)  # NaN/Infinity parse; every number key refuses them by name
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=str(path)

@@ -46,11 +46,13 @@ async def consume_blocks(
             raise ConsumeError(
                 f"no rollout file for thread {record.thread_id} under {codex_home(config)}/sessions"
             )
-        offsets = [record.rollout_offset] if record.rollout_offset is not None else []
+        # The stored offset belongs to the stored path only (a forged or stale one is dropped).
+        keep = record.rollout_offset is not None and remembered == path
+        offsets = [record.rollout_offset] if keep and record.rollout_offset is not None else []
         result = await asyncio.to_thread(
             consume_rollout, path, ids, marker=config.consume_marker, offsets=offsets
         )
-        new_offset = result.offsets[0] if result.offsets else record.rollout_offset
+        new_offset = result.offsets[0] if result.offsets else None
         store.put(session_id, replace(record, rollout_path=str(path), rollout_offset=new_offset))
         return result
     finally:

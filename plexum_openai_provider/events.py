@@ -35,6 +35,7 @@ ErrorCode = Literal[
     "mcp",  # the turn's tools could not be offered to codex (socket, registration)
     "protocol",  # codex ended the stream without any terminal event
     "structured_output",  # an output schema was given, but the final message is not JSON
+    "internal",  # a bug in the plugin: an unexpected exception, caught so the turn still ends
 ]
 
 ERROR_CODES: tuple[str, ...] = ErrorCode.__args__  # type: ignore[attr-defined]
@@ -59,7 +60,8 @@ class Usage:
         values = {}
         for key in USAGE_KEYS:
             value = raw.get(key, 0)
-            values[key] = value if isinstance(value, int) and not isinstance(value, bool) else 0
+            plain = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            values[key] = value if plain else 0
         return cls(**values)
 
     def minus(self, earlier: Usage) -> Usage:

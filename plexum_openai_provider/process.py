@@ -118,8 +118,8 @@ async def run_captured(
 ) -> tuple[int, str, str]:
     """Run a short command to its end: (exit code, stdout, stderr), stdin closed.
 
-    Raises OSError when it cannot start and TimeoutError (after killing its process group) when it
-    overruns; what it left in its group is killed either way.
+    Raises OSError when it cannot start and TimeoutError when it overruns; on a timeout or a
+    cancellation its whole process group is killed and reaped first.
     """
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -132,12 +132,12 @@ async def run_captured(
     try:
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()
-    except TimeoutError:
-        # The whole group: a launcher (npm's node wrapper) killed alone orphans what it started.
+    except BaseException:
+        # Timed out or cancelled: the whole group goes, as for a turn — the npm launcher's
+        # native child would otherwise outlive the process we started.
         signal_group(proc.pid, signal.SIGKILL)
-        await proc.wait()
+        await reap(proc)
         raise
-    finally:
-        signal_group(proc.pid, signal.SIGKILL)  # stragglers of a finished command
+    await reap(proc)  # sweeps what it left in its group
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")

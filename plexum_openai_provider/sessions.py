@@ -15,6 +15,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,36 @@ class ThreadRecord:
         return out
 
 
+# The workspace is writable by the model: a session file is only read if it is a regular file
+# (a FIFO would block the turn forever, a symlink would read any file) of a sane size.
+MAX_SESSION_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"{info.st_size} bytes, over the {limit} byte limit")
+        chunks = []
+        while chunk := os.read(fd, 1024 * 1024):
+            chunks.append(chunk)
+        return b"".join(chunks)[: limit + 1]
+    finally:
+        os.close(fd)
+
+
+def _plain_model_arg(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 256
+        and not value.startswith("-")
+        and value.isprintable()
+    )
+
+
 class SessionStore:
     """The thread map of one workspace. Callers hold `workspace_lock` around read-modify-write."""
 
@@ -64,7 +95,7 @@ class SessionStore:
 
     def load(self) -> dict[str, ThreadRecord]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = _read_regular_file(self.path, MAX_SESSION_FILE_BYTES).decode("utf-8")
         except FileNotFoundError:
             return {}
         except (OSError, UnicodeDecodeError) as exc:
@@ -118,12 +149,23 @@ class SessionStore:
             model_arg = entry.get("model_arg")
             if not isinstance(thread_id, str) or not is_plain_id(thread_id):
                 raise self._corrupt(f"session {session_id!r} has no plain `thread_id`")
-            if model_arg is not None and not isinstance(model_arg, str):
-                raise self._corrupt(f"session {session_id!r}: `model_arg` must be a string")
+            if model_arg is not None and not _plain_model_arg(model_arg):
+                # It goes on codex's argv: a value that reads as an option is never passed.
+                raise self._corrupt(
+                    f"session {session_id!r}: `model_arg` must be a model name, not an option"
+                )
             usage = Usage.from_mapping(entry.get("usage_total"))
             path = entry.get("rollout_path")
             offset = entry.get("rollout_offset")
-            if not isinstance(path, str) or not isinstance(offset, int) or offset < 0:
+            # Only a hint (the mirror checks it against CODEX_HOME/sessions before any use);
+            # anything malformed is dropped, so the rollout is located afresh.
+            if (
+                not isinstance(path, str)
+                or "\x00" in path
+                or not isinstance(offset, int)
+                or isinstance(offset, bool)
+                or not 0 <= offset < 2**63
+            ):
                 path, offset = None, None
             out[session_id] = ThreadRecord(thread_id, model_arg, usage, path, offset)
         return out
@@ -140,7 +182,9 @@ async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> in
 
     Waiting polls without blocking the loop, so a cancelled waiter leaves nothing behind.
     """
-    fd = os.open(workspace / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # O_NOFOLLOW: a symlink planted at the lock path must not make us open another file.
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(workspace / LOCK_FILE, flags, 0o600)
     try:
         while True:
             try:

@@ -39,8 +39,12 @@ class RegistrationResult:
 
 
 def default_plugin_command() -> list[str]:
-    """This interpreter running the relay directly: absolute, and no console-script detour."""
-    return [sys.executable, "-m", RELAY_MODULE]
+    """This interpreter running the relay directly: absolute, and no console-script detour.
+
+    `-I` (isolated): codex starts the relay in the workspace, and `python -m` would otherwise put
+    that folder first on sys.path, so a cloned repository's `json.py` or `select.py` would run on
+    every turn; -I also drops PYTHONPATH and the user site."""
+    return [sys.executable, "-I", "-m", RELAY_MODULE]
 
 
 async def _codex(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -58,7 +59,13 @@ def say(args: argparse.Namespace) -> int:
     schema = _read_schema(args.output_schema) if args.output_schema else None
     if isinstance(schema, str):
         return _usage_error(args, f"--output-schema: {schema}")
-    prompt = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    # Bytes, decoded as argv is (undecodable bytes kept as surrogates): the turn then refuses a
+    # non-UTF-8 prompt with a `config` error instead of a traceback here.
+    prompt = (
+        sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        if args.text == ["-"]
+        else " ".join(args.text)
+    )
     request = TurnRequest(
         prompt=prompt,
         workspace=workspace,
@@ -81,17 +88,26 @@ async def _run(
 ) -> int:
     loop = asyncio.get_running_loop()
     last: CanonicalEvent | None = None
+    reader_gone = False
     async with open_turn(config, request) as turn:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, turn.cancel)
         try:
             async for event in turn:
-                render(event)
                 last = event
+                if reader_gone:
+                    continue
+                try:
+                    render(event)
+                except BrokenPipeError:
+                    # Whoever read our output went away (`| head -1`): stop the turn cleanly.
+                    reader_gone = True
+                    turn.cancel()
+                    _silence_stdout()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-    if last is not None and last.type == "message_end":
+    if last is not None and last.type == "message_end" and not reader_gone:
         return EXIT_OK
     if last is not None and last.type == "error" and last.code == "config":
         return EXIT_USAGE
@@ -109,6 +125,15 @@ def _read_schema(path: str) -> dict[str, object] | str:
     if not isinstance(value, dict):
         return f"{path} must hold a JSON object (a JSON Schema)"
     return value
+
+
+def _silence_stdout() -> None:
+    """Point stdout and stderr at /dev/null, so the exit-time flush cannot fail on the pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def _print_json(event: CanonicalEvent) -> None:

@@ -262,7 +262,7 @@ class PluginServer:
             if terminal is None or not is_terminal(terminal):
                 await emit(
                     ErrorEvent(
-                        "protocol",
+                        "internal",
                         f"the plugin failed internally ({type(exc).__name__}: {exc}); its "
                         "stderr has the details",
                     )
@@ -273,7 +273,7 @@ class PluginServer:
             while len(self._finished) > FINISHED_REMEMBERED:
                 self._finished.popitem(last=False)
         if terminal is None or not is_terminal(terminal):
-            await emit(ErrorEvent("protocol", "the turn ended without a terminal event (a bug)"))
+            await emit(ErrorEvent("internal", "the turn ended without a terminal event (a bug)"))
         assert terminal is not None
         await self._reply(request_id, {"turn_id": params.turn_id, "event": terminal.to_json()})
 

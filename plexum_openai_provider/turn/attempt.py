@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from ..codex.argv import build_exec_argv, redact_argv
 from ..codex.exec_stream import ThreadStarted
 from ..codex.thread_id import is_plain_id
-from ..config import HostConfig
+from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
 from ..events import (
     CanonicalEvent,
@@ -28,7 +29,7 @@ from ..events import (
     Usage,
     WarningEvent,
 )
-from ..process import StderrTail, spawn, terminate_group, write_and_close
+from ..process import StderrTail, signal_group, spawn, terminate_group, write_and_close
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
 from .inputs import parse_structured
@@ -58,11 +59,28 @@ class ThreadLost:
         )
 
 
+def signal_text(number: int) -> str:
+    """`signal 9 (SIGKILL)`; a real-time or unknown signal has no name: `signal 40`."""
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
+    """The prompt for the debug log: its length and a digest, unless the operator opted in."""
+    if verbatim:
+        return repr(prompt)
+    digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{len(prompt)} characters, sha256 {digest} (set `log_prompts` to log the text)"
+
+
 def codex_env(config: HostConfig) -> dict[str, str]:
     """The environment codex (and `codex mcp`) runs with."""
     env = dict(os.environ)
-    if config.codex_home:
-        env["CODEX_HOME"] = config.codex_home
+    if config.codex_home or env.get("CODEX_HOME"):
+        # Absolute: codex runs in the workspace, and the mirror must read the same home.
+        env["CODEX_HOME"] = str(codex_home(config))
     return env
 
 
@@ -85,6 +103,7 @@ class Attempt:
     fresh_thread: bool = field(init=False)
     start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
     last_text: str | None = field(default=None, init=False)  # the final agent message so far
+    prompt_error: BaseException | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.mapper = TurnMapper(previous_total=self.record.usage_total if self.record else Usage())
@@ -101,7 +120,8 @@ class Attempt:
             turn_args=self.turn_args,
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
-        log.debug("prompt: %r", request.prompt)
+        prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
+        log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=config.log_prompts))
         # Before codex starts: once it runs it appends this turn's lines to the same file.
         self.start = start_position(config, record)
         try:
@@ -112,14 +132,13 @@ class Attempt:
         except OSError as exc:
             yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
             return
-        self.on_spawn(proc.pid)
-
-        stderr = StderrTail()
-        helpers = [
-            asyncio.create_task(write_and_close(proc, request.prompt.encode("utf-8"))),
-            asyncio.create_task(stderr.drain(proc.stderr)),
-        ]
+        # From here on codex runs: every step sits inside this try, so none can skip the teardown.
+        helpers: list[asyncio.Task[None]] = []
         try:
+            self.on_spawn(proc.pid)
+            stderr = StderrTail()
+            helpers.append(asyncio.create_task(self._feed(proc, prompt)))
+            helpers.append(asyncio.create_task(stderr.drain(proc.stderr)))
             try:
                 async with contextlib.aclosing(self._stream(proc)) as stream:
                     async for event in stream:
@@ -153,8 +172,23 @@ class Attempt:
         finally:
             for task in helpers:
                 task.cancel()
-            # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
-            await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+            try:
+                # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
+                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+            except BaseException:
+                # Even a failing (or cancelled) graceful stop leaves no process behind.
+                signal_group(proc.pid, signal.SIGKILL)
+                raise
+
+    async def _feed(self, proc: asyncio.subprocess.Process, prompt: bytes) -> None:
+        """Write the prompt and close stdin; if that fails, stop codex rather than let it wait
+        for EOF forever (or answer half a prompt)."""
+        try:
+            await write_and_close(proc, prompt)
+        except BaseException as exc:
+            self.prompt_error = exc
+            signal_group(proc.pid, signal.SIGKILL)
+            raise
 
     async def _stream(
         self, proc: asyncio.subprocess.Process
@@ -240,16 +274,29 @@ class Attempt:
         if isinstance(outcome, Completed) and thread_id is not None:
             usage = outcome.thread_usage if self.fresh_thread else outcome.turn_usage
             return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=outcome.thread_usage)
+        if isinstance(outcome, Completed):
+            return ErrorEvent(
+                "protocol",
+                "codex reported turn.completed but never thread.started, so the turn has no "
+                "thread id and the session cannot continue it. Check that `binary` is codex "
+                "(`codex --version`).",
+            )
         if isinstance(outcome, Failed):
             code, message = classify_failure(outcome.message)
             return ErrorEvent(code, message)
+        if self.prompt_error is not None:
+            return ErrorEvent(
+                "spawn",
+                f"the prompt could not be written to codex's stdin ({self.prompt_error!r}); "
+                "codex was stopped before it could answer",
+            )
         tail = stderr.text().strip()
         returncode = proc.returncode
         if self.record is not None and thread_id is None and NO_ROLLOUT in tail:
             return ThreadLost(self.record.thread_id)
         if returncode is not None and returncode != 0:
             how = (
-                f"was killed by signal {signal.Signals(-returncode).name}"
+                f"was killed by {signal_text(-returncode)}"
                 if returncode < 0
                 else f"exited with code {returncode}"
             )

@@ -33,10 +33,17 @@ logger = logging.getLogger(__name__)
 
 # Item types shown to the host as live tool activity.
 TOOL_ITEM_TYPES = frozenset(
-    {"command_execution", "file_change", "mcp_tool_call", "web_search", "todo_list"}
+    {
+        "command_execution",
+        "file_change",
+        "mcp_tool_call",
+        "web_search",
+        "todo_list",
+        "collab_tool_call",  # a sub-agent spawned, messaged or waited for (codex 0.169+)
+    }
 )
 # Items that can legitimately run for minutes without codex printing anything.
-BUSY_ITEM_TYPES = frozenset({"command_execution", "mcp_tool_call"})
+BUSY_ITEM_TYPES = frozenset({"command_execution", "mcp_tool_call", "collab_tool_call"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class TurnMapper:
         # A non-retry `error` waits for the next event: codex prints a fatal text twice (`error`,
         # then `turn.failed`), and the turn reports the failure once, from `outcome`.
         self._held: str | None = None
+        self._plan: str | None = None  # the last completed `plan` item's text
+        self._said_text = False
 
     @property
     def thread_id(self) -> str | None:
@@ -85,7 +94,11 @@ class TurnMapper:
             return []
         if isinstance(ev, MalformedLine):
             # Not a reason to release a held error: garbage must not change what the user sees.
-            logger.warning("skipping malformed codex line (%s): %r", ev.reason, ev.excerpt)
+            logger.warning(
+                "plexum-openai-provider: skipping malformed codex line (%s): %r",
+                ev.reason,
+                ev.excerpt,
+            )
             return []
         if isinstance(ev, UnknownEvent):
             logger.debug("skipping unknown codex event type %r", ev.event_type)
@@ -124,6 +137,9 @@ class TurnMapper:
         if isinstance(ev, TurnCompleted):
             thread_usage = Usage.from_mapping(ev.usage)
             self._end(Completed(thread_usage, thread_usage.minus(self._previous_total)))
+            if self._plan is not None and not self._said_text:
+                # codex answers with the plan when the model wrote no message: so does the host.
+                return [TextDelta(self._plan)]
             return []
         if isinstance(ev, TurnFailed):
             self._end(Failed(ev.message))
@@ -153,12 +169,15 @@ class TurnMapper:
                 logger.warning("%s item %s has no string %r; skipped", kind, ev.item_id, key)
                 return []
             if kind == "agent_message":
+                self._said_text = True
                 return [TextDelta(text)]
             if kind == "reasoning":
                 return [Reasoning(text)]
             return [WarningEvent(text)]
-        logger.debug("skipping unknown item type %r (%s)", kind, ev.item_id)
-        return []
+        if kind == "plan" and ev.phase == "completed" and isinstance(ev.fields.get("text"), str):
+            self._plan = str(ev.fields["text"])
+        # `plan` and item types newer than this mapper still reach the host, typed by codex's name.
+        return [Item(ev.phase, ev.item_id, kind, ev.fields)]
 
     def _end(self, outcome: Outcome) -> None:
         self._outcome = outcome
@@ -180,36 +199,50 @@ MODEL_HINT = (
 )
 
 
+# What a server says when the model itself is the problem (a wrong `model_args` entry, a model the
+# account may not use). Matched on the body's own message, never on a bare mention of "model":
+# "input too long for this model" is about the input.
+_MODEL_PROBLEM = re.compile(
+    r"\bmodel\b[^.]*?(?:does not exist|not found|not supported|is not available|"
+    r"do(?:es)? not have access)|\b(?:unknown|unsupported|invalid) model\b",
+    re.IGNORECASE,
+)
+_MODEL_ERROR_CODES = frozenset({"model_not_found", "unsupported_model", "model_not_supported"})
+
+
 def classify_failure(message: str) -> tuple[ErrorCode, str]:
     """codex's failure text (`turn.failed`) → error code and a message that says what to do."""
     if _AUTH_PATTERNS.search(message):
         return "auth", message + AUTH_HINT
-    if "invalid_request_error" in message or _CHATGPT_MODEL in message:
-        detail = _body_detail(message)
-        # Only a rejection that is about the model points at supported_models / model_args;
-        # other 400s (a bad input) are plain failures with the server's own words.
-        if _CHATGPT_MODEL in message or "model" in detail.lower():
-            return (
-                "model_rejected",
-                f"the account rejected the request for this model (HTTP 400): {detail}{MODEL_HINT}",
-            )
+    detail, error = _body(message)
+    about_model = (
+        _CHATGPT_MODEL in message
+        or error.get("code") in _MODEL_ERROR_CODES
+        or _MODEL_PROBLEM.search(detail) is not None
+    )
+    if about_model:
+        return (
+            "model_rejected",
+            f"the account rejected the request for this model: {detail}{MODEL_HINT}",
+        )
+    if "invalid_request_error" in message:
+        # Other 400s (a bad input, a context overflow) are plain failures in the server's words.
         return "turn_failed", f"codex's request was rejected (HTTP 400): {detail}"
     return "turn_failed", message
 
 
-def _body_detail(message: str) -> str:
-    """The human part of an OpenAI error body (`error.message` or `detail`), else the text."""
+def _body(message: str) -> tuple[str, dict[str, Any]]:
+    """The human part of an OpenAI error body and its `error` object ({} when there is none)."""
     start = message.find("{")
-    if start == -1:
-        return message
-    try:
-        body: Any = json.loads(message[start:])
-    except (ValueError, RecursionError):
-        return message
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])
-    return message
+    if start != -1:
+        try:
+            body: Any = json.loads(message[start:])
+        except (ValueError, RecursionError):
+            body = None
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, dict) and isinstance(error.get("message"), str):
+                return str(error["message"]), error
+            if isinstance(body.get("detail"), str):
+                return str(body["detail"]), {}
+    return message, {}

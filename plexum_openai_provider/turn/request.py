@@ -42,3 +42,22 @@ class TurnRequest:
     output_schema: Mapping[str, Any] | None = None
     reasoning_effort: str | None = None
     codex_options: Mapping[str, str] | None = None
+
+
+def prompt_problem(prompt: str) -> str | None:
+    """Why `prompt` cannot be given to codex, or None. Checked before anything starts.
+
+    codex reads UTF-8 from stdin; a prompt with undecodable bytes (a `str` holding lone
+    surrogates, as Python makes of non-UTF-8 argv or stdin) is refused rather than altered, so
+    the model never sees text the user did not write.
+    """
+    if not prompt.strip():
+        return "the prompt is empty; codex needs some text to answer"
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"the prompt is not valid UTF-8 (an undecodable byte at character {exc.start}); "
+            "codex reads UTF-8 text. Convert it first, e.g. `iconv -f latin1 -t utf-8`."
+        )
+    return None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..bridge.spec import ToolCallback, ToolSpec
 from ..config import HostConfig
-from ..errors import ConfigError
+from ..errors import BridgeError, ConfigError
 
 # Registrations this process has made sure of (binary, codex_home, agent, socket): `codex mcp get`
 # once per agent, again when the socket path changes.
@@ -48,7 +48,11 @@ async def offer_tools(
         socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
     except ValueError as exc:  # a socket_dir too long for sun_path: the operator's to fix
         raise ConfigError(str(exc), path=config.source, key="socket_dir") from None
-    ensure_socket_dir(socket_path.parent)
+    try:
+        ensure_socket_dir(socket_path.parent)
+    except OSError as exc:
+        # A parent that is a regular file, no permission, a read-only file system.
+        raise BridgeError(f"cannot use socket_dir {socket_path.parent}: {exc}") from exc
     name = server_name(agent_id)
     plugin_command = default_plugin_command()
     if config.mcp_registration == "global":
@@ -72,10 +76,13 @@ async def offer_tools(
         leader = codex_pid()
         return leader is not None and descends_from(pid, leader)
 
-    async with serve_tools(
-        socket_path, tools, call, agent_id=agent_id, allow_peer=allow_peer
-    ) as server:
-        try:
-            yield argv
-        finally:
-            server.end_turn()
+    try:
+        serving = serve_tools(socket_path, tools, call, agent_id=agent_id, allow_peer=allow_peer)
+        server = await serving.__aenter__()
+    except OSError as exc:
+        raise BridgeError(f"cannot listen on {socket_path}: {exc}") from exc
+    try:
+        yield argv
+    finally:
+        server.end_turn()
+        await serving.__aexit__(None, None, None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import AsyncGenerator
@@ -22,13 +23,15 @@ from types import TracebackType
 
 from ..config import HostConfig
 from ..errors import BridgeError, ConfigError, SessionStoreError
-from ..events import CanonicalEvent, ErrorEvent, WarningEvent
+from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .attempt import Attempt, ThreadLost, codex_env
 from .clock import Stop, TurnClock
 from .inputs import TurnInputError, check_turn_inputs, prepared
 from .messages import stop_event
-from .request import TurnLimits, TurnRequest
+from .request import TurnLimits, TurnRequest, prompt_problem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Turn", "TurnLimits", "TurnRequest", "open_turn", "run_turn"]
 
@@ -72,8 +75,35 @@ class Turn:
         self._clock.cancel()
 
     async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
+        """The turn's events; whatever goes wrong inside, exactly one terminal event, last."""
+        ended = False
+        failure: Exception | None = None
+        try:
+            async with contextlib.aclosing(self._checked()) as events:
+                async for event in events:
+                    if ended:
+                        log.warning("dropping a %s event after the terminal event", event.type)
+                        continue
+                    ended = is_terminal(event)
+                    yield event
+        except Exception as exc:  # a bug must not leave the host without a terminal event
+            log.exception("plexum-openai-provider: unexpected error in a turn")
+            failure = exc
+        if not ended:
+            what = f"{type(failure).__name__}: {failure}" if failure else "no terminal event"
+            yield ErrorEvent(
+                "internal",
+                f"the plugin hit an unexpected error ({what}); codex was stopped and the "
+                "workspace released. Please report it with the debug log (`--verbose`).",
+            )
+
+    async def _checked(self) -> AsyncGenerator[CanonicalEvent, None]:
         self._clock.start()
         request = self.request
+        problem = prompt_problem(request.prompt)
+        if problem is not None:
+            yield ErrorEvent("config", problem)
+            return
         try:
             model_arg = self.config.model_arg(request.model)
         except ConfigError as exc:
@@ -111,12 +141,14 @@ class Turn:
         lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
         try:
             await self._clock.wait(lock_task, idle=False)
-        except Stop as stop:
-            lock_task.cancel()
-            with contextlib.suppress(BaseException):
-                os.close(await lock_task)
-            yield stop_event(self.config, stop.code, waiting_for_lock=True)
-            return
+        except BaseException as exc:
+            # Cancelled by the clock, or the host cancelled our task (`task.cancel()`, a timeout
+            # around the turn): the waiter must not take the lock later and keep it.
+            _abandon_lock(lock_task)
+            if isinstance(exc, Stop):
+                yield stop_event(self.config, exc.code, waiting_for_lock=True)
+                return
+            raise
         try:
             lock_fd = lock_task.result()
         except OSError as exc:
@@ -142,6 +174,7 @@ class Turn:
         except SessionStoreError as exc:
             yield ErrorEvent("session_store", str(exc))
             return
+        requested_model_arg = model_arg
         if record is not None and record.model_arg != model_arg:
             yield WarningEvent(
                 f"session {request.session_id!r} continues codex thread {record.thread_id}, "
@@ -171,7 +204,9 @@ class Turn:
                             yield item
                 if lost is None or resume is None:
                     return
-                resume = None  # the one retry: the same prompt on a fresh thread
+                # The one retry: the same prompt on a fresh thread, with the model asked for (the
+                # lost thread's model was kept only to continue that thread).
+                resume, model_arg = None, requested_model_arg
 
     def _attempt(
         self,
@@ -211,6 +246,17 @@ class Turn:
             codex_pid=lambda: self._codex_pid,
             env=codex_env(self.config),
         )
+
+
+def _abandon_lock(lock_task: asyncio.Task[int]) -> None:
+    """Stop a lock waiter we no longer wait for; if it already holds the lock, release it."""
+
+    def release(task: asyncio.Task[int]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            os.close(task.result())
+
+    lock_task.cancel()
+    lock_task.add_done_callback(release)
 
 
 def open_turn(config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None) -> Turn:

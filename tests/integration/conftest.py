@@ -57,6 +57,8 @@ class ProviderOnFake:
         body = {
             "binary": self.config.binary,
             "codex_home": self.config.codex_home,
+            # Never the default /tmp/plexum-<uid>: the suite leaves nothing behind in /tmp.
+            "socket_dir": str(self.root / "sock"),
             **(config or {}),
         }
         config_path.write_text(json.dumps(body))

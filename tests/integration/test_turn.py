@@ -162,7 +162,9 @@ async def test_nothing_secret_reaches_logs_or_events(
     assert events[-1].type == "message_end"
     text = caplog.text + json.dumps([e.to_json() for e in events])
     assert "sk-env-secret-123" not in text and "sk-argv-secret-456" not in text
-    prompt_records = [r for r in caplog.records if "my private prompt" in r.getMessage()]
+    # The prompt itself stays out of the log (`log_prompts` opts in); its length is there.
+    assert "my private prompt" not in caplog.text
+    prompt_records = [r for r in caplog.records if "17 characters" in r.getMessage()]
     assert prompt_records and all(r.levelno == logging.DEBUG for r in prompt_records)
 
 

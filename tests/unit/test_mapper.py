@@ -319,13 +319,44 @@ def test_the_mapper_never_emits_terminal_events() -> None:
         assert all(e.type not in ("message_end", "error") for e in run(capture.read_bytes()).events)
 
 
-def test_unknown_item_types_are_skipped_and_logged_at_debug(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_unknown_item_types_reach_the_host_as_typed_items() -> None:
     mapper = TurnMapper(previous_total=Usage())
-    with caplog.at_level(logging.DEBUG, logger="plexum_openai_provider.turn.mapper"):
-        assert mapper.feed(ItemEvent("completed", "item_0", "collab_tool_call", {})) == []
-    assert any("collab_tool_call" in r.getMessage() for r in caplog.records)
+    out = mapper.feed(ItemEvent("updated", "item_3", "hologram", {"beams": 2}))
+    assert out == [Item("updated", "item_3", "hologram", {"beams": 2})]
+    assert not mapper.busy
+
+
+def test_a_running_collab_tool_call_makes_the_turn_busy() -> None:
+    mapper = TurnMapper(previous_total=Usage())
+    mapper.feed(ItemEvent("started", "item_1", "collab_tool_call", {"tool": "wait"}))
+    assert mapper.busy
+    mapper.feed(ItemEvent("completed", "item_1", "collab_tool_call", {"tool": "wait"}))
+    assert not mapper.busy
+
+
+def test_a_plan_is_the_answer_only_when_the_model_wrote_no_message() -> None:
+    plan_only = TurnMapper(previous_total=Usage())
+    plan_only.feed(ItemEvent("completed", "item_0", "plan", {"text": "1. a"}))
+    assert plan_only.feed(TurnCompleted({"input_tokens": 1})) == [TextDelta("1. a")]
+    both = TurnMapper(previous_total=Usage())
+    both.feed(ItemEvent("completed", "item_0", "plan", {"text": "1. a"}))
+    both.feed(ItemEvent("completed", "item_1", "agent_message", {"text": "done"}))
+    assert both.feed(TurnCompleted({"input_tokens": 1})) == []
+
+
+def test_a_404_saying_the_model_does_not_exist_names_the_config_keys() -> None:
+    code, message = classify_failure(failure_text("err_404.stdout.jsonl"))
+    assert code == "model_rejected"
+    assert "The model `foo` does not exist" in message and "`model_args`" in message
+
+
+def test_a_400_about_the_context_window_of_this_model_is_not_a_model_rejection() -> None:
+    body = (
+        '{"error": {"message": "Your input exceeds the context window of this model.", '
+        '"type": "invalid_request_error", "param": "input", "code": "context_length_exceeded"}}'
+    )
+    code, message = classify_failure(body)
+    assert code == "turn_failed" and "HTTP 400" in message and "supported_models" not in message
 
 
 def test_malformed_lines_are_logged_as_warnings(caplog: pytest.LogCaptureFixture) -> None:
@@ -476,7 +507,6 @@ def test_a_chatgpt_account_model_refusal_is_a_model_rejection(text: str) -> None
     "capture",
     [
         "err_400plain.stdout.jsonl",
-        "err_404.stdout.jsonl",
         "err_429.stdout.jsonl",
         "err_429quota.stdout.jsonl",
         "err_500.stdout.jsonl",

@@ -139,7 +139,7 @@ def test_the_walk_finds_a_thread_whose_id_carries_no_date(tmp_path: Path) -> Non
 
 def test_the_remembered_path_wins_while_it_exists(tmp_path: Path) -> None:
     make(tmp_path, LA_NAME)
-    remembered = tmp_path / "kept" / f"rollout-x-{TID}.jsonl"
+    remembered = tmp_path / "sessions" / "kept" / f"rollout-x-{TID}.jsonl"
     remembered.parent.mkdir()
     remembered.write_text("{}\n")
     assert locate_rollout(tmp_path, TID, remembered=remembered, tz=PST) == remembered
@@ -148,6 +148,21 @@ def test_the_remembered_path_wins_while_it_exists(tmp_path: Path) -> None:
         locate_rollout(tmp_path, TID, remembered=remembered, tz=PST)
         == tmp_path / "sessions" / LA_NAME
     )
+
+
+@pytest.mark.parametrize("where", ["outside", "symlink"])
+def test_a_remembered_path_outside_the_sessions_folder_is_ignored(
+    tmp_path: Path, where: str
+) -> None:
+    real = make(tmp_path, LA_NAME)
+    forged = tmp_path / "workspace" / f"rollout-x-{TID}.jsonl"
+    forged.parent.mkdir()
+    forged.write_text("{}\n")
+    if where == "symlink":
+        link = tmp_path / "sessions" / f"rollout-y-{TID}.jsonl"
+        link.symlink_to(forged)
+        forged = link
+    assert locate_rollout(tmp_path, TID, remembered=forged, tz=PST) == real
 
 
 def test_a_remembered_path_of_another_thread_is_ignored(tmp_path: Path) -> None:

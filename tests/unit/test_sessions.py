@@ -93,7 +93,21 @@ usages = st.builds(
     output_tokens=st.integers(0, 10**9),
     reasoning_output_tokens=st.integers(0, 10**9),
 )
-records = st.builds(ThreadRecord, plain_ids, st.none() | st.text(min_size=1), usages)
+# A stored model_arg goes on codex's argv: names only (no leading `-`, printable).
+model_args = st.text(min_size=1, max_size=256).filter(
+    lambda t: not t.startswith("-") and t.isprintable()
+)
+records = st.builds(ThreadRecord, plain_ids, st.none() | model_args, usages)
+
+
+@pytest.mark.parametrize("model_arg", ["--dangerously-x", "-m", "gpt\n-c x", "", 5])
+def test_a_stored_model_arg_that_is_not_a_model_name_is_refused_on_read(
+    tmp_path: Path, model_arg: object
+) -> None:
+    entry = {"thread_id": THREAD, "model_arg": model_arg}
+    (tmp_path / SESSION_FILE).write_text(json.dumps({"version": 1, "threads": {"s": entry}}))
+    with pytest.raises(SessionStoreError, match="model_arg"):
+        SessionStore(tmp_path).load()
 
 
 @given(st.dictionaries(st.text(min_size=1), records, max_size=5))

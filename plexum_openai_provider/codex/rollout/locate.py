@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import stat
 from pathlib import Path
 
 from plexum_openai_provider.codex.thread_id import is_plain_id
@@ -31,15 +32,36 @@ def locate_rollout(
     if not is_plain_id(thread_id):
         raise ValueError(f"not a plain thread id: {thread_id!r}")
     suffix = f"-{thread_id}.jsonl"
-    if remembered is not None and remembered.name.endswith(suffix) and remembered.is_file():
+    if remembered is not None and trusted_rollout(codex_home, thread_id, remembered):
         return remembered
     sessions = codex_home / "sessions"
     found = _from_uuid7(sessions, thread_id, suffix, tz)
     if found is None:
-        found = _from_state_db(codex_home, thread_id, suffix)
+        found = _from_state_db(codex_home, thread_id, suffix)  # codex's own index: trusted
     if found is None:
         found = _walk(sessions, suffix)
     return found
+
+
+def trusted_rollout(codex_home: Path, thread_id: str, path: Path) -> bool:
+    """Whether `path` may be this thread's rollout: a regular file (not a symlink) under
+    `codex_home/sessions`, named `rollout-…-<thread_id>.jsonl`.
+
+    A remembered path comes from the workspace's session file, which the model can write (codex
+    runs sandbox-bypassed): anything else would let it feed the mirror, or have consume rewrite,
+    a file of its choosing.
+    """
+    name = path.name
+    if not (name.startswith("rollout-") and name.endswith(f"-{thread_id}.jsonl")):
+        return False
+    try:
+        sessions = os.path.realpath(codex_home / "sessions")
+        real = os.path.realpath(path)
+        if os.path.commonpath([sessions, real]) != sessions or real == sessions:
+            return False
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
+        return False
 
 
 def uuid7_local_time(thread_id: str, tz: dt.tzinfo | None = None) -> dt.datetime | None:

@@ -1,0 +1,571 @@
+"""The fault matrix's rows: fault → expected user-facing result, each proven by one real test.
+
+A row names an existing test by its pytest node id; `scripts/faults` runs exactly these and
+fails when one is missing. Add a row here when the provider learns to hold a new fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    test: str  # the pytest node id
+    fault: str
+    expected: str
+    timeout_s: float = 30.0  # the limit the fault is held to; past it + 5 s is a hang
+
+
+H = "tests/integration/test_hardening.py::"
+F = "tests/integration/test_faults.py::"
+T = "tests/integration/test_turn.py::"
+S = "tests/integration/test_cli_say.py::"
+M = "tests/integration/test_mirror_consume.py::"
+TF = "tests/integration/test_tools_fake.py::"
+E = "tests/e2e/test_http_faults.py::"
+SP = "tests/unit/test_bridge_socket_path.py::"
+RC = "tests/unit/test_rollout_consume_fault.py::"
+SE = "tests/unit/test_sessions.py::"
+MH = "tests/bridge/test_mcp_host.py::"
+P = "tests/integration/test_invariant.py::"
+ONE_ERROR = "one error event, last; codex's group reaped; lock released"
+
+
+def _h(test: str, fault: str, expected: str, timeout_s: float = 30.0) -> Row:
+    return Row(H + test, fault, expected, timeout_s)
+
+
+ROWS: tuple[Row, ...] = (
+    # -- codex misbehaving (the fake stages it) ------------------------------------------------
+    Row(
+        F + "test_a_crash_without_a_terminal_event_reports_exit_code_and_stderr",
+        "codex crashes mid-stream (exit 101)",
+        "error{exit} with the code and stderr tail",
+    ),
+    Row(
+        F + "test_a_child_ignoring_sigterm_is_killed",
+        "codex hangs and ignores SIGTERM",
+        "error{idle_timeout}; SIGKILL after the grace",
+    ),
+    Row(
+        F + "test_idle_timeout_ends_a_silent_turn",
+        "codex hangs silently",
+        "error{idle_timeout} naming idle_timeout_s",
+    ),
+    Row(
+        F + "test_total_timeout_ends_the_turn",
+        "turn runs past turn_timeout_s",
+        "error{timeout} naming turn_timeout_s",
+    ),
+    Row(
+        F + "test_idle_timer_pauses_while_a_command_runs",
+        "a long silent shell command",
+        "no idle_timeout while it runs; message_end",
+    ),
+    Row(
+        F + "test_a_grandchild_left_behind_is_reaped",
+        "codex leaves a grandchild in its group",
+        "message_end; grandchild killed",
+    ),
+    Row(
+        F + "test_garbage_and_invalid_utf8_lines_lose_no_event",
+        "garbage and invalid UTF-8 lines on stdout",
+        "skipped; every other event delivered",
+    ),
+    Row(
+        F + "test_writes_split_at_arbitrary_bytes_give_the_same_events",
+        "stdout split at arbitrary bytes",
+        "the same events as unsplit",
+    ),
+    Row(
+        F + "test_a_missing_final_newline_still_ends_the_turn",
+        "partial last line (no final newline)",
+        "message_end",
+    ),
+    Row(F + "test_a_multi_mebibyte_line_is_delivered", "a 2 MiB event line", "delivered whole"),
+    Row(
+        F + "test_a_line_over_the_limit_is_dropped_with_one_warning",
+        "a line over max_line_bytes",
+        "one warning; the turn goes on",
+    ),
+    _h(
+        "test_a_100_mb_line_is_dropped_with_one_warning_and_the_turn_goes_on",
+        "a 100 MB line",
+        "one warning; the turn goes on",
+    ),
+    _h(
+        "test_unknown_event_types_are_skipped_without_losing_the_events_around_them",
+        "unknown top-level event types",
+        "skipped; surrounding events kept",
+    ),
+    _h(
+        "test_turn_completed_without_thread_started_says_so",
+        "turn.completed without thread.started",
+        "error{protocol} saying thread.started is missing",
+    ),
+    _h(
+        "test_a_path_like_thread_id_from_codex_is_never_stored",
+        "codex reports a path-like thread id",
+        "warning; never stored",
+    ),
+    _h(
+        "test_codex_killed_by_a_realtime_signal_is_an_exit_error_naming_it",
+        "codex killed by real-time signal 40",
+        "error{exit} naming signal 40",
+    ),
+    Row(
+        F + "test_turn_failed_is_an_error_even_with_exit_code_zero",
+        "turn.failed with exit code 0",
+        "one error{turn_failed}",
+    ),
+    Row(
+        F + "test_error_lines_on_stderr_are_not_failures",
+        "ERROR lines on codex's stderr",
+        "ignored; message_end",
+    ),
+    _h(
+        "test_a_plan_only_turn_gives_the_host_the_plan_text",
+        "plan-only turn (codex 0.169+ schema)",
+        "the plan as text_delta; message_end",
+    ),
+    _h(
+        "test_unknown_item_types_reach_the_host_as_typed_items",
+        "an item type newer than the mapper",
+        "a typed item event",
+    ),
+    _h(
+        "test_a_running_collab_tool_call_pauses_the_idle_timer",
+        "a long sub-agent wait (collab_tool_call)",
+        "no idle_timeout; only the total timeout",
+    ),
+    # -- the binary ------------------------------------------------------------------------------
+    Row(
+        F + "test_a_missing_binary_names_the_config_key_and_the_path_trap",
+        "binary missing",
+        "error{binary_not_found} naming `binary` and the systemd PATH",
+    ),
+    Row(
+        F + "test_a_binary_that_is_not_executable_is_reported",
+        "binary not executable",
+        "error{binary_not_found}",
+    ),
+    _h(
+        "test_a_binary_that_is_a_directory_is_reported_as_not_executable",
+        "binary is a directory",
+        "error{binary_not_found}",
+    ),
+    # -- the real codex and the network ------------------------------------------------------------
+    *(
+        Row(
+            E + f"test_an_http_error_from_the_model_server_ends_the_turn_with_one_clear_error[{s}]",
+            f"real codex 0.169.0, HTTP {s}",
+            what,
+        )
+        for s, what in (
+            ("400", "one error{turn_failed} in the server's words (context window)"),
+            ("401", "one error{auth}: run `codex login`"),
+            ("404", "one error{model_rejected} naming model_args"),
+            ("429", "one error{turn_failed}"),
+            ("500", "one error{turn_failed}"),
+        )
+    ),
+    Row(
+        E + "test_a_dead_network_ends_the_turn_with_one_error",
+        "real codex 0.169.0, nothing listening (dead network)",
+        "one error, no hang",
+    ),
+    *(
+        _h(
+            f"test_captured_http_failures_are_classified_by_what_the_body_says[{c}]",
+            f"captured codex stream: {c}",
+            what,
+        )
+        for c, what in (
+            ("404-model-does-not-exist", "error{model_rejected} naming model_args"),
+            ("400-bad-input", "error{turn_failed} HTTP 400, server's words"),
+            ("400-plain-text", "error{turn_failed}"),
+            ("401", "error{auth}: run `codex login`"),
+        )
+    ),
+    _h(
+        "test_a_400_about_input_length_mentioning_the_model_is_not_model_rejected",
+        "HTTP 400 'exceeds the context window of this model'",
+        "error{turn_failed}, not model_rejected",
+    ),
+    # -- prompts ---------------------------------------------------------------------------------
+    _h(
+        "test_a_non_utf8_prompt_is_a_config_error_before_codex_starts[stdin]",
+        "non-UTF-8 prompt on stdin (say -)",
+        "exit 2, error{config}; codex never started",
+    ),
+    _h(
+        "test_a_non_utf8_prompt_is_a_config_error_before_codex_starts[argv]",
+        "non-UTF-8 prompt in argv",
+        "exit 2, error{config}; codex never started",
+    ),
+    _h(
+        "test_a_library_prompt_with_lone_surrogates_ends_in_one_config_error",
+        "library prompt with lone surrogates",
+        "one error{config}; codex never started",
+    ),
+    _h(
+        "test_an_empty_prompt_is_a_config_error_before_codex_starts[empty]",
+        "empty prompt",
+        "one error{config}; codex never started",
+    ),
+    _h(
+        "test_an_empty_prompt_is_a_config_error_before_codex_starts[whitespace]",
+        "whitespace-only prompt",
+        "one error{config}; codex never started",
+    ),
+    Row(
+        T + "test_prompts_that_look_like_flags_or_are_huge_reach_codex_intact",
+        "prompts like `-`, `--help` and 200 KiB",
+        "reach codex on stdin byte for byte",
+    ),
+    Row(
+        S + "test_dash_reads_the_prompt_from_stdin",
+        "`say -` prompt from stdin",
+        "the stdin text reaches codex",
+    ),
+    _h(
+        "test_a_reader_closing_says_stdout_mid_turn_gets_no_traceback",
+        "reader closes say's stdout mid-turn",
+        "turn cancelled quietly; no traceback; codex reaped",
+    ),
+    # -- the host cancelling ---------------------------------------------------------------------
+    Row(
+        F + "test_cancel_mid_stream_stops_codex_and_ends_with_cancelled",
+        "turn.cancel() mid-stream",
+        "error{cancelled}; group reaped",
+    ),
+    Row(
+        F + "test_leaving_the_context_early_kills_codex",
+        "caller leaves the async with early",
+        "codex group killed",
+    ),
+    Row(
+        F + "test_cancel_while_waiting_for_the_workspace_lock",
+        "turn.cancel() while waiting for the lock",
+        "error{cancelled} naming the other turn",
+    ),
+    _h(
+        "test_cancelling_the_task_while_it_waits_for_the_lock_leaks_no_lock[task_cancel]",
+        "task.cancel() while waiting for the lock",
+        "no orphaned waiter; later turns get the lock",
+    ),
+    _h(
+        "test_cancelling_the_task_while_it_waits_for_the_lock_leaks_no_lock[asyncio_timeout]",
+        "asyncio.timeout around a waiting turn",
+        "no orphaned waiter; later turns get the lock",
+    ),
+    *(
+        Row(
+            P + f"test_a_turn_holds_its_invariant_whatever_fails_at_any_seam[{seam}]",
+            f"error/cancel injected at the turn's {seam} (hypothesis)",
+            ONE_ERROR,
+            120.0,
+        )
+        for seam in (
+            "lock",
+            "session_read",
+            "session_write",
+            "tool_offering",
+            "spawn",
+            "prompt_write",
+            "stdout_line",
+            "mirror",
+            "teardown",
+        )
+    ),
+    Row(
+        P + "test_cancelling_a_turns_task_at_any_moment_leaves_nothing_behind",
+        "task cancelled at random points of a turn (hypothesis)",
+        "group reaped; lock released; no task left",
+        120.0,
+    ),
+    *(
+        Row(
+            P + f"test_consume_holds_its_invariant_whatever_fails_at_any_seam[{seam}]",
+            f"error/cancel injected at consume's {seam} (hypothesis)",
+            "old or new rollout, never a mix; lock released",
+            120.0,
+        )
+        for seam in (
+            "lock",
+            "session_read",
+            "locate",
+            "rewrite",
+            "fsync",
+            "rename",
+            "session_write",
+        )
+    ),
+    # -- concurrency -------------------------------------------------------------------------
+    Row(
+        T + "test_two_turns_on_one_workspace_run_one_after_the_other",
+        "two turns on one workspace at once",
+        "serialized; both message_end, one thread",
+    ),
+    Row(
+        M + "test_consume_waits_for_a_running_turn_and_loses_no_line",
+        "consume during a turn",
+        "waits for the turn; no rollout line lost",
+    ),
+    *(
+        Row(
+            RC + f"test_an_external_kill_while_consuming_leaves_the_old_or_the_new_file[{n}]",
+            f"kill -9 during consume (moment {n})",
+            "the old or the new rollout, never a mix",
+        )
+        for n in range(4)
+    ),
+    # -- the workspace is hostile ---------------------------------------------------------------
+    Row(
+        F + "test_an_unreadable_session_file_is_a_clear_error",
+        "session file unreadable (a directory)",
+        "error{session_store}, file left alone",
+    ),
+    Row(
+        SE + "test_corrupt_file_is_a_clear_error_and_is_left_untouched",
+        "corrupt session file",
+        "SessionStoreError naming the file; left untouched",
+    ),
+    Row(
+        F + "test_a_session_file_that_cannot_be_written_costs_a_warning_not_the_turn",
+        "session file write fails (disk full)",
+        "a warning; message_end",
+    ),
+    Row(
+        SE + "test_ids_that_are_not_plain_are_refused[../../etc/passwd]",
+        "path-like thread id stored",
+        "refused",
+    ),
+    *(
+        _h(
+            f"test_a_session_file_that_is_not_a_sane_regular_file_is_a_clear_error[{c}]",
+            f"session file is {what}",
+            "one error{session_store}; no hang; codex never started",
+        )
+        for c, what in (
+            ("fifo", "a FIFO"),
+            ("huge", "17 MiB"),
+            ("symlink", "a symlink to another file"),
+        )
+    ),
+    _h(
+        "test_a_symlink_planted_at_the_lock_path_is_not_followed",
+        "symlink planted at the lock path",
+        "error{session_store} naming the lock; target untouched",
+    ),
+    _h(
+        "test_a_forged_rollout_path_in_the_session_file_is_not_trusted",
+        "forged rollout_path outside CODEX_HOME/sessions",
+        "ignored by the mirror and by consume",
+    ),
+    *(
+        _h(
+            f"test_hostile_values_in_the_session_file_do_not_reach_codex_or_the_mirror[{c}]",
+            f"session file: {c}",
+            "ignored or a clear error; real calls mirrored",
+        )
+        for c in (
+            "negative-offset",
+            "huge-offset",
+            "boolean-offset",
+            "path-traversal",
+            "nul-in-path",
+            "usage-not-a-number",
+            "negative-usage",
+            "option-as-model",
+        )
+    ),
+    _h(
+        "test_a_rollout_that_shrank_does_not_poison_later_turns",
+        "rollout shrank under the stored offset",
+        "later turns mirror their calls again",
+    ),
+    _h(
+        "test_a_rollout_read_error_is_recovered_on_the_next_turn",
+        "stored offset not a line start",
+        "later turns mirror their calls again",
+    ),
+    _h(
+        "test_mcp_host_never_imports_modules_from_the_workspace",
+        "json.py/select.py/socket.py/package in the workspace",
+        "never imported by mcp-host",
+    ),
+    # -- tools, sockets, agents ------------------------------------------------------------------
+    _h(
+        "test_a_socket_dir_that_cannot_be_used_is_an_mcp_error[too_long]",
+        "socket_dir too long for a socket path",
+        "one error{mcp}",
+    ),
+    _h(
+        "test_a_socket_dir_that_cannot_be_used_is_an_mcp_error[parent_is_a_file]",
+        "socket_dir under a regular file",
+        "one error{mcp}",
+    ),
+    Row(
+        SP + "test_a_stale_socket_of_a_dead_process_is_replaced",
+        "stale socket of a dead process",
+        "replaced",
+    ),
+    Row(
+        MH + "test_a_stale_socket_file_is_treated_like_no_listener",
+        "mcp-host meets a stale socket",
+        "serves an empty tool list",
+    ),
+    Row(
+        SP + "test_a_live_listener_of_another_process_is_a_clear_error_naming_the_path",
+        "another live listener on the agent's socket",
+        "SocketInUseError naming the path",
+    ),
+    Row(
+        SP + "test_a_socket_dir_owned_by_another_user_is_refused",
+        "socket dir owned by another user (unprivileged subject)",
+        "UnsafeSocketDirError",
+    ),
+    Row(
+        SP + "test_a_socket_dir_open_to_group_or_other_is_refused",
+        "socket dir world-writable (unprivileged subject)",
+        "UnsafeSocketDirError",
+    ),
+    Row(
+        SP + "test_a_symlinked_socket_dir_is_refused",
+        "socket dir is a symlink (unprivileged subject)",
+        "UnsafeSocketDirError",
+    ),
+    *(
+        _h(
+            f"test_hostile_agent_ids_get_a_safe_socket_and_working_tools[{c}]",
+            f"hostile agent id: {c}",
+            "socket inside socket_dir; tools work; argv intact",
+        )
+        for c in ("traversal", "quotes-newline", "1000-chars", "unicode-slash", "option-like")
+    ),
+    Row(
+        TF + "test_an_agent_cannot_reach_another_agents_tools",
+        "another agent's codex calls this agent's tools",
+        "refused; the tools stay apart",
+    ),
+    _h(
+        "test_codex_mcp_get_that_hangs_is_stopped_with_its_whole_group[timeout]",
+        "`codex mcp get` hangs with a child (timeout)",
+        "error{mcp}; whole group killed",
+    ),
+    _h(
+        "test_codex_mcp_get_that_hangs_is_stopped_with_its_whole_group[cancel]",
+        "`codex mcp get` hangs with a child (task cancelled)",
+        "whole group killed",
+    ),
+    # -- config and logs ---------------------------------------------------------------------------
+    *(
+        _h(
+            f"test_non_finite_numbers_in_the_config_are_rejected[turn_timeout_s-{v}]",
+            f"turn_timeout_s = {v}",
+            "ConfigError naming the key",
+        )
+        for v in ("NaN", "Infinity", "1e999")
+    ),
+    _h(
+        "test_non_finite_numbers_in_the_config_are_rejected[idle_timeout_s-NaN]",
+        "idle_timeout_s = NaN",
+        "ConfigError naming the key",
+    ),
+    _h(
+        "test_relative_paths_in_the_config_are_resolved_against_its_folder",
+        "relative codex_home / socket_dir",
+        "resolved against the config file's folder",
+    ),
+    Row(
+        S + "test_a_config_error_exits_2_with_the_key",
+        "invalid config value",
+        "exit 2 naming the key",
+    ),
+    Row(
+        T + "test_nothing_secret_reaches_logs_or_events",
+        "API keys in env and -c",
+        "never in logs or events",
+    ),
+    _h(
+        "test_the_debug_log_masks_every_form_of_secret_and_hides_the_prompt",
+        "secrets in --config=, -ck=v, inline tables; the prompt",
+        "masked; prompt as length+digest",
+    ),
+    _h(
+        "test_a_skipped_malformed_line_is_logged_with_the_project_prefix",
+        "malformed line log message",
+        "carries the plexum-openai-provider: prefix",
+    ),
+)
+
+SV = "tests/integration/test_serve.py::"
+SM = "tests/integration/test_serve_malformed.py::"
+
+# The daemon protocol (`serve`): malformed input and a host that misbehaves.
+DAEMON: tuple[Row, ...] = (
+    Row(
+        SM + "test_every_kind_of_bad_input_gets_an_actionable_error_and_the_plugin_goes_on",
+        "daemon: 21 kinds of bad input (not JSON, invalid UTF-8, NaN, batch, bad id/method/"
+        "params, relative workspace, bad tool schema, lone surrogate, overlong line, turn "
+        "before initialize, duplicate turn id)",
+        "a JSON-RPC error naming the field; serve goes on",
+        120.0,
+    ),
+    Row(
+        SM + "test_fuzzed_lines_never_stop_serve_from_answering_well_formed_requests",
+        "daemon: fuzzed request-shaped lines (hypothesis)",
+        "serve keeps answering well-formed requests",
+        120.0,
+    ),
+    *(
+        Row(
+            SV
+            + "test_a_tools_call_answered_badly_gives_codex_an_error_result_and_the_turn_goes_on"
+            + f"[{how}]",
+            f"daemon: the host answers tools/call {how}",
+            "codex gets an error result; the turn goes on",
+            60.0,
+        )
+        for how in ("slow", "failing", "garbage")
+    ),
+    *(
+        Row(
+            SV + f"test_eof_mid_turn_stops_codex_and_exits_0_within_the_kill_grace[{flag}]",
+            f"daemon: the host closes stdin mid-turn ({flag})",
+            "codex stopped; serve exits 0 within the kill grace",
+            60.0,
+        )
+        for flag in ("False", "True")
+    ),
+    Row(
+        SV + "test_sigterm_mid_turn_stops_codex_and_exits_0",
+        "daemon: SIGTERM mid-turn",
+        "codex stopped; serve exits 0",
+        60.0,
+    ),
+    Row(
+        SV + "test_shutdown_cancels_running_turns_reaps_codex_then_answers",
+        "daemon: shutdown during running turns",
+        "turns cancelled, codex reaped, then the answer",
+        60.0,
+    ),
+    Row(
+        SV + "test_a_turn_waiting_behind_another_turn_of_its_agent_can_be_cancelled",
+        "daemon: cancel of a turn queued behind its agent's turn",
+        "cancelled; nothing left waiting",
+        60.0,
+    ),
+    Row(
+        SV + "test_serve_refuses_an_invalid_config_before_any_protocol_message",
+        "daemon: invalid config.json",
+        "refused before any protocol message",
+        60.0,
+    ),
+)
+ROWS = ROWS + DAEMON
+
+# Faults the matrix cannot hold yet, and why.
+PENDING: tuple[tuple[str, str], ...] = ()
