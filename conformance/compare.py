@@ -23,7 +23,7 @@ from typing import Any
 from conformance import divergences as div
 from conformance.backends import Capture, run_fake, run_real
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
-from conformance.installs import CodexNotInstalledError
+from conformance.installs import CodexNotInstalledError, binary
 from conformance.scenario_set import ConformanceScenario, load_all
 from conformance.views import views
 
@@ -110,6 +110,9 @@ async def compare_one(
     started = time.monotonic()
     base = root / f"{scenario.name}@{version}"
     try:
+        # Before either side starts: a real side failing inside gather() would leave the fake's
+        # turn running unawaited, and asyncio.run's shutdown then hung on it (seen: 100 s+).
+        binary(version)
         fake, real = await asyncio.gather(
             run_fake(scenario, fake_version or version, base / "fake"),
             run_real(scenario, version, base / "real"),

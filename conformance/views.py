@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from conformance import concurrent
 from conformance.backends import Capture
 from conformance.normalise import Normaliser, canonical_arguments
 
@@ -54,7 +55,11 @@ def rollout_view(lines: list[Any]) -> dict[str, Any]:
         elif line.get("type") == "turn_context":
             # The model codex chose: a new version's default model shows here first.
             models.append(payload.get("model"))
-    return {"calls": calls, "event_msg": event_types, "models": models}
+    return {
+        "calls": concurrent.settle_outputs(calls),
+        "event_msg": concurrent.settle_event_types(event_types),
+        "models": models,
+    }
 
 
 def _provider_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -129,8 +134,9 @@ def _exec(capture: Capture) -> list[dict[str, Any]]:
     """One entry per codex process (a provider invocation may start two, see `earlier`)."""
     out: list[dict[str, Any]] = []
     for inv in capture.invocations:
-        out += [{"rc": rc, "events": events} for rc, events in inv.earlier]
-        out.append({"rc": inv.returncode, "events": inv.events})
+        runs = [*inv.earlier, (inv.returncode, inv.events)]
+        for rc, events in runs:
+            out.append({"rc": rc, "events": concurrent.settle(events, concurrent.exec_call)})
     return out
 
 
@@ -150,7 +156,9 @@ def views(capture: Capture) -> dict[str, Any]:
         "requests": {"turns_reaching_the_model": turns},
         "provider": norm.value(
             [
-                [_provider_event(e) for e in inv.canonical]
+                concurrent.settle(
+                    [_provider_event(e) for e in inv.canonical], concurrent.provider_call
+                )
                 for inv in capture.invocations
                 if inv.canonical is not None
             ]
