@@ -9,6 +9,7 @@ its `item_N` id; the provider's second id is kept as `fields["provider_id"]`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,7 +169,8 @@ def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # One decoder for every line: `json.loads(..., object_pairs_hook=...)` builds a new one per call,
 # which cost a third of the parse time on short lines.
 _DECODER = json.JSONDecoder(object_pairs_hook=_first_key_wins)
-_SCAN = _DECODER.scan_once  # the C scanner: JSONDecoder.decode adds two Python frames and regexes
+# The C scanner set by JSONDecoder.__init__ (not in typeshed); decode() adds frames and regexes.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def _loads(text: str) -> Any:
