@@ -36,7 +36,7 @@ def mcp_host(pairs: int) -> Figure:
     env = {**os.environ, "PLEXUM_MCP_SOCKET": "/nonexistent/plexum-bench.sock",
            "PLEXUM_MCP_AGENT_ID": "bench"}  # fmt: skip
     samples = interleave(
-        lambda: time_initialize([py, "-m", "plexum_openai_provider.mcp_host"], env),
+        lambda: time_initialize([py, "-m", "plexum_openai_provider.bridge.relay"], env),
         lambda: time_exit([py, "-c", "pass"]),
         pairs,
     )
