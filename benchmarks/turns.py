@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,9 +66,21 @@ def _say_argv() -> list[str]:
     return [sys.executable, "-m", "plexum_openai_provider.cli"]
 
 
+def _run(argv: list[str], **kwargs: Any) -> tuple[subprocess.CompletedProcess[bytes], float, float]:
+    """Run to exit; (result, wall seconds, CPU seconds of it and the descendants it reaped)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, timeout=60, **kwargs)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, wall, cpu
+
+
 def cold(pairs: int) -> list[Figure]:
     rig = Rig()
     server = ResponsesProcess()
+    cpu: dict[str, list[float]] = {"bare": [], "plain": [], "tools": []}
     try:
         binary = real_codex()
         env = rig.env()
@@ -75,38 +88,41 @@ def cold(pairs: int) -> list[Figure]:
         bare_argv = codex_exec_argv(binary, server.url)
 
         def bare() -> float:
-            ws = rig.workspace()
-            start = time.perf_counter()
-            proc = subprocess.run(
-                bare_argv, input=PROMPT, cwd=ws, env=env, capture_output=True, timeout=60
-            )
-            took = time.perf_counter() - start
+            proc, wall, used = _run(bare_argv, input=PROMPT, cwd=rig.workspace(), env=env)
             _check_exec_output(proc.stdout, tool=False)
-            return took
+            cpu["bare"].append(used)
+            return wall
 
         def say(*flags: str) -> float:
             ws = rig.workspace()
             argv = [*_say_argv(), "say", "--config", str(config), "--json", *flags]
             argv += ["--workspace", str(ws), "--", PROMPT.decode()]
-            start = time.perf_counter()
-            proc = subprocess.run(argv, cwd=ws, env=env, capture_output=True, timeout=60)
-            took = time.perf_counter() - start
-            events = [json.loads(line) for line in proc.stdout.splitlines()]
-            _check_events(events, tool=False)
-            return took
+            proc, wall, used = _run(argv, cwd=ws, env=env)
+            _check_events([json.loads(line) for line in proc.stdout.splitlines()], tool=False)
+            cpu["tools" if not flags else "plain"].append(used)
+            return wall
 
         plain = interleave(lambda: say("--no-tools"), bare, pairs)
+        base_plain, cpu["bare"] = cpu["bare"][1:], []  # the warm-up pair is not counted
         tools = interleave(say, bare, pairs)
+        base_tools = cpu["bare"][1:]
     finally:
         server.close()
         rig.close()
-    return [
-        _turn_figure("P1b", "cold say --json --no-tools", plain, "<= 1.3", "codex exec"),
-        _turn_figure("P1b", "cold say --json (echo offered)", tools, "<= 1.5", "codex exec"),
-    ]
+    figures = []
+    for name, samples, target, mine, theirs in (
+        ("cold say --json --no-tools", plain, "<= 1.3", cpu["plain"][1:], base_plain),
+        ("cold say --json (echo offered)", tools, "<= 1.5", cpu["tools"][1:], base_tools),
+    ):
+        ratio = statistics.median(m / t for m, t in zip(mine, theirs, strict=True))
+        note = f"CPU time (user+sys, all processes) {ratio:.2f}x the bare exec's"
+        figures.append(_turn_figure("P1b", name, samples, target, "codex exec", note))
+    return figures
 
 
-def _turn_figure(key: str, name: str, pairs: Pairs, target: str, base: str) -> Figure:
+def _turn_figure(
+    key: str, name: str, pairs: Pairs, target: str, base: str, note: str = ""
+) -> Figure:
     return Figure(
         key=key,
         name=name,
@@ -115,6 +131,7 @@ def _turn_figure(key: str, name: str, pairs: Pairs, target: str, base: str) -> F
         ratio=pairs.ratio,
         target=target,
         spread=pairs.spread(),
+        note=note,
     )
 
 
