@@ -153,4 +153,3 @@ def run() -> NoReturn:
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()
     os._exit(code)
-
