@@ -121,6 +121,9 @@ class Attempt:
     start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
     last_text: str | None = field(default=None, init=False)  # the final agent message so far
     prompt_error: BaseException | None = field(default=None, init=False)
+    # The save of a newly announced thread runs while codex streams on (its fsyncs took ~20 ms on
+    # a busy disk and held back every event behind them); it is awaited before the final save.
+    pending_save: asyncio.Future[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.mapper = TurnMapper(previous_total=self.record.usage_total if self.record else Usage())
@@ -196,6 +199,10 @@ class Attempt:
                 # Even a failing (or cancelled) graceful stop leaves no process behind.
                 signal_group(proc.pid, signal.SIGKILL)
                 raise
+            finally:
+                if self.pending_save is not None:  # the workspace lock must outlive the write
+                    with contextlib.suppress(Exception):
+                        await self.pending_save
 
     async def _feed(self, proc: asyncio.subprocess.Process, prompt: bytes) -> None:
         """Write the prompt and close stdin; if that fails, stop codex rather than let it wait
@@ -252,11 +259,19 @@ class Attempt:
             )
             return
         if record is None or thread_id != record.thread_id:
-            async for event in self._save(ThreadRecord(thread_id, self.model_arg)):
-                yield event
+            put = off_loop(
+                self.store.put, self.request.session_id, ThreadRecord(thread_id, self.model_arg)
+            )
+            self.pending_save = asyncio.ensure_future(put)
 
     async def _mirror(self) -> AsyncIterator[CanonicalEvent]:
         """This turn's tool calls from the rollout; then the thread's record is updated."""
+        if self.pending_save is not None:
+            pending, self.pending_save = self.pending_save, None
+            try:
+                await pending
+            except (SessionStoreError, OSError) as exc:
+                yield self._save_failed(self.thread_id or "?", exc)
         thread_id, record = self.thread_id, self.record
         if thread_id is None or not is_plain_id(thread_id):
             return
@@ -280,10 +295,13 @@ class Attempt:
         try:
             await off_loop(self.store.put, self.request.session_id, record)
         except (SessionStoreError, OSError) as exc:
-            yield WarningEvent(
-                f"could not store codex thread {record.thread_id} for session "
-                f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
-            )
+            yield self._save_failed(record.thread_id, exc)
+
+    def _save_failed(self, thread_id: str, exc: Exception) -> WarningEvent:
+        return WarningEvent(
+            f"could not store codex thread {thread_id} for session "
+            f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
+        )
 
     def _finish(
         self, proc: asyncio.subprocess.Process, stderr: StderrTail
