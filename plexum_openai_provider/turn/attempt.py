@@ -15,10 +15,9 @@ import os
 import signal
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codex.argv import build_exec_argv, redact_argv
-from ..codex.exec_stream import ThreadStarted
 from ..codex.thread_id import is_plain_id
 from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
@@ -35,11 +34,12 @@ from ..process import StderrTail, signal_group, spawn, terminate_group, write_an
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
 from .inputs import parse_structured
-from .mapper import Completed, Failed, TurnMapper, classify_failure
 from .messages import binary_help, stderr_tail_text, stop_event
 from .mirror import RolloutPosition, mirror_turn, start_position
 from .request import TurnLimits, TurnRequest
-from .stream import stream_events
+
+if TYPE_CHECKING:
+    from .mapper import TurnMapper
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -126,7 +126,6 @@ class Attempt:
     pending_save: asyncio.Future[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.mapper = TurnMapper(previous_total=self.record.usage_total if self.record else Usage())
         self.fresh_thread = self.record is None
 
     async def run(self) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
@@ -156,6 +155,10 @@ class Attempt:
         helpers: list[asyncio.Task[None]] = []
         try:
             self.on_spawn(proc.pid)
+            # Imported only now, so a cold `say` loads the stream machinery while codex starts up.
+            from .mapper import TurnMapper
+
+            self.mapper = TurnMapper(previous_total=record.usage_total if record else Usage())
             stderr = StderrTail()
             helpers.append(asyncio.create_task(self._feed(proc, prompt)))
             helpers.append(asyncio.create_task(stderr.drain(proc.stderr)))
@@ -217,6 +220,9 @@ class Attempt:
     async def _stream(
         self, proc: asyncio.subprocess.Process
     ) -> AsyncGenerator[CanonicalEvent, None]:
+        from ..codex.exec_stream import ThreadStarted
+        from .stream import stream_events
+
         stream_gen = stream_events(
             proc,
             self.mapper,
@@ -266,6 +272,8 @@ class Attempt:
 
     async def _mirror(self) -> AsyncIterator[CanonicalEvent]:
         """This turn's tool calls from the rollout; then the thread's record is updated."""
+        from .mapper import Completed
+
         if self.pending_save is not None:
             pending, self.pending_save = self.pending_save, None
             try:
@@ -307,6 +315,8 @@ class Attempt:
         self, proc: asyncio.subprocess.Process, stderr: StderrTail
     ) -> CanonicalEvent | ThreadLost:
         """The attempt's last word once codex has exited: terminal event, or `ThreadLost`."""
+        from .mapper import Completed, Failed, classify_failure
+
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:
             usage = outcome.thread_usage if self.fresh_thread else outcome.turn_usage
