@@ -115,7 +115,8 @@ def cold(pairs: int) -> list[Figure]:
         ("cold say --json (echo offered)", tools, "<= 1.5", cpu["tools"][1:], base_tools),
     ):
         ratio = statistics.median(m / t for m, t in zip(mine, theirs, strict=True))
-        note = f"CPU time (user+sys, all processes) {ratio:.2f}x the bare exec's"
+        what = "no tools" if "no-tools" in name else "echo offered"
+        note = f"{what}: CPU time (user+sys, every process) {ratio:.2f}x the bare exec's"
         figures.append(_turn_figure("P1b", name, samples, target, "codex exec", note))
     return figures
 
