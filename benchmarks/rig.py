@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conformance.codex_env import EXEC_FLAGS, codex_env, provider_args
-from conformance.realcodex import native_binary
+from conformance.installs import binary as installed_binary
+from fake_codex.real_codex_env import EXEC_FLAGS, codex_env, provider_args
 
 CODEX_VERSION = "0.169.0"
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ class Rig:
 
 
 def real_codex() -> str:
-    return str(native_binary(CODEX_VERSION))
+    return str(installed_binary(CODEX_VERSION))
 
 
 def provider(url: str) -> list[str]:

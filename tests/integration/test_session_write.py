@@ -11,11 +11,11 @@ import pytest
 from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnRequest, open_turn
 
-from .conftest import FAST_LIMITS, FakeCodex
+from .conftest import FAST_LIMITS, ProviderOnFake
 
 
 async def test_events_flow_while_the_new_threads_record_is_being_written(
-    fake_codex: FakeCodex, monkeypatch: pytest.MonkeyPatch
+    provider: ProviderOnFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text_seen = threading.Event()
     released_by_text: list[bool] = []
@@ -27,10 +27,10 @@ async def test_events_flow_while_the_new_threads_record_is_being_written(
         real_put(self, session_id, record)
 
     monkeypatch.setattr(SessionStore, "put", slow_put)
-    workspace = fake_codex.workspace()
+    workspace = provider.workspace()
     request = TurnRequest(prompt="hello", workspace=workspace)
     events = []
-    async with open_turn(fake_codex.config, request, FAST_LIMITS) as turn:
+    async with open_turn(provider.config, request, FAST_LIMITS) as turn:
         async for event in turn:
             if event.type == "text_delta":
                 text_seen.set()
