@@ -1,8 +1,8 @@
 """Rollout benchmark: locate, mirror, full parse, consume and memory on a generated ~100 MB rollout.
 
-Run: `.venv/bin/python benchmarks/bench_rollout.py [--mb 100]`. Prints each measurement and the
-ratio the issue sets a target for, all measured in this one run; exits 1 if a target is missed.
-Generated data lives in a temp dir that is deleted at the end.
+The P4 figures of `python -m benchmarks`; alone: `.venv/bin/python benchmarks/bench_rollout.py
+[--mb 100]`, which prints them and exits 1 if a target is missed. Everything is measured in this one
+run; generated data lives in a temp dir that is deleted at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.figures import Figure, render  # noqa: E402
 from plexum_openai_provider.codex.rollout import (  # noqa: E402
     consume_rollout,
     locate_rollout,
@@ -148,32 +149,42 @@ def best(fn: Callable[[], object], repeat: int = 5) -> float:
 def sessions_tree(home: Path, count: int, target_ms: int) -> str:
     """`count` rollout files over one year of local days, plus the target thread's file."""
     start = target_ms - 180 * 86_400_000
+    folders: set[Path] = set()
+
+    def create(ms: int, tid: str) -> None:
+        when = dt.datetime.fromtimestamp(ms / 1000)
+        folder = home / "sessions" / when.strftime("%Y/%m/%d")
+        if folder not in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            folders.add(folder)
+        name = folder / f"rollout-{when:%Y-%m-%dT%H-%M-%S}-{tid}.jsonl"
+        os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o600))  # empty: only names matter
+
     for _ in range(count):
         ms = start + RNG.randrange(365 * 86_400_000)
-        when = dt.datetime.fromtimestamp(ms / 1000)
-        tid = uuid7(ms)
-        folder = home / "sessions" / when.strftime("%Y/%m/%d")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"rollout-{when:%Y-%m-%dT%H-%M-%S}-{tid}.jsonl").touch()
+        create(ms, uuid7(ms))
     tid = uuid7(target_ms)
-    when = dt.datetime.fromtimestamp(target_ms / 1000)
-    (
-        home
-        / "sessions"
-        / when.strftime("%Y/%m/%d")
-        / f"rollout-{when:%Y-%m-%dT%H-%M-%S}-{tid}.jsonl"
-    ).touch()
+    create(target_ms, tid)
     return tid
 
 
-def bench_locate(work: Path) -> tuple[float, float]:
+def tree_dir() -> Path:
+    """Where the session trees go: tmpfs when there is one. 100k empty files took minutes on this
+    machine's shared disk, and locate's cost is listing directories, which a disk caches anyway."""
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="bench-tree-", dir=base))
+
+
+def bench_locate(work: Path, big_count: int = 100_000) -> tuple[float, float]:
     target_ms = int(time.time() * 1000) - 30 * 86_400_000
     result = []
-    for count in (1_000, 100_000):
+    for count in (1_000, big_count):
         home = work / f"home{count}"
         tid = sessions_tree(home, count, target_ms)
         assert locate_rollout(home, tid) is not None
         result.append(best(functools.partial(locate_rollout, home, tid), repeat=200))
+        shutil.rmtree(home)
     return result[0], result[1]
 
 
@@ -277,79 +288,81 @@ def bench_rss(big: Path, work: Path, ids: list[str]) -> dict[str, float]:
     return out
 
 
+def figures(megabytes: int = 100, locate_count: int = 100_000) -> list[Figure]:
+    """Every P4 figure, measured in this one run on a generated rollout of `megabytes` MB."""
+    work = Path(tempfile.mkdtemp(prefix="bench-rollout-"))
+    out: list[Figure] = []
+
+    def add(name: str, base: str, ours: str, ratio: float, target: str, spread: str) -> None:
+        out.append(Figure("P4", name, base, ours, ratio, target, spread))
+
+    try:
+        big = work / "rollout-big.jsonl"
+        ids = generate(big, megabytes)
+        size = big.stat().st_size
+        trees = tree_dir()
+        try:
+            small_t, big_t = bench_locate(trees, locate_count)
+        finally:
+            shutil.rmtree(trees, ignore_errors=True)
+        add(
+            f"locate among {locate_count // 1000}k session files",
+            f"among 1k {small_t * 1e6:.0f} µs",
+            f"{big_t * 1e6:.0f} µs",
+            big_t / small_t,
+            "<= 2",
+            "best of 200 each",
+        )
+        tail_small, tail_big = bench_mirror_tail(big, work)
+        add(
+            f"mirror one turn after {size / 1e6:.0f} MB of history",
+            f"after 1 MB {tail_small * 1e3:.2f} ms",
+            f"{tail_big * 1e3:.2f} ms",
+            tail_big / tail_small,
+            "<= 2",
+            "best of 20 each",
+        )
+        parse = best(lambda: read_tool_calls(big, 0), repeat=3)
+        baseline = best(lambda: raw_json_loop(big, json.loads), repeat=3)
+        add(
+            "full rollout parse (speed)",
+            f"json.loads loop {size / baseline / 1e6:.0f} MB/s",
+            f"{size / parse / 1e6:.0f} MB/s",
+            baseline / parse,
+            ">= 0.5",
+            "best of 3 each",
+        )
+        consume_t, cp_t = bench_consume(big, work, ids)
+        add(
+            "consume 50 calls",
+            f"cp + fsync {cp_t:.2f} s",
+            f"{consume_t:.2f} s",
+            consume_t / cp_t,
+            "<= 2",
+            "best of 5 each, interleaved",
+        )
+        rss = bench_rss(big, work, ids)
+        worst = max(rss["consume"], rss["mirror-tail"])
+        add(
+            "peak RSS growth (consume, mirror tail), MB",
+            "limit 64 MB",
+            f"{worst:.0f} MB",
+            worst / 64,
+            "< 1",
+            f"mirror from 0: {rss['mirror-from-0']:.0f} MB (holds what it returns)",
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mb", type=int, default=100)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-rollout-"))
-    ok = True
-
-    def report(name: str, ratio: float, target: str, passed: bool) -> None:
-        nonlocal ok
-        ok &= passed
-        print(f"  {name:<44} {ratio:8.2f}   target {target:<8} {'ok' if passed else 'MISSED'}")
-
-    try:
-        started = time.perf_counter()
-        big = work / "rollout-big.jsonl"
-        ids = generate(big, args.mb)
-        size = big.stat().st_size
-        print(
-            f"generated {size / 1e6:.0f} MB, {len(ids)} calls "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
-
-        small_t, big_t = bench_locate(work)
-        print(f"locate: 1k files {small_t * 1e6:.0f} µs, 100k files {big_t * 1e6:.0f} µs")
-        shutil.rmtree(work / "home1000")
-        shutil.rmtree(work / "home100000")
-
-        parse = best(lambda: read_tool_calls(big, 0), repeat=3)
-        baseline = best(lambda: raw_json_loop(big, json.loads), repeat=3)
-        print(
-            f"full parse: mirror {parse:.2f} s, json.loads loop {baseline:.2f} s "
-            f"({size / parse / 1e6:.0f} MB/s)"
-        )
-        try:
-            import orjson  # type: ignore[import-not-found]
-
-            ortime = best(lambda: raw_json_loop(big, orjson.loads), repeat=3)
-            print(f"  orjson.loads loop {ortime:.2f} s")
-        except ImportError:
-            ortime = None
-            print("  orjson not installed: baseline is the stdlib json.loads loop")
-
-        tail_small, tail_big = bench_mirror_tail(big, work)
-        print(
-            f"mirror one turn: after 1 MB {tail_small * 1e3:.2f} ms, "
-            f"after {size / 1e6:.0f} MB {tail_big * 1e3:.2f} ms"
-        )
-
-        consume_t, cp_t = bench_consume(big, work, ids)
-        print(f"consume 50 ids: {consume_t:.2f} s; cp + fsync {cp_t:.2f} s")
-
-        rss = bench_rss(big, work, ids)
-        print("peak RSS growth: " + ", ".join(f"{k} {v:.1f} MB" for k, v in rss.items()))
-        print("  (mirror from 0 returns every output of the file: it holds what it returns)")
-
-        print("ratios (this run):")
-        report("locate 100k / 1k files", big_t / small_t, "<= 2", big_t / small_t <= 2)
-        ratio = tail_big / tail_small
-        report("mirror-from-position 100 MB / 1 MB", ratio, "<= 2", ratio <= 2)
-        report(
-            "parse speed vs json.loads loop", baseline / parse, ">= 0.5", baseline / parse >= 0.5
-        )
-        if ortime is not None:
-            report(
-                "parse speed vs orjson.loads loop", ortime / parse, ">= 0.5", ortime / parse >= 0.5
-            )
-        report("consume / (cp + fsync)", consume_t / cp_t, "<= 2", consume_t / cp_t <= 2)
-        worst = max(rss["consume"], rss["mirror-tail"])
-        report("peak RSS growth MB (consume, mirror tail)", worst, "< 64", worst < 64)
-        print(f"total {time.perf_counter() - started:.0f} s")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ok else 1
+    found = figures(args.mb)
+    print(render(found))
+    return 0 if all(f.met is not False for f in found) else 1
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ importing the root alone must load nothing but this file.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from .version import __version__
+
+# typing.TYPE_CHECKING without importing `typing` (and `re`): mcp-host imports this package on
+# every exec, ~2-3 ms. mypy knows the name.
+TYPE_CHECKING = False
 
 # Public name → the module that defines it.
 _HOMES = {
@@ -96,6 +99,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .bridge.spec import ToolCallback, ToolReply, ToolSpec
     from .config import HostConfig, load_config
     from .consume import ConsumeResult, consume_blocks

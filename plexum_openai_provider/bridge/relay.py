@@ -15,11 +15,11 @@ import os
 import socket
 import sys
 from select import select
-from typing import TYPE_CHECKING
 
 from plexum_openai_provider.codex.mcp_entry import AGENT_ENV, SOCKET_ENV
 from plexum_openai_provider.version import __version__
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # annotations are strings here; these names are never needed at run time
     from collections.abc import Sequence
     from typing import Any, BinaryIO

@@ -1,10 +1,14 @@
-"""The warm MCP server of one turn: the turn's dynamic tools on the agent's unix socket.
+"""The warm MCP server of one turn: the turn's tools on the agent's unix socket. STDLIB ONLY.
 
 `serve_tools(socket_path, tools, call, agent_id=…, allow_peer=…)` listens (via `bind_listener`)
-for the length of a turn. Each accepted connection — an `mcp-host` relay started by codex — gets
-its own session of the official SDK's low-level `Server` over the socket, after its peer pid passes
-`allow_peer`. `tools/call` goes to the host callback; a host exception becomes an `isError` result,
-and so does any call after `end_turn()`. Import cost (~1 s for `mcp`) is paid by the plugin only.
+for the length of a turn. Each accepted connection — an `mcp-host` relay started by codex — is one
+MCP session, served after its peer pid passes `allow_peer`. The MCP methods codex uses
+(`initialize`, `notifications/initialized`, `ping`, `tools/list`, `tools/call`,
+`notifications/cancelled`) are answered here as the official SDK's low-level server answers them
+(tests/bridge/test_server_conformance.py drives this with the SDK's client); the SDK itself is not
+imported, because its ~1 s of imports landed on every cold turn with tools. `tools/call` goes to the
+host callback; a host exception becomes an `isError` result, and so does any call after
+`end_turn()`.
 """
 
 from __future__ import annotations
@@ -14,32 +18,44 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
-import mcp_types as types
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel import Server
-from mcp.shared.message import SessionMessage
-from pydantic import TypeAdapter
-
+from plexum_openai_provider import __version__
+from plexum_openai_provider.bridge.content import invalid_content, normalise_content
 from plexum_openai_provider.bridge.peers import peer_credentials
 from plexum_openai_provider.bridge.relay import MAX_LINE_BYTES, SERVER_NAME
 from plexum_openai_provider.bridge.socket_path import Listener, bind_listener
 from plexum_openai_provider.bridge.spec import PeerCheck, ToolCallback, ToolReply, ToolSpec
-from plexum_openai_provider.version import __version__
 
 log = logging.getLogger(__name__)
 
+# The handshake revisions the SDK (mcp 2.3.0) negotiates: the client's when listed, else the newest.
+HANDSHAKE_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 _REFUSAL_READ_TIMEOUT = 5.0  # how long a refused peer gets to send the request we answer
-_CONTENT = TypeAdapter(list[types.ContentBlock])
+
+# JSON-RPC error codes, and the SDK's wording for them.
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
+_INVALID_PARAMS = "Invalid request parameters"
+_SERVED = frozenset({"initialize", "ping", "tools/list", "tools/call"})
+_BEFORE_INITIALIZE = frozenset({"initialize", "ping"})  # the SDK's init gate lets these through
+
+JsonObject = dict[str, Any]
 
 
-def _error_result(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
+class _RpcError(Exception):
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.data = code, message, data
+
+
+def _error_result(message: str) -> JsonObject:
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+def _reply_line(payload: JsonObject) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 class TurnToolServer:
@@ -64,12 +80,6 @@ class TurnToolServer:
         self._connections: set[asyncio.Task[None]] = set()
         self.accepted = 0  # sessions served
         self.refused = 0  # connections refused by allow_peer
-        self._mcp = Server[Any](
-            SERVER_NAME,
-            version=__version__,
-            on_list_tools=self._on_list_tools,
-            on_call_tool=self._on_call_tool,
-        )
 
     @property
     def path(self) -> Path:
@@ -79,44 +89,68 @@ class TurnToolServer:
         """From now on every `tools/call` gets an error result; nothing reaches the host."""
         self._ended = True
 
-    async def _on_list_tools(
-        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
+    # -- the MCP methods ---------------------------------------------------------------------
+
+    def initialize_result(self, params: Any) -> JsonObject:
+        if not isinstance(params, dict) or not isinstance(params.get("protocolVersion"), str):
+            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+        if not isinstance(params.get("capabilities"), dict) or not isinstance(
+            params.get("clientInfo"), dict
+        ):
+            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+        wanted = params["protocolVersion"]
+        protocol = (
+            wanted if wanted in HANDSHAKE_PROTOCOL_VERSIONS else HANDSHAKE_PROTOCOL_VERSIONS[-1]
+        )
+        return {
+            "capabilities": {"tools": {"listChanged": False}},
+            "protocolVersion": protocol,
+            "serverInfo": {"name": SERVER_NAME, "version": __version__},
+        }
+
+    def list_tools_result(self) -> JsonObject:
         tools = [] if self._ended else list(self._tools.values())
-        return types.ListToolsResult(
-            tools=[
-                types.Tool(
-                    name=t.name, description=t.description, input_schema=dict(t.input_schema)
-                )
+        return {
+            "tools": [
+                {"name": t.name, "description": t.description, "inputSchema": dict(t.input_schema)}
                 for t in tools
             ]
-        )
+        }
 
-    async def _on_call_tool(
-        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    async def call_tool_result(self, params: Any) -> JsonObject:
+        if not isinstance(params, dict) or not isinstance(params.get("name"), str):
+            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+        arguments = params.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+        name: str = params["name"]
         if self._ended:
             return _error_result(
                 f"the Plexum turn of agent {self.agent_id!r} has ended; "
-                f"tool {params.name!r} can no longer be called"
+                f"tool {name!r} can no longer be called"
             )
-        if params.name not in self._tools:
-            return _error_result(f"unknown tool {params.name!r} for agent {self.agent_id!r}")
+        if name not in self._tools:
+            return _error_result(f"unknown tool {name!r} for agent {self.agent_id!r}")
         try:
-            result = await self._call(params.name, dict(params.arguments or {}))
+            result = await self._call(name, dict(arguments or {}))
         except Exception as exc:  # a host failure is the model's business, never a crashed server
-            log.warning("host tool %r raised", params.name, exc_info=True)
-            return _error_result(f"tool {params.name!r} failed: {type(exc).__name__}: {exc}")
+            log.warning("host tool %r raised", name, exc_info=True)
+            return _error_result(f"tool {name!r} failed: {type(exc).__name__}: {exc}")
         if isinstance(result, str):
             result = ToolReply.text(result)
-        try:
-            content = _CONTENT.validate_python([dict(c) for c in result.content])
-        except ValueError as exc:
-            return _error_result(f"tool {params.name!r} returned invalid MCP content: {exc}")
-        structured = dict(result.structured_content) if result.structured_content else None
-        return types.CallToolResult(
-            content=content, structured_content=structured, is_error=result.is_error
-        )
+        if not isinstance(result, ToolReply):
+            kind = type(result).__name__
+            return _error_result(f"tool {name!r} returned a {kind}, not a ToolReply or str")
+        problem = invalid_content(result.content)
+        if problem is not None:
+            return _error_result(f"tool {name!r} returned invalid MCP content: {problem}")
+        out: JsonObject = {"content": normalise_content(result.content)}
+        if result.structured_content:
+            out["structuredContent"] = dict(result.structured_content)
+        out["isError"] = bool(result.is_error)
+        return out
+
+    # -- the socket --------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._server = await asyncio.start_unix_server(self._on_connection, sock=self.listener.sock)
@@ -162,7 +196,7 @@ class TurnToolServer:
             allowed, who = self._peer_allowed(writer)
             if allowed:
                 self.accepted += 1
-                await self._run_session(reader, writer)
+                await _Session(self, writer).run(reader)
             else:
                 self.refused += 1
                 log.warning("refused MCP caller %s on agent %r's socket", who, self.agent_id)
@@ -192,43 +226,106 @@ class TurnToolServer:
                     if isinstance(request, dict) and "id" in request and "method" in request:
                         error = {"code": -32001, "message": message}
                         reply = {"jsonrpc": "2.0", "id": request["id"], "error": error}
-                        writer.write(json.dumps(reply).encode() + b"\n")
+                        writer.write(_reply_line(reply))
                         await writer.drain()
                         return
 
-    async def _run_session(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        to_server: MemoryObjectSendStream[SessionMessage | Exception]
-        from_client: MemoryObjectReceiveStream[SessionMessage | Exception]
-        to_server, from_client = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-        to_client: MemoryObjectSendStream[SessionMessage]
-        from_server: MemoryObjectReceiveStream[SessionMessage]
-        to_client, from_server = anyio.create_memory_object_stream[SessionMessage](0)
 
-        async def read_socket() -> None:
-            async with to_server:
-                async for line in _lines(reader):
-                    try:
-                        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                    except ValueError as exc:
-                        await to_server.send(exc)
-                        continue
-                    await to_server.send(SessionMessage(message))
+class _Session:
+    """One relay's MCP session: requests run as tasks, so a `ping` is answered during a call."""
 
-        async def write_socket() -> None:
-            async with from_server:
-                async for item in from_server:
-                    data = item.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    writer.write(data.encode() + b"\n")
-                    await writer.drain()
+    def __init__(self, server: TurnToolServer, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.writer = writer
+        self.initialized = False
+        self.calls: dict[Any, asyncio.Task[None]] = {}  # request id -> running tools/call
 
-        async with asyncio.TaskGroup() as group:
-            group.create_task(read_socket())
-            group.create_task(write_socket())
-            group.create_task(
-                self._mcp.run(from_client, to_client, self._mcp.create_initialization_options())
-            )
+    async def run(self, reader: asyncio.StreamReader) -> None:
+        try:
+            async for line in _lines(reader):
+                await self._dispatch(line)
+        finally:
+            for task in self.calls.values():
+                task.cancel()  # the relay is gone: nobody is left to read these results
+            if self.calls:
+                await asyncio.gather(*self.calls.values(), return_exceptions=True)
+
+    async def _send(self, payload: JsonObject) -> None:
+        self.writer.write(_reply_line(payload))
+        await self.writer.drain()
+
+    async def _send_error(self, request_id: Any, exc: _RpcError) -> None:
+        error: JsonObject = {"code": exc.code, "message": exc.message}
+        if exc.data is not None:
+            error["data"] = exc.data
+        await self._send({"jsonrpc": "2.0", "id": request_id, "error": error})
+
+    async def _dispatch(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            await self._send_error(None, _RpcError(PARSE_ERROR, "Parse error"))
+            return
+        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+            await self._send_error(None, _RpcError(INVALID_REQUEST, "Invalid Request"))
+            return
+        method = message.get("method")
+        if not isinstance(method, str):
+            return  # a response to nothing we asked, or junk: the SDK drops these too
+        if "id" not in message:
+            self._notify(method, message.get("params"))
+            return
+        request_id = message["id"]
+        params = message.get("params")
+        try:
+            if method not in _SERVED:
+                raise _RpcError(METHOD_NOT_FOUND, "Method not found", method)
+            if method == "initialize":
+                result = self.server.initialize_result(params)
+                self.initialized = True
+            elif not self.initialized and method not in _BEFORE_INITIALIZE:
+                raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+            elif method == "ping":
+                result = {}
+            elif method == "tools/list":
+                result = self.server.list_tools_result()
+            else:
+                if request_id in self.calls:
+                    message = f"request id {request_id!r} is already running"
+                    raise _RpcError(INVALID_REQUEST, message)
+                self._start_call(request_id, params)
+                return
+        except _RpcError as exc:
+            await self._send_error(request_id, exc)
+            return
+        await self._send({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    def _start_call(self, request_id: Any, params: Any) -> None:
+        task = asyncio.ensure_future(self._run_call(request_id, params))
+        self.calls[request_id] = task
+
+        def forget(_: asyncio.Task[None]) -> None:
+            if self.calls.get(request_id) is task:
+                del self.calls[request_id]
+
+        task.add_done_callback(forget)
+
+    async def _run_call(self, request_id: Any, params: Any) -> None:
+        try:
+            result = await self.server.call_tool_result(params)
+        except _RpcError as exc:
+            await self._send_error(request_id, exc)
+            return
+        await self._send({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    def _notify(self, method: str, params: Any) -> None:
+        if method == "notifications/initialized":
+            self.initialized = True
+        elif method == "notifications/cancelled" and isinstance(params, Mapping):
+            # The client gave up on a call: stop it and send nothing (MCP cancellation rules).
+            task = self.calls.get(params.get("requestId"))
+            if task is not None:
+                task.cancel()
 
 
 async def _lines(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:

@@ -9,11 +9,15 @@ What the keys do on the real 0.169.0 binary is recorded in bridge/NOTES.md.
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+# typing.TYPE_CHECKING without importing `typing` (and `re` behind it): ~2-3 ms of every
+# mcp-host start, which is on codex's path to its first model request. mypy knows the name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, NamedTuple
 
 SOCKET_ENV = "PLEXUM_MCP_SOCKET"
 AGENT_ENV = "PLEXUM_MCP_AGENT_ID"
@@ -26,15 +30,19 @@ TOOL_TIMEOUT_SEC = 600
 UNKNOWN_SERVER_TEXT = "No MCP server named"
 
 
-class McpEntry(NamedTuple):
-    """The stdio server entry codex should hold for one agent.
+if TYPE_CHECKING:
 
-    (A NamedTuple, not a dataclass: `dataclasses` would cost `mcp-host` ~10 ms at every start.)
-    """
+    class McpEntry(NamedTuple):
+        """The stdio server entry codex should hold for one agent (command, args, env)."""
 
-    command: str
-    args: tuple[str, ...]
-    env: Mapping[str, str]
+        command: str
+        args: tuple[str, ...]
+        env: Mapping[str, str]
+
+else:
+    # The same tuple at run time, without `typing` (not a dataclass either: `dataclasses` would
+    # cost mcp-host ~10 ms at every start).
+    McpEntry = namedtuple("McpEntry", ["command", "args", "env"])
 
 
 def wanted_entry(agent_id: str, socket_path: Path, plugin_command: Sequence[str]) -> McpEntry:

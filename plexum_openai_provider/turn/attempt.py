@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
 import signal
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codex.argv import build_exec_argv, redact_argv
-from ..codex.exec_stream import ThreadStarted
 from ..codex.thread_id import is_plain_id
 from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
@@ -33,16 +34,32 @@ from ..process import StderrTail, signal_group, spawn, terminate_group, write_an
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
 from .inputs import parse_structured
-from .mapper import Completed, Failed, TurnMapper, classify_failure
 from .messages import binary_help, stderr_tail_text, stop_event
 from .mirror import RolloutPosition, mirror_turn, start_position
 from .request import TurnLimits, TurnRequest
-from .stream import stream_events
+
+if TYPE_CHECKING:
+    from .mapper import TurnMapper
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # What codex prints on stderr when `exec resume` finds no rollout for the thread.
 NO_ROLLOUT = "no rollout found"
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a worker thread: the session file's fsyncs and the rollout read block for
+    milliseconds, and other turns of this process must keep streaming meanwhile (32 concurrent
+    turns spent 40% of their loop time in fsync). A cancelled caller still waits for the thread,
+    so the turn's workspace lock is never released under a write in progress."""
+    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await future
+        raise
 
 
 @dataclass(frozen=True)
@@ -104,9 +121,11 @@ class Attempt:
     start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
     last_text: str | None = field(default=None, init=False)  # the final agent message so far
     prompt_error: BaseException | None = field(default=None, init=False)
+    # The save of a newly announced thread runs while codex streams on (its fsyncs took ~20 ms on
+    # a busy disk and held back every event behind them); it is awaited before the final save.
+    pending_save: asyncio.Future[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.mapper = TurnMapper(previous_total=self.record.usage_total if self.record else Usage())
         self.fresh_thread = self.record is None
 
     async def run(self) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
@@ -136,6 +155,10 @@ class Attempt:
         helpers: list[asyncio.Task[None]] = []
         try:
             self.on_spawn(proc.pid)
+            # Imported only now, so a cold `say` loads the stream machinery while codex starts up.
+            from .mapper import TurnMapper
+
+            self.mapper = TurnMapper(previous_total=record.usage_total if record else Usage())
             stderr = StderrTail()
             helpers.append(asyncio.create_task(self._feed(proc, prompt)))
             helpers.append(asyncio.create_task(stderr.drain(proc.stderr)))
@@ -147,7 +170,7 @@ class Attempt:
                 for event in self.mapper.finish():
                     yield event
                 await terminate_group(proc, grace_s=self.limits.kill_grace_s)
-                for event in self._mirror():
+                async for event in self._mirror():
                     yield event
                 yield stop_event(config, stop.code)
                 return
@@ -155,7 +178,7 @@ class Attempt:
                 yield event
             await self._wait_exit(proc)
             await asyncio.wait(helpers, timeout=1.0)
-            for event in self._mirror():
+            async for event in self._mirror():
                 yield event
             final = self._finish(proc, stderr)
             if isinstance(final, MessageEnd) and request.output_schema is not None:
@@ -179,6 +202,10 @@ class Attempt:
                 # Even a failing (or cancelled) graceful stop leaves no process behind.
                 signal_group(proc.pid, signal.SIGKILL)
                 raise
+            finally:
+                if self.pending_save is not None:  # the workspace lock must outlive the write
+                    with contextlib.suppress(Exception):
+                        await self.pending_save
 
     async def _feed(self, proc: asyncio.subprocess.Process, prompt: bytes) -> None:
         """Write the prompt and close stdin; if that fails, stop codex rather than let it wait
@@ -193,6 +220,9 @@ class Attempt:
     async def _stream(
         self, proc: asyncio.subprocess.Process
     ) -> AsyncGenerator[CanonicalEvent, None]:
+        from ..codex.exec_stream import ThreadStarted
+        from .stream import stream_events
+
         stream_gen = stream_events(
             proc,
             self.mapper,
@@ -203,7 +233,7 @@ class Attempt:
         async with contextlib.aclosing(stream_gen) as stream:
             async for item in stream:
                 if isinstance(item, ThreadStarted):
-                    for event in self._thread_started(item.thread_id):
+                    async for event in self._thread_started(item.thread_id):
                         yield event
                 else:
                     if isinstance(item, TextDelta):
@@ -219,7 +249,7 @@ class Attempt:
         finally:
             exit_task.cancel()
 
-    def _thread_started(self, thread_id: str) -> Iterator[CanonicalEvent]:
+    async def _thread_started(self, thread_id: str) -> AsyncIterator[CanonicalEvent]:
         record = self.record
         self.thread_id = thread_id
         self.fresh_thread = record is None or thread_id != record.thread_id
@@ -235,41 +265,58 @@ class Attempt:
             )
             return
         if record is None or thread_id != record.thread_id:
-            yield from self._save(ThreadRecord(thread_id, self.model_arg))
+            put = off_loop(
+                self.store.put, self.request.session_id, ThreadRecord(thread_id, self.model_arg)
+            )
+            self.pending_save = asyncio.ensure_future(put)
 
-    def _mirror(self) -> Iterator[CanonicalEvent]:
+    async def _mirror(self) -> AsyncIterator[CanonicalEvent]:
         """This turn's tool calls from the rollout; then the thread's record is updated."""
+        from .mapper import Completed
+
+        if self.pending_save is not None:
+            pending, self.pending_save = self.pending_save, None
+            try:
+                await pending
+            except (SessionStoreError, OSError) as exc:
+                yield self._save_failed(self.thread_id or "?", exc)
         thread_id, record = self.thread_id, self.record
         if thread_id is None or not is_plain_id(thread_id):
             return
         same_thread = record is not None and record.thread_id == thread_id
         start = self.start if same_thread else RolloutPosition(None, 0)
-        events, position = mirror_turn(self.config, thread_id, start)
-        yield from events
+        events, position = await off_loop(mirror_turn, self.config, thread_id, start)
+        for event in events:
+            yield event
         outcome = self.mapper.outcome
         if isinstance(outcome, Completed):
             usage_total = outcome.thread_usage
         else:
             usage_total = record.usage_total if record is not None and same_thread else Usage()
         path = str(position.path) if position.path is not None else None
-        yield from self._save(
-            ThreadRecord(thread_id, self.model_arg, usage_total, path, position.offset)
-        )
+        saved = ThreadRecord(thread_id, self.model_arg, usage_total, path, position.offset)
+        async for event in self._save(saved):
+            yield event
 
-    def _save(self, record: ThreadRecord) -> Iterator[CanonicalEvent]:
+    async def _save(self, record: ThreadRecord) -> AsyncIterator[CanonicalEvent]:
         """Store the session's thread; a failure costs a warning, not the turn."""
         try:
-            self.store.put(self.request.session_id, record)
+            await off_loop(self.store.put, self.request.session_id, record)
         except (SessionStoreError, OSError) as exc:
-            yield WarningEvent(
-                f"could not store codex thread {record.thread_id} for session "
-                f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
-            )
+            yield self._save_failed(record.thread_id, exc)
+
+    def _save_failed(self, thread_id: str, exc: Exception) -> WarningEvent:
+        return WarningEvent(
+            f"could not store codex thread {thread_id} for session "
+            f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
+        )
 
     def _finish(
         self, proc: asyncio.subprocess.Process, stderr: StderrTail
     ) -> CanonicalEvent | ThreadLost:
         """The attempt's last word once codex has exited: terminal event, or `ThreadLost`."""
+        from .mapper import Completed, Failed, classify_failure
+
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:
             usage = outcome.thread_usage if self.fresh_thread else outcome.turn_usage

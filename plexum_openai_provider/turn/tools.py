@@ -4,7 +4,7 @@
 socket until the block ends. Mode `per-turn` puts the whole server entry on the exec's argv (nothing
 is written to codex's config.toml); mode `global` registers it once per agent with `codex mcp add`
 (checked with `codex mcp get`, repaired when stale). Only the codex process of this turn, or a
-descendant of it, may use the socket. The `mcp` SDK is imported here, lazily, never by `mcp-host`.
+descendant of it, may use the socket. The bridge (stdlib only) is imported lazily.
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ class Turn:
         self._codex_pid = pid
 
     def _offer_tools(self) -> contextlib.AbstractAsyncContextManager[list[str]]:
-        from .tools import offer_tools  # imports the `mcp` SDK: only for turns with tools
+        from .tools import offer_tools  # the bridge: only turns with tools need it
 
         request = self.request
         if request.call_tool is None:

@@ -79,7 +79,9 @@ async def test_the_reference_host_runs_a_session_with_tools_and_consume_on_the_r
         second = await host.turn(AGENT, workspace, "s1", "read the report", model="gpt")
         assert second.terminal["type"] == "message_end", second.events
         assert second.terminal["thread_id"] == first.terminal["thread_id"]
-        assert [c["name"] for c in host.tool_calls] == ["echo", "read_report"]
+        # Both calls come in one model response; codex runs them in parallel, so they may reach
+        # the host in either order.
+        assert sorted(c["name"] for c in host.tool_calls) == ["echo", "read_report"]
         blocks = {b["id"]: b for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"}
         assert set(blocks) == {"call_note", "call_report"}
         assert "report row 0080" in json.dumps(blocks["call_report"]["output"])

@@ -1,0 +1,97 @@
+"""The benchmark command's arithmetic and table: ratios pair by pair, targets read right, and the
+stateless fake Responses server's choice of reply."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.figures import Figure, Pairs, interleave, render, spread
+from benchmarks.responses import ANSWER, reply_for
+
+
+def figure(ratio: float, target: str) -> Figure:
+    return Figure("P9", "thing", "base 1 s", "2 s", ratio, target, "x")
+
+
+@pytest.mark.parametrize(
+    ("ratio", "target", "met"),
+    [
+        (1.3, "<= 1.3", True),
+        (1.31, "<= 1.3", False),
+        (0.5, ">= 0.5", True),
+        (0.49, ">= 0.5", False),
+        (1.0, "< 1", False),
+        (2.0, "", None),
+    ],
+)
+def test_a_figure_reads_its_target_as_a_bound_on_the_ratio(
+    ratio: float, target: str, met: bool | None
+) -> None:
+    assert figure(ratio, target).met is met
+    assert figure(ratio, target).to_json()["met"] is met
+
+
+def test_the_ratio_is_the_median_of_pair_ratios_not_a_ratio_of_medians() -> None:
+    pairs = Pairs(a=[2.0, 9.0, 3.0], b=[1.0, 3.0, 3.0])
+    assert pairs.ratios == [2.0, 3.0, 1.0]
+    assert pairs.ratio == 2.0
+
+
+def test_interleaving_alternates_which_side_runs_first() -> None:
+    order: list[str] = []
+
+    def side(name: str) -> float:
+        order.append(name)
+        return 1.0
+
+    interleave(lambda: side("a"), lambda: side("b"), 3, warmup=0)
+    assert order == ["a", "b", "b", "a", "a", "b"]
+
+
+def test_spread_is_p10_to_p90_from_ten_values_and_min_max_below() -> None:
+    assert spread([1.0, 3.0, 2.0]) == "1.00-3.00 (min-max of 3)"
+    assert spread([float(i) for i in range(1, 12)]).endswith("(p10-p90 of 11)")
+
+
+def test_the_table_has_one_row_per_figure_and_says_which_targets_were_missed() -> None:
+    table = render([figure(1.2, "<= 1.3"), figure(1.6, "<= 1.5")]).splitlines()
+    assert [c.strip() for c in table[0].strip("|").split("|")] == [
+        "figure", "baseline", "ours", "ratio", "target", "spread"
+    ]  # fmt: skip
+    assert len(table) == 4
+    assert "<= 1.3 ok" in table[2] and "<= 1.5 MISSED" in table[3]
+
+
+def test_the_fake_responses_server_calls_the_tool_once_then_answers() -> None:
+    first = reply_for({"input": [{"type": "message", "role": "user"}]}, "mcp__ns")
+    assert first["output"][0]["type"] == "function_call"
+    assert first["output"][0]["namespace"] == "mcp__ns"
+    after = reply_for({"input": [{"type": "function_call_output", "call_id": "c"}]}, "mcp__ns")
+    assert after["output"] == [{"type": "message", "text": ANSWER}]
+    assert reply_for({"input": []}, None)["output"][0]["text"] == ANSWER
+
+
+def test_the_command_writes_the_table_as_json_and_exits_1_when_a_figure_crashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import benchmarks.__main__ as command
+
+    def plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[Figure]]]]:
+        def boom() -> list[Figure]:
+            raise RuntimeError("no codex here")
+
+        return [("P1", lambda: [figure(1.1, "<= 1.3")]), ("P2", boom)]
+
+    monkeypatch.setattr(command, "_plan", plan)
+    out = tmp_path / "rows.json"
+    assert main(["--quick", "--json", str(out)]) == 1
+    written = json.loads(out.read_text())
+    assert [f["key"] for f in written["figures"]] == ["P9"]
+    assert written["crashed"] == ["P2"]
+    printed = capsys.readouterr().out
+    assert "P9 thing" in printed and "CRASHED: P2" in printed
