@@ -56,7 +56,7 @@ def test_login_status_with_an_api_key_shows_it_masked(env: Any) -> None:
 
 
 def test_login_status_with_an_api_key_uses_the_older_words_before_0_169(env: Any) -> None:
-    env.home.mkdir()
+    env.home.mkdir(exist_ok=True)
     auth = {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-1234567890abcdef"}
     (env.home / "auth.json").write_text(json.dumps(auth))
     result = env.run(["login", "status"], scenario=write_scenario(env, [], version="0.150.1"))
