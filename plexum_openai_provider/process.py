@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 STDERR_TAIL_BYTES = 16 * 1024
+EXIT_POLL_S = 0.02
 
 
 async def spawn(
@@ -48,13 +49,39 @@ def signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
+async def exited(proc: asyncio.subprocess.Process) -> int:
+    """The leader's exit status, as soon as asyncio's child watcher has reaped it.
+
+    Not `proc.wait()`: asyncio resolves that only once every pipe of the process has closed
+    too, so a process outside the group that inherited codex's stdout or stderr (a daemonizing
+    child, an MCP server in its own session) would keep it — and the turn — waiting. The
+    watcher sets `returncode` at the exit itself; asyncio has no public callback for that, so
+    this polls it.
+    """
+    while proc.returncode is None:
+        await asyncio.sleep(EXIT_POLL_S)
+    return proc.returncode
+
+
+def release_pipes(proc: asyncio.subprocess.Process) -> None:
+    """Close our ends of codex's pipes once it has exited, whoever else still holds them.
+
+    asyncio closes a subprocess transport only when every pipe reached EOF; a pipe held by a
+    process outside the group would keep our descriptors (and the transport) open for good.
+    asyncio has no public way to close it, hence the private attribute, looked up defensively.
+    """
+    transport = getattr(proc, "_transport", None)
+    if proc.returncode is not None and isinstance(transport, asyncio.SubprocessTransport):
+        transport.close()
+
+
 async def terminate_group(proc: asyncio.subprocess.Process, *, grace_s: float) -> None:
     """SIGTERM the group, wait up to `grace_s`, SIGKILL it, reap the leader, sweep stragglers."""
     pgid = proc.pid  # start_new_session: the leader's pid is the group id
     if proc.returncode is None:
         signal_group(pgid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.shield(proc.wait()), grace_s)
+            await asyncio.wait_for(exited(proc), grace_s)
         except TimeoutError:
             signal_group(pgid, signal.SIGKILL)
     await reap(proc)
@@ -65,10 +92,10 @@ async def reap(proc: asyncio.subprocess.Process) -> None:
     pgid = proc.pid
     if proc.returncode is None:
         try:
-            await asyncio.shield(proc.wait())
+            await exited(proc)
         except asyncio.CancelledError:
             signal_group(pgid, signal.SIGKILL)
-            await asyncio.shield(proc.wait())
+            await exited(proc)
             raise
     signal_group(pgid, signal.SIGKILL)
 

@@ -30,7 +30,15 @@ from ..events import (
     Usage,
     WarningEvent,
 )
-from ..process import StderrTail, signal_group, spawn, terminate_group, write_and_close
+from ..process import (
+    StderrTail,
+    exited,
+    release_pipes,
+    signal_group,
+    spawn,
+    terminate_group,
+    write_and_close,
+)
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
 from .inputs import parse_structured
@@ -198,6 +206,7 @@ class Attempt:
             try:
                 # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
                 await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+                release_pipes(proc)
             except BaseException:
                 # Even a failing (or cancelled) graceful stop leaves no process behind.
                 signal_group(proc.pid, signal.SIGKILL)
@@ -229,6 +238,7 @@ class Attempt:
             self.clock,
             max_line_bytes=self.limits.max_line_bytes,
             post_exit_drain_s=self.limits.post_exit_drain_s,
+            kill_grace_s=self.limits.kill_grace_s,
         )
         async with contextlib.aclosing(stream_gen) as stream:
             async for item in stream:
@@ -241,7 +251,7 @@ class Attempt:
                     yield item
 
     async def _wait_exit(self, proc: asyncio.subprocess.Process) -> None:
-        exit_task = asyncio.create_task(proc.wait())
+        exit_task = asyncio.create_task(exited(proc))
         try:
             await self.clock.wait(exit_task, idle=False)
         except Stop:

@@ -16,7 +16,8 @@ class TurnLimits:
     """Mechanics a host rarely changes (tests shrink them)."""
 
     max_line_bytes: int = 64 * 1024 * 1024  # a 1 MiB command_execution line is normal
-    kill_grace_s: float = 3.0  # SIGTERM -> SIGKILL
+    # SIGTERM -> SIGKILL; also how long stdout is still read after the post-exit SIGKILL
+    kill_grace_s: float = 3.0
     post_exit_drain_s: float = 2.0  # stdout read after codex exits (a child may hold it open)
 
 

@@ -1,23 +1,26 @@
 """The stdout loop: one codex process's stdout, framed and mapped, under the turn's clock.
 
-`stream_events` reads until EOF, feeding every line to the clock (progress) and the mapper; it
-raises `Stop` (see `clock`) when a limit runs out, and the turn turns that into the terminal event.
+`stream_events` reads until EOF (or, once codex has exited, for a bounded time), feeding every
+line to the clock (progress) and the mapper; it raises `Stop` (see `clock`) when a limit runs
+out, and the turn turns that into the terminal event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import AsyncGenerator
 
 from ..codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
 from ..codex.framing import LineFramer, OversizedLine
 from ..events import CanonicalEvent, WarningEvent
-from ..process import signal_group
+from ..process import exited, signal_group
 from .clock import TurnClock
 from .mapper import TurnMapper
 
 READ_CHUNK = 256 * 1024
+log = logging.getLogger(__name__)
 
 
 async def stream_events(
@@ -27,15 +30,21 @@ async def stream_events(
     *,
     max_line_bytes: int,
     post_exit_drain_s: float,
+    kill_grace_s: float,
 ) -> AsyncGenerator[CanonicalEvent | ThreadStarted, None]:
-    """Canonical events (and `ThreadStarted`) from codex's stdout until EOF; raises Stop."""
+    """Canonical events (and `ThreadStarted`) from codex's stdout until EOF; raises Stop.
+
+    Once codex has exited the stream ends within `post_exit_drain_s + kill_grace_s`, EOF or not.
+    """
     assert proc.stdout is not None
     loop = asyncio.get_running_loop()
     framer = LineFramer(max_line_bytes)
-    exit_task = asyncio.create_task(proc.wait())
+    exit_task = asyncio.create_task(exited(proc))
     # After codex exits, a child it left behind may still hold stdout open: read what is
-    # buffered for `post_exit_drain_s`, then kill the group so the pipe closes.
+    # buffered for `post_exit_drain_s`, then kill the group so the pipe closes. A holder outside
+    # the group (its own session) survives that: after `kill_grace_s` more, stop reading.
     drain_until: float | None = None
+    killed = False
     clock.progress()
     try:
         while True:
@@ -43,15 +52,25 @@ async def stream_events(
             try:
                 while not read.done():
                     await clock.wait(read, idle=not mapper.busy, also=exit_task, limit=drain_until)
-                    if exit_task.done() and drain_until is None and not read.done():
+                    if read.done():
+                        break
+                    if exit_task.done() and drain_until is None:
                         drain_until = loop.time() + post_exit_drain_s
                     elif drain_until is not None and loop.time() >= drain_until:
+                        if killed:
+                            log.warning(
+                                "codex (pid %s) exited, but a process outside its group still "
+                                "holds its stdout open; stopped reading it",
+                                proc.pid,
+                            )
+                            break
                         signal_group(proc.pid, signal.SIGKILL)
-                        drain_until = float("inf")
+                        killed = True
+                        drain_until = loop.time() + kill_grace_s
             finally:
                 if not read.done():
                     read.cancel()
-            chunk = read.result()
+            chunk = read.result() if read.done() and not read.cancelled() else b""
             for line in framer.feed(chunk) if chunk else framer.finish():
                 for out in _map_line(line, mapper, clock, max_line_bytes):
                     yield out
