@@ -44,8 +44,11 @@ def run_shell(cmd: str, cwd: Path) -> ShellResult:
     import subprocess
 
     start = time.monotonic_ns()
+    # Reported as `bash -lc` like codex, but run without the machine's login profile: a test's
+    # command must not wait on the host's login scripts (e.g. a `pyenv rehash` lock left behind
+    # by a killed shell stalls every `bash -l` for 60 s).
     proc = subprocess.Popen(
-        ["/bin/bash", "-lc", cmd],
+        ["/bin/bash", "--noprofile", "-lc", cmd],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
