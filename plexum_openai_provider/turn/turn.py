@@ -33,7 +33,7 @@ from .request import TurnLimits, TurnRequest, prompt_problem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Turn", "TurnLimits", "TurnRequest", "open_turn", "run_turn"]
+__all__ = ["Turn", "TurnLimits", "TurnRequest", "close_backends", "open_turn", "run_turn"]
 
 
 class Turn:
@@ -185,16 +185,23 @@ class Turn:
             model_arg = record.model_arg
         async with contextlib.AsyncExitStack() as stack:
             mcp_args: list[str] = []
+            mcp_servers: dict[str, object] = {}
             if request.tools:
                 try:
-                    mcp_args = await stack.enter_async_context(self._offer_tools())
+                    if self.config.backend == "app-server":
+                        mcp_servers = await stack.enter_async_context(self._offer_thread_tools())
+                    else:
+                        mcp_args = await stack.enter_async_context(self._offer_tools())
                 except (BridgeError, ConfigError) as exc:
                     yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
                     return
             resume = record
             while True:
                 lost: ThreadLost | None = None
-                attempt = self._attempt(store, resume, model_arg, mcp_args)
+                if self.config.backend == "app-server":
+                    attempt = self._app_server_attempt(store, resume, model_arg, mcp_servers)
+                else:
+                    attempt = self._attempt(store, resume, model_arg, mcp_args)
                 async with contextlib.aclosing(attempt) as events:
                     async for item in events:
                         if isinstance(item, ThreadLost):
@@ -229,6 +236,29 @@ class Turn:
         )
         return attempt.run()
 
+    def _app_server_attempt(
+        self,
+        store: SessionStore,
+        record: ThreadRecord | None,
+        model_arg: str | None,
+        mcp_servers: dict[str, object],
+    ) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
+        from .appserver_attempt import AppServerAttempt
+
+        attempt = AppServerAttempt(
+            self.config,
+            self.request,
+            self.limits,
+            self._clock,
+            store,
+            record,
+            model_arg,
+            env=codex_env(self.config),
+            mcp_servers=mcp_servers,
+            on_spawn=self._spawned,
+        )
+        return attempt.run()
+
     def _spawned(self, pid: int) -> None:
         self._codex_pid = pid
 
@@ -245,6 +275,20 @@ class Turn:
             request.call_tool,
             codex_pid=lambda: self._codex_pid,
             env=codex_env(self.config),
+        )
+
+    def _offer_thread_tools(self) -> contextlib.AbstractAsyncContextManager[dict[str, object]]:
+        from .tools import offer_thread_tools
+
+        request = self.request
+        if request.call_tool is None:
+            raise ConfigError("a turn with tools needs a `call_tool` callback")
+        return offer_thread_tools(
+            self.config,
+            request.agent_id,
+            request.tools,
+            request.call_tool,
+            codex_pid=lambda: self._codex_pid,
         )
 
 
@@ -269,3 +313,13 @@ async def run_turn(
     """Run a turn to its end and return all its events (the last one is terminal)."""
     async with open_turn(config, request, limits) as turn:
         return [event async for event in turn]
+
+
+async def close_backends() -> None:
+    """End the warm `codex app-server` processes of this process (call it before exiting).
+
+    Turns on the `exec` backend leave nothing running; this is a no-op for them.
+    """
+    from ..appserver.server import shutdown_all
+
+    await shutdown_all()
