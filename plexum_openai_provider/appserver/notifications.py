@@ -3,8 +3,8 @@
 Pure and tolerant: an unknown method or item type is logged at debug and skipped. `text_delta`
 carries fragments as codex streams them (`item/agentMessage/delta`); the fragments of one message
 concatenate to the message (a message that arrives with no or partial deltas is completed from
-its `item/completed` text). Usage comes in `thread/tokenUsage/updated` (`last` is this turn),
-before `turn/completed`, which ends the turn.
+its `item/completed` text). Usage comes in `thread/tokenUsage/updated` after each model request
+(`last` is that request, `total` the thread), before `turn/completed`, which ends the turn.
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import CanonicalEvent, Item, ItemPhase, Reasoning, TextDelta, Usage, WarningEvent
+from ..events import (
+    USAGE_KEYS,
+    CanonicalEvent,
+    Item,
+    ItemPhase,
+    Reasoning,
+    TextDelta,
+    Usage,
+    WarningEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +63,17 @@ def usage_from(raw: object) -> Usage:
     )
 
 
+def _plus(a: Usage, b: Usage) -> Usage:
+    return Usage(*(getattr(a, k) + getattr(b, k) for k in USAGE_KEYS))
+
+
 class NotificationMapper:
     """The state of one turn's notification stream (one thread, one turn id once known)."""
 
     def __init__(self) -> None:
         self.turn_id: str | None = None
         self.ended: TurnEnded | None = None
-        self.usage: Usage | None = None  # this turn (`last`)
+        self.usage: Usage | None = None  # this turn: the sum of its requests' `last`
         self.thread_usage: Usage | None = None  # the thread so far (`total`)
         self.failure: str | None = None  # the last `error` codex will not retry
         self._streamed: dict[str, str] = {}  # agent message item id → text sent so far
@@ -83,7 +96,9 @@ class NotificationMapper:
         if method == "thread/tokenUsage/updated":
             token_usage = params.get("tokenUsage")
             if isinstance(token_usage, dict):
-                self.usage = usage_from(token_usage.get("last"))
+                # `last` is one model request's, and a turn makes one per tool round: add them up.
+                last = usage_from(token_usage.get("last"))
+                self.usage = last if self.usage is None else _plus(self.usage, last)
                 self.thread_usage = usage_from(token_usage.get("total"))
             return []
         if method == "error":
