@@ -68,6 +68,24 @@ class _KeptWriter(RolloutWriter):
         super().close()
 
 
+class _JobWriter(RolloutWriter):
+    """The thread's writer as one turn sees it: silent once that turn was interrupted (its worker
+    may still be sleeping in a slow reply while the next turn writes)."""
+
+    def __init__(self, target: _KeptWriter, job: _Job) -> None:
+        super().__init__(None, False)
+        self.path = target.path
+        self._target = target
+        self._job = job
+
+    def write(self, kind: str, payload: Any, metadata: Any = None) -> None:
+        if not self._job.interrupted:
+            self._target.write(kind, payload, metadata)
+
+    def close(self) -> None:
+        pass
+
+
 class _AppRecorder(Recorder):
     """Reports each model request's usage as `thread/tokenUsage/updated`, as app-server does."""
 
@@ -121,6 +139,7 @@ class AppServer:
         self.initialized = False
         self.threads: dict[str, _Thread] = {}
         self.archived: set[str] = set()
+        self._after: list[Callable[[], None]] = []
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -159,6 +178,8 @@ class AppServer:
         self.out.send({"id": request_id, "result": result})
         if method == "turn/start":
             self._start_worker(params)
+        while self._after:
+            self._after.pop(0)()  # what codex sends after its reply (e.g. the interrupted turn)
 
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.initialized:
@@ -342,9 +363,14 @@ class AppServer:
         job = thread.running
         if job is not None and job.turn_id == params.get("turnId") and not job.done.is_set():
             job.interrupted = True
-            self.out.note("thread/status/changed", {"threadId": thread.id, "status": _idle()})
-            turn = _turn_json(job.turn_id, "interrupted")
-            self.out.note("turn/completed", {"threadId": thread.id, "turn": turn})
+            job.done.set()  # the thread takes a new turn at once; the worker's output is dropped
+
+            def interrupted() -> None:
+                self.out.note("thread/status/changed", {"threadId": thread.id, "status": _idle()})
+                turn = _turn_json(job.turn_id, "interrupted")
+                self.out.note("turn/completed", {"threadId": thread.id, "turn": turn})
+
+            self._after.append(interrupted)
         return {}
 
     def _start_worker(self, params: dict[str, Any]) -> None:
@@ -378,7 +404,8 @@ class AppServer:
             translator.begin(user_message_item(prompt))
             turn = self._pick_turn(thread, prompt)
             translator.expect(turn)
-            recorder = _AppRecorder(thread.writer, self.b, self._info(thread, job.turn_id))
+            writer = _JobWriter(thread.writer, job)
+            recorder = _AppRecorder(writer, self.b, self._info(thread, job.turn_id))
 
             def on_usage(last: Totals, total: Totals) -> None:
                 thread.last = last

@@ -198,8 +198,10 @@ class AppServerAttempt:
         try:
             result = await self._call(server.rpc.request("turn/start", params))
         except RpcError as exc:
-            yield ErrorEvent("turn_failed", f"codex app-server refused the turn: {exc}")
-            self.mapper.feed("turn/completed", {"turn": {"status": "failed"}})
+            message = f"codex app-server refused the turn: {exc.message}"
+            self.mapper.feed(
+                "turn/completed", {"turn": {"status": "failed", "error": {"message": message}}}
+            )
             return
         turn = result.get("turn")
         if isinstance(turn, dict) and isinstance(turn.get("id"), str):
