@@ -61,6 +61,26 @@ def _breakdown(t: Totals, cache_write: bool) -> dict[str, int]:
     return out
 
 
+def _mcp_result(result: Any) -> Any:
+    """exec's `{content, structured_content}` in app-server's names."""
+    if not isinstance(result, dict):
+        return result
+    content = result.get("content")
+    return {
+        "content": content,
+        "structuredContent": result.get("structured_content"),
+        "_meta": None,
+    }
+
+
+def token_usage(last: Totals, total: Totals, cache_write: bool) -> dict[str, Any]:
+    return {
+        "last": _breakdown(last, cache_write),
+        "total": _breakdown(total, cache_write),
+        "modelContextWindow": None,
+    }
+
+
 class Translator:
     """One turn's exec events → notifications for `thread_id`."""
 
@@ -101,19 +121,21 @@ class Translator:
                     self._reasoning.append(item)
 
     def usage(self, last: Totals, total: Totals) -> None:
-        cache_write = self.b.family >= 150
-        usage = {
-            "last": _breakdown(last, cache_write),
-            "total": _breakdown(total, cache_write),
-            "modelContextWindow": None,
-        }
+        usage = token_usage(last, total, self.b.family >= 150)
         self._turn_note("thread/tokenUsage/updated", {"tokenUsage": usage})
 
     def fail(self, message: str) -> None:
         error = {"message": message, "codexErrorInfo": None, "additionalDetails": None}
         self._note("thread/status/changed", {"status": {"type": "systemError"}})
         self._turn_note("error", {"error": error, "willRetry": False})
-        self._note("turn/completed", {"turn": self._turn("failed", error)})
+        self._end(self._turn("failed", error))
+
+    def _end(self, turn: dict[str, Any]) -> None:
+        # The thread takes its next turn as soon as the client can see this one ended.
+        interrupted = self.job.interrupted
+        self.job.done.set()
+        if not interrupted:
+            self.out.note("turn/completed", {"turn": turn, "threadId": self.thread_id})
 
     def feed(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -128,7 +150,7 @@ class Translator:
             self.fail(str(event.get("error", {}).get("message", "")))
         elif kind == "turn.completed":
             self._note("thread/status/changed", {"status": {"type": "idle"}})
-            self._note("turn/completed", {"turn": self._turn("completed")})
+            self._end(self._turn("completed"))
 
     def _both(self, item: dict[str, Any], deltas: tuple[str, ...] = ()) -> None:
         self._turn_note("item/started", {"item": item})
@@ -174,7 +196,7 @@ class Translator:
                 "tool": item["tool"],
                 "status": _STATUS.get(item["status"], item["status"]),
                 "arguments": item["arguments"],
-                "result": item["result"],
+                "result": _mcp_result(item["result"]),
                 "error": item["error"],
             }
             self._turn_note(phase, {"item": converted})
