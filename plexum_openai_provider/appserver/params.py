@@ -52,8 +52,24 @@ def thread_resume_params(
     return {"threadId": thread_id, **_thread_overrides(workspace, model_arg, mcp_servers)}
 
 
-def turn_start_params(thread_id: str, prompt: str) -> JsonObject:
-    return {"threadId": thread_id, "input": [{"type": "text", "text": prompt}]}
+def turn_start_params(
+    thread_id: str,
+    prompt: str,
+    *,
+    image_paths: tuple[Path, ...] = (),
+    effort: str | None = None,
+    output_schema: Mapping[str, Any] | None = None,
+) -> JsonObject:
+    """`turn/start`: the images (files on disk) before the text, as `codex exec --image` sends
+    them; `effort` and `outputSchema` apply to this turn only (all four pinned schemas)."""
+    items: list[JsonObject] = [{"type": "localImage", "path": str(p)} for p in image_paths]
+    items.append({"type": "text", "text": prompt})
+    params: JsonObject = {"threadId": thread_id, "input": items}
+    if effort is not None:
+        params["effort"] = effort
+    if output_schema is not None:
+        params["outputSchema"] = dict(output_schema)
+    return params
 
 
 def turn_interrupt_params(thread_id: str, turn_id: str) -> JsonObject:

@@ -64,6 +64,7 @@ class AppServerAttempt:
     thread_id: str | None = field(default=None, init=False)
     turn_id: str | None = field(default=None, init=False)
     start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
+    _interrupted: bool = field(default=False, init=False)
 
     async def run(self) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
         """The attempt's events; the last is terminal, or a `ThreadLost`."""
@@ -83,14 +84,9 @@ class AppServerAttempt:
             yield ErrorEvent("spawn", f"could not start codex app-server ({config.binary}): {exc}")
             return
         self.on_spawn(server.pid)
-        try:
-            async with contextlib.aclosing(self._on(server)) as events:
-                async for event in events:
-                    yield event
-        finally:
-            if self.mapper.ended is None and self.turn_id is not None and server.alive:
-                # The caller left early: the turn must not run on in the warm process.
-                await self._interrupt(server)
+        async with contextlib.aclosing(self._on(server)) as events:
+            async for event in events:
+                yield event
 
     async def _on(self, server: AppServer) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
         try:
@@ -114,7 +110,7 @@ class AppServerAttempt:
                     async for event in stream:
                         yield event
             except Stop as stop:
-                await self._interrupt(server)
+                await self._interrupt(server, queue)
                 for event in self._mirror():
                     yield event
                 yield stop_event(self.config, stop.code)
@@ -126,6 +122,9 @@ class AppServerAttempt:
                 yield event
             yield self._finish()
         finally:
+            if self.mapper.ended is None and not self._interrupted:
+                # The caller left early: the turn must not run on in the warm process.
+                await self._interrupt(server, queue)
             server.rpc.unsubscribe(thread_id, queue)
             if self.mcp_servers:
                 server.stale_tools.add(thread_id)
@@ -236,8 +235,12 @@ class AppServerAttempt:
             turn_id = turn.get("id") if isinstance(turn, dict) else None
         return turn_id is None or turn_id == self.turn_id
 
-    async def _interrupt(self, server: AppServer) -> None:
-        """`turn/interrupt`, then wait (bounded) for the turn to end; else end the server."""
+    async def _interrupt(self, server: AppServer, queue: asyncio.Queue[Notification]) -> None:
+        """`turn/interrupt`, then wait (bounded) for the turn to end; else end the server.
+
+        Waiting for `turn/completed` keeps the thread free for the next turn at once.
+        """
+        self._interrupted = True
         thread_id, turn_id = self.thread_id, self.turn_id
         if thread_id is None or turn_id is None or not server.alive:
             return
@@ -246,6 +249,12 @@ class AppServerAttempt:
                 await server.rpc.request(
                     "turn/interrupt", turn_interrupt_params(thread_id, turn_id)
                 )
+                while self.mapper.ended is None:
+                    note = await queue.get()
+                    if note is CLOSED:
+                        return
+                    if self._this_turn(*note):
+                        self.mapper.feed(*note)
         except (RpcError, ServerGone, TimeoutError) as exc:
             log.warning("turn/interrupt failed (%s); ending codex app-server %d", exc, server.pid)
             await server.close(grace_s=self.limits.kill_grace_s)

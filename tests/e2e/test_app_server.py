@@ -155,11 +155,13 @@ async def test_cancel_interrupts_the_turn_and_the_next_turn_works(
         async with open_turn(config, request, LIMITS) as turn:
             events = asyncio.create_task(_collect(turn))
             await server.wait_for_requests(1, timeout=20)
+            pid = appserver.find(config).pid  # type: ignore[union-attr]
             turn.cancel()
             result = await asyncio.wait_for(events, 20)
         assert result[-1] == ErrorEvent("cancelled", "the turn was cancelled")
         after = await run_turn(config, request, LIMITS)
     assert isinstance(after[-1], MessageEnd), after[-1]
+    assert appserver.find(config).pid == pid  # type: ignore[union-attr]  # interrupted, not killed
 
 
 async def test_shutdown_leaves_no_app_server_process(home: Path, tmp_path: Path) -> None:

@@ -234,3 +234,22 @@ def test_say_with_the_app_server_backend_streams_and_leaves_no_process(
 
 async def collect(turn: Any) -> list[CanonicalEvent]:
     return [event async for event in turn]
+
+
+async def test_a_required_mcp_server_that_fails_ends_the_turn_with_an_mcp_error(
+    fake: FakeCodex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plexum_openai_provider.bridge import registration
+
+    broken = str(fake.root / "no-such-python")
+    monkeypatch.setattr(registration, "default_plugin_command", lambda: [broken, "-m", "x"])
+    fake.scenario([said("never")])
+    config = fake.with_config(socket_dir=str(fake.root / "sock"))
+    request = TurnRequest(
+        prompt="hi", workspace=fake.workspace(), tools=BUILTIN_TOOLS, call_tool=host
+    )
+    events = await run_turn(config, request, FAST_LIMITS)
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "mcp", end
+    assert "required MCP servers failed to initialize" in end.message
+    assert [e.type for e in events].count("error") == 1
