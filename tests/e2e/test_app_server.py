@@ -195,3 +195,93 @@ def group_members(pgid: int) -> list[tuple[int, str]]:
 
 async def _collect(turn: Any) -> list[Any]:
     return [event async for event in turn]
+
+
+def app_server_processes() -> set[int]:
+    """Live `codex app-server` processes of the project's codex installs."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and b"app-server" in argv[1:2] and b".codex-cache" in argv[0]:
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("version", ["0.135.0", "0.171.0"])
+async def test_through_serve_text_streams_tools_mirror_and_consume_reaches_the_next_request(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    from plexum_openai_provider.plugin.host import ReferenceHost
+
+    ns = namespace(server_name(AGENT))
+    report = "\n".join(f"report row {i:04d}" for i in range(1, 81))
+    replies = [
+        streamed("hello from the warm codex, in pieces"),
+        {
+            "output": [
+                {
+                    "type": "function_call",
+                    "namespace": ns,
+                    "name": "echo",
+                    "arguments": {"text": report},
+                    "call_id": "call_report",
+                }
+            ]
+        },
+        streamed("I read the report"),
+        streamed("the report is gone from my context"),
+    ]
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    before = app_server_processes()
+    async with ResponsesServer(replies) as server:
+        config = tmp_path / "config.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "binary": str(require_codex(version)),
+                    "codex_home": str(home),
+                    "extra_args": provider_args(server.base_url, version),
+                    "supported_models": ["gpt"],
+                    "model_args": {"gpt": "gpt-5.5"},
+                    "socket_dir": str(tmp_path / "sock"),
+                    "idle_timeout_s": 30,
+                    "turn_timeout_s": 90,
+                    "backend": "app-server",
+                }
+            )
+        )
+        async with ReferenceHost.start(tmp_path / "host-data", config_path=config) as host:
+            first = await host.turn(AGENT, workspace, "s1", "say hello", model="gpt")
+            assert first.terminal["type"] == "message_end", first.events
+            deltas = [e["text"] for e in first.events if e["type"] == "text_delta"]
+            assert len(deltas) == 5 and "".join(deltas) == "hello from the warm codex, in pieces"
+            assert first.events[-1]["type"] == "message_end"
+            assert len(app_server_processes() - before) == 1
+            second = await host.turn(AGENT, workspace, "s1", "read the report", model="gpt")
+            assert second.terminal["type"] == "message_end", second.events
+            assert second.terminal["thread_id"] == first.terminal["thread_id"]
+            blocks = {b["id"]: b for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"}
+            assert set(blocks) == {"call_report"}
+            assert "report row 0080" in json.dumps(blocks["call_report"]["output"])
+            # The warm process still has the thread loaded: consume unloads it first.
+            result = await host.consume(AGENT, workspace, "s1", lambda b: True)
+            assert result == {"consumed": ["call_report"], "unknown": []}
+            third = await host.turn(AGENT, workspace, "s1", "what do you remember?", model="gpt")
+            assert third.terminal["type"] == "message_end", third.events
+            assert third.terminal["thread_id"] == first.terminal["thread_id"]
+        bodies = [json.dumps(r.body) for r in server.model_requests]
+    assert len(bodies) == 4
+    assert "report row 0080" in bodies[2]
+    assert "report row 0080" not in bodies[3] and "report row 0001" not in bodies[3]
+    assert "...(tool called)" in bodies[3]
+    deadline = asyncio.get_running_loop().time() + 5
+    while app_server_processes() - before and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert app_server_processes() - before == set()  # serve ended its warm app-server
