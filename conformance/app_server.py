@@ -371,7 +371,7 @@ async def compare(case: Case, version: str, root: Path) -> Result:
     async with ResponsesServer(scenario=case.scenario) as server:
         argv = [str(native_binary(version)), "app-server", *provider_args(server.base_url, version)]
         real_notes = await play(case, argv, codex_env(real_root / "home"), real_root)
-    problems += [f"real: {m}" for m in server.prompt_mismatches + server.history_mismatches]  # type: ignore[operator]
+    problems += [f"real: {m}" for m in server.prompt_mismatches + server.history_mismatches]
     problems += [f"real: unserved {u.message}" for u in server.unserved]
     fake_failures = [
         n["params"]["turn"]["error"]["message"]
