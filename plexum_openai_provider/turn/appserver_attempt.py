@@ -138,14 +138,14 @@ class AppServerAttempt:
             thread_id = record.thread_id
             if thread_id in server.loaded and (self.mcp_servers or thread_id in server.stale_tools):
                 # Its MCP relay went with the turn that loaded it: reload for a fresh one.
-                await self._call(server.unload(thread_id))
+                await self._call(server, server.unload(thread_id))
             self.start = start_position(self.config, record)
             if thread_id not in server.loaded:
                 params = thread_resume_params(
                     thread_id, request.workspace, self.model_arg, self.mcp_servers
                 )
                 try:
-                    result = await self._call(rpc.request("thread/resume", params))
+                    result = await self._call(server, rpc.request("thread/resume", params))
                 except RpcError as exc:
                     log.warning("thread/resume %s failed: %s", thread_id, exc.message)
                     if "mcp" in exc.message.lower():
@@ -157,7 +157,7 @@ class AppServerAttempt:
             return thread_id, []
         params = thread_start_params(request.workspace, self.model_arg, self.mcp_servers)
         try:
-            result = await self._call(rpc.request("thread/start", params))
+            result = await self._call(server, rpc.request("thread/start", params))
         except RpcError as exc:
             if "mcp" in exc.message.lower():
                 return self._mcp_error(exc)
@@ -195,7 +195,7 @@ class AppServerAttempt:
         params = turn_start_params(thread_id, self.request.prompt)
         log.debug("prompt: %r", self.request.prompt)
         try:
-            result = await self._call(server.rpc.request("turn/start", params))
+            result = await self._call(server, server.rpc.request("turn/start", params))
         except RpcError as exc:
             message = f"codex app-server refused the turn: {exc.message}"
             self.mapper.feed(
@@ -274,17 +274,26 @@ class AppServerAttempt:
             f"{stderr_tail_text(tail)}",
         )
 
-    async def _call(self, awaitable: Awaitable[T]) -> T:
-        """Await a request under the turn's clock; a dead server raises `_Gone`."""
+    async def _call(self, server: AppServer, awaitable: Awaitable[T]) -> T:
+        """Await a request under the turn's clock; a dead server raises `_Gone`.
+
+        A server that leaves a request unanswered for `idle_timeout_s` is ended (it would hang
+        every later turn too); the next turn starts a new one.
+        """
         try:
-            return await self._within_clock(awaitable)
+            return await self._within_clock(awaitable, idle=True)
         except ServerGone as exc:
             raise _Gone from exc
+        except Stop as stop:
+            if stop.code == "idle_timeout":
+                log.warning("codex app-server %d did not answer; ending it", server.pid)
+                await server.close(grace_s=self.limits.kill_grace_s)
+            raise
 
-    async def _within_clock(self, awaitable: Awaitable[T]) -> T:
+    async def _within_clock(self, awaitable: Awaitable[T], *, idle: bool = False) -> T:
         task: asyncio.Future[T] = asyncio.ensure_future(awaitable)
         try:
-            await self.clock.wait(task, idle=False)
+            await self.clock.wait(task, idle=idle)
         finally:
             if not task.done():
                 task.cancel()

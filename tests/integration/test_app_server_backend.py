@@ -253,3 +253,44 @@ async def test_a_required_mcp_server_that_fails_ends_the_turn_with_an_mcp_error(
     assert isinstance(end, ErrorEvent) and end.code == "mcp", end
     assert "required MCP servers failed to initialize" in end.message
     assert [e.type for e in events].count("error") == 1
+
+
+HUNG_SERVER = r"""#!{python}
+import json, sys, uuid
+for raw in sys.stdin:
+    msg = json.loads(raw)
+    if "id" not in msg:
+        continue
+    method, rid = msg["method"], msg["id"]
+    if method == "initialize":
+        result = {{"userAgent": "hung/0", "codexHome": "", "platformFamily": "unix",
+                  "platformOs": "linux"}}
+    elif method == "thread/start":
+        result = {{"thread": {{"id": str(uuid.uuid4()), "path": ""}}}}
+    elif method == "turn/start":
+        result = {{"turn": {{"id": "turn-1", "status": "inProgress", "items": [], "error": None}}}}
+    else:
+        continue  # turn/interrupt: never answered, nothing more is ever said
+    sys.stdout.write(json.dumps({{"id": rid, "result": result}}) + "\n")
+    sys.stdout.flush()
+"""
+
+
+async def test_a_hung_server_times_out_is_ended_and_the_next_turn_starts_a_new_one(
+    fake: FakeCodex,
+) -> None:
+    import sys
+
+    script = fake.root / "hung-codex"
+    script.write_text(HUNG_SERVER.format(python=sys.executable))
+    script.chmod(0o755)
+    config = fake.with_config(binary=str(script), idle_timeout_s=0.5)
+    events = await fake.turn("hi", config=config)
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "idle_timeout", end
+    hung = appserver.find(config)
+    assert hung is None  # it never answered turn/interrupt: ended, not kept
+    # The next turn gets a new process, which hangs on `thread/resume`: also ended, not kept.
+    again = await fake.turn("again", config=config)
+    assert isinstance(again[-1], ErrorEvent) and again[-1].code == "idle_timeout", again[-1]
+    assert appserver.find(config) is None
