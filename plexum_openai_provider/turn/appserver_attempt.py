@@ -220,7 +220,9 @@ class AppServerAttempt:
             method, note_params = note
             if not self._this_turn(method, note_params):
                 continue
-            self.clock.progress()
+            if not (method == "error" and note_params.get("willRetry") is True):
+                # As on exec, codex's retry notices are no progress (a dead network retries on).
+                self.clock.progress()
             for event in self.mapper.feed(method, note_params):
                 yield event
             if self.turn_id is None:

@@ -294,3 +294,13 @@ async def test_a_hung_server_times_out_is_ended_and_the_next_turn_starts_a_new_o
     again = await fake.turn("again", config=config)
     assert isinstance(again[-1], ErrorEvent) and again[-1].code == "idle_timeout", again[-1]
     assert appserver.find(config) is None
+
+
+async def test_retry_notices_do_not_keep_an_idle_turn_alive(fake: FakeCodex) -> None:
+    failing = {"http_status": 500, "body": "down", "delay_ms": 400}
+    fake.scenario([{"requests": [failing] * 6}, said("next")])
+    config = fake.with_config(idle_timeout_s=1.0)
+    events = await fake.turn("hi", config=config)
+    assert [e.type for e in events].count("warning") >= 2  # the retry notices reached the host
+    end = events[-1]
+    assert isinstance(end, ErrorEvent) and end.code == "idle_timeout", end
