@@ -43,6 +43,13 @@ async def consume_blocks(
         if record is None:
             raise ConsumeError(f"session {session_id!r} has no codex thread in {workspace}")
         await _unload(record.thread_id)
+        if _loaded_elsewhere(config, record.thread_id):
+            raise ConsumeError(
+                f"thread {record.thread_id} is loaded in the warm codex app-server of another "
+                "plugin process, which holds its rollout open; a rewrite now would lose that "
+                "process's next lines. Consume through that process (`serve`'s consume), or "
+                "stop it first."
+            )
         remembered = Path(record.rollout_path) if record.rollout_path else None
         path = locate_rollout(codex_home(config), record.thread_id, remembered=remembered)
         if path is None:
@@ -81,3 +88,12 @@ async def _unload(thread_id: str) -> None:
                 f"codex app-server would not unload thread {thread_id} ({exc.message}); its "
                 "rollout was left unchanged. Retry, or restart the plugin."
             ) from exc
+
+
+def _loaded_elsewhere(config: HostConfig, thread_id: str) -> bool:
+    from .appserver.loaded import held_elsewhere
+
+    try:
+        return held_elsewhere(codex_home(config), thread_id)
+    except (OSError, ValueError):
+        return False  # no readable mark: nothing of ours has it loaded

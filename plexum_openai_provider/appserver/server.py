@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import HostConfig
+from ..config import HostConfig, codex_home
 from ..process import StderrTail, spawn, terminate_group
+from . import loaded
 from .params import initialize_params, thread_params
 from .rpc import RpcClient, RpcError, ServerGone
 
@@ -45,8 +46,10 @@ class AppServer:
     proc: asyncio.subprocess.Process
     rpc: RpcClient
     stderr: StderrTail
+    codex_home: Path
     user_agent: str = ""
     loaded: set[str] = field(default_factory=set)
+    _marks: dict[str, int] = field(default_factory=dict)  # thread id → its `loaded` lock fd
     # Threads loaded with an MCP server whose relay has gone with the turn that served it: the
     # next turn reloads them so codex starts a fresh relay (see docs/app-server.md).
     stale_tools: set[str] = field(default_factory=set)
@@ -60,6 +63,22 @@ class AppServer:
     def alive(self) -> bool:
         return self.proc.returncode is None and not self.rpc.closed.is_set()
 
+    def add_loaded(self, thread_id: str) -> None:
+        """The thread is loaded in this server: others (other processes' consume) can see it."""
+        self.loaded.add(thread_id)
+        if thread_id not in self._marks:
+            try:
+                self._marks[thread_id] = loaded.mark(self.codex_home, thread_id)
+            except (OSError, ValueError) as exc:
+                log.warning("cannot mark thread %s as loaded: %s", thread_id, exc)
+
+    def _drop(self, thread_id: str) -> None:
+        self.loaded.discard(thread_id)
+        self.stale_tools.discard(thread_id)
+        fd = self._marks.pop(thread_id, None)
+        if fd is not None:
+            loaded.release(fd)
+
     async def unload(self, thread_id: str) -> None:
         """Unload a thread (archive, then unarchive: app-server has no unload method).
 
@@ -67,9 +86,8 @@ class AppServer:
         """
         if thread_id not in self.loaded:
             return
-        self.loaded.discard(thread_id)
-        self.stale_tools.discard(thread_id)
         await self.rpc.request("thread/archive", thread_params(thread_id))
+        self._drop(thread_id)
         await self.rpc.request("thread/unarchive", thread_params(thread_id))
 
     async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
@@ -81,6 +99,8 @@ class AppServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.proc.wait()), grace_s)
         await terminate_group(self.proc, grace_s=grace_s)
+        for thread_id in list(self.loaded):
+            self._drop(thread_id)
         await self.rpc.aclose()
         for task in self._tasks:
             task.cancel()
@@ -119,6 +139,10 @@ def find(config: HostConfig) -> AppServer | None:
 
 def loaded_anywhere(thread_id: str) -> list[AppServer]:
     servers = _registry().servers.values()
+    for server in servers:
+        if not server.alive:
+            for loaded_id in list(server.loaded):
+                server._drop(loaded_id)  # a dead server holds nothing open any more
     return [s for s in servers if s.alive and thread_id in s.loaded]
 
 
@@ -150,7 +174,7 @@ async def _start(config: HostConfig, env: Mapping[str, str]) -> AppServer:
     stderr = StderrTail()
     rpc = RpcClient(proc)
     rpc.start()
-    server = AppServer(proc, rpc, stderr)
+    server = AppServer(proc, rpc, stderr, codex_home(config))
     server._tasks.append(asyncio.create_task(stderr.drain(proc.stderr)))
     try:
         async with asyncio.timeout(INIT_TIMEOUT_S):

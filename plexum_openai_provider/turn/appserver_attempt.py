@@ -151,7 +151,7 @@ class AppServerAttempt:
                     if "mcp" in exc.message.lower():
                         return self._mcp_error(exc)
                     return ThreadLost(thread_id)
-                server.loaded.add(thread_id)
+                server.add_loaded(thread_id)
                 self._adopt_path(result)
             self.thread_id = thread_id
             return thread_id, []
@@ -169,7 +169,7 @@ class AppServerAttempt:
                 "protocol", f"codex app-server started a thread without a usable id: {new_id!r}"
             )
         thread_id = new_id
-        server.loaded.add(thread_id)
+        server.add_loaded(thread_id)
         self.thread_id = thread_id
         self._adopt_path(result)
         return thread_id, list(self._save(ThreadRecord(thread_id, self.model_arg)))

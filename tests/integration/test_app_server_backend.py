@@ -304,3 +304,31 @@ async def test_retry_notices_do_not_keep_an_idle_turn_alive(fake: FakeCodex) -> 
     assert [e.type for e in events].count("warning") >= 2  # the retry notices reached the host
     end = events[-1]
     assert isinstance(end, ErrorEvent) and end.code == "idle_timeout", end
+
+
+async def test_consume_from_another_process_refuses_a_thread_loaded_in_the_warm_server(
+    fake: FakeCodex,
+) -> None:
+    shell = {
+        "type": "function_call",
+        "name": "exec_command",
+        "arguments": {"cmd": "echo HEAVY"},
+        "call_id": "call_sh",
+    }
+    fake.scenario(
+        [{"requests": [{"output": [shell]}, {"output": [{"type": "message", "text": "ran"}]}]}]
+    )
+    ws = fake.workspace()
+    first = await fake.turn("run", workspace=ws)
+    assert isinstance(first[-1], MessageEnd), first[-1]
+    rollout = next(Path(str(fake.config.codex_home)).glob("sessions/*/*/*/*.jsonl"))
+    before = rollout.read_bytes()
+    other = await asyncio.to_thread(
+        fake.cli, "consume", "call_sh", config={"backend": "app-server"}, workspace=ws
+    )
+    assert other.returncode == 1
+    assert "loaded in the warm codex app-server of another plugin process" in other.stderr
+    assert rollout.read_bytes() == before
+    # This process's own consume unloads the thread first and goes ahead.
+    result = await consume_blocks(fake.config, ws, "default", ["call_sh"])
+    assert result.consumed == {"call_sh"}
