@@ -197,18 +197,20 @@ async def _collect(turn: Any) -> list[Any]:
     return [event async for event in turn]
 
 
-def app_server_processes() -> set[int]:
-    """Live `codex app-server` processes of the project's codex installs."""
+def app_server_processes(home: Path) -> set[int]:
+    """Live `codex app-server` processes running on this test's CODEX_HOME."""
     found = set()
+    wanted = b"CODEX_HOME=" + str(home).encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            environ = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if state != "Z" and b"app-server" in argv[1:2] and b".codex-cache" in argv[0]:
+        if state != "Z" and argv[1:2] == [b"app-server"] and wanted in environ:
             found.add(int(entry.name))
     return found
 
@@ -239,7 +241,6 @@ async def test_through_serve_text_streams_tools_mirror_and_consume_reaches_the_n
     ]
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    before = app_server_processes()
     async with ResponsesServer(replies) as server:
         config = tmp_path / "config.json"
         config.write_text(
@@ -263,7 +264,7 @@ async def test_through_serve_text_streams_tools_mirror_and_consume_reaches_the_n
             deltas = [e["text"] for e in first.events if e["type"] == "text_delta"]
             assert len(deltas) == 5 and "".join(deltas) == "hello from the warm codex, in pieces"
             assert first.events[-1]["type"] == "message_end"
-            assert len(app_server_processes() - before) == 1
+            assert len(app_server_processes(home)) == 1
             second = await host.turn(AGENT, workspace, "s1", "read the report", model="gpt")
             assert second.terminal["type"] == "message_end", second.events
             assert second.terminal["thread_id"] == first.terminal["thread_id"]
@@ -282,6 +283,6 @@ async def test_through_serve_text_streams_tools_mirror_and_consume_reaches_the_n
     assert "report row 0080" not in bodies[3] and "report row 0001" not in bodies[3]
     assert "...(tool called)" in bodies[3]
     deadline = asyncio.get_running_loop().time() + 5
-    while app_server_processes() - before and asyncio.get_running_loop().time() < deadline:
+    while app_server_processes(home) and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
-    assert app_server_processes() - before == set()  # serve ended its warm app-server
+    assert app_server_processes(home) == set()  # serve ended its warm app-server
