@@ -34,7 +34,7 @@ from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn  
 
 TARGET_RATIO = 0.3
 TARGET_FIRST_DELTA_MS = 50.0
-DEFAULT_VERSION = "0.171.0"
+DEFAULT_VERSION = "0.169.0"
 
 
 @dataclass(frozen=True)
