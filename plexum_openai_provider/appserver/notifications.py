@@ -76,6 +76,7 @@ class NotificationMapper:
         self.usage: Usage | None = None  # this turn: the sum of its requests' `last`
         self.thread_usage: Usage | None = None  # the thread so far (`total`)
         self.failure: str | None = None  # the last `error` codex will not retry
+        self.last_text: str | None = None  # the last completed agent message (structured output)
         self._streamed: dict[str, str] = {}  # agent message item id → text sent so far
         self._running: set[str] = set()  # busy items started and not completed
 
@@ -151,6 +152,8 @@ class NotificationMapper:
     def _message_done(self, item_id: str, item: dict[str, Any]) -> list[CanonicalEvent]:
         text = item.get("text")
         sent = self._streamed.pop(item_id, "")
+        if isinstance(text, str):
+            self.last_text = text
         if not isinstance(text, str) or text == sent:
             return []
         if text.startswith(sent):

@@ -25,7 +25,10 @@ def initialize_params() -> JsonObject:
 
 
 def _thread_overrides(
-    workspace: Path, model_arg: str | None, mcp_servers: Mapping[str, Any]
+    workspace: Path,
+    model_arg: str | None,
+    mcp_servers: Mapping[str, Any],
+    options: Mapping[str, str],
 ) -> JsonObject:
     params: JsonObject = {
         "cwd": str(workspace),
@@ -34,22 +37,33 @@ def _thread_overrides(
     }
     if model_arg is not None:
         params["model"] = model_arg
+    config: JsonObject = dict(options)  # codex config keys, as exec's `-c KEY="VALUE"`
     if mcp_servers:
         # Not stored with the thread: it must go on every start AND resume (codex-facts §11).
-        params["config"] = {"mcp_servers": dict(mcp_servers)}
+        config["mcp_servers"] = dict(mcp_servers)
+    if config:
+        params["config"] = config
     return params
 
 
 def thread_start_params(
-    workspace: Path, model_arg: str | None, mcp_servers: Mapping[str, Any]
+    workspace: Path,
+    model_arg: str | None,
+    mcp_servers: Mapping[str, Any],
+    options: Mapping[str, str] | None = None,
 ) -> JsonObject:
-    return _thread_overrides(workspace, model_arg, mcp_servers)
+    return _thread_overrides(workspace, model_arg, mcp_servers, options or {})
 
 
 def thread_resume_params(
-    thread_id: str, workspace: Path, model_arg: str | None, mcp_servers: Mapping[str, Any]
+    thread_id: str,
+    workspace: Path,
+    model_arg: str | None,
+    mcp_servers: Mapping[str, Any],
+    options: Mapping[str, str] | None = None,
 ) -> JsonObject:
-    return {"threadId": thread_id, **_thread_overrides(workspace, model_arg, mcp_servers)}
+    overrides = _thread_overrides(workspace, model_arg, mcp_servers, options or {})
+    return {"threadId": thread_id, **overrides}
 
 
 def turn_start_params(

@@ -50,9 +50,9 @@ class AppServer:
     user_agent: str = ""
     loaded: set[str] = field(default_factory=set)
     _marks: dict[str, int] = field(default_factory=dict)  # thread id → its `loaded` lock fd
-    # Threads loaded with an MCP server whose relay has gone with the turn that served it: the
-    # next turn reloads them so codex starts a fresh relay (see docs/app-server.md).
-    stale_tools: set[str] = field(default_factory=set)
+    # Threads loaded with a turn's own settings (its MCP relay, which went with that turn, or its
+    # codex_options): the next turn reloads them so they start clean (see docs/app-server.md).
+    reload_next: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -74,7 +74,7 @@ class AppServer:
 
     def _drop(self, thread_id: str) -> None:
         self.loaded.discard(thread_id)
-        self.stale_tools.discard(thread_id)
+        self.reload_next.discard(thread_id)
         fd = self._marks.pop(thread_id, None)
         if fd is not None:
             loaded.release(fd)

@@ -28,10 +28,18 @@ from ..appserver.server import AppServer, AppServerStartError, acquire
 from ..codex.thread_id import is_plain_id
 from ..config import HostConfig
 from ..errors import SessionStoreError
-from ..events import CanonicalEvent, ErrorEvent, MessageEnd, Usage, WarningEvent
+from ..events import (
+    CanonicalEvent,
+    ErrorEvent,
+    MessageEnd,
+    StructuredOutput,
+    Usage,
+    WarningEvent,
+)
 from ..sessions import SessionStore, ThreadRecord
 from .attempt import ThreadLost
 from .clock import Stop, TurnClock
+from .inputs import parse_structured
 from .mapper import classify_failure
 from .messages import binary_help, stderr_tail_text, stop_event
 from .mirror import RolloutPosition, mirror_turn, start_position
@@ -59,6 +67,7 @@ class AppServerAttempt:
     model_arg: str | None
     env: Mapping[str, str]
     mcp_servers: Mapping[str, object] = field(default_factory=dict)  # the turn's tools
+    image_paths: tuple[Path, ...] = ()  # the turn's images, copied to its private folder
     on_spawn: Callable[[int], None] = lambda pid: None
     mapper: NotificationMapper = field(default_factory=NotificationMapper, init=False)
     thread_id: str | None = field(default=None, init=False)
@@ -120,14 +129,25 @@ class AppServerAttempt:
                 return
             for event in self._mirror():
                 yield event
-            yield self._finish()
+            final = self._finish()
+            if isinstance(final, MessageEnd) and self.request.output_schema is not None:
+                value, problem = parse_structured(self.mapper.last_text)
+                if problem is not None:
+                    yield ErrorEvent(
+                        "structured_output",
+                        f"the turn had an output schema, but {problem}. The thread is kept; "
+                        "ask again (the model usually complies) or relax the schema.",
+                    )
+                    return
+                yield StructuredOutput(value)
+            yield final
         finally:
             if self.mapper.ended is None and not self._interrupted:
                 # The caller left early: the turn must not run on in the warm process.
                 await self._interrupt(server, queue)
             server.rpc.unsubscribe(thread_id, queue)
-            if self.mcp_servers:
-                server.stale_tools.add(thread_id)
+            if self.mcp_servers or self._options:
+                server.reload_next.add(thread_id)
 
     async def _open_thread(
         self, server: AppServer
@@ -136,13 +156,15 @@ class AppServerAttempt:
         request, record, rpc = self.request, self.record, server.rpc
         if record is not None:
             thread_id = record.thread_id
-            if thread_id in server.loaded and (self.mcp_servers or thread_id in server.stale_tools):
-                # Its MCP relay went with the turn that loaded it: reload for a fresh one.
+            fresh = bool(self.mcp_servers or self._options)
+            if thread_id in server.loaded and (fresh or thread_id in server.reload_next):
+                # A loaded thread ignores a new `config`, and what an earlier turn loaded it with
+                # (its MCP relay, its options) is gone or not ours: reload it.
                 await self._call(server, server.unload(thread_id))
             self.start = start_position(self.config, record)
             if thread_id not in server.loaded:
                 params = thread_resume_params(
-                    thread_id, request.workspace, self.model_arg, self.mcp_servers
+                    thread_id, request.workspace, self.model_arg, self.mcp_servers, self._options
                 )
                 try:
                     result = await self._call(server, rpc.request("thread/resume", params))
@@ -155,7 +177,9 @@ class AppServerAttempt:
                 self._adopt_path(result)
             self.thread_id = thread_id
             return thread_id, []
-        params = thread_start_params(request.workspace, self.model_arg, self.mcp_servers)
+        params = thread_start_params(
+            request.workspace, self.model_arg, self.mcp_servers, self._options
+        )
         try:
             result = await self._call(server, rpc.request("thread/start", params))
         except RpcError as exc:
@@ -173,6 +197,10 @@ class AppServerAttempt:
         self.thread_id = thread_id
         self._adopt_path(result)
         return thread_id, list(self._save(ThreadRecord(thread_id, self.model_arg)))
+
+    @property
+    def _options(self) -> dict[str, str]:
+        return dict(self.request.codex_options or {})
 
     def _adopt_path(self, result: dict[str, Any]) -> None:
         """`thread.path` is the rollout: mirror from it (from 0 for a new thread)."""
@@ -192,7 +220,14 @@ class AppServerAttempt:
     async def _stream(
         self, server: AppServer, thread_id: str, queue: asyncio.Queue[Notification]
     ) -> AsyncGenerator[CanonicalEvent, None]:
-        params = turn_start_params(thread_id, self.request.prompt)
+        request = self.request
+        params = turn_start_params(
+            thread_id,
+            request.prompt,
+            image_paths=self.image_paths,
+            effort=request.reasoning_effort,
+            output_schema=request.output_schema,
+        )
         log.debug("prompt: %r", self.request.prompt)
         try:
             result = await self._call(server, server.rpc.request("turn/start", params))

@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from types import TracebackType
 
 from ..config import HostConfig
@@ -255,6 +256,7 @@ class Turn:
             model_arg,
             env=codex_env(self.config),
             mcp_servers=mcp_servers,
+            image_paths=_image_paths(self._turn_args),
             on_spawn=self._spawned,
         )
         return attempt.run()
@@ -301,6 +303,11 @@ def _abandon_lock(lock_task: asyncio.Task[int]) -> None:
 
     lock_task.cancel()
     lock_task.add_done_callback(release)
+
+
+def _image_paths(turn_args: tuple[str, ...]) -> tuple[Path, ...]:
+    """The image copies in the turn's private folder, from its `--image PATH` options."""
+    return tuple(Path(turn_args[i + 1]) for i, a in enumerate(turn_args[:-1]) if a == "--image")
 
 
 def open_turn(config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None) -> Turn:

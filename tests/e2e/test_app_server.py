@@ -289,3 +289,48 @@ async def test_through_serve_text_streams_tools_mirror_and_consume_reaches_the_n
     while app_server_processes(home) and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
     assert app_server_processes(home) == set()  # serve ended its warm app-server
+
+
+async def test_a_warm_turn_sends_its_image_schema_effort_and_options_and_only_effort_sticks(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    from plexum_openai_provider.events import StructuredOutput
+
+    from .test_provider_turn_inputs import SCHEMA, image_urls, last_user_parts, png
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "shot.png").write_bytes(png())
+    replies = [streamed("plain"), streamed('{"shape": "square", "count": 4}'), streamed("again")]
+    async with ResponsesServer(replies) as server:
+        config = config_for(version, home, server, tmp_path)
+        first = await run_turn(config, TurnRequest(prompt="hi", workspace=ws), LIMITS)
+        second = await run_turn(
+            config,
+            TurnRequest(
+                prompt="count them",
+                workspace=ws,
+                images=(ws / "shot.png", png()),
+                output_schema=SCHEMA,
+                reasoning_effort="high",
+                codex_options={"model_verbosity": "high"},
+            ),
+            LIMITS,
+        )
+        third = await run_turn(config, TurnRequest(prompt="and now?", workspace=ws), LIMITS)
+    assert isinstance(first[-1], MessageEnd) and isinstance(third[-1], MessageEnd)
+    assert second[-2] == StructuredOutput({"shape": "square", "count": 4}), second
+    end = second[-1]
+    assert isinstance(end, MessageEnd) and end.thread_id == first[-1].thread_id
+    plain, inputs, after = (r.body for r in server.model_requests)
+    assert len(image_urls(inputs)) == 2
+    assert last_user_parts(inputs)[-1] == {"type": "input_text", "text": "count them"}
+    assert inputs["text"]["format"]["schema"] == SCHEMA
+    assert inputs["text"]["verbosity"] == "high"
+    assert inputs["reasoning"]["effort"] == "high"
+    for body in (plain, after):  # per turn: the turns around it carry none of it ...
+        assert "format" not in body["text"] and body["text"].get("verbosity") != "high"
+    assert image_urls(after) == []
+    # ... but the effort: app-server keeps a turn's effort for the thread's later turns, and a
+    # resume restores it from the rollout (docs/app-server.md). Pinned here so a change shows.
+    assert plain["reasoning"]["effort"] != "high" and after["reasoning"]["effort"] == "high"
