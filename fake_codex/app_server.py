@@ -3,9 +3,10 @@
 Requests: `initialize` (then the `initialized` notification), `thread/start`, `thread/resume`,
 `thread/archive`, `thread/unarchive`, `turn/start`, `turn/interrupt`. A turn runs the same
 `TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a worker thread, and its exec
-events are translated to app-server notifications (`app_server_notes.py`). Like the real binary
-(codex-facts §11), a loaded thread keeps its rollout open and ignores edits to it: it sees the
-model-visible history it loaded plus what it appended, until it is unloaded (archive).
+events are translated to app-server notifications (`app_server_notes.py`; a loaded thread's
+state is in `app_server_state.py`). Like the real binary (codex-facts §11), a loaded thread keeps
+its rollout open and ignores edits to it: it sees the model-visible history it loaded plus what
+it appended, until it is unloaded (archive).
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ import shutil
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fake_codex.app_server_notes import Notes, Translator, user_message_item
+from fake_codex.app_server_state import AppRecorder, Job, JobWriter, KeptWriter, LoadedThread
 from fake_codex.config import ConfigError, load_config, settings_from
 from fake_codex.history import check_history, history_items, history_text
 from fake_codex.home import HomeRefused, claim_turn, find_rollout, home_for_writing
 from fake_codex.ids import is_uuid, uuid7
 from fake_codex.recorder import Recorder, TurnInfo
-from fake_codex.rollout import RolloutWriter, read_history, rollout_path
+from fake_codex.rollout import read_history, rollout_path
 from fake_codex.turn import FakeLimitation, TurnRunner, TurnSetup
 
 if TYPE_CHECKING:
@@ -49,79 +50,6 @@ class RpcFailure(Exception):
         self.message = message
 
 
-class _KeptWriter(RolloutWriter):
-    """The loaded thread's rollout handle (kept open, like codex); remembers what it appends."""
-
-    def __init__(self, path: Path, with_ordinal: bool, next_ordinal: int, items: list[Any]):
-        super().__init__(path, with_ordinal, next_ordinal)
-        self.items = items
-
-    def write(self, kind: str, payload: Any, metadata: Any = None) -> None:
-        super().write(kind, payload, metadata)
-        if kind == "response_item" and isinstance(payload, dict):
-            self.items.append(payload)
-
-    def close(self) -> None:
-        pass  # the thread's lifetime, not the turn's: see `really_close`
-
-    def really_close(self) -> None:
-        super().close()
-
-
-class _JobWriter(RolloutWriter):
-    """The thread's writer as one turn sees it: silent once that turn was interrupted (its worker
-    may still be sleeping in a slow reply while the next turn writes)."""
-
-    def __init__(self, target: _KeptWriter, job: _Job) -> None:
-        super().__init__(None, False)
-        self.path = target.path
-        self._target = target
-        self._job = job
-
-    def write(self, kind: str, payload: Any, metadata: Any = None) -> None:
-        if not self._job.interrupted:
-            self._target.write(kind, payload, metadata)
-
-    def close(self) -> None:
-        pass
-
-
-class _AppRecorder(Recorder):
-    """Reports each model request's usage as `thread/tokenUsage/updated`, as app-server does."""
-
-    on_usage: Callable[[Totals, Totals], None] | None = None
-
-    def token_count(
-        self, last: Totals | None, thread: Totals, reasoning_flag: bool | None = False
-    ) -> None:
-        super().token_count(last, thread, reasoning_flag)
-        if last is not None and self.on_usage is not None:
-            self.on_usage(last, thread)
-
-
-@dataclass
-class _Thread:
-    id: str
-    path: Path
-    cwd: Path
-    config: dict[str, Any]
-    model: str | None
-    writer: _KeptWriter
-    items: list[Any]  # the model-visible history as loaded, plus what this process appended
-    totals: Totals
-    last: Totals
-    first_turn: bool
-    mcp: McpManager | None = None
-    running: _Job | None = None
-
-
-@dataclass
-class _Job:
-    turn_id: str
-    interrupted: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-
-
 class AppServer:
     def __init__(
         self,
@@ -137,7 +65,7 @@ class AppServer:
         self.home = home_for_writing(inv.environ)
         self.out = Notes()
         self.initialized = False
-        self.threads: dict[str, _Thread] = {}
+        self.threads: dict[str, LoadedThread] = {}
         self.archived: set[str] = set()
         self._after: list[Callable[[], None]] = []
 
@@ -226,7 +154,7 @@ class AppServer:
             raise RpcFailure(INTERNAL_ERROR, message) from None
         return mcp
 
-    def _thread_json(self, thread: _Thread, status: str) -> dict[str, Any]:
+    def _thread_json(self, thread: LoadedThread, status: str) -> dict[str, Any]:
         return {
             "id": thread.id,
             "path": str(thread.path),
@@ -244,10 +172,10 @@ class AppServer:
         thread_id = uuid7()
         path = rollout_path(self.home, thread_id)
         items: list[Any] = []
-        writer = _KeptWriter(path, self.b.has_ordinal, 0, items)
+        writer = KeptWriter(path, self.b.has_ordinal, 0, items)
         from fake_codex.exec_events import Totals
 
-        thread = _Thread(
+        thread = LoadedThread(
             thread_id, path, cwd, config, model, writer, items, Totals(), Totals(), True, mcp
         )
         Recorder(writer, self.b, self._info(thread, uuid7())).session_meta()
@@ -255,7 +183,7 @@ class AppServer:
         self.out.note("thread/started", {"thread": self._thread_json(thread, "idle")})
         return self._thread_result(thread)
 
-    def _thread_result(self, thread: _Thread) -> dict[str, Any]:
+    def _thread_result(self, thread: LoadedThread) -> dict[str, Any]:
         settings = settings_from(thread.config, thread.model)
         return {
             "thread": self._thread_json(thread, "idle"),
@@ -284,8 +212,8 @@ class AppServer:
         model = params.get("model") if isinstance(params.get("model"), str) else None
         mcp = self._start_mcp(config, cwd)
         items = history_items(path)
-        writer = _KeptWriter(path, self.b.has_ordinal, history.valid_lines, items)
-        thread = _Thread(
+        writer = KeptWriter(path, self.b.has_ordinal, history.valid_lines, items)
+        thread = LoadedThread(
             thread_id,
             path,
             cwd,
@@ -307,7 +235,7 @@ class AppServer:
         self.out.note("thread/tokenUsage/updated", {"threadId": thread_id, "tokenUsage": usage})
         return self._thread_result(thread)
 
-    def _unload(self, thread: _Thread) -> None:
+    def _unload(self, thread: LoadedThread) -> None:
         self.threads.pop(thread.id, None)
         if thread.running is not None:
             thread.running.interrupted = True
@@ -352,7 +280,7 @@ class AppServer:
 
     # --- turns -----------------------------------------------------------------------------
 
-    def _loaded(self, params: dict[str, Any]) -> _Thread:
+    def _loaded(self, params: dict[str, Any]) -> LoadedThread:
         thread_id = str(params.get("threadId"))
         thread = self.threads.get(thread_id)
         if thread is None:
@@ -363,7 +291,7 @@ class AppServer:
         thread = self._loaded(params)
         if thread.running is not None and not thread.running.done.is_set():
             raise RpcFailure(INVALID_REQUEST, "a turn is already running on this thread")
-        thread.running = _Job(uuid7())
+        thread.running = Job(uuid7())
         return {"turn": _turn_json(thread.running.turn_id, "inProgress")}
 
     def _turn_interrupt(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -394,7 +322,7 @@ class AppServer:
         worker = threading.Thread(target=self._run_turn, args=(thread, job, prompt), daemon=True)
         worker.start()
 
-    def _info(self, thread: _Thread, turn_id: str) -> TurnInfo:
+    def _info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
         settings = settings_from(thread.config, thread.model)
         return TurnInfo(
             thread_id=thread.id,
@@ -406,14 +334,14 @@ class AppServer:
             turn_id=turn_id,
         )
 
-    def _run_turn(self, thread: _Thread, job: _Job, prompt: str) -> None:
+    def _run_turn(self, thread: LoadedThread, job: Job, prompt: str) -> None:
         translator = Translator(self.out, thread.id, job, self.b, self.scenario)
         try:
             translator.begin(user_message_item(prompt))
             turn = self._pick_turn(thread, prompt)
             translator.expect(turn)
-            writer = _JobWriter(thread.writer, job)
-            recorder = _AppRecorder(writer, self.b, self._info(thread, job.turn_id))
+            writer = JobWriter(thread.writer, job)
+            recorder = AppRecorder(writer, self.b, self._info(thread, job.turn_id))
 
             def on_usage(last: Totals, total: Totals) -> None:
                 thread.last = last
@@ -446,7 +374,7 @@ class AppServer:
     def _label(self) -> str:
         return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"
 
-    def _pick_turn(self, thread: _Thread, prompt: str) -> Turn:
+    def _pick_turn(self, thread: LoadedThread, prompt: str) -> Turn:
         from fake_codex.exec_cmd import default_turn
 
         if self.scenario is None:

@@ -160,7 +160,14 @@ class AppServerAttempt:
             if thread_id in server.loaded and (fresh or thread_id in server.reload_next):
                 # A loaded thread ignores a new `config`, and what an earlier turn loaded it with
                 # (its MCP relay, its options) is gone or not ours: reload it.
-                await self._call(server, server.unload(thread_id))
+                try:
+                    await self._call(server, server.unload(thread_id))
+                except RpcError as exc:
+                    return ErrorEvent(
+                        "turn_failed",
+                        f"codex app-server could not reload thread {thread_id} for this turn's "
+                        f"tools or options ({exc.message}); try the turn again.",
+                    )
             self.start = start_position(self.config, record)
             if thread_id not in server.loaded:
                 params = thread_resume_params(
