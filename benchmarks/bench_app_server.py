@@ -138,7 +138,12 @@ async def _measure(version: str, runs: int) -> Figures:
 
 
 def measure(version: str = DEFAULT_VERSION, runs: int = 5) -> Figures:
-    return asyncio.run(_measure(version, runs))
+    saved = dict(os.environ)  # the provider's codex reads the test key and home from it
+    try:
+        return asyncio.run(_measure(version, runs))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
