@@ -25,9 +25,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from conformance import responses_server  # noqa: E402
-from conformance.codex_env import codex_env, exec_argv, provider_args  # noqa: E402
-from conformance.realcodex import native_binary  # noqa: E402
+from conformance.installs import binary as native_binary  # noqa: E402
+from fake_codex import responses_server  # noqa: E402
+from fake_codex.real_codex_env import codex_env, exec_argv, provider_args  # noqa: E402
 from plexum_openai_provider.config import HostConfig  # noqa: E402
 from plexum_openai_provider.events import MessageEnd, TextDelta  # noqa: E402
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn  # noqa: E402

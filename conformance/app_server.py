@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.codex_env import codex_env, provider_args
-from conformance.realcodex import INSTALLED_VERSIONS, native_binary
-from conformance.responses_server import ResponsesServer
+from conformance.installs import VERSIONS as INSTALLED_VERSIONS
+from conformance.installs import binary as native_binary
+from fake_codex.real_codex_env import codex_env, provider_args
+from fake_codex.responses_server import ResponsesServer
 
 FAKE = [sys.executable, "-m", "fake_codex"]
 FAKE_BASE_URL = "http://127.0.0.1:9/v1"

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from conformance.app_server import CASES, Case, compare, diff_text
-from conformance.realcodex import INSTALLED_VERSIONS, CodexNotInstalledError, native_binary
+from conformance.installs import VERSIONS as INSTALLED_VERSIONS
+from conformance.installs import CodexNotInstalledError
+from conformance.installs import binary as native_binary
 
 pytestmark = pytest.mark.e2e
-# The pinned set; `python -m conformance.app_server --version 0.171.0` is 8/8 equal too, and
-# 0.171.0 joins here when the installer pins it.
+# Every pinned version (the fake's profiles): 0.135.0, 0.150.1, 0.169.0, 0.171.0.
 VERSIONS = INSTALLED_VERSIONS
 CELLS = [(case, version) for version in VERSIONS for case in CASES]
 

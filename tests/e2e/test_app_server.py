@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from conformance.codex_env import codex_env, provider_args
-from conformance.realcodex import INSTALLED_VERSIONS
-from conformance.responses_server import ResponsesServer
+from conformance.installs import VERSIONS as INSTALLED_VERSIONS
+from conformance.installs import CodexNotInstalledError, binary
+from fake_codex.real_codex_env import codex_env, provider_args
+from fake_codex.responses_server import ResponsesServer
 from plexum_openai_provider.appserver import server as appserver
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
@@ -25,13 +26,19 @@ from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, ToolCall, ToolResult
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, open_turn, run_turn
 
-from .conftest import require_codex
-
 pytestmark = pytest.mark.e2e
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
-# The pinned set (scripts/install_codex.py). 0.171.0 passed these too, by hand: it joins when the
-# installer pins it (the harness branch).
-VERSIONS = INSTALLED_VERSIONS
+VERSIONS = INSTALLED_VERSIONS  # every pinned version
+
+
+def require_codex(version: str) -> Path:
+    """The installed native codex; a missing install FAILS the test (never skips)."""
+    try:
+        return binary(version)
+    except CodexNotInstalledError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 AGENT = "agent-e2e"
 
 

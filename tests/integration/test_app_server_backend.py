@@ -31,13 +31,13 @@ from plexum_openai_provider.events import (
 from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn, run_turn
 
-from .conftest import FAST_LIMITS, FakeCodex
+from .conftest import FAST_LIMITS, ProviderOnFake
 
 
 @pytest.fixture
-async def fake(fake_codex: FakeCodex) -> AsyncIterator[FakeCodex]:
-    fake_codex.config = fake_codex.with_config(backend="app-server")
-    yield fake_codex
+async def fake(provider: ProviderOnFake) -> AsyncIterator[ProviderOnFake]:
+    provider.config = provider.with_config(backend="app-server")
+    yield provider
     await close_backends()
 
 
@@ -64,7 +64,7 @@ async def until(condition: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
-def turn_is_running(fake: FakeCodex, workspace: Path) -> bool:
+def turn_is_running(fake: ProviderOnFake, workspace: Path) -> bool:
     """The session's rollout shows the turn started (codex is waiting for the model)."""
     record = SessionStore(workspace).get("default")
     if record is None:
@@ -76,7 +76,7 @@ def turn_is_running(fake: FakeCodex, workspace: Path) -> bool:
 
 
 async def test_text_streams_as_deltas_and_the_warm_process_serves_the_next_turn(
-    fake: FakeCodex,
+    fake: ProviderOnFake,
 ) -> None:
     fake.scenario([said("hello world", ["hel", "lo ", "world"]), said("again")])
     first = await fake.turn("one")
@@ -95,7 +95,7 @@ async def test_text_streams_as_deltas_and_the_warm_process_serves_the_next_turn(
     assert warm(fake.config).pid == pid
 
 
-async def test_a_new_session_gets_a_new_thread_in_the_same_process(fake: FakeCodex) -> None:
+async def test_a_new_session_gets_a_new_thread_in_the_same_process(fake: ProviderOnFake) -> None:
     fake.scenario([said("a"), said("b")])
     first = await fake.turn("one", session="s1")
     second = await fake.turn("two", session="s2")
@@ -104,7 +104,7 @@ async def test_a_new_session_gets_a_new_thread_in_the_same_process(fake: FakeCod
 
 
 async def test_the_server_dying_between_turns_costs_nothing_but_a_restart(
-    fake: FakeCodex,
+    fake: ProviderOnFake,
 ) -> None:
     fake.scenario([said("first"), {**said("second"), "expect_history_contains": ["first"]}])
     first = await fake.turn("one")
@@ -118,7 +118,7 @@ async def test_the_server_dying_between_turns_costs_nothing_but_a_restart(
 
 
 async def test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_turn_works(
-    fake: FakeCodex,
+    fake: ProviderOnFake,
 ) -> None:
     fake.scenario([slow(), said("after the crash")])
     ws = fake.workspace()
@@ -136,7 +136,7 @@ async def test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_t
     assert after[0] == TextDelta("after the crash") and isinstance(after[-1], MessageEnd)
 
 
-async def test_cancel_interrupts_the_turn_and_keeps_the_process(fake: FakeCodex) -> None:
+async def test_cancel_interrupts_the_turn_and_keeps_the_process(fake: ProviderOnFake) -> None:
     fake.scenario([slow(), said("next")])
     ws = fake.workspace()
     async with open_turn(fake.config, TurnRequest(prompt="hi", workspace=ws), FAST_LIMITS) as turn:
@@ -150,7 +150,7 @@ async def test_cancel_interrupts_the_turn_and_keeps_the_process(fake: FakeCodex)
     assert isinstance(after[-1], MessageEnd) and warm(fake.config).pid == pid
 
 
-async def test_an_idle_turn_times_out_and_the_next_turn_works(fake: FakeCodex) -> None:
+async def test_an_idle_turn_times_out_and_the_next_turn_works(fake: ProviderOnFake) -> None:
     fake.scenario([slow(), said("next")])
     config = fake.with_config(idle_timeout_s=0.5)
     events = await fake.turn("hi", config=config)
@@ -165,7 +165,7 @@ async def host(name: str, arguments: dict[str, Any]) -> ToolReply:
 
 
 async def test_a_tool_call_is_mirrored_and_consume_while_loaded_reaches_the_next_turn(
-    fake: FakeCodex,
+    fake: ProviderOnFake,
 ) -> None:
     agent = "agent-1"
     call = {
@@ -206,7 +206,9 @@ async def test_a_tool_call_is_mirrored_and_consume_while_loaded_reaches_the_next
     assert isinstance(second[-1], MessageEnd), second[-1]  # the fake checked the history
 
 
-async def test_a_session_whose_thread_is_gone_continues_on_a_new_thread(fake: FakeCodex) -> None:
+async def test_a_session_whose_thread_is_gone_continues_on_a_new_thread(
+    fake: ProviderOnFake,
+) -> None:
     fake.scenario([said("first"), said("fresh")])
     first = await fake.turn("one")
     old = warm(fake.config)
@@ -220,16 +222,16 @@ async def test_a_session_whose_thread_is_gone_continues_on_a_new_thread(fake: Fa
 
 
 def test_say_with_the_app_server_backend_streams_and_leaves_no_process(
-    fake_codex: FakeCodex,
+    provider: ProviderOnFake,
 ) -> None:
-    fake_codex.scenario([said("streamed text", ["streamed ", "text"])])
-    result = fake_codex.cli("say", "--json", "--no-tools", "hi", config={"backend": "app-server"})
+    provider.scenario([said("streamed text", ["streamed ", "text"])])
+    result = provider.cli("say", "--json", "--no-tools", "hi", config={"backend": "app-server"})
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["text"] for e in events if e["type"] == "text_delta"] == ["streamed ", "text"]
-    invocations = fake_codex.invocations()
-    assert [i["argv"][1] for i in invocations] == ["app-server"]
-    assert invocations[0]["exit_code"] == 0  # EOF from the plugin: it exited by itself
+    invocations = provider.invocations()
+    assert [i.argv[1] for i in invocations] == ["app-server"]
+    assert invocations[0].exit_code == 0  # EOF from the plugin: it exited by itself
 
 
 async def collect(turn: Any) -> list[CanonicalEvent]:
@@ -237,7 +239,7 @@ async def collect(turn: Any) -> list[CanonicalEvent]:
 
 
 async def test_a_required_mcp_server_that_fails_ends_the_turn_with_an_mcp_error(
-    fake: FakeCodex, monkeypatch: pytest.MonkeyPatch
+    fake: ProviderOnFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from plexum_openai_provider.bridge import registration
 
@@ -277,7 +279,7 @@ for raw in sys.stdin:
 
 
 async def test_a_hung_server_times_out_is_ended_and_the_next_turn_starts_a_new_one(
-    fake: FakeCodex,
+    fake: ProviderOnFake,
 ) -> None:
     import sys
 
@@ -296,7 +298,7 @@ async def test_a_hung_server_times_out_is_ended_and_the_next_turn_starts_a_new_o
     assert appserver.find(config) is None
 
 
-async def test_retry_notices_do_not_keep_an_idle_turn_alive(fake: FakeCodex) -> None:
+async def test_retry_notices_do_not_keep_an_idle_turn_alive(fake: ProviderOnFake) -> None:
     failing = {"http_status": 500, "body": "down", "delay_ms": 400}
     fake.scenario([{"requests": [failing] * 6}, said("next")])
     config = fake.with_config(idle_timeout_s=1.0)
@@ -307,7 +309,7 @@ async def test_retry_notices_do_not_keep_an_idle_turn_alive(fake: FakeCodex) -> 
 
 
 async def test_consume_from_another_process_refuses_a_thread_loaded_in_the_warm_server(
-    fake: FakeCodex,
+    fake: ProviderOnFake,
 ) -> None:
     shell = {
         "type": "function_call",
