@@ -37,7 +37,7 @@ from ..events import (
     WarningEvent,
 )
 from ..sessions import SessionStore, ThreadRecord
-from .attempt import ThreadLost
+from .attempt import ThreadLost, prompt_for_log
 from .clock import Stop, TurnClock
 from .inputs import parse_structured
 from .mapper import classify_failure
@@ -235,7 +235,7 @@ class AppServerAttempt:
             effort=request.reasoning_effort,
             output_schema=request.output_schema,
         )
-        log.debug("prompt: %r", self.request.prompt)
+        log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=self.config.log_prompts))
         try:
             result = await self._call(server, server.rpc.request("turn/start", params))
         except RpcError as exc:
