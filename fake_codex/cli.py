@@ -1,7 +1,7 @@
 """`fake-codex` / `python -m fake_codex`: top-level dispatch like the `codex` multitool.
 
 Handles `--version`/`-V`, `--help`, global `-c`/`--enable`/`--disable` before the subcommand,
-and routes to the subcommands in `SUBCOMMANDS` (`exec`, `login`, `mcp`).
+and routes to the subcommands in `SUBCOMMANDS` (`exec`, `login`, `mcp`, `app-server`).
 Every invocation is appended to the `FAKE_CODEX_LOG` invocation log with its exit code.
 """
 
@@ -74,8 +74,21 @@ def _mcp(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
     return run_mcp(args, _load(environ)[1], environ)
 
 
+def _app_server(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
+    from fake_codex.app_server import run_app_server
+
+    scenario, behaviour = _load(environ)
+    return run_app_server(args, scenario, behaviour, inv)
+
+
 Subcommand = Callable[[list[str], Mapping[str, str], Invocation], int]
-SUBCOMMANDS: dict[str, Subcommand] = {"exec": _exec, "e": _exec, "login": _login, "mcp": _mcp}
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "exec": _exec,
+    "e": _exec,
+    "login": _login,
+    "mcp": _mcp,
+    "app-server": _app_server,
+}
 
 
 def dispatch(argv: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
@@ -109,7 +122,8 @@ def dispatch(argv: list[str], environ: Mapping[str, str], inv: Invocation) -> in
             # The real codex would start its TUI with this as the prompt; the fake has no TUI.
             raise clap.unrecognized_subcommand(token, clap.USAGE_ROOT)
         rest = argv[i + 1 :]
-        return handler(globals_ + rest if handler in (_exec, _mcp) else rest, environ, inv)
+        with_globals = handler in (_exec, _mcp, _app_server)
+        return handler(globals_ + rest if with_globals else rest, environ, inv)
     sys.stderr.write("fake-codex: the interactive TUI is not emulated; use `exec`\n")
     return 2
 

@@ -101,6 +101,13 @@ def validate_reply(reply: Mapping[str, Any]) -> None:
     for item in reply.get("output", []):
         if item.get("type") not in _ITEM_BUILDERS:
             raise ValueError(f"unknown OutputItem type in {item!r}")
+        deltas = item.get("deltas")
+        if deltas is not None and (
+            item.get("type") != "message"
+            or not isinstance(deltas, list)
+            or "".join(deltas) != item.get("text")
+        ):
+            raise ValueError(f"message deltas must be strings that join to its text: {item!r}")
 
 
 def replies_from_scenario(scenario: Mapping[str, Any]) -> list[_Scripted]:
@@ -222,6 +229,17 @@ def sse_events(reply: Mapping[str, Any], response_id: str) -> list[JsonObject]:
     for i, spec in enumerate(reply.get("output", [])):
         item = _ITEM_BUILDERS[spec["type"]](spec, i)
         events.append({"type": "response.output_item.added", "output_index": i, "item": item})
+        for delta in spec.get("deltas", []) if spec["type"] == "message" else []:
+            # A model that streams its text: codex app-server relays each as a delta.
+            events.append(
+                {
+                    "type": "response.output_text.delta",
+                    "item_id": item["id"],
+                    "output_index": i,
+                    "content_index": 0,
+                    "delta": delta,
+                }
+            )
         events.append({"type": "response.output_item.done", "output_index": i, "item": item})
     end = reply.get("end")
     if end == "failed":

@@ -34,6 +34,8 @@ class Usage:
 class MessageItem:
     text: str
     type: Literal["message"] = "message"
+    # How a streaming model sends the text (app-server shows each; exec shows the whole text).
+    deltas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,8 +216,13 @@ def _output_item(value: Any, at: _At) -> OutputItem:
         raise at.fail("expected an object")
     kind = value.get("type")
     if kind == "message":
-        d = _obj(value, at, {"type", "text"})
-        return MessageItem(text=_str(d.get("text"), at.key("text")))
+        d = _obj(value, at, {"type", "text", "deltas"})
+        text = _str(d.get("text"), at.key("text"))
+        raw = _list(d.get("deltas", []), at.key("deltas"))
+        deltas = tuple(_str(p, at.key("deltas").index(i)) for i, p in enumerate(raw))
+        if deltas and "".join(deltas) != text:
+            raise at.key("deltas").fail("the deltas must join to the message's text")
+        return MessageItem(text=text, deltas=deltas)
     if kind == "reasoning":
         d = _obj(value, at, {"type", "summary"})
         parts = _list(d.get("summary", []), at.key("summary"))

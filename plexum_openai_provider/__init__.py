@@ -22,6 +22,7 @@ _HOMES = {
     "TurnInputError": "turn.inputs",
     "open_turn": "turn",
     "run_turn": "turn",
+    "close_backends": "turn",
     "ToolCallback": "bridge.spec",
     "ToolReply": "bridge.spec",
     "ToolSpec": "bridge.spec",
@@ -91,6 +92,7 @@ __all__ = [
     "Usage",
     "WarningEvent",
     "__version__",
+    "close_backends",
     "consume_blocks",
     "is_terminal",
     "load_config",
@@ -133,7 +135,7 @@ if TYPE_CHECKING:
         WarningEvent,
         is_terminal,
     )
-    from .turn import Turn, TurnLimits, TurnRequest, open_turn, run_turn
+    from .turn import Turn, TurnLimits, TurnRequest, close_backends, open_turn, run_turn
     from .turn.inputs import TurnInputError
 
 

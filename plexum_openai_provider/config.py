@@ -48,6 +48,8 @@ class HostConfig:
     tool_timeout_s: float = 300.0
     # Prompts are private: the debug log shows a prompt's length and digest unless this is true.
     log_prompts: bool = False
+    # `exec`: one `codex exec` per turn; `app-server`: a warm `codex app-server` streaming deltas.
+    backend: str = "exec"
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
     def model_arg(self, model: str) -> str | None:
@@ -102,6 +104,15 @@ def _expect_mode(value: Any, key: str, path: str) -> str:
     return str(value)
 
 
+BACKENDS = ("exec", "app-server")
+
+
+def _expect_backend(value: Any, key: str, path: str) -> str:
+    if value not in BACKENDS:
+        raise ConfigError(f"must be one of {', '.join(BACKENDS)}", path=path, key=key)
+    return str(value)
+
+
 def _parse_model_args(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -127,6 +138,7 @@ _FIELDS = {
     "consume_wait_s": _expect_seconds,
     "tool_timeout_s": _expect_seconds,
     "log_prompts": _expect_bool,
+    "backend": _expect_backend,
 }
 
 

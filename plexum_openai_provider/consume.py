@@ -2,7 +2,9 @@
 
 Takes the workspace lock, so it never rewrites a rollout while a turn of that workspace runs
 (codex appends through an open handle: a rename under it would lose every later line); it waits
-up to `consume_wait_s`. The mirror's stored position is translated so it stays valid.
+up to `consume_wait_s`. The mirror's stored position is translated so it stays valid. A thread
+loaded in this process's warm app-server is unloaded first (archive, unarchive) and resumed by the
+next turn from the rewritten file.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ async def consume_blocks(
         record = store.get(session_id)
         if record is None:
             raise ConsumeError(f"session {session_id!r} has no codex thread in {workspace}")
+        await _unload(record.thread_id)
+        if _loaded_elsewhere(config, record.thread_id):
+            raise ConsumeError(
+                f"thread {record.thread_id} is loaded in the warm codex app-server of another "
+                "plugin process, which holds its rollout open; a rewrite now would lose that "
+                "process's next lines. Consume through that process (`serve`'s consume), or "
+                "stop it first."
+            )
         remembered = Path(record.rollout_path) if record.rollout_path else None
         path = locate_rollout(codex_home(config), record.thread_id, remembered=remembered)
         if path is None:
@@ -57,3 +67,33 @@ async def consume_blocks(
         return result
     finally:
         os.close(lock_fd)
+
+
+async def _unload(thread_id: str) -> None:
+    """A warm app-server of this process that has the thread loaded lets go of it first.
+
+    A loaded thread ignores edits to its rollout and appends through an open handle (codex-facts
+    §11): the next turn resumes it from the rewritten file instead.
+    """
+    from .appserver.rpc import RpcError, ServerGone
+    from .appserver.server import loaded_anywhere
+
+    for server in loaded_anywhere(thread_id):
+        try:
+            await server.unload(thread_id)
+        except ServerGone:
+            continue  # it died: nothing holds the thread any more
+        except RpcError as exc:
+            raise ConsumeError(
+                f"codex app-server would not unload thread {thread_id} ({exc.message}); its "
+                "rollout was left unchanged. Retry, or restart the plugin."
+            ) from exc
+
+
+def _loaded_elsewhere(config: HostConfig, thread_id: str) -> bool:
+    from .appserver.loaded import held_elsewhere
+
+    try:
+        return held_elsewhere(codex_home(config), thread_id)
+    except (OSError, ValueError):
+        return False  # no readable mark: nothing of ours has it loaded

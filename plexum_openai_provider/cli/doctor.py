@@ -63,6 +63,10 @@ async def run_checks(explicit_config: str | None, environ: Mapping[str, str]) ->
         found += [launcher] if launcher else []
         version, runs = await check_version(binary, env)
         found.append(version)
+    if runs and binary is not None and config.backend == "app-server":
+        from .doctor_app_server import check_app_server
+
+        found.append(await check_app_server(config, env))
     if runs and binary is not None:
         found.append(await check_login(binary, env, environ, home))
     else:

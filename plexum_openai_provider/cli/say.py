@@ -21,7 +21,7 @@ from pathlib import Path
 from ..config import HostConfig, load_config
 from ..errors import ConfigError
 from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage
-from ..turn import TurnRequest, open_turn
+from ..turn import TurnRequest, close_backends, open_turn
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
@@ -89,24 +89,27 @@ async def _run(
     loop = asyncio.get_running_loop()
     last: CanonicalEvent | None = None
     reader_gone = False
-    async with open_turn(config, request) as turn:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, turn.cancel)
-        try:
-            async for event in turn:
-                last = event
-                if reader_gone:
-                    continue
-                try:
-                    render(event)
-                except BrokenPipeError:
-                    # Whoever read our output went away (`| head -1`): stop the turn cleanly.
-                    reader_gone = True
-                    turn.cancel()
-                    _silence_stdout()
-        finally:
+    try:
+        async with open_turn(config, request) as turn:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+                loop.add_signal_handler(sig, turn.cancel)
+            try:
+                async for event in turn:
+                    last = event
+                    if reader_gone:
+                        continue
+                    try:
+                        render(event)
+                    except BrokenPipeError:
+                        # Whoever read our output went away (`| head -1`): stop the turn cleanly.
+                        reader_gone = True
+                        turn.cancel()
+                        _silence_stdout()
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+    finally:
+        await close_backends()  # a warm app-server (backend `app-server`) ends with `say`
     if last is not None and last.type == "message_end" and not reader_gone:
         return EXIT_OK
     if last is not None and last.type == "error" and last.code == "config":

@@ -107,17 +107,24 @@ def exec_overrides(name: str) -> list[str]:
     return argv
 
 
-def per_turn_overrides(
-    name: str, socket_path: Path, agent_id: str, plugin_command: Sequence[str]
-) -> list[str]:
-    """`-c mcp_servers.NAME={command=…, args=[…], env={…}, …}`: the whole entry, for one exec."""
+def server_table(
+    agent_id: str, socket_path: Path, plugin_command: Sequence[str]
+) -> dict[str, object]:
+    """The whole entry as a table: `mcp_servers.NAME` on an exec, or in app-server's `config`."""
     entry = wanted_entry(agent_id, socket_path, plugin_command)
-    table: dict[str, object] = {
+    return {
         "command": entry.command,
         "args": list(entry.args),
         "env": dict(entry.env),
         **_extra_keys(),
     }
+
+
+def per_turn_overrides(
+    name: str, socket_path: Path, agent_id: str, plugin_command: Sequence[str]
+) -> list[str]:
+    """`-c mcp_servers.NAME={command=…, args=[…], env={…}, …}`: the whole entry, for one exec."""
+    table = server_table(agent_id, socket_path, plugin_command)
     return ["-c", f"mcp_servers.{name}={_toml_value(table)}"]
 
 

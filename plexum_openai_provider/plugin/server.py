@@ -3,7 +3,8 @@
 `PluginServer.handle_line` never raises and never blocks on a turn: a turn or a consume runs in a
 task of its own, so one slow turn never holds up another request. Turns of different agents run
 at once; turns of one agent (or one workspace: the turn's lock) run one after the other.
-`shutdown()` cancels every running turn and waits until each has ended (codex reaped).
+`shutdown()` cancels every running turn and waits until each has ended (codex reaped), then
+ends the warm `codex app-server` of backend `app-server`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .. import (
     ToolSpec,
     TurnLimits,
     TurnRequest,
+    close_backends,
     consume_blocks,
     is_terminal,
     open_turn,
@@ -345,6 +347,7 @@ class PluginServer:
         others = [t for t in self._tasks if t is not current]
         if others:
             await asyncio.gather(*others, return_exceptions=True)
+        await close_backends()  # the warm `codex app-server` (backend `app-server`) ends with us
         return cancelled
 
     # -- out -------------------------------------------------------------------------------

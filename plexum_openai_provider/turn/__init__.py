@@ -5,6 +5,6 @@ messages and the mirror at its end. The public names are re-exported here.
 from __future__ import annotations
 
 from .request import TurnLimits, TurnRequest
-from .turn import Turn, open_turn, run_turn
+from .turn import Turn, close_backends, open_turn, run_turn
 
-__all__ = ["Turn", "TurnLimits", "TurnRequest", "open_turn", "run_turn"]
+__all__ = ["Turn", "TurnLimits", "TurnRequest", "close_backends", "open_turn", "run_turn"]

@@ -86,3 +86,49 @@ async def offer_tools(
     finally:
         server.end_turn()
         await serving.__aexit__(None, None, None)
+
+
+@contextlib.asynccontextmanager
+async def offer_thread_tools(
+    config: HostConfig,
+    agent_id: str,
+    tools: tuple[ToolSpec, ...],
+    call: ToolCallback,
+    *,
+    codex_pid: Callable[[], int | None],
+) -> AsyncIterator[dict[str, object]]:
+    """Serve `tools` for one turn on app-server; yields its `mcp_servers` table for the thread.
+
+    app-server takes MCP servers per thread (`thread/start` / `thread/resume` `config`), so
+    `mcp_registration` does not apply: the whole entry goes with the thread, nothing is written
+    to codex's config.toml. Raises `BridgeError` before yielding.
+    """
+    from ..bridge.names import server_name
+    from ..bridge.peers import descends_from
+    from ..bridge.registration import default_plugin_command
+    from ..bridge.server import serve_tools
+    from ..bridge.socket_path import ensure_socket_dir, stable_socket_path
+    from ..codex.mcp_entry import server_table
+
+    socket_dir = Path(config.socket_dir) if config.socket_dir else None
+    socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
+    ensure_socket_dir(socket_path.parent)
+    table: dict[str, object] = {
+        server_name(agent_id): server_table(agent_id, socket_path, default_plugin_command())
+    }
+
+    def allow_peer(pid: int) -> bool:
+        # app-server starts mcp-host, so it descends from the warm process serving this turn.
+        leader = codex_pid()
+        return leader is not None and descends_from(pid, leader)
+
+    try:
+        serving = serve_tools(socket_path, tools, call, agent_id=agent_id, allow_peer=allow_peer)
+        server = await serving.__aenter__()
+    except OSError as exc:
+        raise BridgeError(f"cannot listen on {socket_path}: {exc}") from exc
+    try:
+        yield table
+    finally:
+        server.end_turn()
+        await serving.__aexit__(None, None, None)

@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from types import TracebackType
 
 from ..config import HostConfig
@@ -33,7 +34,7 @@ from .request import TurnLimits, TurnRequest, prompt_problem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Turn", "TurnLimits", "TurnRequest", "open_turn", "run_turn"]
+__all__ = ["Turn", "TurnLimits", "TurnRequest", "close_backends", "open_turn", "run_turn"]
 
 
 class Turn:
@@ -185,16 +186,23 @@ class Turn:
             model_arg = record.model_arg
         async with contextlib.AsyncExitStack() as stack:
             mcp_args: list[str] = []
+            mcp_servers: dict[str, object] = {}
             if request.tools:
                 try:
-                    mcp_args = await stack.enter_async_context(self._offer_tools())
+                    if self.config.backend == "app-server":
+                        mcp_servers = await stack.enter_async_context(self._offer_thread_tools())
+                    else:
+                        mcp_args = await stack.enter_async_context(self._offer_tools())
                 except (BridgeError, ConfigError) as exc:
                     yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
                     return
             resume = record
             while True:
                 lost: ThreadLost | None = None
-                attempt = self._attempt(store, resume, model_arg, mcp_args)
+                if self.config.backend == "app-server":
+                    attempt = self._app_server_attempt(store, resume, model_arg, mcp_servers)
+                else:
+                    attempt = self._attempt(store, resume, model_arg, mcp_args)
                 async with contextlib.aclosing(attempt) as events:
                     async for item in events:
                         if isinstance(item, ThreadLost):
@@ -229,6 +237,30 @@ class Turn:
         )
         return attempt.run()
 
+    def _app_server_attempt(
+        self,
+        store: SessionStore,
+        record: ThreadRecord | None,
+        model_arg: str | None,
+        mcp_servers: dict[str, object],
+    ) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
+        from .appserver_attempt import AppServerAttempt
+
+        attempt = AppServerAttempt(
+            self.config,
+            self.request,
+            self.limits,
+            self._clock,
+            store,
+            record,
+            model_arg,
+            env=codex_env(self.config),
+            mcp_servers=mcp_servers,
+            image_paths=_image_paths(self._turn_args),
+            on_spawn=self._spawned,
+        )
+        return attempt.run()
+
     def _spawned(self, pid: int) -> None:
         self._codex_pid = pid
 
@@ -247,6 +279,20 @@ class Turn:
             env=codex_env(self.config),
         )
 
+    def _offer_thread_tools(self) -> contextlib.AbstractAsyncContextManager[dict[str, object]]:
+        from .tools import offer_thread_tools
+
+        request = self.request
+        if request.call_tool is None:
+            raise ConfigError("a turn with tools needs a `call_tool` callback")
+        return offer_thread_tools(
+            self.config,
+            request.agent_id,
+            request.tools,
+            request.call_tool,
+            codex_pid=lambda: self._codex_pid,
+        )
+
 
 def _abandon_lock(lock_task: asyncio.Task[int]) -> None:
     """Stop a lock waiter we no longer wait for; if it already holds the lock, release it."""
@@ -259,6 +305,11 @@ def _abandon_lock(lock_task: asyncio.Task[int]) -> None:
     lock_task.add_done_callback(release)
 
 
+def _image_paths(turn_args: tuple[str, ...]) -> tuple[Path, ...]:
+    """The image copies in the turn's private folder, from its `--image PATH` options."""
+    return tuple(Path(turn_args[i + 1]) for i, a in enumerate(turn_args[:-1]) if a == "--image")
+
+
 def open_turn(config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None) -> Turn:
     return Turn(config, request, limits)
 
@@ -269,3 +320,13 @@ async def run_turn(
     """Run a turn to its end and return all its events (the last one is terminal)."""
     async with open_turn(config, request, limits) as turn:
         return [event async for event in turn]
+
+
+async def close_backends() -> None:
+    """End the warm `codex app-server` processes of this process (call it before exiting).
+
+    Turns on the `exec` backend leave nothing running; this is a no-op for them.
+    """
+    from ..appserver.server import shutdown_all
+
+    await shutdown_all()

@@ -567,5 +567,67 @@ DAEMON: tuple[Row, ...] = (
 )
 ROWS = ROWS + DAEMON
 
+# The same faults on backend `app-server` (docs/app-server.md), and its own.
+AS = "tests/integration/test_app_server_backend.py::"
+ASR = "tests/unit/test_appserver_rpc.py::"
+APP_SERVER: tuple[Row, ...] = (
+    Row(
+        AS + "test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_turn_works",
+        "app-server: the warm process killed mid-turn",
+        "error{exit} saying the next turn starts a new one; the next turn completes",
+    ),
+    Row(
+        AS + "test_the_server_dying_between_turns_costs_nothing_but_a_restart",
+        "app-server: the warm process dies between turns",
+        "the next turn starts a new one and resumes the thread",
+    ),
+    Row(
+        AS + "test_a_hung_server_times_out_is_ended_and_the_next_turn_starts_a_new_one",
+        "app-server: hangs, ignores turn/interrupt and thread/resume",
+        "error{idle_timeout}; the process ended, each time",
+    ),
+    Row(
+        AS + "test_cancel_interrupts_the_turn_and_keeps_the_process",
+        "app-server: cancel mid-turn",
+        "error{cancelled} via turn/interrupt; the warm process kept",
+    ),
+    Row(
+        AS + "test_an_idle_turn_times_out_and_the_next_turn_works",
+        "app-server: the model goes silent",
+        "error{idle_timeout}; the next turn completes",
+    ),
+    Row(
+        AS + "test_retry_notices_do_not_keep_an_idle_turn_alive",
+        "app-server: a dead network (codex retries on)",
+        "error{idle_timeout}: retry notices are warnings, not progress",
+    ),
+    Row(
+        AS + "test_a_required_mcp_server_that_fails_ends_the_turn_with_an_mcp_error",
+        "app-server: the turn's required MCP server fails at thread start",
+        "one error{mcp} naming codex's reason",
+    ),
+    Row(
+        AS + "test_a_session_whose_thread_is_gone_continues_on_a_new_thread",
+        "app-server: the session's thread cannot be resumed",
+        "a warning, then the turn on a new thread",
+    ),
+    Row(
+        AS + "test_consume_from_another_process_refuses_a_thread_loaded_in_the_warm_server",
+        "app-server: consume from another process while the thread is loaded",
+        "refused with the reason; the rollout untouched",
+    ),
+    Row(
+        ASR + "test_garbage_and_long_lines_are_skipped_and_notifications_reach_their_thread",
+        "app-server: garbage and over-long lines on its stdout",
+        "skipped; the lines around them kept",
+    ),
+    Row(
+        ASR + "test_the_child_exiting_wakes_the_pending_request_and_every_queue",
+        "app-server: exits while a request waits",
+        "the request and every waiting turn woken, none hangs",
+    ),
+)
+ROWS = ROWS + APP_SERVER
+
 # Faults the matrix cannot hold yet, and why.
 PENDING: tuple[tuple[str, str], ...] = ()

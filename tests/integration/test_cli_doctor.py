@@ -396,3 +396,20 @@ def test_a_node_launcher_without_node_on_the_minimal_path_warns(
     monkeypatch.setattr(doctor_setup, "MINIMAL_PATH", "/usr/local/bin:/usr/bin:/bin")
     if any(os.access(f"{d}/node", os.X_OK) for d in ("/usr/local/bin", "/usr/bin", "/bin")):
         assert doctor_setup.check_launcher(str(launcher), {}) is None
+
+
+async def test_with_the_app_server_backend_doctor_checks_its_handshake(doc: Doctor) -> None:
+    doc.healthy()
+    found = await doc.run(backend="app-server")
+    assert found["app-server"].status == "ok", found["app-server"]
+    assert "answers" in found["app-server"].message
+    assert "app-server" not in await doc.run()  # the exec backend: not checked
+
+
+async def test_an_app_server_that_dies_at_its_handshake_fails_with_its_stderr(doc: Doctor) -> None:
+    doc.healthy()
+    # `codex app-server --strict-config` is refused by the fake: it exits 2 before any answer.
+    found = await doc.run(backend="app-server", extra_args=["--strict-config"])
+    check = found["app-server"]
+    assert check.status == "fail", check
+    assert "handshake" in check.message and "--strict-config" in check.message

@@ -62,6 +62,7 @@ def test_all_keys_are_read(tmp_path: Path) -> None:
                     "codex_home": "~/codex-home",
                     "turn_timeout_s": 60,
                     "idle_timeout_s": 2.5,
+                    "backend": "app-server",
                 },
             )
         )
@@ -71,6 +72,11 @@ def test_all_keys_are_read(tmp_path: Path) -> None:
     assert config.model_arg("codex") is None
     assert config.codex_home is not None and not config.codex_home.startswith("~")
     assert config.idle_timeout_s == 2.5
+    assert config.backend == "app-server"
+
+
+def test_the_default_backend_is_exec() -> None:
+    assert HostConfig().backend == "exec"
 
 
 @pytest.mark.parametrize(
@@ -83,6 +89,7 @@ def test_all_keys_are_read(tmp_path: Path) -> None:
         ({"model_args": {"a": 1}}, "model_args", "mapping model ids"),
         ({"turn_timeout_s": 0}, "turn_timeout_s", "positive"),
         ({"idle_timeout_s": True}, "idle_timeout_s", "positive"),
+        ({"backend": "appserver"}, "backend", "exec, app-server"),
     ],
 )
 def test_bad_values_name_the_file_and_the_key(
