@@ -69,11 +69,11 @@ class _DeltaClock:
                 self.first.append(time.monotonic())
             return data
 
-        responses_server.encode_sse = encode  # type: ignore[assignment]
+        responses_server.encode_sse = encode
         return self
 
     def __exit__(self, *exc: object) -> None:
-        responses_server.encode_sse = self._encode  # type: ignore[assignment]
+        responses_server.encode_sse = self._encode
 
 
 def _bare_exec(binary: Path, base_url: str, version: str, home: Path, work: Path) -> float:
