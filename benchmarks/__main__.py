@@ -25,7 +25,15 @@ DEFAULT_JSON = {False: HERE / "last-run.json", True: HERE / "last-quick.json"}  
 
 
 def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[Figure]]]]:
-    from benchmarks import bench_rollout, concurrency, startup, stream, suite, turns
+    from benchmarks import (
+        bench_app_server,
+        bench_rollout,
+        concurrency,
+        startup,
+        stream,
+        suite,
+        turns,
+    )
 
     pairs = 2 if quick else 20
     plan: list[tuple[str, Callable[[], list[Figure]]]] = [
@@ -37,6 +45,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
         ("P4", lambda: bench_rollout.figures(2 if quick else 100, 2_000 if quick else 100_000)),
         ("P5", lambda: [concurrency.concurrent_turns(8 if quick else 32, 1 if quick else 5)]),
         ("P7", lambda: [startup.fake_codex_exec(3 if quick else 21)]),
+        ("P8", lambda: bench_app_server.figures(2 if quick else 10)),
     ]
     if tests is not None:
         plan.append(("P6", lambda: suite.test_suite(quick, full=tests == "full")))
