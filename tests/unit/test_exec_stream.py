@@ -247,3 +247,16 @@ def test_a_repeated_key_other_than_id_keeps_its_first_value_and_adds_nothing() -
         b'{"type":"item.completed","item":{"id":"i","type":"agent_message","text":"a","text":"b"}}'
     )
     assert parse_exec_line(line) == ItemEvent("completed", "i", "agent_message", {"text": "a"})
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'x{"type":"turn.started"}',  # one stray byte before an event
+        b'{"type":"turn.started"} {"type":"turn.started"}',  # two values on one line
+    ],
+)
+def test_a_line_holding_more_than_one_json_value_is_malformed_not_an_event(line: bytes) -> None:
+    event = parse_exec_line(line)
+    assert isinstance(event, MalformedLine)
+    assert event.reason.startswith("not JSON: JSONDecodeError")

@@ -533,3 +533,27 @@ def test_a_rejection_quotes_the_servers_words_without_codexs_status_line(prefix:
         "model_rejected",
         f"the account rejected the request for this model: Unsupported model gpt-9{MODEL_HINT}",
     )
+
+
+@pytest.mark.parametrize("code", ["model_not_found", "unsupported_model", "model_not_supported"])
+def test_an_error_code_naming_a_model_problem_is_a_model_rejection_whatever_its_message(
+    code: str,
+) -> None:
+    # The message alone says nothing about a model: only the `code` tells.
+    body = f'{{"error": {{"message": "Request refused.", "type": "x", "code": "{code}"}}}}'
+    kind, message = classify_failure("unexpected status 404 Not Found: " + body)
+    assert kind == "model_rejected"
+    assert message.startswith("the account rejected the request for this model: Request refused.")
+
+
+def test_only_a_completed_plan_item_stands_in_for_the_answer() -> None:
+    mapper = TurnMapper(previous_total=Usage())
+    mapper.feed(ItemEvent("started", "item_0", "plan", {}))  # no text yet: nothing to keep
+    mapper.feed(ItemEvent("updated", "item_0", "plan", {"text": "draft"}))
+    assert mapper.feed(TurnCompleted({"input_tokens": 1})) == []
+
+
+def test_an_unknown_item_with_a_text_field_is_not_taken_for_a_plan() -> None:
+    mapper = TurnMapper(previous_total=Usage())
+    mapper.feed(ItemEvent("completed", "item_0", "hologram", {"text": "not the answer"}))
+    assert mapper.feed(TurnCompleted({"input_tokens": 1})) == []

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from plexum_openai_provider import sessions
+from plexum_openai_provider.codex.thread_id import is_plain_id
 from plexum_openai_provider.errors import SessionStoreError
 from plexum_openai_provider.events import Usage
 from plexum_openai_provider.sessions import (
@@ -19,7 +23,6 @@ from plexum_openai_provider.sessions import (
     SessionStore,
     ThreadRecord,
     acquire_workspace_lock,
-    is_plain_id,
     workspace_lock,
 )
 
@@ -167,6 +170,8 @@ def test_the_rollout_position_is_stored_and_read_back(tmp_path: Path) -> None:
         {"rollout_path": "/r.jsonl", "rollout_offset": -1},
         {"rollout_path": "/r.jsonl", "rollout_offset": "12"},
         {"rollout_path": 7, "rollout_offset": 12},
+        {"rollout_path": "/r\x00.jsonl", "rollout_offset": 12},
+        {"rollout_path": "/r.jsonl", "rollout_offset": 2**63},
     ],
 )
 def test_an_incomplete_or_invalid_rollout_position_is_forgotten_not_fatal(
@@ -235,3 +240,112 @@ async def test_the_lock_file_is_private_to_the_user(tmp_path: Path) -> None:
     async with workspace_lock(tmp_path):
         pass
     assert (tmp_path / LOCK_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def _store_file(tmp_path: Path, entry: dict[str, object]) -> None:
+    (tmp_path / SESSION_FILE).write_text(json.dumps({"version": 1, "threads": {"s": entry}}))
+
+
+def test_a_rollout_offset_just_under_two_to_the_63_is_kept(tmp_path: Path) -> None:
+    entry = {"thread_id": THREAD, "rollout_path": "/r.jsonl", "rollout_offset": 2**63 - 1}
+    _store_file(tmp_path, entry)
+    record = SessionStore(tmp_path).load()["s"]
+    assert (record.rollout_path, record.rollout_offset) == ("/r.jsonl", 2**63 - 1)
+
+
+@pytest.mark.parametrize("length", [1, 256])
+def test_a_stored_model_name_up_to_256_characters_is_accepted(tmp_path: Path, length: int) -> None:
+    _store_file(tmp_path, {"thread_id": THREAD, "model_arg": "m" * length})
+    assert SessionStore(tmp_path).load()["s"].model_arg == "m" * length
+
+
+def test_a_stored_model_name_over_256_characters_is_refused(tmp_path: Path) -> None:
+    _store_file(tmp_path, {"thread_id": THREAD, "model_arg": "m" * 257})
+    with pytest.raises(SessionStoreError, match="model_arg"):
+        SessionStore(tmp_path).load()
+
+
+def test_a_symlinked_session_file_is_refused_not_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"version": 1, "threads": {"s": {"thread_id": THREAD}}}))
+    (tmp_path / SESSION_FILE).symlink_to(elsewhere)
+    with pytest.raises(SessionStoreError, match="cannot read the session file") as info:
+        SessionStore(tmp_path).load()
+    assert isinstance(info.value.__cause__, OSError)
+    assert info.value.__cause__.errno == errno.ELOOP
+
+
+def test_a_session_path_that_is_a_directory_is_refused_as_not_a_regular_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / SESSION_FILE).mkdir()
+    with pytest.raises(SessionStoreError, match=r"\[Errno 22\] not a regular file") as info:
+        SessionStore(tmp_path).load()
+    assert isinstance(info.value.__cause__, OSError)
+    assert info.value.__cause__.errno == errno.EINVAL
+
+
+def test_a_fifo_at_the_session_path_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / SESSION_FILE
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    done = threading.Event()
+
+    def load() -> None:
+        try:
+            SessionStore(tmp_path).load()
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    if not done.wait(5):
+        # A blocking open waits for a writer: be that writer so the thread ends, then fail.
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+        pytest.fail("reading a FIFO session file blocked")
+    reader.join(5)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], SessionStoreError)
+    assert "not a regular file" in str(outcome[0])
+
+
+def test_a_session_file_of_exactly_the_size_limit_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = json.dumps({"version": 1, "threads": {"s": {"thread_id": THREAD}}})
+    (tmp_path / SESSION_FILE).write_text(content)
+    monkeypatch.setattr(sessions, "MAX_SESSION_FILE_BYTES", len(content))
+    assert SessionStore(tmp_path).load() == {"s": ThreadRecord(THREAD, None)}
+
+
+def test_a_session_file_over_the_size_limit_is_refused_naming_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = json.dumps({"version": 1, "threads": {"s": {"thread_id": THREAD}}})
+    (tmp_path / SESSION_FILE).write_text(content)
+    monkeypatch.setattr(sessions, "MAX_SESSION_FILE_BYTES", len(content) - 1)
+    with pytest.raises(SessionStoreError) as info:
+        SessionStore(tmp_path).load()
+    limit = len(content) - 1
+    assert f"[Errno 27] {len(content)} bytes, over the {limit} byte limit" in str(info.value)
+    assert isinstance(info.value.__cause__, OSError)
+    assert info.value.__cause__.errno == errno.EFBIG
+
+
+def test_a_session_file_larger_than_one_read_chunk_is_read_whole(tmp_path: Path) -> None:
+    # Whitespace padding pushes the document past 1 MiB, so it arrives in several reads.
+    head = json.dumps({"version": 1, "threads": {"s": {"thread_id": THREAD}}})[:-1]
+    (tmp_path / SESSION_FILE).write_text(head + " " * (3 * 1024 * 1024) + "}")
+    assert SessionStore(tmp_path).load() == {"s": ThreadRecord(THREAD, None)}
+
+
+async def test_a_symlink_planted_at_the_lock_path_is_refused_not_followed(tmp_path: Path) -> None:
+    target = tmp_path / "planted-target"
+    (tmp_path / LOCK_FILE).symlink_to(target)
+    with pytest.raises(OSError) as info:
+        await acquire_workspace_lock(tmp_path)
+    assert info.value.errno == errno.ELOOP
+    assert not target.exists()  # following the link would have created it
