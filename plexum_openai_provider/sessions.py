@@ -70,10 +70,14 @@ def _read_regular_file(path: Path, limit: int) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file")
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"{info.st_size} bytes, over the {limit} byte limit")
-        chunks = []
-        while chunk := os.read(fd, 1024 * 1024):
+        # Read at most one byte past the limit, so a file that grows after the size check (a
+        # hostile writer in the workspace) can never make us read an unbounded amount.
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1024 * 1024))):
             chunks.append(chunk)
-        return b"".join(chunks)[: limit + 1]
+            left -= len(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 
