@@ -349,3 +349,27 @@ async def test_a_symlink_planted_at_the_lock_path_is_refused_not_followed(tmp_pa
         await acquire_workspace_lock(tmp_path)
     assert info.value.errno == errno.ELOOP
     assert not target.exists()  # following the link would have created it
+
+
+def test_a_session_file_growing_after_the_size_check_is_read_only_one_byte_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hostile writer appends between fstat and the reads: simulated by an fstat that still
+    # reports the small size for this one file. The read must stop at limit + 1 bytes, which the
+    # caller then cannot parse, instead of following the file wherever it grows.
+    path = tmp_path / "grows"
+    path.write_bytes(b"x" * (3 * 1024 * 1024))
+    inode = path.stat().st_ino
+    real_fstat = os.fstat
+
+    def stale_fstat(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        if info.st_ino != inode:
+            return info
+        fields = list(info)
+        fields[6] = 10  # st_size, as it was when checked
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "fstat", stale_fstat)
+    assert len(sessions._read_regular_file(path, 100)) == 101
+    assert len(sessions._read_regular_file(path, 2 * 1024 * 1024)) == 2 * 1024 * 1024 + 1
