@@ -32,14 +32,13 @@ from ..events import (
     CanonicalEvent,
     ErrorEvent,
     MessageEnd,
-    StructuredOutput,
     Usage,
     WarningEvent,
 )
 from ..sessions import SessionStore, ThreadRecord
 from .attempt import ThreadLost, prompt_for_log
 from .clock import Stop, TurnClock
-from .inputs import parse_structured
+from .inputs import turn_end
 from .mapper import classify_failure
 from .messages import binary_help, stderr_tail_text, stop_event
 from .mirror import RolloutPosition, mirror_turn, start_position
@@ -130,17 +129,8 @@ class AppServerAttempt:
             for event in self._mirror():
                 yield event
             final = self._finish()
-            if isinstance(final, MessageEnd) and self.request.output_schema is not None:
-                value, problem = parse_structured(self.mapper.last_text)
-                if problem is not None:
-                    yield ErrorEvent(
-                        "structured_output",
-                        f"the turn had an output schema, but {problem}. The thread is kept; "
-                        "ask again (the model usually complies) or relax the schema.",
-                    )
-                    return
-                yield StructuredOutput(value)
-            yield final
+            for event in turn_end(final, self.request.output_schema, self.mapper.last_text):
+                yield event
         finally:
             if self.mapper.ended is None and not self._interrupted:
                 # The caller left early: the turn must not run on in the warm process.

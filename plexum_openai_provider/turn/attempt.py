@@ -25,7 +25,6 @@ from ..events import (
     CanonicalEvent,
     ErrorEvent,
     MessageEnd,
-    StructuredOutput,
     TextDelta,
     Usage,
     WarningEvent,
@@ -41,7 +40,7 @@ from ..process import (
 )
 from ..sessions import SessionStore, ThreadRecord
 from .clock import Stop, TurnClock
-from .inputs import parse_structured
+from .inputs import turn_end
 from .messages import binary_help, stderr_tail_text, stop_event
 from .mirror import RolloutPosition, mirror_turn, start_position
 from .request import TurnLimits, TurnRequest
@@ -189,17 +188,8 @@ class Attempt:
             async for event in self._mirror():
                 yield event
             final = self._finish(proc, stderr)
-            if isinstance(final, MessageEnd) and request.output_schema is not None:
-                value, problem = parse_structured(self.last_text)
-                if problem is not None:
-                    yield ErrorEvent(
-                        "structured_output",
-                        f"the turn had an output schema, but {problem}. The thread is kept; "
-                        "ask again (the model usually complies) or relax the schema.",
-                    )
-                    return
-                yield StructuredOutput(value)
-            yield final
+            for end in turn_end(final, request.output_schema, self.last_text):
+                yield end
         finally:
             for task in helpers:
                 task.cancel()

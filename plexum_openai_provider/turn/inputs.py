@@ -21,9 +21,12 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ConfigError
+from ..events import CanonicalEvent, ErrorEvent, MessageEnd, StructuredOutput
+
+_Final = TypeVar("_Final")  # the attempt's last value: an event, or the lost-thread signal
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 # Per-turn `-c` overrides a host may set: key -> the values every supported codex accepts.
@@ -278,3 +281,22 @@ def parse_structured(text: str | None) -> tuple[Any, str | None]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def turn_end(
+    final: _Final, output_schema: object | None, last_text: str | None
+) -> list[_Final | CanonicalEvent]:
+    """The turn's last events: with an output schema, a completed turn reports its final message
+    parsed (`structured_output`) before `message_end`, or ends in an error when it is not JSON."""
+    if not isinstance(final, MessageEnd) or output_schema is None:
+        return [final]
+    value, problem = parse_structured(last_text)
+    if problem is not None:
+        return [
+            ErrorEvent(
+                "structured_output",
+                f"the turn had an output schema, but {problem}. The thread is kept; "
+                "ask again (the model usually complies) or relax the schema.",
+            )
+        ]
+    return [StructuredOutput(value), final]

@@ -37,22 +37,10 @@ async def offer_tools(
     Raises `BridgeError` (unsafe socket dir, socket in use, registration failed) before yielding.
     """
     from ..bridge.names import server_name
-    from ..bridge.peers import descends_from
     from ..bridge.registration import default_plugin_command, ensure_registered
-    from ..bridge.server import serve_tools
-    from ..bridge.socket_path import ensure_socket_dir, stable_socket_path
     from ..codex.mcp_entry import exec_overrides, per_turn_overrides
 
-    socket_dir = Path(config.socket_dir) if config.socket_dir else None
-    try:
-        socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
-    except ValueError as exc:  # a socket_dir too long for sun_path: the operator's to fix
-        raise ConfigError(str(exc), path=config.source, key="socket_dir") from None
-    try:
-        ensure_socket_dir(socket_path.parent)
-    except OSError as exc:
-        # A parent that is a regular file, no permission, a read-only file system.
-        raise BridgeError(f"cannot use socket_dir {socket_path.parent}: {exc}") from exc
+    socket_path = _agent_socket(config, agent_id)
     name = server_name(agent_id)
     plugin_command = default_plugin_command()
     if config.mcp_registration == "global":
@@ -71,21 +59,8 @@ async def offer_tools(
     else:
         argv = per_turn_overrides(name, socket_path, agent_id, plugin_command)
 
-    def allow_peer(pid: int) -> bool:
-        # mcp-host is started by codex, so it descends from the process this turn spawned.
-        leader = codex_pid()
-        return leader is not None and descends_from(pid, leader)
-
-    try:
-        serving = serve_tools(socket_path, tools, call, agent_id=agent_id, allow_peer=allow_peer)
-        server = await serving.__aenter__()
-    except OSError as exc:
-        raise BridgeError(f"cannot listen on {socket_path}: {exc}") from exc
-    try:
+    async with _serving(socket_path, tools, call, agent_id, codex_pid):
         yield argv
-    finally:
-        server.end_turn()
-        await serving.__aexit__(None, None, None)
 
 
 @contextlib.asynccontextmanager
@@ -104,21 +79,48 @@ async def offer_thread_tools(
     to codex's config.toml. Raises `BridgeError` before yielding.
     """
     from ..bridge.names import server_name
-    from ..bridge.peers import descends_from
     from ..bridge.registration import default_plugin_command
-    from ..bridge.server import serve_tools
-    from ..bridge.socket_path import ensure_socket_dir, stable_socket_path
     from ..codex.mcp_entry import server_table
 
-    socket_dir = Path(config.socket_dir) if config.socket_dir else None
-    socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
-    ensure_socket_dir(socket_path.parent)
+    socket_path = _agent_socket(config, agent_id)
     table: dict[str, object] = {
         server_name(agent_id): server_table(agent_id, socket_path, default_plugin_command())
     }
+    async with _serving(socket_path, tools, call, agent_id, codex_pid):
+        yield table
+
+
+def _agent_socket(config: HostConfig, agent_id: str) -> Path:
+    """The agent's socket path, its folder made safe; an unusable `socket_dir` is reported."""
+    from ..bridge.socket_path import ensure_socket_dir, stable_socket_path
+
+    socket_dir = Path(config.socket_dir) if config.socket_dir else None
+    try:
+        socket_path = stable_socket_path(agent_id, socket_dir=socket_dir)
+    except ValueError as exc:  # a socket_dir too long for sun_path: the operator's to fix
+        raise ConfigError(str(exc), path=config.source, key="socket_dir") from None
+    try:
+        ensure_socket_dir(socket_path.parent)
+    except OSError as exc:
+        # A parent that is a regular file, no permission, a read-only file system.
+        raise BridgeError(f"cannot use socket_dir {socket_path.parent}: {exc}") from exc
+    return socket_path
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    socket_path: Path,
+    tools: tuple[ToolSpec, ...],
+    call: ToolCallback,
+    agent_id: str,
+    codex_pid: Callable[[], int | None],
+) -> AsyncIterator[None]:
+    """Serve `tools` on `socket_path` for one turn, to `codex_pid()`'s descendants only (mcp-host
+    is started by the codex process of this turn, or by the warm app-server serving it)."""
+    from ..bridge.peers import descends_from
+    from ..bridge.server import serve_tools
 
     def allow_peer(pid: int) -> bool:
-        # app-server starts mcp-host, so it descends from the warm process serving this turn.
         leader = codex_pid()
         return leader is not None and descends_from(pid, leader)
 
@@ -128,7 +130,7 @@ async def offer_thread_tools(
     except OSError as exc:
         raise BridgeError(f"cannot listen on {socket_path}: {exc}") from exc
     try:
-        yield table
+        yield
     finally:
         server.end_turn()
         await serving.__aexit__(None, None, None)
