@@ -41,10 +41,10 @@ async def test_codex_refuses_a_thread_whose_lock_the_provider_holds(
 ) -> None:
     real_codex.write_scenario([{"requests": [message("one")]}, {"requests": [message("two")]}])
     thread = await new_thread(real_codex, tmp_path)
+    argv = resume_argv(real_codex.binary, real_codex.server.base_url, real_codex.version, thread)
     got = await writer_lock.take(real_codex.home, thread, wait_s=1)
     assert isinstance(got, WriterLock)
     try:
-        argv = resume_argv(real_codex.binary, real_codex.server.base_url, real_codex.version, thread)
         second = await run_codex(argv, env=real_codex.env, cwd=tmp_path, stdin=b"two")
     finally:
         got.release()
