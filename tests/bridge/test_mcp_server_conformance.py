@@ -16,7 +16,7 @@ import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from plexum_openai_provider import __version__
-from plexum_openai_provider.bridge import server as stdlib_server
+from plexum_openai_provider.bridge import mcp_server as stdlib_server
 from plexum_openai_provider.bridge.mcp_server import serve_tools
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
 from plexum_openai_provider.bridge.spec import ToolReply, ToolSpec

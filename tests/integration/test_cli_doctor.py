@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plexum_openai_provider.cli.doctor_binary import Finding
 
 from plexum_openai_provider.bridge.registration import default_plugin_command, ensure_registered
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
-from plexum_openai_provider.cli import doctor_binary, doctor_codex
+from plexum_openai_provider.cli.doctor import binary as doctor_binary
+from plexum_openai_provider.cli.doctor import codex as doctor_codex
 from plexum_openai_provider.cli.doctor import run_checks
+from plexum_openai_provider.cli.doctor.finding import Finding
 from plexum_openai_provider.config import CONFIG_ENV
 
 from .conftest import ProviderOnFake, group_alive
