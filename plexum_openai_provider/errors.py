@@ -2,7 +2,8 @@
 
 Failures that codex *reports* (`turn.failed`, `error` events) are data and become canonical events;
 these exceptions are for what stops us before or around codex (bad config, unusable session file,
-an unsafe socket directory, a rollout that cannot be rewritten). A turn never lets one escape.
+an unsafe socket directory, a rollout that cannot be rewritten) and for JSON-RPC errors, sent or
+received (`RpcError`, `RemoteError`). A turn never lets one escape.
 """
 
 from __future__ import annotations
