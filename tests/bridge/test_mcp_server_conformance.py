@@ -16,8 +16,8 @@ import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from plexum_openai_provider import __version__
-from plexum_openai_provider.bridge import server as stdlib_server
-from plexum_openai_provider.bridge.server import serve_tools
+from plexum_openai_provider.bridge import mcp_server as stdlib_server
+from plexum_openai_provider.bridge.mcp_server import serve_tools
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
 from plexum_openai_provider.bridge.spec import ToolReply, ToolSpec
 from tests.bridge.mcp_client import mcp_host_session
@@ -187,7 +187,7 @@ async def test_a_cancelled_call_stops_the_host_and_a_ping_is_answered_while_it_r
 
 
 def test_the_warm_server_imports_neither_the_sdk_nor_pydantic() -> None:
-    code = "import plexum_openai_provider.bridge.server, sys; print(sorted(sys.modules))"
+    code = "import plexum_openai_provider.bridge.mcp_server, sys; print(sorted(sys.modules))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},

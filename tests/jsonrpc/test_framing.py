@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexum_openai_provider.codex.framing import LineFramer, OversizedLine
+from plexum_openai_provider.jsonrpc.framing import LineFramer, OversizedLine
 
 MAX = 16
 

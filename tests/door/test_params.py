@@ -1,5 +1,5 @@
-"""The protocol's pure core: classifying lines and parsing params never fails with anything but
-an `RpcError` that names the field; a daemon's `tools/call` answer is read or explained."""
+"""The door's params: parsing a method's params never fails with anything but an `RpcError` that
+names the field."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexum_openai_provider import ToolReply
-from plexum_openai_provider.plugin import protocol as p
-from plexum_openai_provider.plugin.tools_call import parse_call_tool_result
+from plexum_openai_provider.door import params as p
+from plexum_openai_provider.errors import RpcError
+from plexum_openai_provider.jsonrpc.messages import INVALID_PARAMS
 
 
 def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -50,16 +50,6 @@ PARAMS = st.dictionaries(
 )
 
 
-@given(JSON)
-def test_classify_sorts_any_json_value_or_raises_an_invalid_request(value: Any) -> None:
-    try:
-        incoming = p.classify(value)
-    except p.RpcError as exc:
-        assert exc.code == p.INVALID_REQUEST and exc.message
-        return
-    assert isinstance(incoming, p.Request | p.Notification | p.Response)
-
-
 @pytest.mark.parametrize(
     "parse", [p.parse_turn, p.parse_consume, p.parse_initialize, p.parse_cancel]
 )
@@ -67,8 +57,8 @@ def test_classify_sorts_any_json_value_or_raises_an_invalid_request(value: Any) 
 def test_params_either_parse_or_name_the_field_that_is_wrong(parse: Any, params: Any) -> None:
     try:
         parse(params)
-    except p.RpcError as exc:
-        assert exc.code == p.INVALID_PARAMS
+    except RpcError as exc:
+        assert exc.code == INVALID_PARAMS
         assert exc.data is not None and exc.data["field"].startswith("params.")
         assert exc.message.startswith(exc.data["field"] + ":")
 
@@ -107,37 +97,9 @@ def test_a_turn_parses_with_its_defaults() -> None:
     ],
 )
 def test_bad_ids_and_duplicate_tools_are_named(params: dict[str, Any], field: str) -> None:
-    with pytest.raises(p.RpcError) as caught:
+    with pytest.raises(RpcError) as caught:
         p.parse_turn(params)
     assert caught.value.data == {"field": field}
-
-
-@pytest.mark.parametrize(
-    ("result", "problem"),
-    [
-        ([], "not an object"),
-        ({"content": "x"}, "`content` is not an array"),
-        ({"content": [{"text": "no type"}]}, "`content[0]`"),
-        ({"content": [], "isError": "yes"}, "`isError`"),
-        ({"content": [], "structuredContent": []}, "`structuredContent`"),
-    ],
-)
-def test_an_answer_that_is_not_a_call_tool_result_is_explained(result: Any, problem: str) -> None:
-    reply = parse_call_tool_result(result)
-    assert isinstance(reply, str) and problem in reply
-
-
-def test_a_call_tool_result_becomes_a_tool_reply() -> None:
-    reply = parse_call_tool_result(
-        {
-            "content": [{"type": "text", "text": "hi"}],
-            "isError": True,
-            "structuredContent": {"a": 1},
-        }
-    )
-    assert reply == ToolReply(
-        content=({"type": "text", "text": "hi"},), structured_content={"a": 1}, is_error=True
-    )
 
 
 def test_a_turns_optional_inputs_parse_to_request_fields() -> None:
@@ -177,6 +139,6 @@ def test_a_turns_optional_inputs_parse_to_request_fields() -> None:
 )
 def test_a_wrongly_typed_turn_input_names_its_field(extra: dict[str, Any], field: str) -> None:
     base = {"turn_id": "t", "agent": {"id": "a", "workspace": "/w"}, "session_id": "s"}
-    with pytest.raises(p.RpcError) as caught:
+    with pytest.raises(RpcError) as caught:
         p.parse_turn({**base, "input": "i", **extra})
     assert caught.value.data == {"field": field}

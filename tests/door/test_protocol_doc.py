@@ -10,8 +10,9 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from plexum_openai_provider import ERROR_CODES
-from plexum_openai_provider.plugin import protocol
-from plexum_openai_provider.plugin.version import PROTOCOL_VERSION
+from plexum_openai_provider.door import params
+from plexum_openai_provider.door.version import PROTOCOL_VERSION
+from plexum_openai_provider.jsonrpc import messages
 
 DOCS = Path(__file__).parents[2] / "docs"
 SCHEMA = json.loads((DOCS / "protocol.schema.json").read_text())
@@ -53,8 +54,12 @@ def test_the_page_shows_every_method_and_the_reverse_request() -> None:
 
 
 def test_every_error_code_of_the_code_is_in_the_page_table() -> None:
-    codes = {v for k, v in vars(protocol).items() if k.isupper() and isinstance(v, int)}
-    codes.discard(protocol.MAX_ID_CHARS)
+    codes = {
+        v
+        for module in (messages, params)
+        for k, v in vars(module).items()
+        if k.isupper() and isinstance(v, int) and k != "MAX_ID_CHARS"
+    }
     table = {int(c) for c in re.findall(r"^\| (-32\d{3}) \|", PAGE, flags=re.MULTILINE)}
     assert codes == table
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..codex.version import NEWEST_TESTED, SUPPORTED_FLOOR, parse_version, version_text
-from ..config import HostConfig
-from ..process import run_captured
-from .doctor_setup import Finding
+from ...codex.version import NEWEST_TESTED, SUPPORTED_FLOOR, parse_version, version_text
+from ...config import HostConfig
+from ...process import run_captured
+from .finding import Finding
 
 CODEX_CALL_TIMEOUT_S = 20.0
 
@@ -125,9 +125,9 @@ def _stale_reasons(
     item: Mapping[str, object], socket_dir: Path | None, plugin_command: Sequence[str]
 ) -> tuple[str, list[str]]:
     """(agent id or "?", why the entry is not what the plugin would register; empty: it is)."""
-    from ..bridge.names import server_name
-    from ..bridge.socket_path import stable_socket_path
-    from ..codex.mcp_entry import AGENT_ENV, entry_from_get, is_disabled, wanted_entry
+    from ...bridge.names import server_name
+    from ...bridge.socket_path import stable_socket_path
+    from ...codex.mcp_entry import AGENT_ENV, entry_from_get, is_disabled, wanted_entry
 
     if is_disabled(item):
         return "?", ["it is disabled, so codex starts no server for it"]
@@ -155,7 +155,7 @@ async def check_registrations(
     config: HostConfig, path: str, env: Mapping[str, str], plugin_command: Sequence[str]
 ) -> list[Finding]:
     """Codex's `plexum-host-*` entries: what mode `global` needs, what mode `per-turn` leaves."""
-    from ..bridge.names import PREFIX
+    from ...bridge.names import PREFIX
 
     run = await run_codex(path, ["mcp", "list", "--json"], env)
     try:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .. import ToolReply
-from .protocol import RequestId, Response, request_message
+from ..jsonrpc.messages import RequestId, Response, request_message
 
 log = logging.getLogger(__name__)
 

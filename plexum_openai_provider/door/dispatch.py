@@ -32,9 +32,11 @@ from .. import (
     is_terminal,
     open_turn,
 )
-from ..codex.framing import OversizedLine
+from ..errors import RpcError
+from ..jsonrpc import messages as rpc
+from ..jsonrpc.framing import OversizedLine
 from ..version import __version__
-from . import protocol as p
+from . import params as p
 from .tools_call import ToolCalls
 from .version import PROTOCOL_VERSION
 
@@ -96,13 +98,13 @@ class PluginServer:
             await self._handle_line(line)
         except Exception:  # a bug here must cost one answer, never the process
             log.exception("internal error while handling a line")
-            await self._error(None, p.RpcError(p.INTERNAL_ERROR, "internal error; see stderr"))
+            await self._error(None, RpcError(rpc.INTERNAL_ERROR, "internal error; see stderr"))
 
     async def _handle_line(self, line: bytes | OversizedLine) -> None:
         if isinstance(line, OversizedLine):
             await self._error(
                 None,
-                p.RpcError(
+                RpcError(
                     p.LINE_TOO_LONG,
                     f"a line of {line.size} bytes is longer than the limit of "
                     f"{self.max_line_bytes} bytes; it was skipped",
@@ -115,18 +117,18 @@ class PluginServer:
         try:
             message = json.loads(line, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
-            await self._error(None, p.RpcError(p.PARSE_ERROR, f"not valid JSON in UTF-8: {exc}"))
+            await self._error(None, RpcError(rpc.PARSE_ERROR, f"not valid JSON in UTF-8: {exc}"))
             return
         try:
-            incoming = p.classify(message)
-        except p.RpcError as exc:
-            await self._error(p.request_id_of(message), exc)
+            incoming = rpc.classify(message)
+        except RpcError as exc:
+            await self._error(rpc.request_id_of(message), exc)
             return
-        if isinstance(incoming, p.Response):
+        if isinstance(incoming, rpc.Response):
             if not self.tool_calls.resolve(incoming):
                 log.warning("ignored a response to no pending request (id %r)", incoming.id)
             return
-        if isinstance(incoming, p.Notification):
+        if isinstance(incoming, rpc.Notification):
             if incoming.method == "cancel":
                 self._cancel_quietly(incoming.params)
             else:
@@ -134,18 +136,18 @@ class PluginServer:
             return
         try:
             await self._dispatch(incoming)
-        except p.RpcError as exc:
+        except RpcError as exc:
             await self._error(incoming.id, exc)
 
-    async def _dispatch(self, request: p.Request) -> None:
+    async def _dispatch(self, request: rpc.Request) -> None:
         method, params = request.method, request.params
         if method == "shutdown":
             if not self.closing:
                 self._spawn(self._shutdown_request(request.id))
                 return
-            raise p.RpcError(p.SHUTTING_DOWN, "shutdown is already under way")
+            raise RpcError(p.SHUTTING_DOWN, "shutdown is already under way")
         if self.closing:
-            raise p.RpcError(p.SHUTTING_DOWN, "the plugin is shutting down; no new requests")
+            raise RpcError(p.SHUTTING_DOWN, "the plugin is shutting down; no new requests")
         if method == "initialize":
             await self._initialize(request.id, p.parse_initialize(params))
         elif method == "cancel":
@@ -157,21 +159,21 @@ class PluginServer:
             self._require_initialized()
             self._spawn(self._consume(request.id, p.parse_consume(params)))
         else:
-            raise p.RpcError(
-                p.METHOD_NOT_FOUND,
+            raise RpcError(
+                rpc.METHOD_NOT_FOUND,
                 f"unknown method {method!r}; this plugin serves initialize, turn, cancel, "
                 "consume, shutdown",
             )
 
     def _require_initialized(self) -> None:
         if not self.initialized:
-            raise p.RpcError(p.NOT_INITIALIZED, "send `initialize` first")
+            raise RpcError(p.NOT_INITIALIZED, "send `initialize` first")
 
     # -- methods ---------------------------------------------------------------------------
 
-    async def _initialize(self, request_id: p.RequestId, params: p.InitializeParams) -> None:
+    async def _initialize(self, request_id: rpc.RequestId, params: p.InitializeParams) -> None:
         if params.protocol_version not in SUPPORTED_VERSIONS:
-            raise p.RpcError(
+            raise RpcError(
                 p.UNSUPPORTED_PROTOCOL_VERSION,
                 f"the daemon speaks protocol version {params.protocol_version!r}; this plugin "
                 f"({PLUGIN_NAME} {__version__}) speaks {', '.join(map(repr, SUPPORTED_VERSIONS))}."
@@ -216,12 +218,12 @@ class PluginServer:
     def _cancel_quietly(self, params: Mapping[str, Any]) -> None:
         try:
             self._cancel(p.parse_cancel(params))
-        except p.RpcError as exc:
+        except RpcError as exc:
             log.warning("ignored a cancel notification: %s", exc.message)
 
-    def _start_turn(self, request_id: p.RequestId, params: p.TurnParams) -> None:
+    def _start_turn(self, request_id: rpc.RequestId, params: p.TurnParams) -> None:
         if params.turn_id in self._turns or params.turn_id in self._finished:
-            raise p.RpcError(
+            raise RpcError(
                 p.DUPLICATE_TURN,
                 f"turn_id {params.turn_id!r} is already in use by "
                 f"{'a running' if params.turn_id in self._turns else 'an earlier'} turn; "
@@ -231,7 +233,7 @@ class PluginServer:
         try:
             self.config.model_arg(params.model)
         except ConfigError:
-            raise p.RpcError(
+            raise RpcError(
                 p.UNSUPPORTED_MODEL,
                 f"model {params.model!r} is not in this plugin's supported_models "
                 f"({', '.join(self.config.supported_models)}); add it to `supported_models` "
@@ -243,7 +245,7 @@ class PluginServer:
         self._spawn(self._turn(request_id, params, running))
 
     async def _turn(
-        self, request_id: p.RequestId, params: p.TurnParams, running: _RunningTurn
+        self, request_id: rpc.RequestId, params: p.TurnParams, running: _RunningTurn
     ) -> None:
         seq = 0
         terminal: CanonicalEvent | None = None
@@ -251,7 +253,7 @@ class PluginServer:
         async def emit(event: CanonicalEvent) -> None:
             nonlocal seq, terminal
             body = {"turn_id": params.turn_id, "seq": seq, "event": event.to_json()}
-            await self._send(p.notification("turn/event", body))
+            await self._send(rpc.notification("turn/event", body))
             seq += 1
             terminal = event
 
@@ -318,7 +320,7 @@ class PluginServer:
 
         return call
 
-    async def _consume(self, request_id: p.RequestId, params: p.ConsumeParams) -> None:
+    async def _consume(self, request_id: rpc.RequestId, params: p.ConsumeParams) -> None:
         if not params.workspace.is_dir():
             await self._error(request_id, p.bad_param("workspace", "is not a directory"))
             return
@@ -327,11 +329,11 @@ class PluginServer:
                 self.config, params.workspace, params.session_id, params.block_ids
             )
         except (ProviderError, OSError, ValueError) as exc:
-            await self._error(request_id, p.RpcError(p.CONSUME_FAILED, f"consume failed: {exc}"))
+            await self._error(request_id, RpcError(p.CONSUME_FAILED, f"consume failed: {exc}"))
             return
         await self._reply(request_id, result.to_json())
 
-    async def _shutdown_request(self, request_id: p.RequestId) -> None:
+    async def _shutdown_request(self, request_id: rpc.RequestId) -> None:
         cancelled = await self.shutdown()
         await self._reply(request_id, {"cancelled": cancelled})
         self.stopped.set()
@@ -357,12 +359,12 @@ class PluginServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reply(self, request_id: p.RequestId, result: Mapping[str, Any]) -> None:
-        await self._send(p.result_message(request_id, result))
+    async def _reply(self, request_id: rpc.RequestId, result: Mapping[str, Any]) -> None:
+        await self._send(rpc.result_message(request_id, result))
 
-    async def _error(self, request_id: p.RequestId | None, error: p.RpcError) -> None:
+    async def _error(self, request_id: rpc.RequestId | None, error: RpcError) -> None:
         log.info("answering with error %d: %s", error.code, error.message)
-        await self._send(p.error_message(request_id, error))
+        await self._send(rpc.error_message(request_id, error))
 
 
 def _reject_constant(name: str) -> Any:

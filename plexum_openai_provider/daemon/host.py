@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..door.version import PROTOCOL_VERSION
+from ..errors import RemoteError
 from ..version import __version__
-from .client import Observer, PluginConnection, RemoteError, TurnOutcome, serve_argv
-from .version import PROTOCOL_VERSION
+from .client import Observer, PluginConnection, TurnOutcome, serve_argv
 
 SHUTDOWN_WAIT_S = 30.0
 ToolHandler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]

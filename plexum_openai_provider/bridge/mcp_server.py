@@ -5,10 +5,10 @@ for the length of a turn. Each accepted connection — an `mcp-host` relay start
 MCP session, served after its peer pid passes `allow_peer`. The MCP methods codex uses
 (`initialize`, `notifications/initialized`, `ping`, `tools/list`, `tools/call`,
 `notifications/cancelled`) are answered here as the official SDK's low-level server answers them
-(tests/bridge/test_server_conformance.py drives this with the SDK's client); the SDK itself is not
-imported, because its ~1 s of imports landed on every cold turn with tools. `tools/call` goes to the
-host callback; a host exception becomes an `isError` result, and so does any call after
-`end_turn()`.
+(tests/bridge/test_mcp_server_conformance.py drives this with the SDK's client); the SDK is not
+imported, because its ~1 s of imports landed on every cold turn with tools. `tools/call` goes to
+the host callback; a host exception becomes an `isError` result, and so does any call after
+`end_turn()`. JSON-RPC messages and errors come from `jsonrpc/messages.py`.
 """
 
 from __future__ import annotations
@@ -22,32 +22,40 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from plexum_openai_provider import __version__
 from plexum_openai_provider.bridge.content import invalid_content, normalise_content
 from plexum_openai_provider.bridge.peers import peer_credentials
-from plexum_openai_provider.bridge.relay import MAX_LINE_BYTES, SERVER_NAME
+from plexum_openai_provider.bridge.relay import (
+    HANDSHAKE_PROTOCOL_VERSIONS as HANDSHAKE_PROTOCOL_VERSIONS,  # the tests read it here
+)
+from plexum_openai_provider.bridge.relay import (
+    MAX_LINE_BYTES,
+    SERVER_NAME,
+    negotiate_protocol,
+)
 from plexum_openai_provider.bridge.socket_path import Listener, bind_listener
 from plexum_openai_provider.bridge.spec import PeerCheck, ToolCallback, ToolReply, ToolSpec
+from plexum_openai_provider.errors import RpcError
+from plexum_openai_provider.jsonrpc.messages import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    error_message,
+    result_message,
+)
+from plexum_openai_provider.version import __version__
 
 log = logging.getLogger(__name__)
 
-# The handshake revisions the SDK (mcp 2.3.0) negotiates: the client's when listed, else the newest.
-HANDSHAKE_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 _REFUSAL_READ_TIMEOUT = 5.0  # how long a refused peer gets to send the request we answer
 
-# JSON-RPC error codes, and the SDK's wording for them.
-PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
+# The SDK's wording for INVALID_PARAMS; the code for a caller that is not the turn's codex.
 _INVALID_PARAMS = "Invalid request parameters"
+_NOT_THIS_TURN = -32001
 _SERVED = frozenset({"initialize", "ping", "tools/list", "tools/call"})
 _BEFORE_INITIALIZE = frozenset({"initialize", "ping"})  # the SDK's init gate lets these through
 
 JsonObject = dict[str, Any]
-
-
-class _RpcError(Exception):
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.data = code, message, data
 
 
 def _error_result(message: str) -> JsonObject:
@@ -93,18 +101,14 @@ class TurnToolServer:
 
     def initialize_result(self, params: Any) -> JsonObject:
         if not isinstance(params, dict) or not isinstance(params.get("protocolVersion"), str):
-            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+            raise RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
         if not isinstance(params.get("capabilities"), dict) or not isinstance(
             params.get("clientInfo"), dict
         ):
-            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
-        wanted = params["protocolVersion"]
-        protocol = (
-            wanted if wanted in HANDSHAKE_PROTOCOL_VERSIONS else HANDSHAKE_PROTOCOL_VERSIONS[-1]
-        )
+            raise RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
         return {
             "capabilities": {"tools": {"listChanged": False}},
-            "protocolVersion": protocol,
+            "protocolVersion": negotiate_protocol(params["protocolVersion"]),
             "serverInfo": {"name": SERVER_NAME, "version": __version__},
         }
 
@@ -119,10 +123,10 @@ class TurnToolServer:
 
     async def call_tool_result(self, params: Any) -> JsonObject:
         if not isinstance(params, dict) or not isinstance(params.get("name"), str):
-            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+            raise RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
-            raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+            raise RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
         name: str = params["name"]
         if self._ended:
             return _error_result(
@@ -224,9 +228,8 @@ class TurnToolServer:
                     except ValueError:
                         request = None
                     if isinstance(request, dict) and "id" in request and "method" in request:
-                        error = {"code": -32001, "message": message}
-                        reply = {"jsonrpc": "2.0", "id": request["id"], "error": error}
-                        writer.write(_reply_line(reply))
+                        error = RpcError(_NOT_THIS_TURN, message)
+                        writer.write(_reply_line(error_message(request["id"], error)))
                         await writer.drain()
                         return
 
@@ -254,20 +257,17 @@ class _Session:
         self.writer.write(_reply_line(payload))
         await self.writer.drain()
 
-    async def _send_error(self, request_id: Any, exc: _RpcError) -> None:
-        error: JsonObject = {"code": exc.code, "message": exc.message}
-        if exc.data is not None:
-            error["data"] = exc.data
-        await self._send({"jsonrpc": "2.0", "id": request_id, "error": error})
+    async def _send_error(self, request_id: Any, exc: RpcError) -> None:
+        await self._send(error_message(request_id, exc))
 
     async def _dispatch(self, line: bytes) -> None:
         try:
             message = json.loads(line)
         except ValueError:
-            await self._send_error(None, _RpcError(PARSE_ERROR, "Parse error"))
+            await self._send_error(None, RpcError(PARSE_ERROR, "Parse error"))
             return
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-            await self._send_error(None, _RpcError(INVALID_REQUEST, "Invalid Request"))
+            await self._send_error(None, RpcError(INVALID_REQUEST, "Invalid Request"))
             return
         method = message.get("method")
         if not isinstance(method, str):
@@ -279,12 +279,12 @@ class _Session:
         params = message.get("params")
         try:
             if method not in _SERVED:
-                raise _RpcError(METHOD_NOT_FOUND, "Method not found", method)
+                raise RpcError(METHOD_NOT_FOUND, "Method not found", method)
             if method == "initialize":
                 result = self.server.initialize_result(params)
                 self.initialized = True
             elif not self.initialized and method not in _BEFORE_INITIALIZE:
-                raise _RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
+                raise RpcError(INVALID_PARAMS, _INVALID_PARAMS, "")
             elif method == "ping":
                 result = {}
             elif method == "tools/list":
@@ -292,13 +292,13 @@ class _Session:
             else:
                 if request_id in self.calls:
                     message = f"request id {request_id!r} is already running"
-                    raise _RpcError(INVALID_REQUEST, message)
+                    raise RpcError(INVALID_REQUEST, message)
                 self._start_call(request_id, params)
                 return
-        except _RpcError as exc:
+        except RpcError as exc:
             await self._send_error(request_id, exc)
             return
-        await self._send({"jsonrpc": "2.0", "id": request_id, "result": result})
+        await self._send(result_message(request_id, result))
 
     def _start_call(self, request_id: Any, params: Any) -> None:
         task = asyncio.ensure_future(self._run_call(request_id, params))
@@ -313,10 +313,10 @@ class _Session:
     async def _run_call(self, request_id: Any, params: Any) -> None:
         try:
             result = await self.server.call_tool_result(params)
-        except _RpcError as exc:
+        except RpcError as exc:
             await self._send_error(request_id, exc)
             return
-        await self._send({"jsonrpc": "2.0", "id": request_id, "result": result})
+        await self._send(result_message(request_id, result))
 
     def _notify(self, method: str, params: Any) -> None:
         if method == "notifications/initialized":

@@ -1,5 +1,6 @@
 """`doctor`: checks the setup the daemon will run the plugin in, and says for each problem what
 to do. Exit 1 when a check fails, 0 with warnings only; `--json` prints the findings for machines.
+The checks live here by subject: config, binary, codex, app_server, folders, manifest.
 """
 
 from __future__ import annotations
@@ -12,19 +13,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..config import codex_home
-from .doctor_codex import check_login, check_registrations, check_version
-from .doctor_setup import (
-    Finding,
-    check_binary,
-    check_codex_home,
-    check_config,
-    check_launcher,
-    check_manifest,
-    check_models,
-    check_rollouts,
-    check_socket_dir,
-)
+from ...config import codex_home
+from .binary import check_binary, check_launcher
+from .codex import check_login, check_registrations, check_version
+from .config import check_config, check_models
+from .finding import Finding
+from .folders import check_codex_home, check_rollouts, check_socket_dir
+from .manifest import check_manifest
 
 
 def _user_home(environ: Mapping[str, str]) -> Path | None:
@@ -34,8 +29,8 @@ def _user_home(environ: Mapping[str, str]) -> Path | None:
 def plugin_command(environ: Mapping[str, str]) -> list[str]:
     """The `mcp-host` command a turn registers: the installed manifest's interpreter if any (the
     daemon's `serve` runs on it), else this one."""
-    from ..bridge.registration import default_plugin_command
-    from .install import read_manifest
+    from ...bridge.registration import default_plugin_command
+    from ..install import read_manifest
 
     command = default_plugin_command()
     try:
@@ -64,7 +59,7 @@ async def run_checks(explicit_config: str | None, environ: Mapping[str, str]) ->
         version, runs = await check_version(binary, env)
         found.append(version)
     if runs and binary is not None and config.backend == "app-server":
-        from .doctor_app_server import check_app_server
+        from .app_server import check_app_server
 
         found.append(await check_app_server(config, env))
     if runs and binary is not None:

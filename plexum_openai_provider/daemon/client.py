@@ -21,7 +21,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..codex.framing import LineFramer, OversizedLine
+from ..errors import NoReply, RemoteError, RpcError
+from ..jsonrpc.framing import LineFramer, OversizedLine
+from ..jsonrpc.messages import (
+    INTERNAL_ERROR,
+    METHOD_NOT_FOUND,
+    error_message,
+    notification,
+    remote_error,
+    request_message,
+    result_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +52,6 @@ def serve_argv(config_path: str | os.PathLike[str], *extra: str) -> list[str]:
         os.fspath(config_path),
         *extra,
     ]
-
-
-class RemoteError(Exception):
-    """The plugin answered a request with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(f"{message} (JSON-RPC error {code})")
-        self.code = code
-        self.message = message
-        self.data = data
-
-
-class NoReply(Exception):
-    """Raised by a `tools/call` handler that has answered on its own (e.g. with `send_raw`)."""
 
 
 @dataclass
@@ -132,14 +128,11 @@ class PluginConnection:
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (method, future)
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = dict(params)
-        await self.send(message)
+        await self.send(request_message(request_id, method, params))
         return await future
 
     async def notify(self, method: str, params: Mapping[str, Any]) -> None:
-        await self.send({"jsonrpc": "2.0", "method": method, "params": dict(params)})
+        await self.send(notification(method, params))
 
     # -- turns -----------------------------------------------------------------------------
 
@@ -246,27 +239,26 @@ class PluginConnection:
         if future.done():
             return
         if "error" in message:
-            error = message["error"]
-            future.set_exception(RemoteError(error["code"], error["message"], error.get("data")))
+            future.set_exception(remote_error(message["error"]))
         else:
             future.set_result(message.get("result"))
 
     async def _answer(self, message: dict[str, Any]) -> None:
         """Answer the plugin's request (`tools/call`) through the handler."""
         method, request_id = message["method"], message["id"]
-        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
-        if method != "tools/call" or self._on_tools_call is None:
-            reply["error"] = {"code": -32601, "message": f"this host does not serve {method!r}"}
-        else:
-            try:
-                reply["result"] = dict(await self._on_tools_call(message.get("params", {})))
-            except NoReply:
-                return
-            except RemoteError as exc:
-                reply["error"] = {"code": exc.code, "message": exc.message}
-            except Exception as exc:
-                log.exception("tools/call handler failed")
-                reply["error"] = {"code": -32603, "message": f"{type(exc).__name__}: {exc}"}
+        try:
+            if method != "tools/call" or self._on_tools_call is None:
+                raise RemoteError(METHOD_NOT_FOUND, f"this host does not serve {method!r}")
+            result = await self._on_tools_call(message.get("params", {}))
+            reply = result_message(request_id, result)
+        except NoReply:
+            return
+        except RemoteError as exc:  # the handler's own error (its `data` is not passed on)
+            reply = error_message(request_id, RpcError(exc.code, exc.message))
+        except Exception as exc:
+            log.exception("tools/call handler failed")
+            error = RpcError(INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+            reply = error_message(request_id, error)
         with contextlib.suppress(ConnectionError):
             await self.send(reply, method=method)
 

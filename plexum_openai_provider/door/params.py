@@ -1,8 +1,8 @@
-"""The daemon protocol's messages in plain types: error codes, request parsing, message builders.
+"""The daemon protocol's params and codes: each method's params as typed values, or an error.
 
-Pure functions over decoded JSON: `classify` tells a request from a notification, a response or
-garbage; `parse_*_params` turn a method's params into typed values or raise `RpcError(-32602)`
-naming the offending field. docs/protocol.md and docs/protocol.schema.json are the contract.
+`parse_*` turn a method's params into frozen values or raise `RpcError(INVALID_PARAMS)` naming
+the offending field (`bad_param`); the -320xx codes are this protocol's own. JSON-RPC itself is
+`jsonrpc/messages.py`. docs/protocol.md and docs/protocol.schema.json are the contract.
 """
 
 from __future__ import annotations
@@ -15,14 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-JSONRPC = "2.0"
+from ..errors import RpcError
+from ..jsonrpc.messages import INVALID_PARAMS
 
-# JSON-RPC 2.0's own codes.
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
 # This protocol's codes (the -32000..-32099 "server error" range); docs/protocol.md lists them.
 UNSUPPORTED_PROTOCOL_VERSION = -32000
 NOT_INITIALIZED = -32001
@@ -33,98 +28,10 @@ SHUTTING_DOWN = -32005
 CONSUME_FAILED = -32006
 
 MAX_ID_CHARS = 256  # turn, agent and session ids: a daemon's ids, never prose
-RequestId = str | int
-
-
-class RpcError(Exception):
-    """A JSON-RPC error to send back: `code`, a message a daemon author can act on, `data`."""
-
-    def __init__(self, code: int, message: str, data: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = dict(data) if data else None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            out["data"] = self.data
-        return out
 
 
 def bad_param(field: str, problem: str) -> RpcError:
     return RpcError(INVALID_PARAMS, f"params.{field}: {problem}", {"field": f"params.{field}"})
-
-
-# -- classifying a decoded line ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Request:
-    id: RequestId
-    method: str
-    params: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Notification:
-    method: str
-    params: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Response:
-    """An answer from the daemon to one of our requests (`tools/call`)."""
-
-    id: RequestId
-    result: Any = None
-    error: Any = None
-    is_error: bool = False
-
-
-Incoming = Request | Notification | Response
-
-
-def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def request_id_of(message: Any) -> RequestId | None:
-    """The id to answer an invalid message with, when one can be read from it (else null)."""
-    if isinstance(message, dict) and _valid_id(message.get("id")):
-        value: RequestId = message["id"]
-        return value
-    return None
-
-
-def classify(message: Any) -> Incoming:
-    """Sort a decoded JSON value; raise `RpcError(-32600)` for anything JSON-RPC 2.0 forbids."""
-    if not isinstance(message, dict):
-        kind = "an array (batches are not supported)" if isinstance(message, list) else "not one"
-        raise RpcError(INVALID_REQUEST, f"a message must be a JSON object; this is {kind}")
-    if message.get("jsonrpc") != JSONRPC:
-        raise RpcError(INVALID_REQUEST, 'a message needs "jsonrpc": "2.0"')
-    has_id = "id" in message
-    if has_id and not _valid_id(message["id"]):
-        raise RpcError(INVALID_REQUEST, "`id` must be a string or an integer")
-    if "method" in message:
-        method = message["method"]
-        if not isinstance(method, str) or not method:
-            raise RpcError(INVALID_REQUEST, "`method` must be a non-empty string")
-        params = message.get("params", {})
-        if not isinstance(params, dict):
-            raise RpcError(INVALID_REQUEST, "`params` must be an object (by-name parameters)")
-        if has_id:
-            return Request(message["id"], method, params)
-        return Notification(method, params)
-    if has_id and ("result" in message) != ("error" in message):
-        if "error" in message:
-            return Response(message["id"], error=message["error"], is_error=True)
-        return Response(message["id"], result=message["result"])
-    raise RpcError(
-        INVALID_REQUEST,
-        "not a request (needs `method`) nor a response (needs `id` and one of `result`/`error`)",
-    )
 
 
 # -- params of each method --------------------------------------------------------------------
@@ -330,24 +237,3 @@ def parse_consume(params: Mapping[str, Any]) -> ConsumeParams:
         if not isinstance(value, str) or not value:
             raise bad_param(f"block_ids[{i}]", "must be a non-empty string (a codex call id)")
     return ConsumeParams(workspace, session_id, tuple(raw))
-
-
-# -- messages we send -------------------------------------------------------------------------
-
-
-def result_message(request_id: RequestId, result: Mapping[str, Any]) -> dict[str, Any]:
-    return {"jsonrpc": JSONRPC, "id": request_id, "result": dict(result)}
-
-
-def error_message(request_id: RequestId | None, error: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": JSONRPC, "id": request_id, "error": error.to_json()}
-
-
-def notification(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    return {"jsonrpc": JSONRPC, "method": method, "params": dict(params)}
-
-
-def request_message(
-    request_id: RequestId, method: str, params: Mapping[str, Any]
-) -> dict[str, Any]:
-    return {"jsonrpc": JSONRPC, "id": request_id, "method": method, "params": dict(params)}

@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, BinaryIO
 
 from .. import HostConfig, TurnLimits
-from ..codex.framing import LineFramer
-from .server import PluginServer
+from ..jsonrpc.framing import LineFramer
+from .dispatch import PluginServer
 
 log = logging.getLogger(__name__)
 
