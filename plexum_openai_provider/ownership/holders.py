@@ -88,11 +88,23 @@ def lock_holders(path: Path, proc: Path = PROC) -> tuple[Holder, ...]:
     return tuple(out)
 
 
-def opened_by(path: Path, *, exclude: Iterable[int] = (), proc: Path = PROC) -> tuple[Holder, ...]:
-    """The processes (other than `exclude`) with `path` open, read from `/proc/<pid>/fd`.
+def _writes(fdinfo: Path) -> bool:
+    """Whether the descriptor was opened for writing (`flags:` in fdinfo, octal)."""
+    try:
+        for line in fdinfo.read_text().splitlines():
+            if line.startswith("flags:"):
+                return int(line.split()[1], 8) & os.O_ACCMODE != os.O_RDONLY
+    except (OSError, ValueError, IndexError):
+        pass
+    return True  # cannot tell: count it
 
-    Processes of other users cannot be read without privileges and are not reported.
-    """
+
+def opened_by(
+    path: Path, *, exclude: Iterable[int] = (), writers_only: bool = False, proc: Path = PROC
+) -> tuple[Holder, ...]:
+    """The processes (other than `exclude`) with `path` open (for writing, with `writers_only`),
+    read from `/proc/<pid>/fd`. Other users' processes cannot be read without privileges and are
+    not reported."""
     key = _file_key(path)
     if key is None:
         return ()
@@ -111,9 +123,12 @@ def opened_by(path: Path, *, exclude: Iterable[int] = (), proc: Path = PROC) -> 
         except OSError:
             continue  # gone, or not ours to read
         for fd in fds:
-            if _file_key(fd) == key:
-                out.append(Holder(pid, command_of(pid, proc), "open"))
-                break
+            if _file_key(fd) != key:
+                continue
+            if writers_only and not _writes(entry / "fdinfo" / fd.name):
+                continue
+            out.append(Holder(pid, command_of(pid, proc), "open"))
+            break
     return tuple(out)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plexum_openai_provider.ownership import holders, writer_lock
+from plexum_openai_provider.ownership import holders, rewrite_guard, writer_lock
 from plexum_openai_provider.ownership.writer_lock import Busy, WriterLock
 
 THREAD = "01a24876-6e8c-7680-93ee-98a687165f97"
@@ -207,3 +207,63 @@ def test_coordination_held_by_someone_else_makes_take_busy_after_the_deadline(
         assert [h.pid for h in got.holders] == [os.getpid()]
     finally:
         os.close(fd)
+
+
+async def test_rewrite_guard_holds_the_lock_when_nobody_writes_the_rollout(tmp_path: Path) -> None:
+    rollout = tmp_path / "rollout.jsonl"
+    rollout.write_text("{}\n")
+    with running(
+        "import sys; f=open(sys.argv[1]); print('ready',flush=True); sys.stdin.read()",
+        str(rollout),
+    ):  # a reader (a `tail`, an editor) does not count: it cannot lose our lines
+        got = await rewrite_guard.hold_for_rewrite(tmp_path, THREAD, rollout, wait_s=1)
+    assert isinstance(got, WriterLock)
+    assert _lines_for(writer_lock.lock_path(tmp_path, THREAD))
+    got.release()
+
+
+async def test_rewrite_guard_refuses_while_another_process_appends_to_the_rollout(
+    tmp_path: Path,
+) -> None:
+    """codex 0.135 takes no lock: its open append handle is the sign it writes the thread."""
+    rollout = tmp_path / "rollout.jsonl"
+    rollout.write_text("{}\n")
+    with running(
+        "import sys; f=open(sys.argv[1],'a'); print('ready',flush=True); sys.stdin.read()",
+        str(rollout),
+    ) as proc:
+        got = await rewrite_guard.hold_for_rewrite(tmp_path, THREAD, rollout, wait_s=0.1)
+        assert isinstance(got, rewrite_guard.Refusal)
+        assert got.how == "open" and [h.pid for h in got.holders] == [proc.pid]
+        assert f"pid {proc.pid}" in got.describe()
+    # the lock it took while waiting was given back
+    assert not writer_lock.lock_path(tmp_path, THREAD).exists()
+
+
+async def test_rewrite_guard_waits_for_the_writer_to_close_the_rollout(tmp_path: Path) -> None:
+    rollout = tmp_path / "rollout.jsonl"
+    rollout.write_text("{}\n")
+    with running(
+        "import sys; f=open(sys.argv[1],'a'); print('ready',flush=True); sys.stdin.read()",
+        str(rollout),
+    ) as proc:
+        waiter = asyncio.create_task(
+            rewrite_guard.hold_for_rewrite(tmp_path, THREAD, rollout, wait_s=20)
+        )
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        assert proc.stdin is not None
+        proc.stdin.close()  # the writer exits
+        got = await asyncio.wait_for(waiter, 20)
+    assert isinstance(got, WriterLock)
+    got.release()
+
+
+async def test_rewrite_guard_refuses_a_thread_whose_writer_lock_is_held(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    rollout = tmp_path / "rollout.jsonl"
+    rollout.write_text("{}\n")
+    got = await rewrite_guard.hold_for_rewrite(tmp_path, THREAD, rollout, wait_s=0.1)
+    assert isinstance(got, rewrite_guard.Refusal)
+    assert got.how == "writer-lock" and [h.pid for h in got.holders] == [holder.pid]
