@@ -132,6 +132,26 @@ def opened_by(
     return tuple(out)
 
 
+def parent_of(pid: int, proc: Path = PROC) -> int | None:
+    """The parent pid from `/proc/<pid>/stat` (None when gone or unreadable)."""
+    try:
+        text = (proc / str(pid) / "stat").read_text()
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        return int(text[text.rindex(")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def ancestors(pid: int, proc: Path = PROC, limit: int = 64) -> list[int]:
+    """The process's parents up to init, nearest first (bounded: a cycle cannot loop)."""
+    out: list[int] = []
+    current = parent_of(pid, proc)
+    while current is not None and current > 1 and len(out) < limit:
+        out.append(current)
+        current = parent_of(current, proc)
+    return out
+
+
 def describe(holders: Iterable[Holder]) -> str:
     """`pid 12 (codex exec resume …), pid 40 (…)`, or a sentence saying the OS did not tell."""
     named = sorted({h.describe() for h in holders})

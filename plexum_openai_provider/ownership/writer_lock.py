@@ -170,12 +170,16 @@ class LockState:
 def _probe(codex_home: Path, path: Path) -> bool | None:
     """Whether someone holds `path`'s lock, asked under the coordination lock (so no codex is
     taking or dropping it meanwhile, and a codex never sees our brief probe)."""
+    if not path.exists():
+        return False  # codex removes the file when it lets go (and 0.135 never makes one)
     coordination = _try_coordination(codex_home)
     if coordination is None:
         return None
     try:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return False  # codex removes the file when it lets go
         except OSError:
             return None
         try:
@@ -187,6 +191,12 @@ def _probe(codex_home: Path, path: Path) -> bool | None:
         return False
     finally:
         os.close(coordination)
+
+
+def is_held(codex_home: Path, thread_id: str) -> bool | None:
+    """Whether some process holds the thread's writer lock now (None: could not tell), without
+    taking it in a way a codex could notice."""
+    return _probe(codex_home, lock_path(codex_home, thread_id))
 
 
 def scan(codex_home: Path) -> Iterator[LockState]:
