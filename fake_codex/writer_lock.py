@@ -99,3 +99,15 @@ def acquire(codex_home: Path, thread_id: str, family: int) -> ThreadLock | None:
                 raise WriterConflict(thread_id) from None
             raise
     return ThreadLock(path, fd)
+
+
+DEFAULT_UNLOAD_DELAY_S = 60.0  # measured: 60.2 s on 0.171.0
+
+
+def unsubscribe_unload_delay(family: int, configured: float | None) -> float | None:
+    """Seconds after `thread/unsubscribe` until the thread unloads (and its lock is freed), or
+    None when it never does: 0.135 and 0.150 only stop sending notifications; 0.169 and 0.171
+    unload after `thread_unload_delay_secs` (default 60 s)."""
+    if family < 169:
+        return None
+    return DEFAULT_UNLOAD_DELAY_S if configured is None else max(0.0, configured)

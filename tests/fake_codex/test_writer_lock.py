@@ -82,3 +82,10 @@ def test_the_refusal_texts_are_the_real_ones() -> None:
         True,
         True,
     ]
+
+
+def test_unsubscribe_unloads_only_from_0169_after_the_configured_delay() -> None:
+    delay = writer_lock.unsubscribe_unload_delay
+    assert [delay(f, 0) for f in (135, 150)] == [None, None]
+    assert [delay(f, None) for f in (169, 171)] == [60.0, 60.0]
+    assert delay(171, 0) == 0.0 and delay(169, 2.5) == 2.5
