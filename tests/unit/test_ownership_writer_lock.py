@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plexum_openai_provider.ownership import holders, rewrite_guard, writer_lock
+from plexum_openai_provider.ownership import busy, holders, rewrite_guard, writer_lock
 from plexum_openai_provider.ownership.writer_lock import Busy, WriterLock
 
 THREAD = "01a24876-6e8c-7680-93ee-98a687165f97"
@@ -267,3 +267,47 @@ async def test_rewrite_guard_refuses_a_thread_whose_writer_lock_is_held(
     got = await rewrite_guard.hold_for_rewrite(tmp_path, THREAD, rollout, wait_s=0.1)
     assert isinstance(got, rewrite_guard.Refusal)
     assert got.how == "writer-lock" and [h.pid for h in got.holders] == [holder.pid]
+
+
+def test_held_by_names_the_lock_holder_and_is_none_once_free(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    assert writer_lock.is_held(tmp_path, THREAD) is True
+    found = busy.held_by(tmp_path, THREAD, None)
+    assert found is not None and [h.pid for h in found] == [holder.pid]
+    assert holder.stdin is not None
+    holder.stdin.close()
+    holder.wait(timeout=10)
+    assert busy.held_by(tmp_path, THREAD, None) is None
+    assert writer_lock.is_held(tmp_path, THREAD) is False
+
+
+def test_without_a_lock_folder_a_writer_of_the_rollout_holds_the_thread(tmp_path: Path) -> None:
+    """A CODEX_HOME where only 0.135 ran: no lock folder, so the open append handle tells."""
+    rollout = tmp_path / "rollout.jsonl"
+    rollout.write_text("{}\n")
+    assert busy.held_by(tmp_path, THREAD, rollout) is None
+    with running(
+        "import sys; f=open(sys.argv[1],'a'); print('ready',flush=True); sys.stdin.read()",
+        str(rollout),
+    ) as proc:
+        found = busy.held_by(tmp_path, THREAD, rollout)
+        assert found is not None and [h.pid for h in found] == [proc.pid]
+        assert not (tmp_path / "thread-writer-locks").exists()  # asking created nothing
+
+
+async def test_wait_free_returns_none_when_the_holder_lets_go_within_the_wait(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    assert await busy.wait_free(tmp_path, THREAD, None, wait_s=0) is not None
+    waiter = asyncio.create_task(busy.wait_free(tmp_path, THREAD, None, wait_s=20))
+    await asyncio.sleep(0)
+    assert holder.stdin is not None
+    holder.stdin.close()
+    assert await asyncio.wait_for(waiter, 20) is None
+
+
+def test_busy_message_names_the_holder_and_what_to_do() -> None:
+    text = busy.busy_message(THREAD, "s1", [holders.Holder(42, "codex exec resume", "flock")])
+    assert f"codex thread {THREAD} of session 's1' is in use by pid 42 (codex exec resume)" in text
+    assert "Nothing was changed" in text and "busy_wait_s" in text
