@@ -69,7 +69,7 @@ def run_child(path: Path, kill_at: int) -> subprocess.Popen[str]:
         [sys.executable, "-c", CHILD, str(path), str(kill_at), ",".join(IDS)],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[3],
     )
 
 

@@ -36,6 +36,6 @@ def test_a_tool_call_lists_its_inner_calls_as_a_json_array() -> None:
 
 
 def test_the_error_codes_are_the_documented_list() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
     for code in ERROR_CODES:
         assert f"`{code}`" in readme, f"error code {code} is not documented in the README"

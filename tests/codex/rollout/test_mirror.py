@@ -15,7 +15,7 @@ from plexum_openai_provider.codex.rollout import parse_tool_calls, read_tool_cal
 from plexum_openai_provider.errors import RolloutError
 from plexum_openai_provider.events import ToolCall, ToolResult
 
-ROLLOUTS = Path(__file__).parent.parent / "fixtures" / "rollouts"
+ROLLOUTS = Path(__file__).parents[2] / "fixtures" / "rollouts"
 CAPTURED = ["tools_gpt55", "mcp_flow_gpt55", "codemode_mcp", "resume", "v135_tools", "v150_tools"]
 
 

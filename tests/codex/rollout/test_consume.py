@@ -15,7 +15,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from plexum_openai_provider.codex.rollout import consume_rollout, parse_tool_calls, read_tool_calls
 from plexum_openai_provider.errors import RolloutError
 
-ROLLOUTS = Path(__file__).parent.parent / "fixtures" / "rollouts"
+ROLLOUTS = Path(__file__).parents[2] / "fixtures" / "rollouts"
 MARKER = "...(tool called)"
 
 

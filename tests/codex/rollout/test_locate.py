@@ -67,7 +67,7 @@ def test_the_process_local_time_zone_is_the_default(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             check=True,
-            cwd=Path(__file__).parents[2],
+            cwd=Path(__file__).parents[3],
         ).stdout.splitlines()
 
     assert run("America/Los_Angeles") == ["2026/11/21 17:27", str(expected)]

@@ -24,7 +24,7 @@ from plexum_openai_provider.codex.exec_stream import (
     parse_exec_line,
 )
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 EVENT_TYPES = (
     ThreadStarted,
     TurnStarted,
