@@ -77,3 +77,11 @@ class RolloutChangedError(RolloutError):
 
 class ConsumeError(ProviderError):
     """Consume could not run (no thread, no rollout, a turn that did not end in time)."""
+
+
+class AppServerStartError(ProviderError):
+    """The app-server could not be started or did not complete the handshake."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr

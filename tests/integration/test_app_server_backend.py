@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from plexum_openai_provider.appserver import server as appserver
+from plexum_openai_provider.turn.app_server import pool as appserver
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS

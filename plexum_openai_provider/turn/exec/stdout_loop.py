@@ -12,11 +12,11 @@ import logging
 import signal
 from collections.abc import AsyncGenerator
 
-from ..codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
-from ..codex.framing import LineFramer, OversizedLine
-from ..events import CanonicalEvent, WarningEvent
-from ..process import exited, signal_group
-from .clock import TurnClock
+from ...codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
+from ...codex.framing import LineFramer, OversizedLine
+from ...events import CanonicalEvent, WarningEvent
+from ...process import exited, signal_group
+from ..clock import TurnClock
 from .mapper import TurnMapper
 
 READ_CHUNK = 256 * 1024

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from plexum_openai_provider.turn.attempt import off_loop
+from plexum_openai_provider.turn.backend import off_loop
 
 
 async def test_the_loop_keeps_running_while_the_work_blocks_and_the_result_comes_back() -> None:
