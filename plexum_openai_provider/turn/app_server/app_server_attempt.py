@@ -181,7 +181,7 @@ class AppServerAttempt(Attempt):
         if self.record is None:
             self.start = RolloutPosition(Path(path), 0)
         elif self.start.path is None:
-            self.start = await off_loop(_end_of, Path(path))
+            self.start = await off_loop(rollout_end, Path(path))
 
     def _mcp_error(self, exc: RpcError) -> ErrorEvent:
         return ErrorEvent("mcp", f"the turn's tools could not be offered: {exc.message}")
@@ -317,7 +317,7 @@ class AppServerAttempt(Attempt):
         return ErrorEvent(code, message)
 
 
-def _end_of(rollout: Path) -> RolloutPosition:
+def rollout_end(rollout: Path) -> RolloutPosition:
     """The rollout's end (0 when it is not there yet). A file that cannot be read leaves the
     position unknown: the mirror then locates the rollout afresh."""
     try:
