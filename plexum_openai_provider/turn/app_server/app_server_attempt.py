@@ -25,7 +25,7 @@ from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, off_loop,
 from ..clock import Stop
 from ..exec.mapper import classify_failure
 from ..inputs import turn_end
-from ..messages import binary_help, stderr_tail_text, stop_event
+from ..messages import spawn_failed, stderr_tail_text, stop_event
 from ..mirror import RolloutPosition
 from .notifications import NotificationMapper
 from .params import thread_resume_params, thread_start_params, turn_start_params
@@ -58,14 +58,11 @@ class AppServerAttempt(Attempt):
         except Stop as stop:
             yield stop_event(config, stop.code)
             return
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-            yield ErrorEvent("binary_not_found", binary_help(config, exc))
-            return
         except AppServerStartError as exc:
             yield ErrorEvent("exit", f"{exc}.{stderr_tail_text(exc.stderr.strip())}")
             return
         except OSError as exc:
-            yield ErrorEvent("spawn", f"could not start codex app-server ({config.binary}): {exc}")
+            yield spawn_failed(config, exc, "codex app-server")
             return
         self.setup.on_spawn(server.pid)
         try:

@@ -30,7 +30,7 @@ from ...process import (
 from ..backend import Attempt, AttemptEvents, ThreadLost, codex_env, message_end, prompt_for_log
 from ..clock import Stop
 from ..inputs import turn_end
-from ..messages import binary_help, stderr_tail_text, stop_event
+from ..messages import spawn_failed, stderr_tail_text, stop_event
 from ..mirror import RolloutPosition
 
 if TYPE_CHECKING:
@@ -80,11 +80,8 @@ class ExecAttempt(Attempt):
         self.start = await self.locate_start()
         try:
             proc = await spawn(argv, cwd=request.workspace, env=codex_env(config))
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-            yield ErrorEvent("binary_not_found", binary_help(config, exc))
-            return
         except OSError as exc:
-            yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
+            yield spawn_failed(config, exc)
             return
         # From here on codex runs: every step sits inside this try, so none can skip the teardown.
         helpers: list[asyncio.Task[None]] = []
