@@ -55,10 +55,12 @@ _HOMES = {
     "SessionStoreError": "errors",
     "SocketInUseError": "errors",
     "UnsafeSocketDirError": "errors",
+    "AppServerStartError": "errors",
 }
 
 __all__ = [
     "ERROR_CODES",
+    "AppServerStartError",
     "BridgeError",
     "CanonicalEvent",
     "ConfigError",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:
     from .config import HostConfig, load_config
     from .consume import ConsumeResult, consume_blocks
     from .errors import (
+        AppServerStartError,
         BridgeError,
         ConfigError,
         ConsumeError,
