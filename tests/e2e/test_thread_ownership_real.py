@@ -23,7 +23,7 @@ from plexum_openai_provider.codex.rollout import locate_rollout
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import ConsumeError
-from plexum_openai_provider.events import ErrorEvent, MessageEnd
+from plexum_openai_provider.events import MessageEnd
 from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, run_turn
 
