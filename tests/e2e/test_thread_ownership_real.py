@@ -84,8 +84,8 @@ def config_for(version: str, home: Path, server: ResponsesServer, **keys: Any) -
 
 
 async def turn(config: HostConfig, workspace: Path, prompt: str) -> list[Any]:
-    request = TurnRequest(SESSION, workspace, prompt, "gpt")
-    return [e async for e in run_turn(config, request, limits=LIMITS)]
+    request = TurnRequest(prompt=prompt, workspace=workspace, session_id=SESSION, model="gpt")
+    return await run_turn(config, request, LIMITS)
 
 
 @contextlib.asynccontextmanager
@@ -151,6 +151,11 @@ async def test_consume_during_a_foreign_turn_is_refused_naming_it_and_loses_no_l
     assert rollout is not None
     text = rollout.read_text()
     assert "the foreign answer" in text  # the foreign turn's last lines are all there
-    assert "PAYLOAD_OWN\\n" not in text.split('"call_own"', 2)[-1]  # and the output is blanked
-    for line in text.splitlines():
-        json.loads(line)  # nothing torn
+    outputs = [
+        item["payload"]
+        for item in map(json.loads, text.splitlines())  # nothing torn: every line parses
+        if item.get("type") == "response_item"
+        and item.get("payload", {}).get("type") == "function_call_output"
+    ]
+    assert [o["call_id"] for o in outputs] == ["call_own"]
+    assert "PAYLOAD_OWN" not in json.dumps(outputs)  # what the model is sent is blanked
