@@ -50,6 +50,13 @@ class HostConfig:
     log_prompts: bool = False
     # `exec`: one `codex exec` per turn; `app-server`: a warm `codex app-server` streaming deltas.
     backend: str = "exec"
+    # A session whose codex thread another process holds (docs/sharing-codex-home.md): how long a
+    # turn waits for it before ending in `thread_busy` (0: at once).
+    busy_wait_s: float = 0.0
+    # `app-server`: a loaded thread is given back (codex's writer lock freed) after this long
+    # without a turn, and beyond `max_loaded_threads` the least recently used go first.
+    idle_unload_s: float = 10.0
+    max_loaded_threads: int = 32
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
     def model_arg(self, model: str) -> str | None:
@@ -87,6 +94,18 @@ def _expect_seconds(value: Any, key: str, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ConfigError("must be a positive, finite number of seconds", path=path, key=key)
     return float(value)
+
+
+def _expect_wait(value: Any, key: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ConfigError("must be a finite number of seconds, 0 or more", path=path, key=key)
+    return float(value)
+
+
+def _expect_count(value: Any, key: str, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+        raise ConfigError("must be a whole number from 1 to 100000", path=path, key=key)
+    return value
 
 
 def _expect_bool(value: Any, key: str, path: str) -> bool:
@@ -139,6 +158,9 @@ _FIELDS = {
     "tool_timeout_s": _expect_seconds,
     "log_prompts": _expect_bool,
     "backend": _expect_backend,
+    "busy_wait_s": _expect_wait,
+    "idle_unload_s": _expect_wait,
+    "max_loaded_threads": _expect_count,
 }
 
 

@@ -53,8 +53,13 @@ async def wait_free(
         await asyncio.sleep(poll_s)
 
 
-def busy_message(thread_id: str, session_id: str, holders: Iterable[Holder], hint: str = "") -> str:
+def busy_message(thread_id: str, session_id: str, holders: Iterable[Holder]) -> str:
     """The `thread_busy` error's text: who holds the thread and what to do."""
+    holders = tuple(holders)
+    hint = ""
+    if any("app-server" in (h.command or "") for h in holders):
+        hint = " (a codex app-server gives an idle thread back by itself: this plugin's after "
+        hint += "`idle_unload_s`)"
     return (
         f"codex thread {thread_id} of session {session_id!r} is in use by {describe(holders)}: "
         "codex lets one process write a thread at a time. Nothing was changed; retry when that "

@@ -23,7 +23,7 @@ from plexum_openai_provider.codex.rollout import locate_rollout
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import ConsumeError
-from plexum_openai_provider.events import MessageEnd
+from plexum_openai_provider.events import ErrorEvent, MessageEnd
 from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, run_turn
 
@@ -159,3 +159,41 @@ async def test_consume_during_a_foreign_turn_is_refused_naming_it_and_loses_no_l
     ]
     assert [o["call_id"] for o in outputs] == ["call_own"]
     assert "PAYLOAD_OWN" not in json.dumps(outputs)  # what the model is sent is blanked
+
+
+@pytest.mark.parametrize("backend", ["exec", "app-server"])
+async def test_a_turn_on_a_thread_a_foreign_codex_runs_is_busy_then_waits_for_it(
+    version: str, home: Path, tmp_path: Path, backend: str
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    scenario = {
+        "schema_version": 1,
+        "turns": [
+            {"requests": [message("one")]},
+            {"requests": [message("the foreign answer", delay_ms=1500)]},
+            {"requests": [message("after the wait")]},
+        ],
+    }
+    async with ResponsesServer(scenario=scenario) as server:
+        config = config_for(version, home, server, backend=backend)
+        first = await turn(config, workspace, "one")
+        assert isinstance(first[-1], MessageEnd), first[-1]
+        record = SessionStore(workspace).get(SESSION)
+        assert record is not None
+        if backend == "app-server":
+            await close_backends()  # the thread is not loaded here: the foreign codex gets it
+        async with foreign_turn(version, home, server, record.thread_id, workspace) as proc:
+            busy = await turn(config, workspace, "while it runs")
+            last = busy[-1]
+            assert isinstance(last, ErrorEvent) and last.code == "thread_busy", busy
+            assert f"pid {proc.pid}" in last.message and record.thread_id in last.message
+            assert SessionStore(workspace).get(SESSION) == record  # nothing changed, no new thread
+            waiting = replace(config, busy_wait_s=60)
+            waited = await turn(waiting, workspace, "after the wait")
+        assert proc.returncode == 0
+        assert [e.code for e in waited if isinstance(e, ErrorEvent)] == []
+        assert any("busy_wait_s" in getattr(e, "message", "") for e in waited)
+        end = waited[-1]
+        assert isinstance(end, MessageEnd) and end.thread_id == record.thread_id
+        assert server.remaining == 0 and not server.unserved

@@ -1,9 +1,10 @@
 """The app-server backend's attempt: open the thread on the warm server, run the turn, mirror it.
 
 The contract is the seam's (`turn/backend.py`): canonical events, then exactly one terminal event,
-or `ThreadLost` when codex cannot resume the session's thread. The server outlives the turn; a
-turn stopped early (cancel, timeouts, the caller leaving) is interrupted with `turn/interrupt`,
-and a server that does not answer that is ended so the next turn starts afresh. Every thread
+or `ThreadLost` when codex cannot resume the session's thread (`ThreadBusy`: another process holds
+it). The server outlives the turn; a turn stopped early (cancel, timeouts, the caller leaving) is
+interrupted with `turn/interrupt`, and a server that does not answer that is ended so the next
+turn starts afresh. Every thread
 operation is the pool's (`pool.AppServer`); this module decides which to ask for, and when.
 """
 
@@ -20,7 +21,15 @@ from typing import Any, TypeVar
 from ...codex.thread_id import is_plain_id
 from ...errors import AppServerStartError, RpcError, ServerGone
 from ...events import CanonicalEvent, ErrorEvent
-from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, off_loop, prompt_for_log
+from ..backend import (
+    Attempt,
+    AttemptEvents,
+    ThreadBusy,
+    ThreadLost,
+    message_end,
+    off_loop,
+    prompt_for_log,
+)
 from ..clock import Stop
 from ..exec.mapper import classify_failure
 from ..inputs import turn_end
@@ -81,7 +90,7 @@ class AppServerAttempt(Attempt):
         except _Gone:
             yield await self._gone_event(server)
             return
-        if isinstance(opened, ThreadLost | ErrorEvent):
+        if isinstance(opened, ThreadLost | ThreadBusy | ErrorEvent):
             yield opened
             return
         thread_id = opened
@@ -113,7 +122,7 @@ class AppServerAttempt(Attempt):
             if self.mcp_servers or self._options:
                 server.reload_before_next_turn(thread_id)
 
-    async def _open_thread(self, server: AppServer) -> str | ThreadLost | ErrorEvent:
+    async def _open_thread(self, server: AppServer) -> str | ThreadLost | ThreadBusy | ErrorEvent:
         """Resume the session's thread (unless it is loaded and fit) or start a new one."""
         request, record = self.request, self.record
         if record is not None:
@@ -129,6 +138,9 @@ class AppServerAttempt(Attempt):
                     f"codex app-server could not reload thread {thread_id} for this turn's "
                     f"tools or options ({exc.message}); try the turn again.",
                 )
+            busy = await self.busy_before_resume(loaded_here=server.is_loaded(thread_id))
+            if busy is not None:
+                return busy
             self.start = await self.locate_start()
             params = thread_resume_params(
                 thread_id, request.workspace, self.model_arg, self.mcp_servers, self._options
@@ -139,7 +151,8 @@ class AppServerAttempt(Attempt):
                 log.warning("thread/resume %s failed: %s", thread_id, exc.message)
                 if "mcp" in exc.message.lower():
                     return self._mcp_error(exc)
-                return ThreadLost(thread_id)
+                # Another process holds it: never a silent new thread (docs/sharing-codex-home.md).
+                return self.busy_from_codex(exc.message) or ThreadLost(thread_id)
             if result is not None:
                 await self._adopt_path(result)
             self.thread_id = thread_id
