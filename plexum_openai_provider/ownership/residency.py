@@ -77,6 +77,10 @@ class Residency:
         entry = self._threads.get(thread_id)
         return entry.mark if entry is not None else None
 
+    def in_use(self, thread_id: str) -> bool:
+        entry = self._threads.get(thread_id)
+        return entry is not None and entry.in_use > 0
+
     def forget(self, thread_id: str) -> None:
         """The thread is not loaded any more (unloaded, or the server ended)."""
         self._threads.pop(thread_id, None)

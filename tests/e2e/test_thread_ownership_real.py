@@ -197,3 +197,162 @@ async def test_a_turn_on_a_thread_a_foreign_codex_runs_is_busy_then_waits_for_it
         end = waited[-1]
         assert isinstance(end, MessageEnd) and end.thread_id == record.thread_id
         assert server.remaining == 0 and not server.unserved
+
+
+async def until(predicate: Any, timeout: float = 20.0) -> None:
+    """Poll a condition (bounded): the give-back runs on the server's own task."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+async def test_an_idle_warm_thread_is_given_back_and_the_next_turn_sees_what_others_added(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    from plexum_openai_provider.ownership import writer_lock
+    from plexum_openai_provider.turn.app_server import pool
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    scenario = {
+        "schema_version": 1,
+        "turns": [
+            {"requests": [message("one")]},
+            {"requests": [message("the foreign answer")]},
+            # the warm server resumed the thread from disk: the foreign turn is in its history
+            {
+                "requests": [message("warm again")],
+                "expect_history_contains": ["the foreign answer"],
+            },
+        ],
+    }
+    async with ResponsesServer(scenario=scenario) as server:
+        config = config_for(version, home, server, backend="app-server", idle_unload_s=0.3)
+        first = await turn(config, workspace, "one")
+        assert isinstance(first[-1], MessageEnd), first[-1]
+        thread = first[-1].thread_id
+        warm = pool.find(config)
+        assert warm is not None and warm.keeper is not None
+        await until(lambda: warm.keeper is not None and warm.keeper.given_back == 1)
+        assert not warm.is_loaded(thread)
+        assert writer_lock.is_held(home, thread) is False  # codex's lock is free (or never was)
+        argv = resume_argv(
+            require_codex(version), server.base_url, version, thread, model="gpt-5.5"
+        )
+        foreign = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=codex_env(home),
+            cwd=workspace,
+        )
+        await foreign.communicate(b"a turn from elsewhere")
+        assert foreign.returncode == 0
+        again = await turn(config, workspace, "again")
+        assert isinstance(again[-1], MessageEnd) and again[-1].thread_id == thread
+        assert warm.pid == pool.find(config).pid  # type: ignore[union-attr]  # the same process
+        assert server.history_mismatches == [] and not server.unserved
+
+
+async def test_beyond_max_loaded_threads_the_least_recently_used_is_given_back(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    from plexum_openai_provider.turn.app_server import pool
+
+    scenario = {"schema_version": 1, "turns": [{"requests": [message(f"m{i}")]} for i in range(2)]}
+    async with ResponsesServer(scenario=scenario) as server:
+        config = config_for(version, home, server, backend="app-server", max_loaded_threads=1)
+        threads = []
+        for name in ("a", "b"):
+            workspace = tmp_path / name
+            workspace.mkdir()
+            events = await turn(config, workspace, name)
+            assert isinstance(events[-1], MessageEnd), events[-1]
+            threads.append(events[-1].thread_id)
+        warm = pool.find(config)
+        assert warm is not None
+        await until(lambda: not warm.is_loaded(threads[0]))
+        assert warm.is_loaded(threads[1])
+
+
+async def test_on_0135_a_loaded_thread_another_codex_advanced_is_reloaded_before_the_turn(
+    home: Path, tmp_path: Path
+) -> None:
+    """0.135 takes no lock: another codex can append to a thread loaded here; no fork follows."""
+    version = "0.135.0"
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    scenario = {
+        "schema_version": 1,
+        "turns": [
+            {"requests": [message("one")]},
+            {"requests": [message("the foreign answer")]},
+            {
+                "requests": [message("warm again")],
+                "expect_history_contains": ["the foreign answer"],
+            },
+        ],
+    }
+    async with ResponsesServer(scenario=scenario) as server:
+        config = config_for(version, home, server, backend="app-server", idle_unload_s=3600)
+        first = await turn(config, workspace, "one")
+        assert isinstance(first[-1], MessageEnd), first[-1]
+        thread = first[-1].thread_id
+        argv = resume_argv(
+            require_codex(version), server.base_url, version, thread, model="gpt-5.5"
+        )
+        foreign = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=codex_env(home),
+            cwd=workspace,
+        )
+        await foreign.communicate(b"a turn from elsewhere")
+        assert foreign.returncode == 0  # nothing stops it on 0.135
+        again = await turn(config, workspace, "again")
+        assert isinstance(again[-1], MessageEnd) and again[-1].thread_id == thread
+        assert server.history_mismatches == [] and not server.unserved
+
+
+async def test_an_exec_turn_while_the_warm_server_holds_the_thread_is_busy_until_given_back(
+    version: str, home: Path, tmp_path: Path
+) -> None:
+    """`say` (exec) beside `serve` (app-server) on one session: busy, naming the server; after
+    the idle unload it goes through, and the warm server's next turn sees it (no fork)."""
+    from plexum_openai_provider.turn.app_server import pool
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    scenario = {
+        "schema_version": 1,
+        "turns": [
+            {"requests": [message("warm one")]},
+            {"requests": [message("said by exec")]},
+            {"requests": [message("warm two")], "expect_history_contains": ["said by exec"]},
+        ],
+    }
+    async with ResponsesServer(scenario=scenario) as server:
+        serve = config_for(version, home, server, backend="app-server", idle_unload_s=3600)
+        say = config_for(version, home, server, backend="exec")
+        first = await turn(serve, workspace, "one")
+        assert isinstance(first[-1], MessageEnd), first[-1]
+        warm = pool.find(serve)
+        assert warm is not None
+        busy = await turn(say, workspace, "from say")
+        last = busy[-1]
+        assert isinstance(last, ErrorEvent) and last.code == "thread_busy", busy
+        assert f"pid {warm.pid}" in last.message and "app-server" in last.message
+        assert "idle_unload_s" in last.message
+        # The operator lowers the idle time: the server gives the thread back.
+        assert warm.keeper is not None
+        warm.keeper.configure(idle_s=0.2, max_loaded=32)
+        await until(lambda: not warm.is_loaded(first[-1].thread_id))
+        said = await turn(say, workspace, "from say")
+        assert isinstance(said[-1], MessageEnd), said[-1]
+        assert said[-1].thread_id == first[-1].thread_id
+        again = await turn(serve, workspace, "two")
+        assert isinstance(again[-1], MessageEnd), again[-1]
+        assert server.history_mismatches == [] and not server.unserved

@@ -59,6 +59,7 @@ class AppServerAttempt(Attempt):
     mapper: NotificationMapper = field(default_factory=NotificationMapper, init=False)
     turn_id: str | None = field(default=None, init=False)
     _interrupted: bool = field(default=False, init=False)
+    _using: str | None = field(default=None, init=False)  # the thread this turn holds in use
 
     async def run(self) -> AttemptEvents:
         config = self.config
@@ -79,6 +80,11 @@ class AppServerAttempt(Attempt):
                 async for event in events:
                     yield event
         finally:
+            if server.keeper is not None and self._using is not None:
+                # However the attempt ended: the thread may go back now.
+                ended = self.mapper.ended is not None and self.mapper.ended.status == "completed"
+                server.keeper.done(self._using, ended=ended)
+                self._using = None
             await self.settle_save()
 
     async def _on(self, server: AppServer) -> AttemptEvents:
@@ -127,8 +133,9 @@ class AppServerAttempt(Attempt):
         request, record = self.request, self.record
         if record is not None:
             thread_id = record.thread_id
+            changed = await self._use(server, thread_id)
             try:
-                own_settings = bool(self.mcp_servers or self._options)
+                own_settings = bool(self.mcp_servers or self._options) or changed
                 await self._call(
                     server, server.unload_if_stale(thread_id, own_settings=own_settings)
                 )
@@ -155,6 +162,7 @@ class AppServerAttempt(Attempt):
                 return self.busy_from_codex(exc.message) or ThreadLost(thread_id)
             if result is not None:
                 await self._adopt_path(result)
+                self._loaded(server, thread_id, result)
             self.thread_id = thread_id
             return thread_id
         params = thread_start_params(
@@ -173,10 +181,34 @@ class AppServerAttempt(Attempt):
                 "protocol", f"codex app-server started a thread without a usable id: {new_id!r}"
             )
         server.add_loaded(new_id)
+        await self._use(server, new_id)
+        self._loaded(server, new_id, result)
         self.thread_id = new_id
         await self._adopt_path(result)
         self.save_new_thread(new_id)
         return new_id
+
+    async def _use(self, server: AppServer, thread_id: str) -> bool:
+        """Mark the thread in use (it is not given back meanwhile), wait for a give-back of it in
+        progress, and say whether another process wrote its rollout since it was loaded here
+        (then it is reloaded before this turn: docs/sharing-codex-home.md)."""
+        keeper = server.keeper
+        if keeper is None or self._using == thread_id:
+            return False
+        keeper.use(thread_id)
+        self._using = thread_id
+        await self._call(server, keeper.settled(thread_id))
+        changed = server.is_loaded(thread_id) and keeper.changed_elsewhere(thread_id)
+        if changed:
+            log.info("thread %s changed on disk since it was loaded: reloading it", thread_id)
+        return changed
+
+    def _loaded(self, server: AppServer, thread_id: str, result: dict[str, Any]) -> None:
+        if server.keeper is None:
+            return
+        thread = result.get("thread")
+        path = thread.get("path") if isinstance(thread, dict) else None
+        server.keeper.loaded(thread_id, Path(path) if isinstance(path, str) and path else None)
 
     @property
     def _options(self) -> dict[str, str]:
