@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.figures import Figure  # noqa: E402
 from conformance.installs import binary as native_binary  # noqa: E402
-from fake_codex import responses_server  # noqa: E402
-from fake_codex.real_codex_env import codex_env, exec_argv, provider_args  # noqa: E402
+from fake_codex.responses import server as responses_server  # noqa: E402
+from fake_codex.testing.real_env import codex_env, exec_argv, provider_args  # noqa: E402
 from plexum_openai_provider.config import HostConfig  # noqa: E402
 from plexum_openai_provider.events import MessageEnd, TextDelta  # noqa: E402
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn  # noqa: E402

@@ -1,6 +1,6 @@
 """A stateless fake Responses server for benchmarks: the reply depends on the request alone.
 
-The project's fake server (fake_codex/responses_server.py) plays a scripted queue; benchmarks run
+The project's fake server (fake_codex/responses/server.py) plays a scripted queue; benchmarks run
 many turns, interleaved and concurrent, so here each request is answered from what it holds: with
 `--tool NAMESPACE`, a request without a tool output gets a `function_call` of NAMESPACE's `echo`,
 and one with an output gets the final message; otherwise every request gets the message. Run as
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from fake_codex.responses_server import (
+from fake_codex.responses.server import (
     RecordedRequest,
     ResponsesServer,
     _http_head,

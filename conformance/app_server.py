@@ -22,8 +22,8 @@ from typing import Any
 
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import binary as native_binary
-from fake_codex.real_codex_env import codex_env, provider_args
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.real_env import codex_env, provider_args
 
 FAKE = [sys.executable, "-m", "fake_codex"]
 FAKE_BASE_URL = "http://127.0.0.1:9/v1"
@@ -340,7 +340,7 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
 
 def fake_version(version: str) -> str:
     """The version the fake emulates for `version` (its nearest known one at or below it)."""
-    from fake_codex.versions import behaviour_for
+    from fake_codex.core.versions import behaviour_for
 
     try:
         return behaviour_for(version).version

@@ -10,8 +10,9 @@ import pytest
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import CodexNotInstalledError
 from conformance.installs import binary as native_binary
-from fake_codex import real_codex
-from fake_codex.real_codex_env import (
+from fake_codex.core.versions import KNOWN_VERSIONS
+from fake_codex.testing import real_codex
+from fake_codex.testing.real_env import (
     API_KEY,
     codex_env,
     exec_argv,
@@ -19,7 +20,6 @@ from fake_codex.real_codex_env import (
     provider_toml,
     resume_argv,
 )
-from fake_codex.versions import KNOWN_VERSIONS
 
 
 def test_conformance_compares_every_version_the_fake_knows() -> None:
@@ -30,7 +30,7 @@ def test_conformance_compares_every_version_the_fake_knows() -> None:
 def test_a_missing_install_names_the_install_command(tmp_path: Path) -> None:
     with pytest.raises(
         CodexNotInstalledError,
-        match=rf"python -m fake_codex.real_codex --cache {tmp_path} 0\.169\.0",
+        match=rf"python -m fake_codex.testing.real_codex --cache {tmp_path} 0\.169\.0",
     ):
         native_binary("0.169.0", cache_dir=tmp_path)
 

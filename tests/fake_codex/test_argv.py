@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex import clap
-from fake_codex.exec_args import ExecArgs, HelpRequested, parse_exec_args
+from fake_codex.core import clap
+from fake_codex.exec.args import ExecArgs, HelpRequested, parse_exec_args
 
 
 def parse(*argv: str) -> ExecArgs:

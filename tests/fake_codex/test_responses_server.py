@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex.responses_server import ResponsesServer, last_user_text
-from fake_codex.testing import FakeResponsesServer
+from fake_codex.responses.server import ResponsesServer, last_user_text
+from fake_codex.testing.fakes import FakeResponsesServer
 
 REPO = Path(__file__).resolve().parents[2]
 USAGE = {
@@ -352,7 +352,7 @@ def test_module_cli_prints_the_base_url_and_serves_the_scenario(tmp_path: Path) 
         json.dumps({"schema_version": 1, "turns": [{"requests": [{"output": []}]}]})
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fake_codex.responses_server", "--scenario", str(scenario)],
+        [sys.executable, "-m", "fake_codex.responses.server", "--scenario", str(scenario)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

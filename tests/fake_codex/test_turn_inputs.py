@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex import clap
-from fake_codex.exec_args import ExecArgs, parse_exec_args
+from fake_codex.core import clap
+from fake_codex.exec.args import ExecArgs, parse_exec_args
 
 
 def png(width: int = 2, height: int = 2) -> bytes:

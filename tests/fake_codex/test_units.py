@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from fake_codex.config import apply_override, settings_from
-from fake_codex.exec_events import Totals
-from fake_codex.ids import is_uuid, uuid7
-from fake_codex.invocation_log import redact_env
+from fake_codex.agent.model_errors import describe_failure
+from fake_codex.agent.tools import PatchError, apply_patch
+from fake_codex.core.config import apply_override, settings_from
+from fake_codex.core.events import Totals
+from fake_codex.core.ids import is_uuid, uuid7
+from fake_codex.core.invocation_log import redact_env
+from fake_codex.core.output import encode
+from fake_codex.core.scenario import Reply, ScenarioError, load_scenario, parse_scenario
+from fake_codex.core.versions import behaviour_for
 from fake_codex.login import mask_key, status_text
-from fake_codex.model_errors import describe_failure
-from fake_codex.output import encode
-from fake_codex.scenario import Reply, ScenarioError, load_scenario, parse_scenario
-from fake_codex.tools import PatchError, apply_patch
-from fake_codex.versions import behaviour_for
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
@@ -167,7 +167,7 @@ def test_versions_map_to_the_nearest_known_behaviour_below() -> None:
 def test_the_nearest_known_version_is_the_newest_at_or_below_else_the_oldest(
     version: str, nearest: str
 ) -> None:
-    from fake_codex.versions import nearest_known
+    from fake_codex.core.versions import nearest_known
 
     assert nearest_known(version) == nearest
 
@@ -187,7 +187,7 @@ def test_an_unknown_version_is_refused_naming_the_nearest_known_one(
 
 
 def test_every_known_version_has_a_default_model_and_a_model_table() -> None:
-    from fake_codex.versions import KNOWN_VERSIONS
+    from fake_codex.core.versions import KNOWN_VERSIONS
 
     defaults = {v: behaviour_for(v).default_model for v in KNOWN_VERSIONS}
     assert defaults == {
@@ -200,7 +200,7 @@ def test_every_known_version_has_a_default_model_and_a_model_table() -> None:
 
 
 def test_web_search_items_keep_their_duplicate_id_key_raw() -> None:
-    from fake_codex.exec_events import web_search
+    from fake_codex.core.events import web_search
 
     assert encode(web_search("item_3", "ws_1", "q")) == (
         '{"id":"item_3","type":"web_search","id":"ws_1","query":"q",'
@@ -274,7 +274,7 @@ def test_login_status_masks_the_api_key_like_codex() -> None:
 
 
 def test_history_mismatches_say_what_was_expected_and_what_the_history_holds() -> None:
-    from fake_codex.history import check_history
+    from fake_codex.agent.history import check_history
 
     lacks = check_history("user: hi\nassistant: yo", ("payload",), ())
     expected = "the history lacks 'payload'; it holds 'user: hi\\nassistant: yo'"

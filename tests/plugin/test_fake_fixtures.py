@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fake_codex.scenario import ScenarioError
-from fake_codex.testing import FakeCodex, UnsafeCodexHome, answer, isolated_home
+from fake_codex.core.scenario import ScenarioError
+from fake_codex.testing.fakes import FakeCodex, UnsafeCodexHome, answer, isolated_home
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -118,9 +118,11 @@ def test_the_shipped_harness_imports_only_the_standard_library() -> None:
     import sys
 
     code = (
-        "import sys; before = set(sys.modules)\n"
-        "import fake_codex.testing, fake_codex.real_codex, fake_codex.responses_server\n"
-        "import fake_codex.cli\n"
+        "import importlib, pkgutil, sys; before = set(sys.modules)\n"
+        "import fake_codex\n"
+        "for m in pkgutil.walk_packages(fake_codex.__path__, 'fake_codex.'):\n"
+        "    if m.name not in ('fake_codex.testing.plugin', 'fake_codex.__main__'):\n"
+        "        importlib.import_module(m.name)\n"
         "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
         "print(sorted(n for n in new if n not in sys.stdlib_module_names))\n"
     )

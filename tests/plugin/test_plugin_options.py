@@ -6,7 +6,7 @@ from importlib.metadata import distribution
 
 import pytest
 
-ENABLE = 'pytest_plugins = ["fake_codex.pytest_plugin"]\n'
+ENABLE = 'pytest_plugins = ["fake_codex.testing.plugin"]\n'
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 REAL_TEST = """
 def test_real(real_codex):
@@ -26,7 +26,7 @@ def test_the_plugin_is_never_auto_loaded() -> None:
 
 def test_without_enabling_it_the_fixtures_do_not_exist(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(fake_codex):\n    pass\n")
-    result = pytester.runpytest("-p", "no:fake_codex.pytest_plugin")
+    result = pytester.runpytest("-p", "no:fake_codex.testing.plugin")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'fake_codex' not found*"])
 

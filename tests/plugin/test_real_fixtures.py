@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import FakeCodex, RealCodex, answer
+from fake_codex.testing.fakes import FakeCodex, RealCodex, answer
 
 
 def exec_json(prompt: str, *args: str) -> tuple[int, list[dict[str, Any]], str]:

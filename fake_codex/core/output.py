@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fake_codex.scenario import Faults
+from fake_codex.core.scenario import Faults
 
 
 class Pairs(tuple[tuple[str, Any], ...]):

@@ -1,6 +1,6 @@
 """pytest fixtures to test a codex wrapper on the fake codex and on a real, pinned codex.
 
-Opt-in, never auto-loaded: `pytest_plugins = ["fake_codex.pytest_plugin"]` or `-p
+Opt-in, never auto-loaded: `pytest_plugins = ["fake_codex.testing.plugin"]` or `-p
 fake_codex.pytest_plugin` (docs/testing-with-fake-codex.md).
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fake_codex import real_codex as installer
-from fake_codex.testing import FakeCodex, FakeResponsesServer, RealCodex, isolated_home
-from fake_codex.versions import KNOWN_VERSIONS
+from fake_codex.core.versions import KNOWN_VERSIONS
+from fake_codex.testing import real_codex as installer
+from fake_codex.testing.fakes import FakeCodex, FakeResponsesServer, RealCodex, isolated_home
 
 BACKENDS = ("fake", "real")
 _MISSING = ("fail", "skip")

@@ -14,13 +14,13 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.ids import uuid7
-from fake_codex.scenario import MessageItem, ReasoningItem
+from fake_codex.core.ids import uuid7
+from fake_codex.core.scenario import MessageItem, ReasoningItem
 
 if TYPE_CHECKING:
-    from fake_codex.exec_events import Totals
-    from fake_codex.scenario import Scenario, Turn
-    from fake_codex.versions import Behaviour
+    from fake_codex.core.events import Totals
+    from fake_codex.core.scenario import Scenario, Turn
+    from fake_codex.core.versions import Behaviour
 
 
 class Notes:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from fake_codex.exec_events import Totals
-from fake_codex.output import encode
+from fake_codex.core.events import Totals
+from fake_codex.core.output import encode
 
 
 def utc_timestamp(ns: int | None = None) -> str:

@@ -4,7 +4,7 @@
 `POST /v1/responses` with the next scenario `Reply` (docs/scenarios.md) as SSE or as an HTTP error.
 Every request is recorded in order; a request past the end of the script gets HTTP 500 and is
 recorded in `.unserved`. `SyncResponsesServer` runs it on a thread; `python -m
-fake_codex.responses_server --scenario FILE` serves a scenario by hand until killed.
+fake_codex.responses.server --scenario FILE` serves a scenario by hand until killed.
 """
 
 from __future__ import annotations
@@ -597,7 +597,7 @@ async def _serve_forever(server: ResponsesServer) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fake_codex.responses_server")
+    parser = argparse.ArgumentParser(prog="python -m fake_codex.responses.server")
     parser.add_argument("--scenario", type=Path, required=True, help="scenario JSON file")
     args = parser.parse_args(argv)
     server = ResponsesServer.from_scenario_file(args.scenario)

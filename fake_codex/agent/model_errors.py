@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fake_codex.scenario import Reply
-from fake_codex.versions import Behaviour
+from fake_codex.core.scenario import Reply
+from fake_codex.core.versions import Behaviour
 
 STREAM_PREFIX = "stream disconnected before completion: "
 STREAM_CLOSED = STREAM_PREFIX + "stream closed before response.completed"

@@ -14,29 +14,35 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fake_codex import exec_events as ev
-from fake_codex.config import ConfigError, check_enums, load_config, settings_from
-from fake_codex.exec_args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
-from fake_codex.home import HomeRefused, claim_turn, find_rollout, home_for_writing, latest_rollout
-from fake_codex.ids import is_uuid, uuid7
-from fake_codex.images import ImageLimitation, ImageParts, image_parts
-from fake_codex.invocation_log import Invocation
-from fake_codex.model_request import (
+from fake_codex.agent.images import ImageLimitation, ImageParts, image_parts
+from fake_codex.agent.recorder import Recorder, TurnInfo
+from fake_codex.agent.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
+from fake_codex.agent.runner import FakeLimitation, TurnRunner, TurnSetup
+from fake_codex.core import events as ev
+from fake_codex.core.config import ConfigError, check_enums, load_config, settings_from
+from fake_codex.core.home import (
+    HomeRefused,
+    claim_turn,
+    find_rollout,
+    home_for_writing,
+    latest_rollout,
+)
+from fake_codex.core.ids import is_uuid, uuid7
+from fake_codex.core.invocation_log import Invocation
+from fake_codex.core.output import StdoutStream, encode, rust_backtrace, write_stderr
+from fake_codex.core.scenario import MessageItem, Reply, Scenario, Turn, Usage
+from fake_codex.core.versions import Behaviour
+from fake_codex.exec.args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
+from fake_codex.exec.model_request import (
     SchemaFileError,
     load_output_schema,
     reasoning_effort,
     request_record,
 )
-from fake_codex.output import StdoutStream, encode, rust_backtrace, write_stderr
-from fake_codex.prompt import Prompt, PromptError, resolve_prompt
-from fake_codex.recorder import Recorder, TurnInfo
-from fake_codex.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
-from fake_codex.scenario import MessageItem, Reply, Scenario, Turn, Usage
-from fake_codex.turn import FakeLimitation, TurnRunner, TurnSetup
-from fake_codex.versions import Behaviour
+from fake_codex.exec.prompt import Prompt, PromptError, resolve_prompt
 
 if TYPE_CHECKING:
-    from fake_codex.mcp_client import McpManager
+    from fake_codex.mcp.client import McpManager
 
 DEFAULT_REPLY_PREFIX = "fake-codex received your prompt: "
 DEFAULT_USAGE = Usage(input_tokens=10, output_tokens=5)
@@ -88,14 +94,14 @@ def _pick_turn(
     turn = scenario.turns[index]
     where = f"fake-codex: scenario {scenario.source}, turn {index}"
     if turn.expect_prompt is not None and prompt != turn.expect_prompt:
-        from fake_codex.history import shown
+        from fake_codex.agent.history import shown
 
         raise ExitNow(
             EX_SOFTWARE,
             f"{where}: expect_prompt: expected {shown(turn.expect_prompt)}, got {shown(prompt)}\n",
         )
     if turn.expect_prompt_contains is not None and turn.expect_prompt_contains not in prompt:
-        from fake_codex.history import shown
+        from fake_codex.agent.history import shown
 
         raise ExitNow(
             EX_SOFTWARE,
@@ -103,7 +109,7 @@ def _pick_turn(
             f"{shown(turn.expect_prompt_contains)}, got {shown(prompt)}\n",
         )
     if turn.expect_history_contains or turn.expect_history_excludes:
-        from fake_codex.history import check_history, history_items, history_text
+        from fake_codex.agent.history import check_history, history_items, history_text
 
         items = history_items(rollout) if rollout is not None else []
         # The new user message: its image parts (tags, data URLs), then the prompt.
@@ -200,7 +206,7 @@ class ExecRun:
         rollout, then the new user message (only with FAKE_CODEX_LOG: it costs a rollout read)."""
         if not self.inv.environ.get("FAKE_CODEX_LOG"):
             return
-        from fake_codex.history import history_items
+        from fake_codex.agent.history import history_items
 
         items = history_items(rollout) if rollout is not None else []
         parts = [*(images.request if images else []), {"type": "input_text", "text": prompt}]
@@ -211,7 +217,7 @@ class ExecRun:
         """Start the configured MCP servers; a failing `required` one ends exec (rc 1)."""
         if not isinstance(config.get("mcp_servers"), dict):
             return None
-        from fake_codex.mcp_client import McpStartupError, start_servers
+        from fake_codex.mcp.client import McpStartupError, start_servers
 
         mcp = start_servers(config, self.b.version, cwd, self.inv.environ)
         if mcp is None:

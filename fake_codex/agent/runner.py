@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fake_codex import exec_events as ev
-from fake_codex.config import Settings
-from fake_codex.model_errors import Failure, describe_failure, reconnecting
-from fake_codex.recorder import Recorder
-from fake_codex.scenario import (
+from fake_codex.agent.model_errors import Failure, describe_failure, reconnecting
+from fake_codex.agent.recorder import Recorder
+from fake_codex.core import events as ev
+from fake_codex.core.config import Settings
+from fake_codex.core.scenario import (
     CustomToolCallItem,
     FunctionCallItem,
     MessageItem,
@@ -28,11 +28,11 @@ from fake_codex.scenario import (
     Usage,
     WebSearchCallItem,
 )
-from fake_codex.versions import Behaviour
+from fake_codex.core.versions import Behaviour
 
 if TYPE_CHECKING:
-    from fake_codex.images import ImageParts
-    from fake_codex.mcp_client import McpManager, ToolRef
+    from fake_codex.agent.images import ImageParts
+    from fake_codex.mcp.client import McpManager, ToolRef
 
 
 HEADS_UP = (
@@ -271,7 +271,7 @@ class TurnRunner:
         return True
 
     def _run_tool(self, call: FunctionCallItem | CustomToolCallItem) -> None:
-        from fake_codex.tools import PatchError, apply_patch, display_command, run_shell
+        from fake_codex.agent.tools import PatchError, apply_patch, display_command, run_shell
 
         s, rec = self.s, self.s.recorder
         if isinstance(call, FunctionCallItem) and (
@@ -361,7 +361,7 @@ class TurnRunner:
         self, ref: ToolRef, arguments: Any, call_id: str, record_id: str, output: bool
     ) -> Any:
         """Run one MCP call: exec items, rollout lines; returns the JS view of the result."""
-        from fake_codex.recorder import McpCallRecord
+        from fake_codex.agent.recorder import McpCallRecord
 
         s = self.s
         assert s.mcp is not None
@@ -396,10 +396,10 @@ class TurnRunner:
 
     def _code_mode(self, call: CustomToolCallItem) -> None:
         """0.169's JavaScript `exec` tool, run by the pattern matcher of `codemode`."""
-        from fake_codex.codemode import CallStep, CodeModeError, evaluate_text, parse_script
-        from fake_codex.ids import uuid7
-        from fake_codex.recorder import mcp_rollout_result
-        from fake_codex.tools import display_command, run_shell
+        from fake_codex.agent.codemode import CallStep, CodeModeError, evaluate_text, parse_script
+        from fake_codex.agent.recorder import mcp_rollout_result
+        from fake_codex.agent.tools import display_command, run_shell
+        from fake_codex.core.ids import uuid7
 
         s = self.s
         try:

@@ -20,22 +20,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.app_server_notes import Notes, Translator, user_message_item
-from fake_codex.app_server_state import AppRecorder, Job, JobWriter, KeptWriter, LoadedThread
-from fake_codex.config import ConfigError, load_config, settings_from
-from fake_codex.history import check_history, history_items, history_text
-from fake_codex.home import HomeRefused, claim_turn, find_rollout, home_for_writing
-from fake_codex.ids import is_uuid, uuid7
-from fake_codex.recorder import Recorder, TurnInfo
-from fake_codex.rollout import read_history, rollout_path
-from fake_codex.turn import FakeLimitation, TurnRunner, TurnSetup
+from fake_codex.agent.history import check_history, history_items, history_text
+from fake_codex.agent.recorder import Recorder, TurnInfo
+from fake_codex.agent.rollout import read_history, rollout_path
+from fake_codex.agent.runner import FakeLimitation, TurnRunner, TurnSetup
+from fake_codex.app_server.notes import Notes, Translator, user_message_item
+from fake_codex.app_server.state import AppRecorder, Job, JobWriter, KeptWriter, LoadedThread
+from fake_codex.core.config import ConfigError, load_config, settings_from
+from fake_codex.core.home import HomeRefused, claim_turn, find_rollout, home_for_writing
+from fake_codex.core.ids import is_uuid, uuid7
 
 if TYPE_CHECKING:
-    from fake_codex.exec_events import Totals
-    from fake_codex.invocation_log import Invocation
-    from fake_codex.mcp_client import McpManager
-    from fake_codex.scenario import Scenario, Turn
-    from fake_codex.versions import Behaviour
+    from fake_codex.core.events import Totals
+    from fake_codex.core.invocation_log import Invocation
+    from fake_codex.core.scenario import Scenario, Turn
+    from fake_codex.core.versions import Behaviour
+    from fake_codex.mcp.client import McpManager
 
 INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
@@ -141,7 +141,7 @@ class AppServer:
     def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
         if not isinstance(config.get("mcp_servers"), dict):
             return None
-        from fake_codex.mcp_client import McpStartupError, start_servers
+        from fake_codex.mcp.client import McpStartupError, start_servers
 
         mcp = start_servers(config, self.b.version, cwd, self.inv.environ)
         if mcp is None:
@@ -173,7 +173,7 @@ class AppServer:
         path = rollout_path(self.home, thread_id)
         items: list[Any] = []
         writer = KeptWriter(path, self.b.has_ordinal, 0, items)
-        from fake_codex.exec_events import Totals
+        from fake_codex.core.events import Totals
 
         thread = LoadedThread(
             thread_id, path, cwd, config, model, writer, items, Totals(), Totals(), True, mcp
@@ -229,7 +229,7 @@ class AppServer:
         self.threads[thread_id] = thread
         # A thread loaded from disk: idle, with the usage its rollout recorded (real 0.135-0.169).
         self.out.note("thread/status/changed", {"threadId": thread_id, "status": _idle()})
-        from fake_codex.app_server_notes import token_usage
+        from fake_codex.app_server.notes import token_usage
 
         usage = token_usage(history.last, history.totals, self.b.family >= 150)
         self.out.note("thread/tokenUsage/updated", {"threadId": thread_id, "tokenUsage": usage})
@@ -375,7 +375,7 @@ class AppServer:
         return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"
 
     def _pick_turn(self, thread: LoadedThread, prompt: str) -> Turn:
-        from fake_codex.exec_cmd import default_turn
+        from fake_codex.exec.command import default_turn
 
         if self.scenario is None:
             return default_turn(prompt, False)

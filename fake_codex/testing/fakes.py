@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fake_codex.home import MARKER
-from fake_codex.real_codex_env import API_KEY, provider_args, provider_toml
-from fake_codex.responses_server import RecordedRequest, ResponsesServer, SyncResponsesServer
-from fake_codex.scenario import SCHEMA_VERSION, ScenarioError, parse_scenario
-from fake_codex.versions import behaviour_for
+from fake_codex.core.home import MARKER
+from fake_codex.core.scenario import SCHEMA_VERSION, ScenarioError, parse_scenario
+from fake_codex.core.versions import behaviour_for
+from fake_codex.responses.server import RecordedRequest, ResponsesServer, SyncResponsesServer
+from fake_codex.testing.real_env import API_KEY, provider_args, provider_toml
 
 JsonObject = dict[str, Any]
 # Written by a real codex into a home it uses; a folder holding one without the fake's marker is

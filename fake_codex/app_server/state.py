@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.recorder import Recorder
-from fake_codex.rollout import RolloutWriter
+from fake_codex.agent.recorder import Recorder
+from fake_codex.agent.rollout import RolloutWriter
 
 if TYPE_CHECKING:
-    from fake_codex.exec_events import Totals
-    from fake_codex.mcp_client import McpManager
+    from fake_codex.core.events import Totals
+    from fake_codex.mcp.client import McpManager
 
 
 class KeptWriter(RolloutWriter):

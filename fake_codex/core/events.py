@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fake_codex.output import Pairs
+from fake_codex.core.output import Pairs
 
 
 @dataclass

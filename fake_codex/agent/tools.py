@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fake_codex.ids import short_hex
+from fake_codex.core.ids import short_hex
 
 
 @dataclass(frozen=True)

@@ -264,7 +264,7 @@ class _Server:
     def _capabilities(self) -> dict[str, Any]:
         """initialize capabilities: 0.135 `{elicitation: {}}`, 0.150 adds form/url, 0.169 the
         experimental auth-change (real echo-server logs)."""
-        from fake_codex.versions import behaviour_for
+        from fake_codex.core.versions import behaviour_for
 
         family = behaviour_for(self.version).family
         if family < 150:

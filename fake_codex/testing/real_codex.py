@@ -1,11 +1,12 @@
 """Install pinned REAL codex CLI versions into a cache folder, and find them there.
 
-`python -m fake_codex.real_codex [--cache DIR] [VERSION ...]` runs `npm install --prefix` (never
-global) from the npm registry into `DIR/<version>/`, finds the NATIVE codex binary inside the
-install (not the node launcher, so a kill reaches codex itself), checks `<binary> --version`, and
-writes its absolute path to `DIR/<version>/BINARY`. Idempotent: an install whose BINARY still
-answers is skipped. No VERSION: every version the fake knows (`versions.KNOWN_VERSIONS`). DIR
-defaults to `$FAKE_CODEX_CACHE`, else `./.codex-cache`. Standard library only.
+`python -m fake_codex.testing.real_codex [--cache DIR] [VERSION ...]` runs `npm install
+--prefix` (never global) from the npm registry into `DIR/<version>/`, finds the NATIVE codex
+binary inside the install (not the node launcher, so a kill reaches codex itself), checks
+`<binary> --version`, and writes its absolute path to `DIR/<version>/BINARY`. Idempotent: an
+install whose BINARY still answers is skipped. No VERSION: every version the fake knows
+(`versions.KNOWN_VERSIONS`). DIR defaults to `$FAKE_CODEX_CACHE`, else `./.codex-cache`.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fake_codex.versions import KNOWN_VERSIONS
+from fake_codex.core.versions import KNOWN_VERSIONS
 
 PACKAGE = "@openai/codex"
 CACHE_ENV = "FAKE_CODEX_CACHE"
@@ -45,7 +46,7 @@ class CodexNotInstalledError(RuntimeError):
         where = f" --cache {cache_dir}" if cache_dir is not None else ""
         super().__init__(
             f"real codex {version} is not installed ({detail}); "
-            f"run `python -m fake_codex.real_codex{where} {version}`"
+            f"run `python -m fake_codex.testing.real_codex{where} {version}`"
         )
 
 
@@ -184,7 +185,7 @@ def _npm_install(npm: str, prefix: Path, version: str, cache_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m fake_codex.real_codex",
+        prog="python -m fake_codex.testing.real_codex",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -12,16 +12,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.exec_events import Totals, content_blocks
-from fake_codex.ids import uuid7
-from fake_codex.model_errors import Failure
-from fake_codex.output import encode
-from fake_codex.rollout import RolloutWriter, utc_timestamp
-from fake_codex.versions import Behaviour
+from fake_codex.agent.model_errors import Failure
+from fake_codex.agent.rollout import RolloutWriter, utc_timestamp
+from fake_codex.core.events import Totals, content_blocks
+from fake_codex.core.ids import uuid7
+from fake_codex.core.output import encode
+from fake_codex.core.versions import Behaviour
 
 if TYPE_CHECKING:  # tools are imported only when a tool call runs
-    from fake_codex.images import ImageParts
-    from fake_codex.tools import PatchResult, ShellResult
+    from fake_codex.agent.images import ImageParts
+    from fake_codex.agent.tools import PatchResult, ShellResult
 
 CONTEXT_WINDOW = 258400
 BASE_INSTRUCTIONS = "You are Codex (fake-codex stand-in: no real model behind this thread)."

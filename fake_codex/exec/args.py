@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fake_codex import clap
+from fake_codex.core import clap
 
 
 class _Opt:

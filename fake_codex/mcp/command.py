@@ -19,11 +19,11 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from fake_codex import clap
-from fake_codex.config import ConfigError, load_config
-from fake_codex.home import HomeRefused, home_for_reading, home_for_writing
-from fake_codex.output import rust_backtrace
-from fake_codex.versions import Behaviour
+from fake_codex.core import clap
+from fake_codex.core.config import ConfigError, load_config
+from fake_codex.core.home import HomeRefused, home_for_reading, home_for_writing
+from fake_codex.core.output import rust_backtrace
+from fake_codex.core.versions import Behaviour
 
 EX_CONFIG = 78
 EX_SOFTWARE = 70
@@ -121,7 +121,7 @@ class McpCommand:
         return servers if isinstance(servers, dict) else {}
 
     def _edit(self, name: str, entry: dict[str, Any] | None) -> None:
-        from fake_codex.toml_lite import TomlEditError, set_server
+        from fake_codex.mcp.toml_lite import TomlEditError, set_server
 
         home = home_for_writing(self.environ)
         path = home / "config.toml"
