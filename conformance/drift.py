@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.compare import Cell, unified
 from conformance.divergences import COLUMNS
 from conformance.installs import CACHE_DIR
+from conformance.verdict import Cell, unified
 from fake_codex.core.versions import KNOWN_VERSIONS, nearest_known
 from fake_codex.testing import real_codex
 

@@ -11,9 +11,9 @@ import pytest
 
 from conformance import divergences as div
 from conformance.backends import Capture, InvocationCapture
-from conformance.compare import Cell, changed_lines, judge, table
 from conformance.normalise import Normaliser, canonical_arguments
 from conformance.scenario_set import SCENARIO_DIR, Invocation, load, load_all
+from conformance.verdict import Cell, changed_lines, judge, table
 from fake_codex.core.scenario import load_scenario as fake_load_scenario
 from fake_codex.responses.server import replies_from_scenario, validate_reply
 
