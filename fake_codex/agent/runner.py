@@ -32,7 +32,8 @@ from fake_codex.core.versions import Behaviour
 
 if TYPE_CHECKING:
     from fake_codex.agent.images import ImageParts
-    from fake_codex.mcp.client import McpManager, ToolRef
+    from fake_codex.mcp.client import McpManager
+    from fake_codex.mcp.specs import ToolRef
 
 
 HEADS_UP = (

@@ -139,20 +139,13 @@ class AppServer:
         return config
 
     def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
-        if not isinstance(config.get("mcp_servers"), dict):
-            return None
-        from fake_codex.mcp.client import McpStartupError, start_servers
+        from fake_codex.mcp.client import McpStartupError, start_configured
 
-        mcp = start_servers(config, self.b.version, cwd, self.inv.environ)
-        if mcp is None:
-            return None
         try:
-            mcp.wait_required()
+            return start_configured(config, self.b.version, cwd, self.inv.environ)
         except McpStartupError as exc:
-            mcp.stop()
             message = str(exc).split("thread/start failed: ", 1)[-1]
             raise RpcFailure(INTERNAL_ERROR, message) from None
-        return mcp
 
     def _thread_json(self, thread: LoadedThread, status: str) -> dict[str, Any]:
         return {

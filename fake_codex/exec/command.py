@@ -215,19 +215,13 @@ class ExecRun:
 
     def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
         """Start the configured MCP servers; a failing `required` one ends exec (rc 1)."""
-        if not isinstance(config.get("mcp_servers"), dict):
-            return None
-        from fake_codex.mcp.client import McpStartupError, start_servers
+        from fake_codex.mcp.client import McpStartupError, start_configured
 
-        mcp = start_servers(config, self.b.version, cwd, self.inv.environ)
-        if mcp is None:
-            return None
-        self._mcp = mcp
         try:
-            mcp.wait_required()
+            self._mcp = start_configured(config, self.b.version, cwd, self.inv.environ)
         except McpStartupError as exc:
             raise ExitNow(1, f"Error: {exc}\n" + _backtrace(self.inv.environ)) from None
-        return mcp
+        return self._mcp
 
     def run(self) -> int:
         try:

@@ -14,7 +14,6 @@ The text (non-JSON) forms of `get`/`list` are approximations (no capture): env v
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +23,7 @@ from fake_codex.core.config import ConfigError, load_config
 from fake_codex.core.home import HomeRefused, home_for_reading, home_for_writing
 from fake_codex.core.output import rust_backtrace
 from fake_codex.core.versions import Behaviour
+from fake_codex.mcp.listing import get_text, list_text, pretty_json, server_json
 
 EX_CONFIG = 78
 EX_SOFTWARE = 70
@@ -257,9 +257,9 @@ class McpCommand:
         if not isinstance(entry, dict):
             raise CommandFailed(f"No MCP server named '{name}' found.")
         if "--json" in seen:
-            sys.stdout.write(_pretty(server_json(name, entry, listing=False)) + "\n")
+            sys.stdout.write(pretty_json(server_json(name, entry, listing=False)) + "\n")
             return 0
-        sys.stdout.write(_get_text(name, entry))
+        sys.stdout.write(get_text(name, entry))
         return 0
 
     def list(self, argv: list[str]) -> int:
@@ -274,124 +274,19 @@ class McpCommand:
         names = sorted(servers)
         if "--json" in seen:
             doc = [server_json(n, servers[n], listing=True) for n in names]
-            sys.stdout.write(_pretty(doc) + "\n")
+            sys.stdout.write(pretty_json(doc) + "\n")
             return 0
         if not names:
             sys.stdout.write(
                 "No MCP servers configured yet. Try `codex mcp add my-tool -- my-command`.\n"
             )
             return 0
-        sys.stdout.write(_list_text(names, servers))
+        sys.stdout.write(list_text(names, servers))
         return 0
 
 
 class _Fake(Exception):
     """A limitation of the fake (exit 70)."""
-
-
-def _pretty(doc: Any) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False)
-
-
-def _opt(entry: Mapping[str, Any], k: str) -> Any:
-    return entry.get(k)
-
-
-def server_json(name: str, entry: Mapping[str, Any], listing: bool) -> dict[str, Any]:
-    """The `mcp get --json` object (`listing`: the `mcp list --json` element)."""
-    enabled = entry.get("enabled", True)
-    doc: dict[str, Any] = {"name": name, "enabled": bool(enabled), "disabled_reason": None}
-    if "url" in entry:
-        doc["transport"] = {
-            "type": "streamable_http",
-            "url": entry.get("url"),
-            "bearer_token_env_var": _opt(entry, "bearer_token_env_var"),
-            "http_headers": _opt(entry, "http_headers"),
-            "env_http_headers": _opt(entry, "env_http_headers"),
-            "http_headers_helper": _opt(entry, "http_headers_helper"),
-        }
-    else:
-        env = entry.get("env")
-        doc["transport"] = {
-            "type": "stdio",
-            "command": entry.get("command"),
-            "args": list(entry.get("args") or []),
-            "env": dict(env) if isinstance(env, dict) else None,
-            "env_vars": list(entry.get("env_vars") or []),
-            "cwd": _opt(entry, "cwd"),
-        }
-    if not listing:
-        doc["enabled_tools"] = _opt(entry, "enabled_tools")
-        doc["disabled_tools"] = _opt(entry, "disabled_tools")
-    doc["startup_timeout_sec"] = _opt(entry, "startup_timeout_sec")
-    doc["tool_timeout_sec"] = _opt(entry, "tool_timeout_sec")
-    if listing:
-        doc["auth_status"] = "bearer_token" if "url" in entry else "unsupported"
-    return doc
-
-
-def _masked_env(entry: Mapping[str, Any]) -> str:
-    env = entry.get("env")
-    if not isinstance(env, dict) or not env:
-        return "-"
-    return ", ".join(f"{k}=*****" for k in sorted(env))
-
-
-def _get_text(name: str, entry: Mapping[str, Any]) -> str:
-    lines = [name, f"  enabled: {str(bool(entry.get('enabled', True))).lower()}"]
-    if "url" in entry:
-        lines += ["  transport: streamable_http", f"  url: {entry.get('url')}"]
-        lines.append(f"  bearer_token_env_var: {entry.get('bearer_token_env_var') or '-'}")
-    else:
-        args = entry.get("args") or []
-        lines += ["  transport: stdio", f"  command: {entry.get('command')}"]
-        lines.append(f"  args: {' '.join(args) if args else '-'}")
-        lines.append(f"  cwd: {entry.get('cwd') or '-'}")
-        lines.append(f"  env: {_masked_env(entry)}")
-    lines.append(f"  remove: codex mcp remove {name}")
-    return "\n".join(lines) + "\n"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return "".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
-        for row in [header, *rows]
-    )
-
-
-def _list_text(names: list[str], servers: Mapping[str, Any]) -> str:
-    stdio = [n for n in names if "url" not in servers[n]]
-    http = [n for n in names if "url" in servers[n]]
-    parts: list[str] = []
-    if stdio:
-        rows = []
-        for n in stdio:
-            e = servers[n]
-            args = " ".join(e.get("args") or []) or "-"
-            status = "enabled" if e.get("enabled", True) else "disabled"
-            rows.append(
-                [
-                    n,
-                    str(e.get("command")),
-                    args,
-                    _masked_env(e),
-                    e.get("cwd") or "-",
-                    status,
-                    "Unsupported",
-                ]
-            )
-        parts.append(_table(["Name", "Command", "Args", "Env", "Cwd", "Status", "Auth"], rows))
-    if http:
-        rows = []
-        for n in http:
-            e = servers[n]
-            status = "enabled" if e.get("enabled", True) else "disabled"
-            rows.append(
-                [n, str(e.get("url")), e.get("bearer_token_env_var") or "-", status, "Bearer token"]
-            )
-        parts.append(_table(["Name", "Url", "Bearer Token Env Var", "Status", "Auth"], rows))
-    return "\n".join(parts)
 
 
 def run_mcp(argv: list[str], behaviour: Behaviour, environ: Mapping[str, str]) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_codex.agent.codemode import CallStep, TextStep, evaluate_text, parse_script
-from fake_codex.mcp.client import namespaces_for
+from fake_codex.mcp.specs import namespaces_for
 
 DATA = Path(__file__).parent / "data"
 SERVER = str(Path(__file__).parent / "echo_mcp_server.py")
