@@ -14,13 +14,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-from fake_codex.responses.server import (
-    RecordedRequest,
-    ResponsesServer,
-    _http_head,
-    encode_sse,
-    sse_events,
-)
+from fake_codex.responses.requests import RecordedRequest
+from fake_codex.responses.script import encode_sse, sse_events
+from fake_codex.responses.server import ResponsesServer, _http_head
 
 ANSWER = "benchmark answer"
 ECHO_TEXT = "benchmark echo"

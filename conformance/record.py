@@ -45,7 +45,7 @@ from typing import Any
 from conformance.backends import Capture, run_real
 from conformance.installs import CodexNotInstalledError
 from conformance.scenario_set import ConformanceScenario, Invocation, McpServer
-from fake_codex.responses.server import last_user_text
+from fake_codex.responses.requests import last_user_text
 from fake_codex.testing.real_env import EXEC_FLAGS
 
 DEFAULT_REPLIES: list[dict[str, Any]] = [

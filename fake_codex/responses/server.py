@@ -17,305 +17,34 @@ import json
 import sys
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-JsonObject = dict[str, Any]
+from fake_codex.responses import script
+from fake_codex.responses.requests import (
+    HistoryMismatch,
+    PromptMismatch,
+    RecordedRequest,
+    Unserved,
+    history_text,
+    last_user_text,
+)
+from fake_codex.responses.script import (
+    Scripted,
+    load_scenario,
+    replies_from_scenario,
+    sse_events,
+    validate_reply,
+)
+
 T = TypeVar("T")
 
-_REPLY_KEYS = frozenset(
-    {"output", "usage", "delay_ms", "http_status", "body", "end", "error", "reason"}
-)
-_ENDS = frozenset({"cut", "failed", "incomplete"})
 _MAX_HEADER_BYTES = 1 << 20
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One HTTP request as codex sent it (authorization values redacted)."""
-
-    index: int
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: Any  # the parsed JSON body, or None when absent or not JSON
-    raw_size: int
-
-    @property
-    def is_model_request(self) -> bool:
-        return self.method == "POST" and self.path.split("?")[0] == "/v1/responses"
-
-
-@dataclass(frozen=True)
-class Unserved:
-    """A model request that arrived after the script ran out (a test failure)."""
-
-    request_index: int
-    model_request_number: int  # 1-based count among POST /v1/responses
-    message: str
-
-
-@dataclass(frozen=True)
-class PromptMismatch:
-    """The user prompt of a turn's first request differs from the scenario's expectation."""
-
-    request_index: int
-    expected: str
-    actual: str | None
-
-
-@dataclass(frozen=True)
-class HistoryMismatch:
-    """A turn's first request lacks an `expect_history_contains` string or holds an excluded one."""
-
-    request_index: int
-    key: str  # expect_history_contains | expect_history_excludes
-    text: str
-
-
-@dataclass(frozen=True)
-class _Scripted:
-    reply: Mapping[str, Any]
-    expect_prompt: str | None = None
-    expect_prompt_contains: str | None = None
-    history_contains: tuple[str, ...] = ()
-    history_excludes: tuple[str, ...] = ()
-
-
-def validate_reply(reply: Mapping[str, Any]) -> None:
-    """Raise ValueError for a Reply the server could not serve faithfully."""
-    unknown = set(reply) - _REPLY_KEYS
-    if unknown:
-        raise ValueError(f"unknown Reply keys {sorted(unknown)} in {reply!r}")
-    if "http_status" in reply:
-        if "output" in reply or "end" in reply:
-            raise ValueError(f"http_status excludes output/end: {reply!r}")
-        if not isinstance(reply["http_status"], int):
-            raise ValueError(f"http_status must be an int: {reply!r}")
-    end = reply.get("end")
-    if end is not None and end not in _ENDS:
-        raise ValueError(f"end must be one of {sorted(_ENDS)}: {reply!r}")
-    for item in reply.get("output", []):
-        if item.get("type") not in _ITEM_BUILDERS:
-            raise ValueError(f"unknown OutputItem type in {item!r}")
-        deltas = item.get("deltas")
-        if deltas is not None and (
-            item.get("type") != "message"
-            or not isinstance(deltas, list)
-            or "".join(deltas) != item.get("text")
-        ):
-            raise ValueError(f"message deltas must be strings that join to its text: {item!r}")
-
-
-def replies_from_scenario(scenario: Mapping[str, Any]) -> list[_Scripted]:
-    """The flat reply queue of a scenario: turn 0's requests, then turn 1's, ..."""
-    if scenario.get("schema_version") != 1:
-        raise ValueError(f"unsupported scenario schema_version {scenario.get('schema_version')!r}")
-    queue: list[_Scripted] = []
-    for turn in scenario["turns"]:
-        for j, reply in enumerate(turn.get("requests", [])):
-            first = j == 0
-            queue.append(
-                _Scripted(
-                    reply,
-                    turn.get("expect_prompt") if first else None,
-                    turn.get("expect_prompt_contains") if first else None,
-                    tuple(turn.get("expect_history_contains", ())) if first else (),
-                    tuple(turn.get("expect_history_excludes", ())) if first else (),
-                )
-            )
-    return queue
-
-
-def load_scenario(path: Path) -> JsonObject:
-    data = json.loads(path.read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a scenario is a JSON object")
-    return data
-
-
 # --- Responses wire format -------------------------------------------------------------------
-
-
-def _message(item: Mapping[str, Any], n: int) -> JsonObject:
-    return {
-        "type": "message",
-        "id": f"msg_{n}",
-        "role": "assistant",
-        "status": "completed",
-        "content": [{"type": "output_text", "text": item["text"], "annotations": []}],
-    }
-
-
-def _reasoning(item: Mapping[str, Any], n: int) -> JsonObject:
-    summary = [{"type": "summary_text", "text": s} for s in item.get("summary", [])]
-    return {"type": "reasoning", "id": f"rs_{n}", "summary": summary}
-
-
-def _function_call(item: Mapping[str, Any], n: int) -> JsonObject:
-    args = item.get("arguments", {})
-    out: JsonObject = {
-        "type": "function_call",
-        "id": f"fc_{n}",
-        "status": "completed",
-        "call_id": item["call_id"],
-        "name": item["name"],
-        "arguments": args if isinstance(args, str) else json.dumps(args),
-    }
-    if "namespace" in item:
-        out["namespace"] = item["namespace"]
-    return out
-
-
-def _custom_tool_call(item: Mapping[str, Any], n: int) -> JsonObject:
-    out: JsonObject = {
-        "type": "custom_tool_call",
-        "id": f"ctc_{n}",
-        "status": "completed",
-        "call_id": item["call_id"],
-        "name": item["name"],
-        "input": item["input"],
-    }
-    if "namespace" in item:
-        out["namespace"] = item["namespace"]
-    return out
-
-
-def _web_search_call(item: Mapping[str, Any], n: int) -> JsonObject:
-    return {
-        "type": "web_search_call",
-        "id": item.get("id", f"ws_{n}"),
-        "status": "completed",
-        "action": {"type": "search", "query": item.get("query", "")},
-    }
-
-
-_ITEM_BUILDERS = {
-    "message": _message,
-    "reasoning": _reasoning,
-    "function_call": _function_call,
-    "custom_tool_call": _custom_tool_call,
-    "web_search_call": _web_search_call,
-}
-
-
-def wire_usage(usage: Mapping[str, int] | None) -> JsonObject:
-    """Scenario Usage (flattened) -> Responses `usage` object."""
-    u = usage or {}
-    inp, out = u.get("input_tokens", 0), u.get("output_tokens", 0)
-    return {
-        "input_tokens": inp,
-        "input_tokens_details": {
-            "cached_tokens": u.get("cached_tokens", 0),
-            "cache_write_tokens": u.get("cache_write_tokens", 0),
-        },
-        "output_tokens": out,
-        "output_tokens_details": {"reasoning_tokens": u.get("reasoning_tokens", 0)},
-        "total_tokens": inp + out,
-    }
-
-
-def sse_events(reply: Mapping[str, Any], response_id: str) -> list[JsonObject]:
-    """The SSE event objects for a streamed Reply (not for http_status replies)."""
-    events: list[JsonObject] = [
-        {
-            "type": "response.created",
-            "response": {"id": response_id, "object": "response", "status": "in_progress"},
-        }
-    ]
-    for i, spec in enumerate(reply.get("output", [])):
-        item = _ITEM_BUILDERS[spec["type"]](spec, i)
-        events.append({"type": "response.output_item.added", "output_index": i, "item": item})
-        for delta in spec.get("deltas", []) if spec["type"] == "message" else []:
-            # A model that streams its text: codex app-server relays each as a delta.
-            events.append(
-                {
-                    "type": "response.output_text.delta",
-                    "item_id": item["id"],
-                    "output_index": i,
-                    "content_index": 0,
-                    "delta": delta,
-                }
-            )
-        events.append({"type": "response.output_item.done", "output_index": i, "item": item})
-    end = reply.get("end")
-    if end == "failed":
-        error = dict(reply.get("error") or {"code": "server_error", "message": "failed"})
-        events.append(
-            {
-                "type": "response.failed",
-                "response": {"id": response_id, "status": "failed", "error": error},
-            }
-        )
-    elif end == "incomplete":
-        details = {"reason": reply.get("reason", "max_output_tokens")}
-        events.append(
-            {
-                "type": "response.incomplete",
-                "response": {
-                    "id": response_id,
-                    "status": "incomplete",
-                    "incomplete_details": details,
-                },
-            }
-        )
-    elif end is None:
-        events.append(
-            {
-                "type": "response.completed",
-                "response": {
-                    "id": response_id,
-                    "status": "completed",
-                    "usage": wire_usage(reply.get("usage")),
-                },
-            }
-        )
-    return events  # end == "cut": no terminal event, the connection just closes
-
-
-def encode_sse(event: Mapping[str, Any]) -> bytes:
-    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-
-
-def last_user_text(body: Any) -> str | None:
-    """The text of the last user message in a Responses request body (the prompt)."""
-    if not isinstance(body, dict) or not isinstance(body.get("input"), list):
-        return None
-    for item in reversed(body["input"]):
-        if isinstance(item, dict) and item.get("type") == "message" and item.get("role") == "user":
-            parts = item.get("content")
-            if isinstance(parts, str):
-                return parts
-            if isinstance(parts, list):
-                return "".join(
-                    p.get("text", "")
-                    for p in parts
-                    if isinstance(p, dict) and p.get("type") == "input_text"
-                )
-    return None
-
-
-def history_text(body: Any) -> str:
-    """Every string of the request's `input` (messages, call arguments, tool outputs), one per
-    line: what `expect_history_contains` / `_excludes` are checked against (the fake codex checks
-    the same keys against the history it rebuilds from the rollout)."""
-    parts: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-
-    walk(body.get("input") if isinstance(body, dict) else None)
-    return "\n".join(parts)
 
 
 # --- HTTP --------------------------------------------------------------------------------------
@@ -367,7 +96,7 @@ class ResponsesServer:
         queue = (
             replies_from_scenario(scenario)
             if scenario is not None
-            else [_Scripted(r) for r in replies]
+            else [Scripted(r) for r in replies]
         )
         for scripted in queue:
             validate_reply(scripted.reply)
@@ -520,10 +249,10 @@ class ResponsesServer:
         for event in sse_events(reply, f"resp_{number}"):
             if delay:
                 await asyncio.sleep(delay)
-            writer.write(encode_sse(event))
+            writer.write(script.encode_sse(event))
             await writer.drain()
 
-    def _check_prompt(self, scripted: _Scripted, request: RecordedRequest) -> None:
+    def _check_prompt(self, scripted: Scripted, request: RecordedRequest) -> None:
         actual = last_user_text(request.body)
         if scripted.expect_prompt is not None and actual != scripted.expect_prompt:
             self.prompt_mismatches.append(

@@ -21,7 +21,8 @@ from typing import Any
 from fake_codex.core.home import MARKER
 from fake_codex.core.scenario import SCHEMA_VERSION, ScenarioError, parse_scenario
 from fake_codex.core.versions import behaviour_for
-from fake_codex.responses.server import RecordedRequest, ResponsesServer, SyncResponsesServer
+from fake_codex.responses.requests import RecordedRequest
+from fake_codex.responses.server import ResponsesServer, SyncResponsesServer
 from fake_codex.testing.real_env import API_KEY, provider_args, provider_toml
 
 JsonObject = dict[str, Any]

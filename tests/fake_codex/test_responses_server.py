@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex.responses.server import ResponsesServer, last_user_text
+from fake_codex.responses.requests import last_user_text
+from fake_codex.responses.server import ResponsesServer
 from fake_codex.testing.fakes import FakeResponsesServer
 
 REPO = Path(__file__).resolve().parents[2]
