@@ -9,19 +9,16 @@ codex-samples/rollout_schema_*.txt (checked by tests/fake_codex/test_rollout_sch
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fake_codex.agent.model_errors import Failure
-from fake_codex.agent.rollout import RolloutWriter, utc_timestamp
-from fake_codex.core.events import Totals, content_blocks
+from fake_codex.agent.rollout import utc_timestamp
+from fake_codex.agent.tool_lines import ToolLines
+from fake_codex.core.events import Totals
 from fake_codex.core.ids import uuid7
-from fake_codex.core.output import encode
-from fake_codex.core.versions import Behaviour
 
-if TYPE_CHECKING:  # tools are imported only when a tool call runs
+if TYPE_CHECKING:
     from fake_codex.agent.images import ImageParts
-    from fake_codex.agent.tools import PatchResult, ShellResult
 
 CONTEXT_WINDOW = 258400
 BASE_INSTRUCTIONS = "You are Codex (fake-codex stand-in: no real model behind this thread)."
@@ -43,140 +40,8 @@ _RATE_LIMITS_135 = {
 }
 
 
-@dataclass(frozen=True)
-class McpCallRecord:
-    server: str
-    tool: str
-    arguments: Any
-    result: dict[str, Any] | None
-    error: str | None
-    duration_ns: int
-
-    @property
-    def status(self) -> str:
-        failed = self.error is not None or (self.result or {}).get("isError") is True
-        return "failed" if failed else "completed"
-
-
-def mcp_rollout_result(result: dict[str, Any]) -> dict[str, Any]:
-    """The CallToolResult as codex stores it: content, then structuredContent / isError /
-    _meta only when the server sent them (codex-samples: classic vs code-mode captures)."""
-    out: dict[str, Any] = {"content": content_blocks(result)}
-    for k in ("structuredContent", "isError", "_meta"):
-        if k in result:
-            out[k] = result[k]
-    return out
-
-
-def mcp_model_output(call: McpCallRecord, family: int) -> Any:
-    """The function_call_output codex sends back for an MCP call (codex-facts §5)."""
-    if call.result is None:
-        return call.error or ""
-    wall = f"Wall time: {call.duration_ns / 1e9:.4f} seconds\nOutput:"
-    blocks = content_blocks(call.result)
-    if family < 169:  # real 0.150.1 too
-        return f"{wall}\n{encode(blocks)}"
-    structured = call.result.get("structuredContent")
-    if structured is not None:
-        return f"{wall}\n{encode(structured)}"
-    parts: list[dict[str, Any]] = [{"type": "input_text", "text": wall}]
-    for block in blocks:
-        if isinstance(block, dict) and block.get("type") == "text":
-            parts.append({"type": "input_text", "text": str(block.get("text", ""))})
-        elif isinstance(block, dict) and block.get("type") == "image":
-            url = f"data:{block.get('mimeType')};base64,{block.get('data')}"
-            parts.append({"type": "input_image", "image_url": url})
-        else:
-            parts.append({"type": "input_text", "text": encode(block)})
-    return parts
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-@dataclass
-class TurnInfo:
-    thread_id: str
-    cwd: str
-    model: str
-    provider_id: str
-    approval_policy: str
-    sandbox: str
-    effort: str | None = None  # `-c model_reasoning_effort` (turn_context `effort`)
-    turn_id: str = field(default_factory=uuid7)
-    started_ns: int = field(default_factory=time.monotonic_ns)
-    started_at_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
-
-    @property
-    def started_at(self) -> int:
-        return self.started_at_ms // 1000
-
-
-class Recorder:
-    def __init__(self, writer: RolloutWriter, behaviour: Behaviour, info: TurnInfo) -> None:
-        self.w = writer
-        self.b = behaviour
-        self.t = info
-        self._seq = 0
-        self._turn = Totals()
-        self._last = Totals()
-
-    # -- helpers -------------------------------------------------------------------------------
-    def _meta(self) -> dict[str, Any] | None:
-        self._seq += 1
-        return {
-            "history_sequence": self._seq,
-            "sampled_through_sequence": 0,
-            "client_authored": False,
-        }
-
-    def _response_item(
-        self,
-        payload: dict[str, Any],
-        item_id: str | None = None,
-        passthrough: dict[str, Any] | None = None,
-        status_first: bool = False,
-    ) -> None:
-        """0.150+: an `id` after `type` (after a second key `status` when `status_first`) and
-        `internal_chat_message_metadata_passthrough` (default: `{turn_id}`)."""
-        if self.b.family >= 150:
-            kind = payload.pop("type")
-            default_id = f"msg_{uuid7()}" if kind == "message" else uuid7()
-            head: dict[str, Any] = {"type": kind}
-            if status_first and "status" in payload:
-                head["status"] = payload.pop("status")
-            payload = {**head, "id": item_id or default_id, **payload}
-            payload["internal_chat_message_metadata_passthrough"] = passthrough or {
-                "turn_id": self.t.turn_id
-            }
-        self.w.write("response_item", payload, self._meta())
-
-    def _created(self) -> dict[str, Any]:
-        """The passthrough of an item codex itself creates (tool outputs): a clock."""
-        return {"turn_id": self.t.turn_id, "create_time": time.time()}
-
-    def _input(self, kind: str, provenance: dict[str, Any]) -> dict[str, Any]:
-        """The passthrough of a context/user message (0.169 adds its provenance)."""
-        meta = {**self._created(), "content_item_kinds": [kind]}
-        if self.b.family >= 169:
-            meta["content_item_metadata"] = [{"provenance": provenance}]
-        return meta
-
-    def _item_completed(self, item: dict[str, Any], started_ms: int | None = None) -> None:
-        now = _now_ms()
-        payload = {
-            "type": "item_completed",
-            "thread_id": self.t.thread_id,
-            "turn_id": self.t.turn_id,
-            "item": item,
-            "started_at_ms": now if started_ms is None else started_ms,
-            "completed_at_ms": now,
-        }
-        self.w.write("event_msg", payload)
-
-    def _usage(self, totals: Totals) -> dict[str, int]:
-        return totals.as_rollout(self.b.has_cache_write)
+class Recorder(ToolLines):
+    """Every line one turn writes: the thread and turn framing, messages, usage, compaction."""
 
     # -- thread and turn framing ---------------------------------------------------------------
     def session_meta(self) -> None:
@@ -366,116 +231,6 @@ class Recorder:
             "encrypted_content": None,
         }
         self._response_item(payload, rs_id)
-
-    def function_call(
-        self, fc_id: str, name: str, arguments: str, call_id: str, namespace: str | None = None
-    ) -> None:
-        payload: dict[str, Any] = {"type": "function_call"}
-        if self.b.family >= 169:
-            payload["status"] = "completed"  # 0.135.0 and 0.150.1 drop it
-        payload["name"] = name
-        if namespace is not None:
-            payload["namespace"] = namespace
-        payload.update(arguments=arguments, call_id=call_id)
-        self._response_item(payload, fc_id, status_first=True)
-
-    def custom_tool_call(
-        self, ctc_id: str, name: str, tool_input: str, call_id: str, namespace: str | None = None
-    ) -> None:
-        payload: dict[str, Any] = {"type": "custom_tool_call", "status": "completed"}
-        payload.update(call_id=call_id, name=name)
-        if namespace is not None and self.b.family >= 150:
-            payload["namespace"] = namespace
-        payload["input"] = tool_input
-        self._response_item(payload, ctc_id)
-
-    def web_search(self, ws_id: str, query: str) -> None:
-        action = {"type": "search", "query": query}
-        if self.b.item_completed_events:
-            item = {"type": "WebSearch", "id": ws_id, "query": query, "action": action}
-            self._item_completed(item)
-        else:
-            event = {"type": "web_search_end", "call_id": ws_id, "query": query, "action": action}
-            self.w.write("event_msg", event)
-        self._response_item(
-            {"type": "web_search_call", "status": "completed", "action": action}, ws_id
-        )
-
-    # -- tool results --------------------------------------------------------------------------
-    def shell_result(
-        self, call_id: str, result: ShellResult, started_ms: int, item_id: str | None = None
-    ) -> None:
-        """CommandExecution (id: the call id, or `exec-<uuid>` inside code mode) + output."""
-        if self.b.item_completed_events:
-            item = {
-                "type": "CommandExecution",
-                "id": item_id or call_id,
-                "process_id": str(result.pid),
-                "command": ["/bin/bash", "-lc", result.cmd],
-                "cwd": f"file://{self.t.cwd}",
-                "parsed_cmd": [{"type": "unknown", "cmd": result.cmd}],
-                "source": "unified_exec_startup",
-                "status": "completed" if result.exit_code == 0 else "failed",
-                "aggregated_output": result.output,
-                "exit_code": result.exit_code,
-                "duration": {
-                    "secs": result.duration_ns // 10**9,
-                    "nanos": result.duration_ns % 10**9,
-                },
-            }
-            self._item_completed(item, started_ms)
-        if item_id is None:
-            self.tool_output("function_call_output", "fco", call_id, result.model_output)
-
-    def mcp_result(
-        self, item_id: str, call: McpCallRecord, started_ms: int, output: bool = True
-    ) -> None:
-        """The lines after an MCP call: the completion event, then (classic) the output."""
-        duration = {"secs": call.duration_ns // 10**9, "nanos": call.duration_ns % 10**9}
-        result = None if call.result is None else mcp_rollout_result(call.result)
-        if self.b.item_completed_events:
-            item: dict[str, Any] = {"type": "McpToolCall", "id": item_id, "server": call.server}
-            item.update(tool=call.tool, arguments=call.arguments, status=call.status)
-            if result is not None:
-                item["result"] = result
-            if call.error is not None:
-                item["error"] = {"message": call.error}
-            item["duration"] = duration
-            self._item_completed(item, started_ms)
-        else:
-            invocation = {"server": call.server, "tool": call.tool, "arguments": call.arguments}
-            outcome = {"Ok": result} if result is not None else {"Err": call.error}
-            event = {"type": "mcp_tool_call_end", "call_id": item_id, "invocation": invocation}
-            self.w.write("event_msg", {**event, "duration": duration, "result": outcome})
-        if output:
-            text = mcp_model_output(call, self.b.family)
-            self.tool_output("function_call_output", "fco", item_id, text)
-
-    def patch_result(self, call_id: str, result: PatchResult | None, output: str) -> None:
-        if result is not None:
-            changes: dict[str, Any] = {}
-            for path, kind, content in result.changes:
-                if kind == "update":
-                    changes[path] = {"type": "update", "unified_diff": "", "move_path": None}
-                else:
-                    changes[path] = {"type": kind, "content": content}
-            if self.b.item_completed_events:
-                item: dict[str, Any] = {"type": "FileChange", "id": call_id, "changes": changes}
-                item.update(status="completed", stdout=result.summary, stderr="")
-                self._item_completed(item)
-            else:
-                event: dict[str, Any] = {"type": "patch_apply_end", "call_id": call_id}
-                event["turn_id"] = self.t.turn_id
-                event.update(stdout=result.summary, stderr="", success=True, changes=changes)
-                self.w.write("event_msg", {**event, "status": "completed"})
-        self.tool_output("custom_tool_call_output", "ctco", call_id, output)
-
-    def tool_output(self, kind: str, prefix: str, call_id: str, output: Any) -> None:
-        self._response_item(
-            {"type": kind, "call_id": call_id, "output": output},
-            f"{prefix}_{uuid7()}",
-            self._created(),
-        )
 
     # -- usage and the end of the turn ---------------------------------------------------------
     def usage_record(self, response_id: str, last: Totals, thread: Totals) -> None:

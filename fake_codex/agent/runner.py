@@ -362,7 +362,7 @@ class TurnRunner:
         self, ref: ToolRef, arguments: Any, call_id: str, record_id: str, output: bool
     ) -> Any:
         """Run one MCP call: exec items, rollout lines; returns the JS view of the result."""
-        from fake_codex.agent.recorder import McpCallRecord
+        from fake_codex.agent.tool_lines import McpCallRecord
 
         s = self.s
         assert s.mcp is not None
@@ -398,7 +398,7 @@ class TurnRunner:
     def _code_mode(self, call: CustomToolCallItem) -> None:
         """0.169's JavaScript `exec` tool, run by the pattern matcher of `codemode`."""
         from fake_codex.agent.codemode import CallStep, CodeModeError, evaluate_text, parse_script
-        from fake_codex.agent.recorder import mcp_rollout_result
+        from fake_codex.agent.tool_lines import mcp_rollout_result
         from fake_codex.agent.tools import display_command, run_shell
         from fake_codex.core.ids import uuid7
 

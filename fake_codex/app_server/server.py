@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fake_codex.agent.history import check_history, history_items, history_text
-from fake_codex.agent.recorder import Recorder, TurnInfo
+from fake_codex.agent.lines import TurnInfo
+from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
 from fake_codex.agent.runner import FakeLimitation, TurnRunner, TurnSetup
 from fake_codex.app_server.notes import Notes, Translator, user_message_item

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fake_codex.agent.images import ImageLimitation, ImageParts, image_parts
-from fake_codex.agent.recorder import Recorder, TurnInfo
+from fake_codex.agent.lines import TurnInfo
+from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
 from fake_codex.agent.runner import FakeLimitation, TurnRunner, TurnSetup
 from fake_codex.core import events as ev
