@@ -24,12 +24,13 @@ from fake_codex.agent.history import check_history, history_items, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
-from fake_codex.agent.runner import FakeLimitation, TurnRunner, TurnSetup
+from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.app_server.notes import Notes, Translator, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, KeptWriter, LoadedThread
 from fake_codex.core.config import ConfigError, load_config, settings_from
 from fake_codex.core.home import HomeRefused, claim_turn, find_rollout, home_for_writing
 from fake_codex.core.ids import is_uuid, uuid7
+from fake_codex.core.scenario import FakeLimitation
 
 if TYPE_CHECKING:
     from fake_codex.core.events import Totals

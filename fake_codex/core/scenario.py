@@ -21,6 +21,10 @@ class ScenarioError(Exception):
     """A scenario file that cannot be used: names the file and the JSON path."""
 
 
+class FakeLimitation(Exception):
+    """The scenario asks for something this fake cannot do (exit 70, never codex behaviour)."""
+
+
 @dataclass(frozen=True)
 class Usage:
     input_tokens: int = 0

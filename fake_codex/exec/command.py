@@ -18,7 +18,7 @@ from fake_codex.agent.images import ImageLimitation, ImageParts, image_parts
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
-from fake_codex.agent.runner import FakeLimitation, TurnRunner, TurnSetup
+from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.core import events as ev
 from fake_codex.core.config import ConfigError, check_enums, load_config, settings_from
 from fake_codex.core.home import (
@@ -31,7 +31,7 @@ from fake_codex.core.home import (
 from fake_codex.core.ids import is_uuid, uuid7
 from fake_codex.core.invocation_log import Invocation
 from fake_codex.core.output import StdoutStream, encode, rust_backtrace, write_stderr
-from fake_codex.core.scenario import MessageItem, Reply, Scenario, Turn, Usage
+from fake_codex.core.scenario import FakeLimitation, MessageItem, Reply, Scenario, Turn, Usage
 from fake_codex.core.versions import Behaviour
 from fake_codex.exec.args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
 from fake_codex.exec.model_request import (
