@@ -3,10 +3,10 @@
 Requests: `initialize` (then the `initialized` notification), `thread/start`, `thread/resume`,
 `thread/archive`, `thread/unarchive`, `turn/start`, `turn/interrupt`. A turn runs the same
 `TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a worker thread, and its exec
-events are translated to app-server notifications (`app_server_notes.py`; a loaded thread's
-state is in `app_server_state.py`). Like the real binary (codex-facts §11), a loaded thread keeps
-its rollout open and ignores edits to it: it sees the model-visible history it loaded plus what
-it appended, until it is unloaded (archive).
+events are translated to app-server notifications (`notes.py`; a loaded thread's state is in
+`state.py`, a turn's worker in `worker.py`). Like the real binary (codex-facts §11), a loaded
+thread keeps its rollout open and ignores edits to it: it sees the model-visible history it
+loaded plus what it appended, until it is unloaded (archive).
 """
 
 from __future__ import annotations
@@ -15,27 +15,23 @@ import json
 import os
 import shutil
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.agent.history import check_history, history_items, history_text
-from fake_codex.agent.lines import TurnInfo
+from fake_codex.agent.history import history_items
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
-from fake_codex.agent.runner import TurnRunner, TurnSetup
-from fake_codex.app_server.notes import Notes, Translator, user_message_item
-from fake_codex.app_server.state import AppRecorder, Job, JobWriter, KeptWriter, LoadedThread
+from fake_codex.app_server.notes import Notes
+from fake_codex.app_server.state import Job, KeptWriter, LoadedThread
+from fake_codex.app_server.worker import TurnWorker
 from fake_codex.core.config import ConfigError, load_config, settings_from
-from fake_codex.core.home import HomeRefused, claim_turn, find_rollout, home_for_writing
+from fake_codex.core.home import HomeRefused, find_rollout, home_for_writing
 from fake_codex.core.ids import is_uuid, uuid7
-from fake_codex.core.scenario import FakeLimitation
 
 if TYPE_CHECKING:
-    from fake_codex.core.events import Totals
     from fake_codex.core.invocation_log import Invocation
-    from fake_codex.core.scenario import Scenario, Turn
+    from fake_codex.core.scenario import Scenario
     from fake_codex.core.versions import Behaviour
     from fake_codex.mcp.client import McpManager
 
@@ -70,6 +66,7 @@ class AppServer:
         self.threads: dict[str, LoadedThread] = {}
         self.archived: set[str] = set()
         self._after: list[Callable[[], None]] = []
+        self.worker = TurnWorker(scenario, behaviour, self.out, self.home)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -173,7 +170,7 @@ class AppServer:
         thread = LoadedThread(
             thread_id, path, cwd, config, model, writer, items, Totals(), Totals(), True, mcp
         )
-        Recorder(writer, self.b, self._info(thread, uuid7())).session_meta()
+        Recorder(writer, self.b, self.worker.info(thread, uuid7())).session_meta()
         self.threads[thread_id] = thread
         self.out.note("thread/started", {"thread": self._thread_json(thread, "idle")})
         return self._thread_result(thread)
@@ -314,92 +311,7 @@ class AppServer:
             for p in (parts if isinstance(parts, list) else [])
             if isinstance(p, dict) and p.get("type") == "text"
         )
-        worker = threading.Thread(target=self._run_turn, args=(thread, job, prompt), daemon=True)
-        worker.start()
-
-    def _info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
-        settings = settings_from(thread.config, thread.model)
-        return TurnInfo(
-            thread_id=thread.id,
-            cwd=str(thread.cwd),
-            model=settings.model or self.b.default_model,
-            provider_id=settings.provider_id,
-            approval_policy="never",
-            sandbox="danger-full-access",
-            turn_id=turn_id,
-        )
-
-    def _run_turn(self, thread: LoadedThread, job: Job, prompt: str) -> None:
-        translator = Translator(self.out, thread.id, job, self.b, self.scenario)
-        try:
-            translator.begin(user_message_item(prompt))
-            turn = self._pick_turn(thread, prompt)
-            translator.expect(turn)
-            writer = JobWriter(thread.writer, job)
-            recorder = AppRecorder(writer, self.b, self._info(thread, job.turn_id))
-
-            def on_usage(last: Totals, total: Totals) -> None:
-                thread.last = last
-                translator.usage(last, total)
-
-            recorder.on_usage = on_usage
-            if not thread.first_turn:
-                recorder.restore_last(thread.last)
-            setup = TurnSetup(
-                turn=turn,
-                behaviour=self.b,
-                settings=settings_from(thread.config, thread.model),
-                cwd=thread.cwd,
-                prompt=prompt,
-                emit=translator.feed,
-                recorder=recorder,
-                thread_totals=thread.totals,
-                first_turn=thread.first_turn,
-                label=self._label(),
-                mcp=thread.mcp,
-            )
-            TurnRunner(setup).run()
-            thread.first_turn = False
-        except (FakeLimitation, _TurnRefused) as exc:
-            sys.stderr.write(f"{exc}\n")
-            translator.fail(str(exc))
-        finally:
-            job.done.set()
-
-    def _label(self) -> str:
-        return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"
-
-    def _pick_turn(self, thread: LoadedThread, prompt: str) -> Turn:
-        from fake_codex.exec.command import default_turn
-
-        if self.scenario is None:
-            return default_turn(prompt, False)
-        index = claim_turn(self.home, str(Path(self.scenario.source).resolve()))
-        where = f"{self._label()}, turn {index}"
-        if index >= len(self.scenario.turns):
-            raise _TurnRefused(
-                f"{self._label()} has {len(self.scenario.turns)} turn(s), but this is turn "
-                f"#{index + 1} with it"
-            )
-        turn = self.scenario.turns[index]
-        if turn.expect_prompt is not None and prompt != turn.expect_prompt:
-            raise _TurnRefused(f"{where}: prompt {prompt!r} != expect_prompt")
-        if turn.expect_prompt_contains is not None and turn.expect_prompt_contains not in prompt:
-            raise _TurnRefused(f"{where}: prompt {prompt!r} lacks expect_prompt_contains")
-        if turn.expect_history_contains or turn.expect_history_excludes:
-            # The loaded history, not the file: a loaded thread ignores edits (codex-facts §11).
-            problem = check_history(
-                history_text(list(thread.items), prompt),
-                turn.expect_history_contains,
-                turn.expect_history_excludes,
-            )
-            if problem is not None:
-                raise _TurnRefused(f"{where}: {problem}")
-        return turn
-
-
-class _TurnRefused(Exception):
-    """The scenario refuses this turn (prompt or history mismatch, no turn left): it fails."""
+        self.worker.start(thread, job, prompt)
 
 
 def _idle() -> dict[str, Any]:

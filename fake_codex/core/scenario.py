@@ -397,3 +397,14 @@ def load_scenario(path: Path) -> Scenario:
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: $: invalid JSON: {exc}") from None
     return parse_scenario(document, str(path))
+
+
+DEFAULT_REPLY_PREFIX = "fake-codex received your prompt: "
+DEFAULT_USAGE = Usage(input_tokens=10, output_tokens=5)
+
+
+def default_turn(prompt: str, with_compaction: bool) -> Turn:
+    """The turn used without a scenario: one fixed reply quoting the prompt."""
+    answer = Reply(output=(MessageItem(DEFAULT_REPLY_PREFIX + prompt),), usage=DEFAULT_USAGE)
+    summary = Reply(output=(MessageItem("fake-codex compaction summary"),), usage=DEFAULT_USAGE)
+    return Turn(requests=(summary, answer) if with_compaction else (answer,))

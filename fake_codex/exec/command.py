@@ -2,7 +2,7 @@
 
 The order follows the real binary: clap errors first; a resume of an unknown UUID fails before
 any prompt is read or any turn is used; only then is stdin read and a turn claimed.
-With no `FAKE_CODEX_SCENARIO`, every prompt gets the fixed `DEFAULT_REPLY_PREFIX` answer.
+With no `FAKE_CODEX_SCENARIO`, every prompt gets the fixed answer of `scenario.default_turn`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ from fake_codex.core.home import (
 from fake_codex.core.ids import is_uuid, uuid7
 from fake_codex.core.invocation_log import Invocation
 from fake_codex.core.output import StdoutStream, encode, rust_backtrace, write_stderr
-from fake_codex.core.scenario import FakeLimitation, MessageItem, Reply, Scenario, Turn, Usage
+from fake_codex.core.scenario import (
+    FakeLimitation,
+    Scenario,
+    Turn,
+    default_turn,
+)
 from fake_codex.core.versions import Behaviour
 from fake_codex.exec.args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
 from fake_codex.exec.model_request import (
@@ -45,8 +50,6 @@ from fake_codex.exec.prompt import Prompt, PromptError, resolve_prompt
 if TYPE_CHECKING:
     from fake_codex.mcp.client import McpManager
 
-DEFAULT_REPLY_PREFIX = "fake-codex received your prompt: "
-DEFAULT_USAGE = Usage(input_tokens=10, output_tokens=5)
 EX_SOFTWARE = 70
 EX_CONFIG = 78
 # Public reports of codex 0.104 … 0.149 (not in codex-facts): rc 1, before any model request.
@@ -58,13 +61,6 @@ class ExitNow(Exception):
         super().__init__(stderr)
         self.code = code
         self.stderr = stderr
-
-
-def default_turn(prompt: str, with_compaction: bool) -> Turn:
-    """The turn used without a scenario: one fixed reply quoting the prompt."""
-    answer = Reply(output=(MessageItem(DEFAULT_REPLY_PREFIX + prompt),), usage=DEFAULT_USAGE)
-    summary = Reply(output=(MessageItem("fake-codex compaction summary"),), usage=DEFAULT_USAGE)
-    return Turn(requests=(summary, answer) if with_compaction else (answer,))
 
 
 def _inside_git_worktree(cwd: Path) -> bool:
