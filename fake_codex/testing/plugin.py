@@ -14,7 +14,8 @@ import pytest
 
 from fake_codex.core.versions import KNOWN_VERSIONS
 from fake_codex.testing import real_codex as installer
-from fake_codex.testing.fakes import FakeCodex, FakeResponsesServer, RealCodex, isolated_home
+from fake_codex.testing.fakes import FakeCodex, FakeResponsesServer, RealCodex
+from fake_codex.testing.homes import isolated_home
 
 BACKENDS = ("fake", "real")
 _MISSING = ("fail", "skip")

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing.fakes import install_fake_codex, rollout_paths
+from fake_codex.testing.fakes import install_fake_codex
+from fake_codex.testing.homes import rollout_paths
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing.fakes import FakeCodex, LoggedInvocation, scenario_document
+from fake_codex.testing.fakes import FakeCodex, scenario_document
+from fake_codex.testing.homes import LoggedInvocation
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.events import CanonicalEvent
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from fake_codex.core.scenario import ScenarioError
-from fake_codex.testing.fakes import FakeCodex, UnsafeCodexHome, answer, isolated_home
+from fake_codex.testing.fakes import FakeCodex, answer
+from fake_codex.testing.homes import UnsafeCodexHome, isolated_home
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
