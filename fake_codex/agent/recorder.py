@@ -3,7 +3,7 @@
 0.169: `item_completed{item:{type:AgentMessage|...}}` events, `token_usage_record`, ids on
 response items and `metadata`; 0.135: `user_message`/`agent_message`/`agent_reasoning`/
 `patch_apply_end`/`web_search_end` events and bare response items. Key sets follow
-codex-samples/rollout_schema_*.txt (checked by tests/fake_codex/test_rollout_schema.py).
+codex-samples/rollout_schema_*.txt (checked by tests/fake_codex/agent/test_rollout.py).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def mcp(env: Any, *args: str, scenario: Path | None = None) -> Any:

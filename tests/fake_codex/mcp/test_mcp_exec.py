@@ -12,8 +12,8 @@ from typing import Any
 from fake_codex.agent.codemode import CallStep, TextStep, evaluate_text, parse_script
 from fake_codex.mcp.specs import namespaces_for
 
-DATA = Path(__file__).parent / "data"
-SERVER = str(Path(__file__).parent / "echo_mcp_server.py")
+DATA = Path(__file__).parents[1] / "data"
+SERVER = str(Path(__file__).parents[1] / "echo_mcp_server.py")
 WALL = re.compile(r"Wall time:? \d+\.\d+ seconds")
 
 

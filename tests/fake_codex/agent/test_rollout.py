@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 # Keys that real codex writes only sometimes (a failed turn, an MCP namespace, ...).
 OPTIONAL = {"error", "namespace", "time_to_first_token_ms", "metadata"}
 # Keys codex copies from the Responses server's output item: the conformance server sends

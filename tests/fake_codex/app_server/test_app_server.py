@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Env, kill_group, read_line
+from ..conftest import Env, kill_group, read_line
 
 
 class Client:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
-SCENARIOS = Path(__file__).parent / "scenarios"
+DATA = Path(__file__).parents[1] / "data"
+SCENARIOS = Path(__file__).parents[1] / "scenarios"
 
 # capture name -> (scenario file, extra exec args, prompt); all ran with provider retries 0
 SINGLE = {

@@ -16,7 +16,7 @@ from fake_codex.responses.requests import last_user_text
 from fake_codex.responses.server import ResponsesServer
 from fake_codex.testing.fakes import FakeResponsesServer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 USAGE = {
     "input_tokens": 1000,
     "cached_tokens": 400,
