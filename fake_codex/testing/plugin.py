@@ -1,7 +1,7 @@
 """pytest fixtures to test a codex wrapper on the fake codex and on a real, pinned codex.
 
 Opt-in, never auto-loaded: `pytest_plugins = ["fake_codex.testing.plugin"]` or `-p
-fake_codex.pytest_plugin` (docs/testing-with-fake-codex.md).
+fake_codex.testing.plugin` (docs/testing-with-fake-codex.md).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _MISSING = ("fail", "skip")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("fake_codex", "codex wrapper tests (fake_codex.pytest_plugin)")
+    group = parser.getgroup("fake_codex", "codex wrapper tests (fake_codex.testing.plugin)")
     group.addoption(
         "--real-codex-missing",
         choices=_MISSING,
