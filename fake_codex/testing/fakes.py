@@ -13,12 +13,12 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fake_codex.core.files import write_atomic
 from fake_codex.core.home import MARKER
 from fake_codex.core.scenario import SCHEMA_VERSION, ScenarioError, parse_scenario
 from fake_codex.core.versions import behaviour_for
@@ -50,6 +50,24 @@ def scenario_document(
     return document
 
 
+def _next_scenario(
+    home: Path,
+    turns: Sequence[Mapping[str, Any]],
+    document: Mapping[str, Any] | None,
+    description: str,
+    codex_version: str | None,
+) -> tuple[Path, JsonObject]:
+    """The next `scenario-N.json` beside `home` and the document to write there (`document` or
+    one built from `turns`; `codex_version`, when given, only if the document names none)."""
+    doc = dict(document) if document is not None else scenario_document(turns)
+    if description:
+        doc["description"] = description
+    if codex_version is not None:
+        doc.setdefault("codex_version", codex_version)
+    count = len(list(home.parent.glob("scenario-*.json")))
+    return home.parent / f"scenario-{count}.json", doc
+
+
 def write_scenario(path: Path, document: Mapping[str, Any]) -> Path:
     """Validate `document` as the fake would, then write it atomically; a bad field raises
     `fake_codex.scenario.ScenarioError` naming the file and the field's path (`$.turns[0]...`)."""
@@ -58,22 +76,8 @@ def write_scenario(path: Path, document: Mapping[str, Any]) -> Path:
         behaviour_for(scenario.codex_version)
     except ValueError as exc:  # what the fake would exit 70 with
         raise ScenarioError(f"{path}: $.codex_version: {exc}") from None
-    _write_atomic(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     return path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _link(bin_dir: Path, target: Path) -> Path:
@@ -156,13 +160,8 @@ class FakeCodex:
         description: str = "",
     ) -> Path:
         """Validate and write a scenario, and make it the one the fake plays."""
-        doc = dict(document) if document is not None else scenario_document(turns)
-        if description:
-            doc["description"] = description
-        if self.codex_version is not None:
-            doc.setdefault("codex_version", self.codex_version)
-        count = len(list(self.home.parent.glob("scenario-*.json")))
-        self.scenario_path = write_scenario(self.home.parent / f"scenario-{count}.json", doc)
+        path, doc = _next_scenario(self.home, turns, document, description, self.codex_version)
+        self.scenario_path = write_scenario(path, doc)
         if self.on_scenario is not None:
             self.on_scenario(self.scenario_path)
         return self.scenario_path
@@ -282,7 +281,7 @@ class RealCodex:
         bin_dir = root / "real-codex-bin"
         _link(bin_dir, binary)
         # A wrapper runs plain `codex exec`: the provider must come from the config file.
-        _write_atomic(home / "config.toml", responses.config_toml())
+        write_atomic(home / "config.toml", responses.config_toml())
         return cls(version, binary, home, bin_dir, responses)
 
     @property
@@ -324,12 +323,7 @@ class RealCodex:
         description: str = "",
     ) -> Path:
         """Validate and write a scenario (as the fake would read it) and serve its replies."""
-        doc = dict(document) if document is not None else scenario_document(turns)
-        if description:
-            doc["description"] = description
-        doc.setdefault("codex_version", self.version)
-        count = len(list(self.home.parent.glob("scenario-*.json")))
-        path = self.home.parent / f"scenario-{count}.json"
+        path, doc = _next_scenario(self.home, turns, document, description, self.version)
         self.scenario_path = self.responses.write_scenario(path, doc)
         return self.scenario_path
 

@@ -17,10 +17,10 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from fake_codex.core.files import write_atomic
 from fake_codex.core.versions import KNOWN_VERSIONS
 
 PACKAGE = "@openai/codex"
@@ -124,19 +124,6 @@ def check_version(binary: Path, version: str) -> None:
         )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".BINARY.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def installed_binary(version: str, cache_dir: Path) -> Path | None:
     """The recorded binary when it exists and still reports the right version, else None."""
     try:
@@ -179,7 +166,7 @@ def _npm_install(npm: str, prefix: Path, version: str, cache_dir: Path) -> Path:
         )
     binary = find_native_binary(prefix)
     check_version(binary, version)
-    _write_atomic(binary_record(version, cache_dir), f"{binary}\n")
+    write_atomic(binary_record(version, cache_dir), f"{binary}\n")
     return binary
 
 
