@@ -9,7 +9,7 @@ provider's `stream_max_retries` allows, else the turn fails with codex's text.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from fake_codex.agent.model_errors import Failure, describe_failure, reconnectin
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.tool_calls import ToolCalls
 from fake_codex.core import events as ev
+from fake_codex.core import pairing
 from fake_codex.core.config import Settings
 from fake_codex.core.scenario import (
     CustomToolCallItem,
@@ -59,6 +60,8 @@ class TurnSetup:
     mcp: McpManager | None = None
     images: ImageParts | None = None
     effort_changed: bool = False  # a resumed turn with another effort than the thread's last
+    # The input a model request carries now (the model-visible history): checked like the API.
+    history: Callable[[], Sequence[Any]] = lambda: ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,9 @@ class TurnRunner:
         assert s.switched_from is not None
         started_ms = time.time_ns() // 1_000_000
         rec.token_count(None, s.thread_totals)  # the restored thread usage, before the request
+        rejected = self._rejected()
+        if rejected is not None:
+            return rejected
         reply = self.replies.next()
         failure = describe_failure(reply, s.behaviour, s.settings.url)
         if failure is not None:
@@ -193,6 +199,9 @@ class TurnRunner:
         retries = 0
         max_retries = s.settings.stream_max_retries
         while True:
+            rejected = self._rejected()
+            if rejected is not None:
+                return self._fail(rejected)
             reply = self.replies.next(retry=retries > 0)
             self._delay(reply)
             failure = describe_failure(reply, s.behaviour, s.settings.url)
@@ -218,6 +227,16 @@ class TurnRunner:
         s.emit(ev.turn_completed(s.thread_totals, s.behaviour.has_cache_write))
         s.recorder.task_complete(self.last_message, None)
         return TurnOutcome(self.last_message, None)
+
+    def _rejected(self) -> Failure | None:
+        """The API's 400 when this request's input breaks the tool-call pairing (no reply is
+        used: the model never saw it), reported so the test suite fails too."""
+        problems = pairing.violations(self.s.history())
+        if not problems:
+            return None
+        pairing.report(self.s.label, problems)
+        refused = Reply(end="http_error", http_status=400, body=pairing.api_error(problems))
+        return describe_failure(refused, self.s.behaviour, self.s.settings.url)
 
     def _fail(self, failure: Failure) -> TurnOutcome:
         self.s.emit(ev.error_event(failure.message))

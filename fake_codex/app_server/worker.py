@@ -83,6 +83,7 @@ class TurnWorker:
                 first_turn=thread.first_turn,
                 label=self._label(),
                 mcp=thread.mcp,
+                history=lambda: list(thread.items),
             )
             TurnRunner(setup).run()
             thread.first_turn = False

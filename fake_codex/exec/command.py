@@ -71,6 +71,14 @@ def _backtrace(environ: Mapping[str, str]) -> str:
     return rust_backtrace(environ)
 
 
+def _model_input(rollout: Path | None) -> list[dict[str, Any]]:
+    """What the next model request carries: the history codex replays from the rollout (an
+    ephemeral exec writes none, so its requests go unchecked)."""
+    from fake_codex.agent.history import history_items
+
+    return history_items(rollout) if rollout is not None else []
+
+
 def _pick_turn(
     scenario: Scenario | None,
     home: Path,
@@ -326,6 +334,7 @@ class ExecRun:
             first_turn=history is None,
             label=f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex",
             mcp=mcp,
+            history=lambda: _model_input(writer.path),
         )
         try:
             outcome = TurnRunner(setup).run()

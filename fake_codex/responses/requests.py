@@ -45,6 +45,15 @@ class PromptMismatch:
 
 
 @dataclass(frozen=True)
+class RequestViolation:
+    """A model request the API would reject (tool-call pairing): answered with HTTP 400."""
+
+    request_index: int
+    model_request_number: int
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HistoryMismatch:
     """A turn's first request lacks an `expect_history_contains` string or holds an excluded one."""
 

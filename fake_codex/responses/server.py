@@ -3,8 +3,9 @@
 `ResponsesServer(replies)` listens on 127.0.0.1 (ephemeral port) and answers each
 `POST /v1/responses` with the next scenario `Reply` (docs/scenarios.md) as SSE or as an HTTP error.
 Every request is recorded in order; a request past the end of the script gets HTTP 500 and is
-recorded in `.unserved`. `SyncResponsesServer` runs it on a thread; `python -m
-fake_codex.responses.server --scenario FILE` serves a scenario by hand until killed.
+recorded in `.unserved`; one whose input breaks the API's tool-call pairing gets the API's 400
+(`core/pairing.py`) and is recorded in `.violations`. `SyncResponsesServer` runs it on a thread;
+`python -m fake_codex.responses.server --scenario FILE` serves a scenario by hand until killed.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from fake_codex.core import pairing
 from fake_codex.responses import script
 from fake_codex.responses.requests import (
     HistoryMismatch,
     PromptMismatch,
     RecordedRequest,
+    RequestViolation,
     Unserved,
     history_text,
     last_user_text,
@@ -42,9 +45,6 @@ T = TypeVar("T")
 
 _MAX_HEADER_BYTES = 1 << 20
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
-
-
-# --- Responses wire format -------------------------------------------------------------------
 
 
 # --- HTTP --------------------------------------------------------------------------------------
@@ -106,6 +106,7 @@ class ResponsesServer:
         self.unserved: list[Unserved] = []
         self.prompt_mismatches: list[PromptMismatch] = []
         self.history_mismatches: list[HistoryMismatch] = []
+        self.violations: list[RequestViolation] = []
         self._server: asyncio.Server | None = None
         self._port = 0
         self._changed: asyncio.Condition | None = None
@@ -231,6 +232,15 @@ class ResponsesServer:
 
     async def _serve_model(self, request: RecordedRequest, writer: asyncio.StreamWriter) -> None:
         number = len(self.model_requests)
+        body = request.body
+        items = body.get("input") if isinstance(body, dict) else None
+        problems = pairing.violations(items) if isinstance(items, list) else []
+        if problems:
+            # Like the API: a 400 before any model work, the script's next reply kept.
+            self.violations.append(RequestViolation(request.index, number, tuple(problems)))
+            pairing.report("fake Responses server", problems)
+            await self._send(writer, 400, pairing.api_error(problems))
+            return
         if self._served >= len(self._queue):
             message = f"fake Responses server: no reply scripted for request {number}"
             self.unserved.append(Unserved(request.index, number, message))

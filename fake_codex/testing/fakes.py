@@ -255,6 +255,9 @@ class FakeResponsesServer:
             f"request {m.request_index}: {m.key} fails for {m.text!r:.200}"
             for m in server.history_mismatches
         ]
+        out += [
+            f"request {v.request_index}: answered 400, {v.problems[0]}" for v in server.violations
+        ]
         return out
 
 

@@ -16,8 +16,10 @@ from fake_codex.core.versions import KNOWN_VERSIONS
 from fake_codex.testing import real_codex as installer
 from fake_codex.testing.fakes import FakeCodex, FakeResponsesServer, RealCodex
 from fake_codex.testing.homes import isolated_home
+from fake_codex.testing.violations import Violations, describe
 
 BACKENDS = ("fake", "real")
+_VIOLATIONS = pytest.StashKey[Violations]()
 _MISSING = ("fail", "skip")
 
 
@@ -43,9 +45,58 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "codex_backends(*names): run a `codex` test only on these of fake, real"
     )
     config.addinivalue_line("markers", "real_codex: the test runs the real codex binary")
+    config.addinivalue_line(
+        "markers",
+        "codex_request_violations: the test breaks the tool-call pairing on purpose (the API's "
+        "400 is what it checks), so its violations do not fail it or the session",
+    )
+    config.stash[_VIOLATIONS] = Violations()
     missing = config.getoption("--real-codex-missing") or config.getini("real_codex_missing")
     if missing not in _MISSING:
         raise pytest.UsageError(f"real_codex_missing = {missing!r}: use fail or skip")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    violations = config.stash.get(_VIOLATIONS, None)
+    if violations is not None:
+        violations.close()
+
+
+@pytest.fixture(autouse=True)
+def _codex_requests_well_formed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails the test during which a codex request broke the API's tool-call pairing."""
+    violations = request.config.stash[_VIOLATIONS]
+    start = violations.mark()
+    yield
+    found = violations.since(start)
+    if found and request.node.get_closest_marker("codex_request_violations") is not None:
+        violations.expected += len(found)
+    elif found:
+        violations.unexpected.extend(found)
+        pytest.fail(
+            f"a request the OpenAI API would reject with HTTP 400: {describe(found)}",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A suite that produced a request the API rejects fails as a whole, loudly."""
+    violations = session.config.stash.get(_VIOLATIONS, None)
+    if violations is None:
+        return
+    everything = violations.since(0)
+    if len(everything) <= violations.expected:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "requests the OpenAI API would reject (HTTP 400)", red=True)
+        outside = len(everything) - violations.expected - len(violations.unexpected)
+        for found in violations.unexpected:
+            reporter.write_line(describe([found]), red=True)
+        if outside > 0:
+            reporter.write_line(f"{outside} more outside any test (fixtures, teardown)", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

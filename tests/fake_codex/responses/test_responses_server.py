@@ -369,3 +369,35 @@ def test_module_cli_prints_the_base_url_and_serves_the_scenario(tmp_path: Path) 
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.mark.codex_request_violations
+def test_a_request_that_breaks_tool_call_pairing_gets_the_apis_400_and_keeps_the_script(
+    serve: Callable[..., ResponsesServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = tmp_path / "violations.jsonl"
+    monkeypatch.setenv("FAKE_CODEX_VIOLATIONS", str(report))
+    server = serve([{"output": [{"type": "message", "text": "served"}]}])
+    body = _body()
+    body["input"].append({"type": "function_call_output", "call_id": "call_gone", "output": "x"})
+    status, headers, raw = post(server.base_url, body)
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert json.loads(raw) == {
+        "error": {
+            "message": "No tool call found for function call output with call_id call_gone.",
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": None,
+        }
+    }
+    (violation,) = server.violations
+    assert violation.problems == (
+        "No tool call found for function call output with call_id call_gone.",
+    )
+    assert json.loads(report.read_text())["who"] == "fake Responses server"
+    # The broken request used no reply: the next, well-formed one gets the scripted answer.
+    status, _, raw = post(server.base_url, _body())
+    assert status == 200 and b"served" in raw
+    assert server.remaining == 0
