@@ -7,7 +7,7 @@ skipped. `history_text` concatenates what a scenario's `expect_history_contains`
 user / assistant / developer message texts and image data URLs, function_call `arguments`,
 custom_tool_call `input`, and the outputs of function_call_output / custom_tool_call_output (a
 string, or the `text` of each input_text part). A `compacted` line replaces everything before
-it by its `replacement_history` (plus the summary message), as codex does.
+it by its `replacement_history` (which ends with the summary; `compacted_history`), as codex does.
 """
 
 from __future__ import annotations
@@ -31,13 +31,21 @@ def history_items(path: Path) -> list[dict[str, Any]]:
             if line.get("type") == "response_item":
                 items.append(payload)
             elif line.get("type") == "compacted":
-                replacement = payload.get("replacement_history")
-                items = [i for i in replacement if isinstance(i, dict)] if replacement else []
-                summary = payload.get("message")
-                if isinstance(summary, str) and summary:
-                    content = [{"type": "input_text", "text": summary}]
-                    items.append({"type": "message", "role": "user", "content": content})
+                items = compacted_history(payload)
     return items
+
+
+def compacted_history(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The history a `compacted` line leaves: its `replacement_history` (which ends with the
+    summary message, as codex writes it), else just the summary `message` as a user message."""
+    replacement = payload.get("replacement_history")
+    if isinstance(replacement, list) and replacement:
+        return [i for i in replacement if isinstance(i, dict)]
+    summary = payload.get("message")
+    if isinstance(summary, str) and summary:
+        content = [{"type": "input_text", "text": summary}]
+        return [{"type": "message", "role": "user", "content": content}]
+    return []
 
 
 def _output_text(output: Any) -> list[str]:

@@ -311,6 +311,46 @@ class Recorder(ToolLines):
         }
         self.w.write("compacted", payload)
 
+    def auto_compacted(self, message: str, replacement: list[dict[str, Any]]) -> None:
+        """The `compacted` line of an automatic compaction, keyed like the emulated version
+        (real 0.135.0 / 0.150.1 / 0.169.0 / 0.171.0 rollouts, `model_auto_compact_token_limit`)."""
+        payload: dict[str, Any] = {"message": message, "replacement_history": replacement}
+        window = uuid7()
+        if self.b.family >= 169:
+            meta: dict[str, Any] = {"sampled_through_sequence": 0, "client_authored": False}
+            if self.b.family >= 171:
+                meta["model_search_state"] = "unused"
+            payload["replacement_history_metadata"] = [
+                {"history_sequence": n, **meta} for n in range(1, len(replacement) + 1)
+            ]
+            payload.update(
+                retained_context=None,
+                resume_metadata=None,
+                compaction_response_id=None,
+                latest_token_usage_record=None,
+                first_window_id=window,
+                previous_window_id=None,
+                window_id=window,
+                window_number=1,
+            )
+        elif self.b.family >= 150:
+            payload.update(
+                window_number=1,
+                first_window_id=window,
+                previous_window_id=window,
+                window_id=uuid7(),
+            )
+        self.w.write("compacted", payload)
+
+    def context_compacted(self) -> None:
+        """0.135's event after a compaction (later versions: a ContextCompaction item)."""
+        self.w.write("event_msg", {"type": "context_compacted"})
+
+    @property
+    def last_usage(self) -> Totals:
+        """The last model request's usage: what codex holds against the auto-compact limit."""
+        return self._last
+
     def compaction_item(self, started_ms: int) -> None:
         if self.b.item_completed_events:
             self._item_completed({"type": "ContextCompaction", "id": uuid7()}, started_ms)

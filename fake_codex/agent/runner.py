@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fake_codex.agent import compaction
 from fake_codex.agent.model_errors import Failure, describe_failure, reconnecting
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.tool_calls import ToolCalls
@@ -110,6 +111,7 @@ class TurnRunner:
         self.replies = _Replies(setup)
         self.last_message: str | None = None
         self._responses = 0
+        self._last_usage = ev.Totals()
         self._out_seq = 0
         self._item_ids: dict[str, str] = {}  # call_id -> response item id (fc_N / ctc_N)
         self.tools = ToolCalls(setup, self.ids, self._item_ids)
@@ -123,6 +125,7 @@ class TurnRunner:
         self.s.thread_totals.add(last)
         self.s.recorder.usage_record(f"resp_{self._responses}", last, self.s.thread_totals)
         self._responses += 1
+        self._last_usage = last
         return last
 
     def _compaction(self) -> Failure | None:
@@ -156,6 +159,44 @@ class TurnRunner:
             rec.context(env=True)
         return None
 
+    def _auto_compaction(self, mid_turn: bool) -> Failure | None:
+        """codex's automatic compaction (`model_auto_compact_token_limit`): a summary request,
+        then a `compacted` line whose history keeps the messages and drops the tool calls; the
+        lines around it as the real 0.135.0 / 0.150.1 / 0.169.0 / 0.171.0 write them."""
+        s, rec = self.s, self.s.recorder
+        family = s.behaviour.family
+        started_ms = time.time_ns() // 1_000_000
+        rec.token_count(None, s.thread_totals)
+        rejected = self._rejected()
+        if rejected is not None:
+            return rejected
+        reply = self.replies.next()
+        failure = describe_failure(reply, s.behaviour, s.settings.url)
+        if failure is not None:
+            return failure
+        summary = "\n".join(i.text for i in reply.output if isinstance(i, MessageItem))
+        if family >= 150:
+            self._out_seq += 1
+            rec.assistant_item(f"msg_{self._out_seq}", summary)
+        last = self._account(reply)
+        rec.token_count(last, s.thread_totals)
+        message, summary_item = compaction.summary_message(summary)
+        kept = compaction.replacement_history(s.history(), summary_item, family)
+        rec.auto_compacted(message, kept)
+        estimate = 1000 + len(message) // 4  # codex's estimate of the compacted history
+        if family >= 169:
+            rec.context(env=False, world=True, settings=True)
+        elif mid_turn:
+            rec.context(env=False, world=True, settings=False)
+        rec.compaction_estimate(s.thread_totals, estimate)
+        if family >= 150:
+            rec.compaction_item(started_ms)
+        else:
+            rec.context_compacted()
+        if family == 150:
+            s.emit(ev.item_completed(ev.error_item(self.ids.new(), HEADS_UP)))
+        return None
+
     def run(self) -> TurnOutcome:
         s = self.s
         family = s.behaviour.family
@@ -184,6 +225,7 @@ class TurnRunner:
             for _ in range(2 if twice else 1):
                 s.recorder.thread_settings()
         s.recorder.task_started()
+        limit = s.settings.auto_compact_limit
         if compact:
             failure = self._compaction()
             if failure is not None:
@@ -193,6 +235,12 @@ class TurnRunner:
         elif switched:
             # no compaction (a model without metadata): the new model's world_state, no env
             s.recorder.context(env=False, world=True, settings=False)
+        elif not s.first_turn and compaction.due(s.recorder.last_usage, limit):
+            failure = self._auto_compaction(mid_turn=False)
+            if failure is not None:
+                return self._fail(failure)
+            if family < 169:  # 0.135 / 0.150 write the initial context again after it
+                s.recorder.context(env=True)
         else:
             s.recorder.context(env=s.first_turn)
         s.recorder.user_message(s.prompt, s.images)
@@ -220,6 +268,10 @@ class TurnRunner:
                 return self._fail(failure)
             retries = 0
             more = self._model_items(reply, tools=True)
+            if more and compaction.due(self._last_usage, limit):
+                failure = self._auto_compaction(mid_turn=True)
+                if failure is not None:
+                    return self._fail(failure)
             if not more:
                 last = self._account(reply)
                 s.recorder.token_count(last, s.thread_totals)

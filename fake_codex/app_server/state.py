@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fake_codex.agent.history import compacted_history
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import RolloutWriter
 
@@ -33,6 +34,8 @@ class KeptWriter(RolloutWriter):
         super().write(kind, payload, metadata)
         if kind == "response_item" and isinstance(payload, dict):
             self.items.append(payload)
+        elif kind == "compacted" and isinstance(payload, dict):
+            self.items[:] = compacted_history(payload)  # what the model sees from now on
 
     def close(self) -> None:
         pass  # the thread's lifetime, not the turn's: see `really_close`

@@ -27,6 +27,7 @@ class Settings:
     url: str
     stream_max_retries: int
     request_max_retries: int
+    auto_compact_limit: int | None = None  # `model_auto_compact_token_limit`
 
 
 def _parse_value(text: str) -> Any:
@@ -132,10 +133,14 @@ def settings_from(config: dict[str, Any], model_flag: str | None) -> Settings:
     base_url = provider.get("base_url")
     url = f"{base_url.rstrip('/')}/responses" if isinstance(base_url, str) else DEFAULT_URL
     model = model_flag if model_flag is not None else config.get("model")
+    limit = config.get("model_auto_compact_token_limit")
     return Settings(
         model=model if isinstance(model, str) else None,
         provider_id=provider_id,
         url=url,
         stream_max_retries=_int(provider.get("stream_max_retries"), DEFAULT_STREAM_MAX_RETRIES),
         request_max_retries=_int(provider.get("request_max_retries"), DEFAULT_REQUEST_MAX_RETRIES),
+        auto_compact_limit=limit
+        if isinstance(limit, int) and not isinstance(limit, bool)
+        else None,
     )
