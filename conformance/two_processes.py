@@ -22,8 +22,8 @@ from typing import Any
 
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import binary as native_binary
-from fake_codex.real_codex_env import codex_env, exec_argv, provider_args, resume_argv
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.real_env import codex_env, exec_argv, provider_args, resume_argv
 
 FAKE = [sys.executable, "-m", "fake_codex"]
 FAKE_BASE_URL = "http://127.0.0.1:9/v1"
@@ -332,7 +332,7 @@ CASES: dict[str, tuple[Json, Case]] = {
 
 
 def fake_version(version: str) -> str:
-    from fake_codex.versions import behaviour_for
+    from fake_codex.core.versions import behaviour_for
 
     return behaviour_for(version).version
 

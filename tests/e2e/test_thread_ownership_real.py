@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from conformance.installs import VERSIONS, CodexNotInstalledError, binary
-from fake_codex.real_codex_env import codex_env, provider_args, resume_argv
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.real_env import codex_env, provider_args, resume_argv
 from plexum_openai_provider.codex.rollout import locate_rollout
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks

@@ -12,8 +12,8 @@ import pytest
 
 from conformance.codex_run import run_codex
 from conformance.installs import VERSIONS
-from fake_codex.real_codex_env import exec_argv, resume_argv
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
+from fake_codex.testing.real_env import exec_argv, resume_argv
 from plexum_openai_provider.codex.rollout import locate_rollout
 from plexum_openai_provider.ownership import holders, writer_lock
 from plexum_openai_provider.ownership.writer_lock import Busy, WriterLock

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from fake_codex import writer_lock
+from fake_codex.core import writer_lock
 
 THREAD = "01a24876-6e8c-7680-93ee-98a687165f97"
 HOLD = (
-    "import sys; from pathlib import Path; from fake_codex import writer_lock as w;"
+    "import sys; from pathlib import Path; from fake_codex.core import writer_lock as w;"
     "lock = w.acquire(Path(sys.argv[1]), sys.argv[2], 171); print('ready', flush=True);"
     "sys.stdin.read(); lock.release()"
 )
@@ -27,7 +27,7 @@ def test_0135_has_no_writer_lock(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("family", [150, 169, 171])
 def test_a_held_thread_refuses_a_second_process_until_released(tmp_path: Path, family: int) -> None:
-    root = str(Path(writer_lock.__file__).parent.parent)
+    root = str(Path(writer_lock.__file__).parent.parent.parent)
     env = {**os.environ, "PYTHONPATH": root}
     with subprocess.Popen(
         [sys.executable, "-c", HOLD, str(tmp_path), THREAD],
