@@ -176,21 +176,27 @@ def _probe(codex_home: Path, path: Path) -> bool | None:
     if coordination is None:
         return None
     try:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return False  # codex removes the file when it lets go
-        except OSError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        return flock_held(path)
     finally:
         os.close(coordination)
+
+
+def flock_held(path: Path) -> bool | None:
+    """Whether another open file holds a `flock` on `path` (a missing file: no; None: could not
+    tell). The probe takes the lock for an instant: ask under a lock that orders the takers."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return False  # codex removes the file when it lets go
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def is_held(codex_home: Path, thread_id: str) -> bool | None:

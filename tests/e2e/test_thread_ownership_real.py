@@ -199,6 +199,35 @@ async def test_a_turn_on_a_thread_a_foreign_codex_runs_is_busy_then_waits_for_it
         assert server.remaining == 0 and not server.unserved
 
 
+# A warm turn, a turn by a codex the plugin did not start, then a warm turn that must see it
+# (the thread was resumed from disk, or reloaded): no fork.
+FOREIGN_BETWEEN_WARM_TURNS = {
+    "schema_version": 1,
+    "turns": [
+        {"requests": [message("one")]},
+        {"requests": [message("the foreign answer")]},
+        {"requests": [message("warm again")], "expect_history_contains": ["the foreign answer"]},
+    ],
+}
+
+
+async def foreign_exec(
+    version: str, home: Path, server: ResponsesServer, thread: str, workspace: Path
+) -> int | None:
+    """A whole `codex exec resume` turn the plugin did not start; its exit code."""
+    argv = resume_argv(require_codex(version), server.base_url, version, thread, model="gpt-5.5")
+    foreign = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=codex_env(home),
+        cwd=workspace,
+    )
+    await asyncio.wait_for(foreign.communicate(b"a turn from elsewhere"), 60)
+    return foreign.returncode
+
+
 async def until(predicate: Any, timeout: float = 20.0) -> None:
     """Poll a condition (bounded): the give-back runs on the server's own task."""
     async with asyncio.timeout(timeout):
@@ -214,18 +243,7 @@ async def test_an_idle_warm_thread_is_given_back_and_the_next_turn_sees_what_oth
 
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    scenario = {
-        "schema_version": 1,
-        "turns": [
-            {"requests": [message("one")]},
-            {"requests": [message("the foreign answer")]},
-            # the warm server resumed the thread from disk: the foreign turn is in its history
-            {
-                "requests": [message("warm again")],
-                "expect_history_contains": ["the foreign answer"],
-            },
-        ],
-    }
+    scenario = FOREIGN_BETWEEN_WARM_TURNS
     async with ResponsesServer(scenario=scenario) as server:
         config = config_for(version, home, server, backend="app-server", idle_unload_s=0.3)
         first = await turn(config, workspace, "one")
@@ -236,19 +254,7 @@ async def test_an_idle_warm_thread_is_given_back_and_the_next_turn_sees_what_oth
         await until(lambda: warm.keeper is not None and warm.keeper.given_back == 1)
         assert not warm.is_loaded(thread)
         assert writer_lock.is_held(home, thread) is False  # codex's lock is free (or never was)
-        argv = resume_argv(
-            require_codex(version), server.base_url, version, thread, model="gpt-5.5"
-        )
-        foreign = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=codex_env(home),
-            cwd=workspace,
-        )
-        await foreign.communicate(b"a turn from elsewhere")
-        assert foreign.returncode == 0
+        assert await foreign_exec(version, home, server, thread, workspace) == 0
         again = await turn(config, workspace, "again")
         assert isinstance(again[-1], MessageEnd) and again[-1].thread_id == thread
         assert warm.pid == pool.find(config).pid  # type: ignore[union-attr]  # the same process
@@ -283,35 +289,13 @@ async def test_on_0135_a_loaded_thread_another_codex_advanced_is_reloaded_before
     version = "0.135.0"
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    scenario = {
-        "schema_version": 1,
-        "turns": [
-            {"requests": [message("one")]},
-            {"requests": [message("the foreign answer")]},
-            {
-                "requests": [message("warm again")],
-                "expect_history_contains": ["the foreign answer"],
-            },
-        ],
-    }
+    scenario = FOREIGN_BETWEEN_WARM_TURNS
     async with ResponsesServer(scenario=scenario) as server:
         config = config_for(version, home, server, backend="app-server", idle_unload_s=3600)
         first = await turn(config, workspace, "one")
         assert isinstance(first[-1], MessageEnd), first[-1]
         thread = first[-1].thread_id
-        argv = resume_argv(
-            require_codex(version), server.base_url, version, thread, model="gpt-5.5"
-        )
-        foreign = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=codex_env(home),
-            cwd=workspace,
-        )
-        await foreign.communicate(b"a turn from elsewhere")
-        assert foreign.returncode == 0  # nothing stops it on 0.135
+        assert await foreign_exec(version, home, server, thread, workspace) == 0  # not stopped
         again = await turn(config, workspace, "again")
         assert isinstance(again[-1], MessageEnd) and again[-1].thread_id == thread
         assert server.history_mismatches == [] and not server.unserved
