@@ -63,6 +63,8 @@ class TurnSetup:
     effort_changed: bool = False  # a resumed turn with another effort than the thread's last
     # The input a model request carries now (the model-visible history): checked like the API.
     history: Callable[[], Sequence[Any]] = lambda: ()
+    # Holds a reply's gate (core/gates.py) until the test releases it.
+    hold: Callable[[str], None] = lambda name: None
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class TurnRunner:
         rejected = self._rejected()
         if rejected is not None:
             return rejected
-        reply = self.replies.next()
+        reply = self._take()
         failure = describe_failure(reply, s.behaviour, s.settings.url)
         if failure is not None:
             return failure
@@ -170,7 +172,7 @@ class TurnRunner:
         rejected = self._rejected()
         if rejected is not None:
             return rejected
-        reply = self.replies.next()
+        reply = self._take()
         failure = describe_failure(reply, s.behaviour, s.settings.url)
         if failure is not None:
             return failure
@@ -250,7 +252,7 @@ class TurnRunner:
             rejected = self._rejected()
             if rejected is not None:
                 return self._fail(rejected)
-            reply = self.replies.next(retry=retries > 0)
+            reply = self._take(retry=retries > 0)
             self._delay(reply)
             failure = describe_failure(reply, s.behaviour, s.settings.url)
             if failure is not None:
@@ -279,6 +281,13 @@ class TurnRunner:
         s.emit(ev.turn_completed(s.thread_totals, s.behaviour.has_cache_write))
         s.recorder.task_complete(self.last_message, None)
         return TurnOutcome(self.last_message, None)
+
+    def _take(self, retry: bool = False) -> Reply:
+        """The reply to the request codex sends now, held at its gate if it has one."""
+        reply = self.replies.next(retry=retry)
+        if reply.gate is not None:
+            self.s.hold(reply.gate)
+        return reply
 
     def _rejected(self) -> Failure | None:
         """The API's 400 when this request's input breaks the tool-call pairing (no reply is
