@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from fake_codex.core.gates import FileGate
+
 from ..conftest import Env, kill_group, read_line
 
 
@@ -175,17 +177,19 @@ def test_a_history_mismatch_fails_the_turn_with_the_reason(
     assert end["status"] == "failed" and "expect_prompt" in end["error"]["message"]
 
 
-def test_interrupt_ends_a_slow_turn_at_once(
+def test_interrupt_ends_a_held_turn_at_once(
     env: Env, tmp_path: Path, cleanup: list[Client]
 ) -> None:
-    slow = {"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}
-    client = server(env, scenario(tmp_path, {"requests": [slow]}))
+    held = {"output": [{"type": "message", "text": "held"}], "gate": "model"}
+    client = server(env, scenario(tmp_path, {"requests": [held]}))
     cleanup.append(client)
     client.init()
     thread = client.start_thread(env.cwd)
     params = {"threadId": thread["id"], "input": [{"type": "text", "text": "x"}]}
     turn_id = client.request("turn/start", params)["result"]["turn"]["id"]
     client.until("turn/started")
+    gate = FileGate(env.home, "model")
+    gate.wait_reached(timeout=10)  # the model holds the turn
     reply = client.request("turn/interrupt", {"threadId": thread["id"], "turnId": turn_id})
     assert reply["result"] == {}
     end = client.until("turn/completed")
@@ -195,6 +199,7 @@ def test_interrupt_ends_a_slow_turn_at_once(
         "status": "interrupted",
         "error": None,
     }
+    gate.release()  # the interrupted worker ends; its output is dropped
 
 
 def test_eof_on_stdin_ends_the_server_with_exit_0(env: Env, cleanup: list[Client]) -> None:
