@@ -130,13 +130,11 @@ class TurnRunner:
         self._last_usage = last
         return last
 
-    def _compaction(self) -> Failure | None:
-        """A model switch on resume (0.150+): codex first asks the old model for a summary,
-        then writes the new context (real 0.150.1 / 0.169.0 rollouts, line for line)."""
+    def _summary(self, with_message: bool) -> str | Failure:
+        """The summary request of a compaction and its reply's text (0.150+ record it as an
+        assistant message); the restored thread usage is counted before the request."""
         s, rec = self.s, self.s.recorder
-        assert s.switched_from is not None
-        started_ms = time.time_ns() // 1_000_000
-        rec.token_count(None, s.thread_totals)  # the restored thread usage, before the request
+        rec.token_count(None, s.thread_totals)
         rejected = self._rejected()
         if rejected is not None:
             return rejected
@@ -145,10 +143,22 @@ class TurnRunner:
         if failure is not None:
             return failure
         summary = "\n".join(i.text for i in reply.output if isinstance(i, MessageItem))
-        self._out_seq += 1
-        rec.assistant_item(f"msg_{self._out_seq}", summary)
+        if with_message:
+            self._out_seq += 1
+            rec.assistant_item(f"msg_{self._out_seq}", summary)
         last = self._account(reply)
         rec.token_count(last, s.thread_totals)
+        return summary
+
+    def _compaction(self) -> Failure | None:
+        """A model switch on resume (0.150+): codex first asks the old model for a summary,
+        then writes the new context (real 0.150.1 / 0.169.0 rollouts, line for line)."""
+        s, rec = self.s, self.s.recorder
+        assert s.switched_from is not None
+        started_ms = time.time_ns() // 1_000_000
+        summary = self._summary(with_message=True)
+        if isinstance(summary, Failure):
+            return summary
         rec.compacted(summary)
         estimate = 1000 + len(summary) // 4  # codex's estimate of the compacted history
         if s.behaviour.family >= 169:
@@ -168,20 +178,9 @@ class TurnRunner:
         s, rec = self.s, self.s.recorder
         family = s.behaviour.family
         started_ms = time.time_ns() // 1_000_000
-        rec.token_count(None, s.thread_totals)
-        rejected = self._rejected()
-        if rejected is not None:
-            return rejected
-        reply = self._take()
-        failure = describe_failure(reply, s.behaviour, s.settings.url)
-        if failure is not None:
-            return failure
-        summary = "\n".join(i.text for i in reply.output if isinstance(i, MessageItem))
-        if family >= 150:
-            self._out_seq += 1
-            rec.assistant_item(f"msg_{self._out_seq}", summary)
-        last = self._account(reply)
-        rec.token_count(last, s.thread_totals)
+        summary = self._summary(with_message=family >= 150)
+        if isinstance(summary, Failure):
+            return summary
         message, summary_item = compaction.summary_message(summary)
         kept = compaction.replacement_history(s.history(), summary_item, family)
         rec.auto_compacted(message, kept)
