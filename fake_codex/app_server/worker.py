@@ -16,6 +16,7 @@ from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.app_server.notes import Notes, Translator, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
+from fake_codex.core import gates
 from fake_codex.core.config import settings_from
 from fake_codex.core.home import claim_turn
 from fake_codex.core.scenario import FakeLimitation, default_turn
@@ -84,6 +85,7 @@ class TurnWorker:
                 label=self._label(),
                 mcp=thread.mcp,
                 history=lambda: list(thread.items),
+                hold=lambda name: gates.hold(self.home, name),
             )
             TurnRunner(setup).run()
             thread.first_turn = False

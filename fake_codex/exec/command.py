@@ -20,6 +20,7 @@ from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
 from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.core import events as ev
+from fake_codex.core import gates
 from fake_codex.core.config import ConfigError, check_enums, load_config, settings_from
 from fake_codex.core.home import (
     HomeRefused,
@@ -335,6 +336,7 @@ class ExecRun:
             label=f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex",
             mcp=mcp,
             history=lambda: _model_input(writer.path),
+            hold=lambda name: gates.hold(home, name),
         )
         try:
             outcome = TurnRunner(setup).run()
