@@ -31,7 +31,7 @@ from ..backend import (
     prompt_for_log,
 )
 from ..clock import Stop
-from ..exec.mapper import classify_failure
+from ..failures import classify_failure
 from ..inputs import turn_end
 from ..messages import spawn_failed, stderr_tail_text, stop_event
 from ..mirror import RolloutPosition

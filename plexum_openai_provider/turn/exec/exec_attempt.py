@@ -217,7 +217,8 @@ class ExecAttempt(Attempt):
     ) -> CanonicalEvent | ThreadLost | ThreadBusy:
         """The attempt's last word once codex has exited: terminal event, `ThreadLost` or
         `ThreadBusy` (codex refused the thread: another process writes it; empty stdout)."""
-        from .mapper import Completed, Failed, classify_failure
+        from ..failures import classify_failure
+        from .mapper import Completed, Failed
 
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:
