@@ -34,6 +34,7 @@ UNLOAD_NOW_ARGS = ("-c", "thread_unload_delay_secs=0")
 UNSUBSCRIBE_UNLOADS_SINCE = (0, 169)
 WRITER_LOCK_SINCE = (0, 150)
 CLOSED_WAIT_S = 5.0  # `thread/closed` came within 0.01–0.02 s on 0.169.0 and 0.171.0
+UNLOAD_WAIT_S = 30.0  # a whole give-back (archive + unarchive took 9–29 ms); past it: hung
 _VERSION = re.compile(r"/(\d+)\.(\d+)\.(\d+)")
 
 
@@ -150,10 +151,21 @@ class GiveBack:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._unloading[thread_id] = future
         try:
-            await self._unload(thread_id)
+            async with asyncio.timeout(UNLOAD_WAIT_S):
+                await self._unload(thread_id)
             self.given_back += 1
             log.debug("gave thread %s back (idle or least recently used)", thread_id)
-        except (RpcError, ServerGone, TimeoutError) as exc:
+        except TimeoutError:
+            # A server that leaves a request unanswered this long serves nobody: end it (that
+            # frees every lock it holds); the next turn starts a new one.
+            log.warning(
+                "codex app-server %d did not unload thread %s; ending it",
+                self.server.pid,
+                thread_id,
+            )
+            self.residency.forget(thread_id)
+            await self.server.close()
+        except (RpcError, ServerGone) as exc:
             log.warning("could not give thread %s back: %s", thread_id, exc)
             self.residency.forget(thread_id)  # not retried in a loop; the next turn re-adds it
         finally:
