@@ -333,7 +333,9 @@ async def test_an_exec_turn_while_the_warm_server_holds_the_thread_is_busy_until
         # The operator lowers the idle time: the server gives the thread back.
         assert warm.keeper is not None
         warm.keeper.configure(idle_s=0.2, max_loaded=32)
-        await until(lambda: not warm.is_loaded(first[-1].thread_id))
+        keeper = warm.keeper
+        await until(lambda: keeper.given_back == 1)  # the whole give-back has ended
+        assert not warm.is_loaded(first[-1].thread_id)
         said = await turn(say, workspace, "from say")
         assert isinstance(said[-1], MessageEnd), said[-1]
         assert said[-1].thread_id == first[-1].thread_id

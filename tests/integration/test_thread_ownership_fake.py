@@ -136,10 +136,10 @@ async def test_the_warm_server_gives_an_idle_thread_back_and_frees_the_lock(
         thread = first[-1].thread_id
         warm = pool.find(config)
         assert warm is not None and warm.keeper is not None
-        async with asyncio.timeout(20):
-            while warm.is_loaded(thread):
+        async with asyncio.timeout(20):  # the whole give-back (archive + unarchive) has ended
+            while warm.keeper.given_back < 1:
                 await asyncio.sleep(0.02)
-        assert warm.keeper.given_back == 1
+        assert warm.keeper.given_back == 1 and not warm.is_loaded(thread)
         home = Path(str(config.codex_home))
         assert writer_lock.is_held(home, thread) is False
         # ≥ 0.169 unloads with thread/unsubscribe, older versions with archive + unarchive:
