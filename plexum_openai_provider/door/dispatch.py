@@ -33,6 +33,7 @@ from .. import (
     open_turn,
 )
 from ..errors import RpcError
+from ..files import directory_problem
 from ..jsonrpc import messages as rpc
 from ..jsonrpc.framing import OversizedLine
 from ..version import __version__
@@ -143,7 +144,7 @@ class PluginServer:
         method, params = request.method, request.params
         if method == "shutdown":
             if not self.closing:
-                self._spawn(self._shutdown_request(request.id))
+                self._spawn(request.id, self._shutdown_request(request.id))
                 return
             raise RpcError(p.SHUTTING_DOWN, "shutdown is already under way")
         if self.closing:
@@ -157,7 +158,7 @@ class PluginServer:
             self._start_turn(request.id, p.parse_turn(params))
         elif method == "consume":
             self._require_initialized()
-            self._spawn(self._consume(request.id, p.parse_consume(params)))
+            self._spawn(request.id, self._consume(request.id, p.parse_consume(params)))
         else:
             raise RpcError(
                 rpc.METHOD_NOT_FOUND,
@@ -242,7 +243,7 @@ class PluginServer:
             ) from None
         running = _RunningTurn(params.turn_id)
         self._turns[params.turn_id] = running
-        self._spawn(self._turn(request_id, params, running))
+        self._spawn(request_id, self._turn(request_id, params, running))
 
     async def _turn(
         self, request_id: rpc.RequestId, params: p.TurnParams, running: _RunningTurn
@@ -321,8 +322,9 @@ class PluginServer:
         return call
 
     async def _consume(self, request_id: rpc.RequestId, params: p.ConsumeParams) -> None:
-        if not params.workspace.is_dir():
-            await self._error(request_id, p.bad_param("workspace", "is not a directory"))
+        problem = directory_problem(params.workspace)
+        if problem is not None:
+            await self._error(request_id, p.bad_param("workspace", problem))
             return
         try:
             result = await consume_blocks(
@@ -354,10 +356,21 @@ class PluginServer:
 
     # -- out -------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    def _spawn(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(self._answered(request_id, coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _answered(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> None:
+        """Run a request's task; a bug in it still answers the request (-32603), never a
+        `Task exception was never retrieved` and a daemon waiting forever."""
+        try:
+            await coro
+        except Exception:
+            log.exception("internal error while serving request %r", request_id)
+            await self._error(
+                request_id, RpcError(rpc.INTERNAL_ERROR, "internal error; see stderr")
+            )
 
     async def _reply(self, request_id: rpc.RequestId, result: Mapping[str, Any]) -> None:
         await self._send(rpc.result_message(request_id, result))

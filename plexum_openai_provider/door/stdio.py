@@ -27,7 +27,7 @@ READ_CHUNK = 256 * 1024
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
 
 
-class _Output:
+class ProtocolOutput:
     """The one writer of protocol lines; a daemon that stopped reading only loses messages."""
 
     def __init__(self, write: Callable[[bytes], Awaitable[None]]) -> None:
@@ -118,7 +118,7 @@ async def serve_stdio(
     loop = asyncio.get_running_loop()
     proto_in, proto_out = _take_stdio()
     read_chunk, write, close = await _pipe_ends(proto_in, proto_out)
-    output = _Output(write)
+    output = ProtocolOutput(write)
     server = PluginServer(config, output.send, max_line_bytes=max_line_bytes, limits=limits)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

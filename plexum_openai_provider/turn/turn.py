@@ -25,6 +25,7 @@ from types import TracebackType
 from ..config import HostConfig
 from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
+from ..files import directory_problem
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .attempt import Attempt, ThreadLost, codex_env
 from .clock import Stop, TurnClock
@@ -110,8 +111,9 @@ class Turn:
         except ConfigError as exc:
             yield ErrorEvent("config", str(exc))
             return
-        if not request.workspace.is_dir():
-            yield ErrorEvent("config", f"workspace {request.workspace} is not a directory")
+        problem = directory_problem(request.workspace)
+        if problem is not None:
+            yield ErrorEvent("config", f"workspace {request.workspace} {problem}")
             return
         try:
             inputs = check_turn_inputs(
