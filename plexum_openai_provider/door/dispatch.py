@@ -123,6 +123,9 @@ class PluginServer:
         try:
             incoming = rpc.classify(message)
         except RpcError as exc:
+            if rpc.is_response(message):  # never answer a response, not even a malformed one
+                log.warning("ignored a malformed response: %s", exc.message)
+                return
             await self._error(rpc.request_id_of(message), exc)
             return
         if isinstance(incoming, rpc.Response):
@@ -375,7 +378,7 @@ class PluginServer:
     async def _reply(self, request_id: rpc.RequestId, result: Mapping[str, Any]) -> None:
         await self._send(rpc.result_message(request_id, result))
 
-    async def _error(self, request_id: rpc.RequestId | None, error: RpcError) -> None:
+    async def _error(self, request_id: rpc.AnswerId, error: RpcError) -> None:
         log.info("answering with error %d: %s", error.code, error.message)
         await self._send(rpc.error_message(request_id, error))
 

@@ -8,6 +8,7 @@ garbage (raising `RpcError(INVALID_REQUEST)`); the builders return the dicts eve
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,12 +60,35 @@ def valid_id(value: Any) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
-def request_id_of(message: Any) -> RequestId | None:
-    """The id to answer an invalid message with, when one can be read from it (else null)."""
-    if isinstance(message, dict) and valid_id(message.get("id")):
-        value: RequestId = message["id"]
-        return value
+# The id an error answer echoes: a request's id when it is a string or a number (a fractional
+# one included, so the sender can still match the error), else null.
+AnswerId = str | int | float | None
+
+
+def request_id_of(message: Any) -> AnswerId:
+    """The id to answer an invalid request with, when one can be read from it (else null)."""
+    value = message.get("id") if isinstance(message, dict) else None
+    if valid_id(value) or (isinstance(value, float) and math.isfinite(value)):
+        answer: AnswerId = value
+        return answer
     return None
+
+
+def is_response(message: Any) -> bool:
+    """A message shaped like a response (no `method`; a `result` or an `error`): valid or not,
+    it is never answered — two peers that answered each other's bad responses would loop."""
+    return (
+        isinstance(message, dict)
+        and "method" not in message
+        and ("result" in message or "error" in message)
+    )
+
+
+def _integral(value: Any) -> Any:
+    """`2.0` is the integer 2 (JSON Schema says so too); a fraction stays what it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def classify(message: Any) -> Incoming:
@@ -75,8 +99,10 @@ def classify(message: Any) -> Incoming:
     if message.get("jsonrpc") != JSONRPC:
         raise RpcError(INVALID_REQUEST, 'a message needs "jsonrpc": "2.0"')
     has_id = "id" in message
-    if has_id and not valid_id(message["id"]):
-        raise RpcError(INVALID_REQUEST, "`id` must be a string or an integer")
+    if has_id:
+        message = {**message, "id": _integral(message["id"])}
+        if not valid_id(message["id"]):
+            raise RpcError(INVALID_REQUEST, "`id` must be a string or an integer")
     if "method" in message:
         method = message["method"]
         if not isinstance(method, str) or not method:
@@ -143,7 +169,5 @@ def result_message(request_id: RequestId, result: Mapping[str, Any]) -> dict[str
     return {"jsonrpc": JSONRPC, "id": request_id, "result": dict(result)}
 
 
-def error_message(
-    request_id: RequestId | None, error: RpcError, *, tagged: bool = True
-) -> dict[str, Any]:
+def error_message(request_id: AnswerId, error: RpcError, *, tagged: bool = True) -> dict[str, Any]:
     return {**_envelope(tagged), "id": request_id, "error": error.to_json()}

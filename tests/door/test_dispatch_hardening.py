@@ -142,7 +142,7 @@ async def test_a_response_is_never_answered_whatever_its_id(
 
 @pytest.mark.parametrize(
     ("request_id", "echoed"),
-    [(1.5, 1.5), (-2.25, -2.25), (1e300, 1e300), (None, None), (True, None), ([1], None)],
+    [(1.5, 1.5), (-2.25, -2.25), (1e-300, 1e-300), (None, None), (True, None), ([1], None)],
 )
 async def test_a_request_with_an_invalid_id_is_answered_with_the_id_echoed_when_it_is_a_number(
     wire: Wire, request_id: Any, echoed: Any
@@ -151,6 +151,20 @@ async def test_a_request_with_an_invalid_id_is_answered_with_the_id_echoed_when_
     answer = wire.messages()[-1]
     assert answer["error"]["code"] == -32600 and "`id`" in answer["error"]["message"]
     assert answer["id"] == echoed and type(answer["id"]) is type(echoed)
+
+
+@pytest.mark.parametrize("request_id", [0, -7, "r-1", "", 1.5, 2.0, None, True, [1], {"a": 1}])
+async def test_the_schema_and_the_door_agree_on_which_request_ids_are_valid(
+    wire: Wire, request_id: Any
+) -> None:
+    request = {"jsonrpc": "2.0", "id": request_id, "method": "cancel", "params": {"turn_id": "x"}}
+    schema_says = schema_problems("to_plugin", request, None) == []
+    await wire.feed(request)
+    answer = wire.messages()[-1]
+    door_says = "result" in answer
+    assert schema_says == door_says, (request_id, answer)
+    if door_says:
+        assert answer["id"] == request_id
 
 
 # -- items 11 and 16: lone surrogates ---------------------------------------------------------
