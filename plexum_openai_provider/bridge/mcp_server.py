@@ -40,6 +40,7 @@ from plexum_openai_provider.jsonrpc.messages import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    encode_line,
     error_message,
     result_message,
 )
@@ -63,7 +64,7 @@ def _error_result(message: str) -> JsonObject:
 
 
 def _reply_line(payload: JsonObject) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return encode_line(payload)  # never raises: a lone surrogate reaches codex as U+FFFD
 
 
 class TurnToolServer:

@@ -116,7 +116,8 @@ class PluginServer:
         if not line.strip():
             return
         try:
-            message = json.loads(line, parse_constant=_reject_constant)
+            # Decoded strictly: json.loads(bytes) would let UTF-8-encoded surrogates through.
+            message = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             await self._error(None, RpcError(rpc.PARSE_ERROR, f"not valid JSON in UTF-8: {exc}"))
             return
@@ -128,6 +129,11 @@ class PluginServer:
                 return
             await self._error(rpc.request_id_of(message), exc)
             return
+        if rpc.SURROGATE_ESCAPE.search(line) and isinstance(incoming, rpc.Request):
+            where = rpc.lone_surrogate(incoming.params)
+            if where is not None:  # decided once, here: refused, naming the field
+                await self._error(incoming.id, p.lone_surrogate_param(where))
+                return
         if isinstance(incoming, rpc.Response):
             if not self.tool_calls.resolve(incoming):
                 log.warning("ignored a response to no pending request (id %r)", incoming.id)

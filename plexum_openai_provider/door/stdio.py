@@ -9,7 +9,6 @@ interleave. EOF on stdin, SIGTERM or SIGINT: running turns are cancelled, codex 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -19,6 +18,7 @@ from typing import Any, BinaryIO
 
 from .. import HostConfig, TurnLimits
 from ..jsonrpc.framing import LineFramer
+from ..jsonrpc.messages import encode_line
 from .dispatch import PluginServer
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,7 @@ class ProtocolOutput:
         self.broken = False
 
     async def send(self, message: Mapping[str, Any]) -> None:
-        try:
-            text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-            line = text.encode() + b"\n"
-        except UnicodeEncodeError:  # a lone surrogate from the daemon's own params: escape it
-            line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        line = encode_line(message)  # never raises: a lone surrogate becomes U+FFFD
         async with self._lock:
             if self.broken:
                 return

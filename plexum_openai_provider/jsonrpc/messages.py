@@ -2,13 +2,16 @@
 
 Pure functions over decoded JSON: `classify` tells a request from a notification, a response or
 garbage (raising `RpcError(INVALID_REQUEST)`); the builders return the dicts every side writes.
-`tagged=False` leaves out `"jsonrpc": "2.0"`, as `codex app-server` speaks it.
+`tagged=False` leaves out `"jsonrpc": "2.0"`, as `codex app-server` speaks it. JSON may escape a
+lone surrogate (`"\\ud800"`), which no UTF-8 writer can encode: `lone_surrogate` finds one in a
+decoded value, and `encode_line` (every writer's encoder) replaces one with U+FFFD, never raising.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +60,9 @@ Incoming = Request | Notification | Response
 
 
 def valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is None
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # The id an error answer echoes: a request's id when it is a string or a number (a fractional
@@ -134,6 +139,43 @@ def remote_error(error: Any, *, method: str | None = None) -> RemoteError:
         error.get("data"),
         method=method,
     )
+
+
+# -- text: lone surrogates ---------------------------------------------------------------------
+
+# In a str, a pair is already one code point: any surrogate left is a lone one.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# How one can get into a decoded line at all (a JSON escape; raw bytes are not UTF-8).
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """Where in a decoded JSON value a string (or key) holds a lone surrogate: a path suffix such
+    as `.tools[0].input_schema` (`""` for the value itself), or None."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _LONE_SURROGATE.search(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not key.isascii() and _LONE_SURROGATE.search(key):
+                    return path
+                stack.append((f"{path}.{key}", child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
+
+
+def encode_line(message: Any) -> bytes:
+    """One message as one line of UTF-8 JSON; a lone surrogate becomes U+FFFD (never raises for
+    decoded JSON values)."""
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode() + b"\n"
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode() + b"\n"
 
 
 # -- messages we send -------------------------------------------------------------------------

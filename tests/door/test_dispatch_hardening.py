@@ -15,6 +15,7 @@ import pytest
 from plexum_openai_provider import HostConfig
 from plexum_openai_provider.door.dispatch import PluginServer
 from plexum_openai_provider.door.stdio import ProtocolOutput
+from plexum_openai_provider.jsonrpc.messages import encode_line
 
 from ..protocol_schema import schema_problems
 
@@ -234,8 +235,9 @@ async def test_a_tools_call_answer_holding_a_lone_surrogate_becomes_an_error_res
 ) -> None:
     call = asyncio.ensure_future(wire.server.tool_calls.call("t", "a", "echo", {}))
     async with asyncio.timeout(10):
-        while not wire.lines:
-            await asyncio.sleep(0)
+        while wire.messages()[-1].get("method") != "tools/call":
+            wire.arrived.clear()
+            await wire.arrived.wait()
     request_id = wire.messages()[-1]["id"]
     answer = {"content": [{"type": "text", "text": "bad \udfff"}]}
     await wire.feed({"jsonrpc": "2.0", "id": request_id, "result": answer})
@@ -244,3 +246,12 @@ async def test_a_tools_call_answer_holding_a_lone_surrogate_becomes_an_error_res
     text = reply.content[0]["text"]
     assert "content[0].text" in text and "lone surrogate" in text
     text.encode("utf-8")  # what reaches codex is text
+
+
+def test_encoding_a_line_never_raises_and_replaces_a_lone_surrogate() -> None:
+    line = encode_line({"id": "x\ud800", "result": {"k\udfff": ["é", "\U0001f600"]}})
+    assert json.loads(line.decode("utf-8")) == {
+        "id": "x\ufffd",
+        "result": {"k\ufffd": ["é", "\U0001f600"]},
+    }
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
