@@ -22,6 +22,7 @@ from typing import Any
 
 from ..door.version import PROTOCOL_VERSION
 from ..errors import RemoteError
+from ..jsonrpc.messages import encode_line
 from ..version import __version__
 from .client import Observer, PluginConnection, TurnOutcome, serve_argv
 
@@ -105,9 +106,9 @@ def _atomic_write_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "wb") as fh:
             for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                fh.write(encode_line(record))  # never raises: a lone surrogate becomes U+FFFD
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -200,7 +201,10 @@ class ReferenceHost:
         path = self.dynamic_path(agent_id, session_id)
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        # Lines end at b"\n" only: str.splitlines() would also cut at U+2028, U+2029 or U+0085,
+        # which JSON strings (a tool's output) may hold as they are.
+        lines = path.read_bytes().split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]
 
     async def turn(
         self,

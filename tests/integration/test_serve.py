@@ -530,3 +530,22 @@ async def test_sigterm_mid_turn_stops_codex_and_exits_0(serve_world: ServeWorld)
     outcome = await asyncio.wait_for(running, 10)
     assert outcome.terminal["code"] == "cancelled"
     await conn.close()
+
+
+async def test_the_reference_host_keeps_a_tool_output_holding_unicode_line_separators(
+    serve_world: ServeWorld,
+) -> None:
+    # U+2028/U+2029/U+0085 are line breaks to str.splitlines(), not to JSON Lines.
+    text = "a\u2028b\u2029c\x85d"
+    call = tool_call(AGENT, "echo", {"text": text}, "call_ls")
+    serve_world.fake.scenario([calls_then_says([call], "echoed")])
+    workspace = serve_world.fake.workspace()
+    async with serve_world.host() as host:
+        outcome = await host.turn(AGENT, workspace, "s1", "echo it")
+        assert outcome.terminal["type"] == "message_end", outcome.events
+        tool = [b for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"]
+        assert [b["id"] for b in tool] == ["call_ls"]
+        assert text in json.dumps(tool[0]["output"], ensure_ascii=False)
+        result = await host.consume(AGENT, workspace, "s1")
+        assert result == {"consumed": ["call_ls"], "unknown": []}
+        assert [b["consumed"] for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"] == [True]
