@@ -3,8 +3,9 @@
 `<workspace>/.plexum-codex-session` holds JSON
 `{"version": 1, "threads": {session_id: {thread_id, model_arg, usage_total}}}`; the seed's
 plain-text file (one thread id) is read as the session `default`. Writes are atomic (temp file,
-fsync, rename). `workspace_lock` is an fcntl lock on a sibling file, so turns and consumes on
-one workspace never interleave, across processes too.
+fsync, rename); a write also removes what a killed writer left (stale temp files of ours, by name
+and age, regular files only). `workspace_lock` is an fcntl lock on a sibling file, so turns and
+consumes on one workspace never interleave, across processes too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import errno
 import fcntl
 import json
 import os
+import re
 import stat
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,10 @@ SESSION_FILE = ".plexum-codex-session"
 LOCK_FILE = ".plexum-codex-session.lock"
 STORE_VERSION = 1
 LEGACY_SESSION = "default"
+# `files.create_temp`'s names for the session file, and how old one must be to be left over: the
+# store is written under the workspace lock, so an older one's writer is gone (killed mid-write).
+_TEMP_NAME = re.compile(rf"\.{re.escape(SESSION_FILE)}\.[0-9a-f]{{12}}\.tmp")
+STALE_TEMP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class SessionStore:
             "version": STORE_VERSION,
             "threads": {sid: rec.to_json() for sid, rec in sorted(threads.items())},
         }
+        remove_stale_temps(self.path.parent)
         atomic_write_text(self.path, json.dumps(body, indent=2) + "\n")
 
     def _legacy(self, text: str) -> ThreadRecord:
@@ -179,6 +187,20 @@ class SessionStore:
             f"{what}. The file was left as it is; move it aside to start new codex threads.",
             path=str(self.path),
         )
+
+
+def remove_stale_temps(workspace: Path) -> None:
+    """Delete the session store's temp files a killed writer left: our name pattern, a regular
+    file (never a symlink or folder the model planted), untouched for `STALE_TEMP_S`."""
+    cutoff = time.time() - STALE_TEMP_S
+    with contextlib.suppress(OSError), os.scandir(workspace) as entries:
+        for entry in entries:
+            if not _TEMP_NAME.fullmatch(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    os.unlink(entry.path)
 
 
 async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> int:

@@ -3,7 +3,8 @@
 The protocol keeps private copies of fds 0 and 1; fd 1 then points at stderr and fd 0 at
 /dev/null, so a stray print or an inherited descriptor can never corrupt the protocol stream.
 Every message is written whole under one lock, so notifications of concurrent turns never
-interleave. EOF on stdin, SIGTERM or SIGINT: running turns are cancelled, codex reaped, exit 0.
+interleave. EOF on stdin, SIGTERM, SIGINT or SIGHUP: running turns are cancelled, codex reaped,
+exit 0.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK = 256 * 1024
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
+# SIGHUP too: a daemon run from a terminal that closes must not leave codex running or a session
+# file half-written.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class ProtocolOutput:
@@ -117,7 +121,7 @@ async def serve_stdio(
     output = ProtocolOutput(write)
     server = PluginServer(config, output.send, max_line_bytes=max_line_bytes, limits=limits)
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     log.info("serving the Plexum daemon protocol on stdio")
     framer = LineFramer(max_line_bytes)
@@ -141,7 +145,7 @@ async def serve_stdio(
     finally:
         stopping.cancel()
         stopped.cancel()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
         close()
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -549,3 +550,22 @@ async def test_the_reference_host_keeps_a_tool_output_holding_unicode_line_separ
         result = await host.consume(AGENT, workspace, "s1")
         assert result == {"consumed": ["call_ls"], "unknown": []}
         assert [b["consumed"] for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"] == [True]
+
+
+async def test_sighup_mid_turn_is_handled_like_sigterm(serve_world: ServeWorld) -> None:
+    serve_world.fake.scenario([hangs(grandchild=True)])
+    conn = await serve_world.connection()
+    await initialized(conn)
+    queue = conn.subscribe("t-hup")
+    running = asyncio.ensure_future(conn.turn(turn_params(serve_world, "t-hup")))
+    await asyncio.wait_for(queue.get(), 30)
+    record = serve_world.fake.invocations()[0]
+    conn.proc.send_signal(signal.SIGHUP)  # the daemon's terminal went away
+    assert await asyncio.wait_for(conn.proc.wait(), 10) == 0
+    assert not group_alive(record.pgid)
+    outcome = await asyncio.wait_for(running, 10)
+    assert outcome.terminal["code"] == "cancelled"
+    workspace = serve_world.fake.workspace()
+    assert list(workspace.glob(".*.tmp")) == []
+    assert "thread_id" in (workspace / ".plexum-codex-session").read_text()
+    await conn.close()
