@@ -41,8 +41,8 @@ def _figure(name: str, took: float, budget: float) -> Figure:
 
 def test_suite(quick: bool, full: bool) -> list[Figure]:
     if quick:
-        took = _pytest(["tests/unit"], timeout=300)
-        return [_figure("pytest tests/unit (smoke)", took, 60)]
+        took = _pytest(["tests/codex", "tests/jsonrpc"], timeout=300)
+        return [_figure("pytest tests/codex tests/jsonrpc (smoke)", took, 60)]
     figures = [_figure('pytest -m "not e2e"', _pytest(["-m", "not e2e and not live"], 600), 60)]
     if full:
         figures.append(_figure('pytest -m "not live"', _pytest(["-m", "not live"], 900), 240))

@@ -24,9 +24,9 @@ S = "tests/integration/test_cli_say.py::"
 M = "tests/integration/test_mirror_consume.py::"
 TF = "tests/integration/test_tools_fake.py::"
 E = "tests/e2e/test_http_faults.py::"
-SP = "tests/unit/test_bridge_socket_path.py::"
-RC = "tests/unit/test_rollout_consume_fault.py::"
-SE = "tests/unit/test_sessions.py::"
+SP = "tests/bridge/test_socket_path.py::"
+RC = "tests/codex/rollout/test_consume_fault.py::"
+SE = "tests/test_sessions.py::"
 MH = "tests/bridge/test_mcp_host.py::"
 P = "tests/integration/test_invariant.py::"
 ONE_ERROR = "one error event, last; codex's group reaped; lock released"
@@ -569,7 +569,7 @@ ROWS = ROWS + DAEMON
 
 # The same faults on backend `app-server` (docs/app-server.md), and its own.
 AS = "tests/integration/test_app_server_backend.py::"
-ASR = "tests/unit/test_appserver_rpc.py::"
+ASR = "tests/turn/app_server/test_rpc_client.py::"
 APP_SERVER: tuple[Row, ...] = (
     Row(
         AS + "test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_turn_works",
