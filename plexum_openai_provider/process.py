@@ -3,6 +3,8 @@
 codex is started through a launcher at times (the npm node wrapper forks the native binary) and
 can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
 SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once more for stragglers.
+Every child dies with us (Linux: a parent-death signal) and carries `OWNER_ENV` (our pid and start
+time), which it passes on to its own children, so a later `serve` can end what a killed one left.
 """
 
 from __future__ import annotations
@@ -12,11 +14,73 @@ import collections
 import contextlib
 import os
 import signal
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 STDERR_TAIL_BYTES = 16 * 1024
 EXIT_POLL_S = 0.02
+# In every child's environment: "<pid>:<start time>" of the process that started it (the start
+# time tells our pid from a reused one). Read by `leftovers.end_leftovers`.
+OWNER_ENV = "PLEXUM_OPENAI_PROVIDER_OWNER"
+PARENT_DEATH_SIGNAL = signal.SIGKILL
+_PR_SET_PDEATHSIG = 1
+
+
+def start_time(pid: int) -> int | None:
+    """A process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or None
+    when it is gone, a zombie, or unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+_owner: str | None = None
+
+
+def owner_marker() -> str:
+    """This process's `OWNER_ENV` value (computed once per process; a fork gets its own)."""
+    global _owner
+    if _owner is None or not _owner.startswith(f"{os.getpid()}:"):
+        _owner = f"{os.getpid()}:{start_time(os.getpid()) or 0}"
+    return _owner
+
+
+def owner_alive(marker: str) -> bool:
+    """True when the process a marker names still runs (same pid, same start time)."""
+    pid, _, start = marker.partition(":")
+    if not (pid.isdigit() and start.isdigit()):
+        return False
+    return start_time(int(pid)) == int(start)
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` plus our owner marker (replacing one we inherited: a child is ours, not our
+    parent's)."""
+    return {**env, OWNER_ENV: owner_marker()}
+
+
+def _parent_death_hook() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGKILL when the thread that forked it exits (the
+    event loop's thread: every spawn below runs on the loop), or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only now: `say`'s cold start does not pay for it before codex is spawned
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def die_with_parent() -> None:  # runs in the child between fork and exec: no allocation
+        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os._exit(1)
+
+    return die_with_parent
 
 
 async def spawn(
@@ -29,11 +93,12 @@ async def spawn(
     return await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env=dict(env),
+        env=child_env(env),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_parent_death_hook(),
     )
 
 
@@ -153,8 +218,9 @@ async def run_captured(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=dict(env),
+        env=child_env(env),
         start_new_session=True,
+        preexec_fn=_parent_death_hook(),
     )
     try:
         async with asyncio.timeout(timeout_s):

@@ -4,7 +4,7 @@ The protocol keeps private copies of fds 0 and 1; fd 1 then points at stderr and
 /dev/null, so a stray print or an inherited descriptor can never corrupt the protocol stream.
 Every message is written whole under one lock, so notifications of concurrent turns never
 interleave. EOF on stdin, SIGTERM, SIGINT or SIGHUP: running turns are cancelled, codex reaped,
-exit 0.
+exit 0. Before reading, it ends what a killed `serve` left running (`leftovers`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from .. import HostConfig, TurnLimits
 from ..jsonrpc.framing import LineFramer
 from ..jsonrpc.messages import encode_line
+from ..leftovers import end_leftovers
 from .dispatch import PluginServer
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ async def serve_stdio(
     limits: TurnLimits | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
+    # Before any turn: what a killed `serve` left (codex's shell commands...) must not run on in
+    # a workspace a new turn or consume is about to take.
+    end_leftovers()
     proto_in, proto_out = _take_stdio()
     read_chunk, write, close = await _pipe_ends(proto_in, proto_out)
     output = ProtocolOutput(write)
