@@ -1,24 +1,60 @@
-"""Ending what a killed plugin left running: the second line behind the parent-death signal.
+"""Owner markers: what our children started is found and ended, even outside their group.
 
-Every child the plugin starts carries `process.OWNER_ENV` (its starter's pid and start time), and
-passes it on to whatever it starts (a shell command, an MCP relay). `end_leftovers()` — run by a
-new `serve` before it reads its first line — SIGKILLs each process of ours whose marker names a
-process that no longer runs. Never one whose owner lives (another `serve`'s child), nor this
-process or its ancestors. Linux only (/proc); elsewhere it finds nothing.
+Every child the plugin starts carries `OWNER_ENV` = `<pid>:<start time>:<n>` (the starter, told
+from a reused pid by its start time; `n` numbers its children) and passes it on to whatever it
+starts (a shell command in a session of its own, an MCP relay). `end_marked(select)` SIGKILLs the
+marked processes `select` picks; `end_leftovers()` — run by a new `serve` before it reads a line,
+and by `serve` as it exits — ends those whose owner is gone (or is this process, at its exit).
+Never this process or its ancestors. Linux only (/proc); elsewhere nothing is found.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import signal
-
-from .process import OWNER_ENV, owner_alive
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+OWNER_ENV = "PLEXUM_OPENAI_PROVIDER_OWNER"
 _KEY = OWNER_ENV.encode() + b"="
+_children = itertools.count(1)
+
+
+def start_time(pid: int) -> int | None:
+    """A process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or None
+    when it is gone, a zombie, or unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def owner_of_this_process() -> str:
+    """`<pid>:<start time>` of this process (read each time: a fork is another owner)."""
+    pid = os.getpid()
+    return f"{pid}:{start_time(pid) or 0}"
+
+
+def new_marker() -> str:
+    """The marker for a child about to be started."""
+    return f"{owner_of_this_process()}:{next(_children)}"
+
+
+def owner_alive(marker: str) -> bool:
+    """True when the process a marker names still runs (same pid, same start time)."""
+    pid, _, rest = marker.partition(":")
+    start = rest.partition(":")[0]
+    if not (pid.isdigit() and start.isdigit()):
+        return False
+    return start_time(int(pid)) == int(start)
 
 
 def _marker(pid: int) -> str | None:
@@ -47,19 +83,22 @@ def _ancestors() -> set[int]:
     return found
 
 
-def end_leftovers() -> list[int]:
-    """SIGKILL every process carrying the marker of an owner that is gone; their pids."""
+def end_marked(select: Callable[[str], bool]) -> list[int]:
+    """SIGKILL every marked process (but this one and its ancestors) whose marker `select`
+    picks; their pids."""
     try:
         entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
     except OSError:
         return []
-    spared = _ancestors()
+    spared: set[int] | None = None
     ended: list[int] = []
     for pid in entries:
-        if pid in spared:
-            continue
         marker = _marker(pid)
-        if marker is None or owner_alive(marker):
+        if marker is None or not select(marker):
+            continue
+        if spared is None:
+            spared = _ancestors()
+        if pid in spared:
             continue
         # Through a pidfd, with the marker read again after it was opened: if `pid` ended and
         # was reused meanwhile, the new process has no such marker, or the signal finds nobody.
@@ -76,9 +115,20 @@ def end_leftovers() -> list[int]:
         finally:
             with contextlib.suppress(OSError):
                 os.close(pidfd)
+    return ended
+
+
+def end_leftovers(*, ours: bool = False) -> list[int]:
+    """End what a plugin that is gone left running (with `ours`, this process's too: at exit)."""
+    me = owner_of_this_process() + ":"
+
+    def orphaned(marker: str) -> bool:
+        return (ours and marker.startswith(me)) or not owner_alive(marker)
+
+    ended = end_marked(orphaned)
     if ended:
         log.warning(
-            "ended %d process(es) a killed plugin left running (pids %s)",
+            "ended %d process(es) a plugin left running (pids %s)",
             len(ended),
             ", ".join(map(str, ended)),
         )

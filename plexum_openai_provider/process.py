@@ -3,8 +3,10 @@
 codex is started through a launcher at times (the npm node wrapper forks the native binary) and
 can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
 SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once more for stragglers.
-Every child dies with us (Linux: a parent-death signal) and carries `OWNER_ENV` (our pid and start
-time), which it passes on to its own children, so a later `serve` can end what a killed one left.
+Every child dies with us (Linux: a parent-death signal) and carries an owner marker
+(`leftovers.OWNER_ENV`) that its own children inherit: reaping a child also ends those that left
+its group (real codex runs the model's commands in sessions of their own), and a later `serve`
+ends what a killed one left.
 """
 
 from __future__ import annotations
@@ -18,51 +20,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from .leftovers import OWNER_ENV, end_marked, new_marker
+
 STDERR_TAIL_BYTES = 16 * 1024
 EXIT_POLL_S = 0.02
-# In every child's environment: "<pid>:<start time>" of the process that started it (the start
-# time tells our pid from a reused one). Read by `leftovers.end_leftovers`.
-OWNER_ENV = "PLEXUM_OPENAI_PROVIDER_OWNER"
 PARENT_DEATH_SIGNAL = signal.SIGKILL
 _PR_SET_PDEATHSIG = 1
-
-
-def start_time(pid: int) -> int | None:
-    """A process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or None
-    when it is gone, a zombie, or unreadable."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return None
-    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
-
-
-_owner: str | None = None
-
-
-def owner_marker() -> str:
-    """This process's `OWNER_ENV` value (computed once per process; a fork gets its own)."""
-    global _owner
-    if _owner is None or not _owner.startswith(f"{os.getpid()}:"):
-        _owner = f"{os.getpid()}:{start_time(os.getpid()) or 0}"
-    return _owner
-
-
-def owner_alive(marker: str) -> bool:
-    """True when the process a marker names still runs (same pid, same start time)."""
-    pid, _, start = marker.partition(":")
-    if not (pid.isdigit() and start.isdigit()):
-        return False
-    return start_time(int(pid)) == int(start)
-
-
-def child_env(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` plus our owner marker (replacing one we inherited: a child is ours, not our
-    parent's)."""
-    return {**env, OWNER_ENV: owner_marker()}
+_markers: dict[int, str] = {}  # a running child's pid -> the owner marker it was started with
 
 
 def _parent_death_hook() -> Callable[[], None] | None:
@@ -90,16 +54,19 @@ async def spawn(
 
     Raises FileNotFoundError / PermissionError / OSError as the OS reports them.
     """
-    return await asyncio.create_subprocess_exec(
+    marker = new_marker()
+    proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env=child_env(env),
+        env={**env, OWNER_ENV: marker},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
         preexec_fn=_parent_death_hook(),
     )
+    _markers[proc.pid] = marker
+    return proc
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
@@ -161,8 +128,17 @@ async def reap(proc: asyncio.subprocess.Process) -> None:
         except asyncio.CancelledError:
             signal_group(pgid, signal.SIGKILL)
             await exited(proc)
+            _end_escaped(proc)
             raise
     signal_group(pgid, signal.SIGKILL)
+    _end_escaped(proc)
+
+
+def _end_escaped(proc: asyncio.subprocess.Process) -> None:
+    """Kill what the child started outside its group (found by the marker it inherited)."""
+    marker = _markers.pop(proc.pid, None)
+    if marker is not None:
+        end_marked(lambda found: found == marker)
 
 
 async def write_and_close(proc: asyncio.subprocess.Process, data: bytes) -> None:
@@ -218,10 +194,11 @@ async def run_captured(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=child_env(env),
+        env={**env, OWNER_ENV: (marker := new_marker())},
         start_new_session=True,
         preexec_fn=_parent_death_hook(),
     )
+    _markers[proc.pid] = marker
     try:
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()

@@ -152,4 +152,5 @@ async def serve_stdio(
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
         close()
+        end_leftovers(ours=True)  # anything of ours still running now escaped its turn's reaping
     return 0

@@ -8,8 +8,9 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
-from plexum_openai_provider.process import OWNER_ENV
+from plexum_openai_provider.leftovers import OWNER_ENV
 
 from .conftest import group_alive
 from .serve_support import ServeWorld, initialized
@@ -78,14 +79,31 @@ async def test_serve_killed_with_sigkill_takes_codex_along_and_the_next_serve_en
     await dead.close()
 
 
-def test_every_child_is_started_with_the_owner_marker_and_a_parent_death_signal() -> None:
+def test_an_owner_marker_names_this_process_until_it_is_gone() -> None:
+    from plexum_openai_provider import leftovers
+
+    pid, start, n = leftovers.new_marker().split(":")
+    assert int(pid) == os.getpid() and int(start) > 0 and int(n) > 0
+    assert leftovers.new_marker() != leftovers.new_marker()
+    assert leftovers.owner_alive(f"{pid}:{start}:{n}")
+    assert not leftovers.owner_alive(f"{pid}:{int(start) + 1}:1")  # a reused pid
+    assert not leftovers.owner_alive("999999999:1:1")
+    assert not leftovers.owner_alive("garbage")
+
+
+async def test_reaping_a_child_ends_what_it_started_outside_its_group(tmp_path: Path) -> None:
+    # Like real codex, which runs the model's command in a session of its own: the group kill
+    # misses it, the marker it inherited does not.
     from plexum_openai_provider import process
 
-    env = process.child_env({"A": "b"})
-    assert env["A"] == "b"
-    pid, start = env[OWNER_ENV].split(":")
-    assert int(pid) == os.getpid() and int(start) > 0
-    assert process.owner_alive(env[OWNER_ENV])
-    assert not process.owner_alive(f"{os.getpid()}:{int(start) + 1}")  # a reused pid
-    assert not process.owner_alive("999999999:1")
+    pidfile = tmp_path / "escaped.pid"
+    script = f"setsid sleep 60 & echo $! > {pidfile}; exec sleep 60"
+    proc = await process.spawn(["sh", "-c", script], cwd=tmp_path, env=dict(os.environ))
+    async with asyncio.timeout(10):
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            await asyncio.sleep(0.02)
+    escaped = int(pidfile.read_text())
+    assert alive(escaped)
+    await process.terminate_group(proc, grace_s=1)
+    assert gone_within(escaped, 5), "the escaped command outlived its reaped parent"
     assert signal.SIGKILL == process.PARENT_DEATH_SIGNAL
