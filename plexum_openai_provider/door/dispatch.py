@@ -77,8 +77,10 @@ class PluginServer:
         *,
         max_line_bytes: int,
         limits: TurnLimits | None = None,
+        on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_shutdown = on_shutdown
         self._send = send
         self.max_line_bytes = max_line_bytes
         self.limits = limits
@@ -153,6 +155,9 @@ class PluginServer:
         method, params = request.method, request.params
         if method == "shutdown":
             if not self.closing:
+                # At once, not in the task: a second shutdown or a turn in the same read must
+                # be refused (two shutdown tasks would each wait for the other, for good).
+                self.closing = True
                 self._spawn(request.id, self._shutdown_request(request.id))
                 return
             raise RpcError(p.SHUTTING_DOWN, "shutdown is already under way")
@@ -352,6 +357,8 @@ class PluginServer:
     async def shutdown(self) -> list[str]:
         """Cancel every running turn and wait for all of them (and consumes) to end."""
         self.closing = True
+        if self._on_shutdown is not None:
+            self._on_shutdown()
         cancelled = sorted(self._turns)
         for running in list(self._turns.values()):
             running.cancel()

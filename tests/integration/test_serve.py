@@ -552,7 +552,10 @@ async def test_the_reference_host_keeps_a_tool_output_holding_unicode_line_separ
         assert [b["consumed"] for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"] == [True]
 
 
-async def test_sighup_mid_turn_is_handled_like_sigterm(serve_world: ServeWorld) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT], ids=["SIGHUP", "SIGINT"])
+async def test_sighup_or_sigint_mid_turn_is_handled_like_sigterm(
+    serve_world: ServeWorld, sig: signal.Signals
+) -> None:
     serve_world.fake.scenario([hangs(grandchild=True)])
     conn = await serve_world.connection()
     await initialized(conn)
@@ -560,7 +563,7 @@ async def test_sighup_mid_turn_is_handled_like_sigterm(serve_world: ServeWorld) 
     running = asyncio.ensure_future(conn.turn(turn_params(serve_world, "t-hup")))
     await asyncio.wait_for(queue.get(), 30)
     record = serve_world.fake.invocations()[0]
-    conn.proc.send_signal(signal.SIGHUP)  # the daemon's terminal went away
+    conn.proc.send_signal(sig)  # SIGHUP: the daemon's terminal went away
     assert await asyncio.wait_for(conn.proc.wait(), 10) == 0
     assert not group_alive(record.pgid)
     outcome = await asyncio.wait_for(running, 10)

@@ -53,7 +53,8 @@ async def test_serve_killed_with_sigkill_takes_codex_along_and_the_next_serve_en
     running.cancel()
     # The parent-death signal: codex goes at once, no new serve needed.
     assert gone_within(record.pid, 5), "codex outlived the serve that started it"
-    assert alive(grandchild)  # what codex started is beyond that signal's reach
+    # What codex started is beyond that signal's reach (not asserted alive here: a `serve`
+    # started meanwhile by a parallel test would rightly end it already).
 
     # A live serve with a running turn of its own: the next serve must leave it alone.
     live = await serve_world.connection()
