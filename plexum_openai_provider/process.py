@@ -4,7 +4,7 @@ codex is started through a launcher at times (the npm node wrapper forks the nat
 can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
 SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once more for stragglers.
 Every child dies with us (Linux: a parent-death signal) and carries an owner marker
-(`leftovers.OWNER_ENV`) that its own children inherit: reaping a child also ends those that left
+(`owners.OWNER_ENV`) that its own children inherit: reaping a child also ends those that left
 its group (real codex runs the model's commands in sessions of their own), and a later `serve`
 ends what a killed one left.
 """
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from .leftovers import OWNER_ENV, end_marked, new_marker
+from .owners import OWNER_ENV, end_marked, new_marker
 
 STDERR_TAIL_BYTES = 16 * 1024
 EXIT_POLL_S = 0.02

@@ -4,7 +4,7 @@ The protocol keeps private copies of fds 0 and 1; fd 1 then points at stderr and
 /dev/null, so a stray print or an inherited descriptor can never corrupt the protocol stream.
 Every message is written whole under one lock, so notifications of concurrent turns never
 interleave. EOF on stdin, SIGTERM, SIGINT or SIGHUP: running turns are cancelled, codex reaped,
-exit 0. Before reading, it ends what a killed `serve` left running (`leftovers`).
+exit 0. Before reading, it ends what a killed `serve` left running (`owners`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Protocol
 from .. import HostConfig, TurnLimits
 from ..jsonrpc.framing import LineFramer
 from ..jsonrpc.messages import encode_line
-from ..leftovers import end_leftovers
+from ..owners import end_leftovers
 from .dispatch import PluginServer
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import pytest
 
 from fake_codex.testing import RealCodex
 from plexum_openai_provider.daemon.client import PluginConnection, serve_argv
-from plexum_openai_provider.leftovers import OWNER_ENV
+from plexum_openai_provider.owners import OWNER_ENV
 
 from ..protocol_schema import SchemaCheck
 

@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-from plexum_openai_provider.leftovers import OWNER_ENV
+from plexum_openai_provider.owners import OWNER_ENV
 
 from .conftest import group_alive
 from .serve_support import ServeWorld, initialized
@@ -81,15 +81,15 @@ async def test_serve_killed_with_sigkill_takes_codex_along_and_the_next_serve_en
 
 
 def test_an_owner_marker_names_this_process_until_it_is_gone() -> None:
-    from plexum_openai_provider import leftovers
+    from plexum_openai_provider import owners
 
-    pid, start, n = leftovers.new_marker().split(":")
+    pid, start, n = owners.new_marker().split(":")
     assert int(pid) == os.getpid() and int(start) > 0 and int(n) > 0
-    assert leftovers.new_marker() != leftovers.new_marker()
-    assert leftovers.owner_alive(f"{pid}:{start}:{n}")
-    assert not leftovers.owner_alive(f"{pid}:{int(start) + 1}:1")  # a reused pid
-    assert not leftovers.owner_alive("999999999:1:1")
-    assert not leftovers.owner_alive("garbage")
+    assert owners.new_marker() != owners.new_marker()
+    assert owners.owner_alive(f"{pid}:{start}:{n}")
+    assert not owners.owner_alive(f"{pid}:{int(start) + 1}:1")  # a reused pid
+    assert not owners.owner_alive("999999999:1:1")
+    assert not owners.owner_alive("garbage")
 
 
 async def test_reaping_a_child_ends_what_it_started_outside_its_group(tmp_path: Path) -> None:
