@@ -21,6 +21,7 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -189,7 +190,17 @@ class Turn:
             yield ErrorEvent("session_store", str(exc))
             return
         requested_model_arg = model_arg
-        if record is not None and record.model_arg != model_arg:
+        if record is not None and record.model_arg not in self._allowed_model_args():
+            # The session file is in the workspace, which the model can write: only a model
+            # config.json allows may reach codex's argv.
+            yield WarningEvent(
+                f"session {request.session_id!r}: the session file names --model "
+                f"{record.model_arg!r} for codex thread {record.thread_id}, which is not one "
+                "config.json allows (`supported_models` / `model_args`); it is ignored and the "
+                "requested model used"
+            )
+            record = replace(record, model_arg=model_arg)
+        elif record is not None and record.model_arg != model_arg:
             yield WarningEvent(
                 f"session {request.session_id!r} continues codex thread {record.thread_id}, "
                 f"started with --model {record.model_arg or '(codex default)'}; that model is "
@@ -225,6 +236,10 @@ class Turn:
                 # The one retry: the same prompt on a fresh thread, with the model asked for (the
                 # lost thread's model was kept only to continue that thread).
                 resume, model_arg = None, requested_model_arg
+
+    def _allowed_model_args(self) -> set[str | None]:
+        """Every `--model` value config.json can produce (None: codex's default)."""
+        return {self.config.model_arg(model) for model in self.config.supported_models}
 
     def _attempt_setup(
         self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None

@@ -661,7 +661,17 @@ HOSTILE_DAEMON: tuple[Row, ...] = (
         "removed on the next write; planted symlinks, folders, other names untouched",
     ),
 )
-ROWS = ROWS + HOSTILE_DAEMON
+ROWS = (
+    ROWS
+    + HOSTILE_DAEMON
+    + (
+        _h(
+            "test_a_model_the_config_does_not_allow_never_reaches_codex_from_the_session_file",
+            "session file: model_arg o1-pro, not in config.json",
+            "a warning; ignored, the requested model used; the thread resumed",
+        ),
+    )
+)
 
 # The same faults on backend `app-server` (docs/app-server.md), and its own.
 AS = "tests/integration/test_app_server_backend.py::"
