@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 from ..door.version import PROTOCOL_VERSION
 from ..errors import RemoteError
+from ..files import atomic_write_text
 from ..jsonrpc.messages import encode_line
 from ..version import __version__
 from .client import Observer, PluginConnection, TurnOutcome, serve_argv
@@ -104,23 +103,8 @@ def _safe_part(value: str) -> str:
 
 def _atomic_write_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for record in records:
-                fh.write(encode_line(record))  # never raises: a lone surrogate becomes U+FFFD
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    # encode_line never raises: a lone surrogate becomes U+FFFD; lines end at b"\n" only.
+    atomic_write_text(path, "".join(encode_line(r).decode() for r in records))
 
 
 class ReferenceHost:
