@@ -21,6 +21,7 @@ from typing import Any
 from ..door.version import PROTOCOL_VERSION
 from ..errors import RemoteError
 from ..files import atomic_write_text
+from ..jsonrpc.messages import encode_line
 from ..version import __version__
 from .client import Observer, PluginConnection, TurnOutcome, serve_argv
 
@@ -102,7 +103,8 @@ def _safe_part(value: str) -> str:
 
 def _atomic_write_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    # encode_line never raises: a lone surrogate becomes U+FFFD; lines end at b"\n" only.
+    atomic_write_text(path, "".join(encode_line(r).decode() for r in records))
 
 
 class ReferenceHost:
@@ -183,7 +185,10 @@ class ReferenceHost:
         path = self.dynamic_path(agent_id, session_id)
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        # Lines end at b"\n" only: str.splitlines() would also cut at U+2028, U+2029 or U+0085,
+        # which JSON strings (a tool's output) may hold as they are.
+        lines = path.read_bytes().split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]
 
     async def turn(
         self,

@@ -33,6 +33,7 @@ from .. import (
     open_turn,
 )
 from ..errors import RpcError
+from ..files import directory_problem
 from ..jsonrpc import messages as rpc
 from ..jsonrpc.framing import OversizedLine
 from ..version import __version__
@@ -76,8 +77,10 @@ class PluginServer:
         *,
         max_line_bytes: int,
         limits: TurnLimits | None = None,
+        on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_shutdown = on_shutdown
         self._send = send
         self.max_line_bytes = max_line_bytes
         self.limits = limits
@@ -115,15 +118,24 @@ class PluginServer:
         if not line.strip():
             return
         try:
-            message = json.loads(line, parse_constant=_reject_constant)
+            # Decoded strictly: json.loads(bytes) would let UTF-8-encoded surrogates through.
+            message = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             await self._error(None, RpcError(rpc.PARSE_ERROR, f"not valid JSON in UTF-8: {exc}"))
             return
         try:
             incoming = rpc.classify(message)
         except RpcError as exc:
+            if rpc.is_response(message):  # never answer a response, not even a malformed one
+                log.warning("ignored a malformed response: %s", exc.message)
+                return
             await self._error(rpc.request_id_of(message), exc)
             return
+        if rpc.SURROGATE_ESCAPE.search(line) and isinstance(incoming, rpc.Request):
+            where = rpc.lone_surrogate(incoming.params)
+            if where is not None:  # decided once, here: refused, naming the field
+                await self._error(incoming.id, p.lone_surrogate_param(where))
+                return
         if isinstance(incoming, rpc.Response):
             if not self.tool_calls.resolve(incoming):
                 log.warning("ignored a response to no pending request (id %r)", incoming.id)
@@ -143,7 +155,10 @@ class PluginServer:
         method, params = request.method, request.params
         if method == "shutdown":
             if not self.closing:
-                self._spawn(self._shutdown_request(request.id))
+                # At once, not in the task: a second shutdown or a turn in the same read must
+                # be refused (two shutdown tasks would each wait for the other, for good).
+                self.closing = True
+                self._spawn(request.id, self._shutdown_request(request.id))
                 return
             raise RpcError(p.SHUTTING_DOWN, "shutdown is already under way")
         if self.closing:
@@ -157,7 +172,7 @@ class PluginServer:
             self._start_turn(request.id, p.parse_turn(params))
         elif method == "consume":
             self._require_initialized()
-            self._spawn(self._consume(request.id, p.parse_consume(params)))
+            self._spawn(request.id, self._consume(request.id, p.parse_consume(params)))
         else:
             raise RpcError(
                 rpc.METHOD_NOT_FOUND,
@@ -242,7 +257,7 @@ class PluginServer:
             ) from None
         running = _RunningTurn(params.turn_id)
         self._turns[params.turn_id] = running
-        self._spawn(self._turn(request_id, params, running))
+        self._spawn(request_id, self._turn(request_id, params, running))
 
     async def _turn(
         self, request_id: rpc.RequestId, params: p.TurnParams, running: _RunningTurn
@@ -321,8 +336,9 @@ class PluginServer:
         return call
 
     async def _consume(self, request_id: rpc.RequestId, params: p.ConsumeParams) -> None:
-        if not params.workspace.is_dir():
-            await self._error(request_id, p.bad_param("workspace", "is not a directory"))
+        problem = directory_problem(params.workspace)
+        if problem is not None:
+            await self._error(request_id, p.bad_param("workspace", problem))
             return
         try:
             result = await consume_blocks(
@@ -341,6 +357,8 @@ class PluginServer:
     async def shutdown(self) -> list[str]:
         """Cancel every running turn and wait for all of them (and consumes) to end."""
         self.closing = True
+        if self._on_shutdown is not None:
+            self._on_shutdown()
         cancelled = sorted(self._turns)
         for running in list(self._turns.values()):
             running.cancel()
@@ -354,15 +372,26 @@ class PluginServer:
 
     # -- out -------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    def _spawn(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(self._answered(request_id, coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _answered(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> None:
+        """Run a request's task; a bug in it still answers the request (-32603), never a
+        `Task exception was never retrieved` and a daemon waiting forever."""
+        try:
+            await coro
+        except Exception:
+            log.exception("internal error while serving request %r", request_id)
+            await self._error(
+                request_id, RpcError(rpc.INTERNAL_ERROR, "internal error; see stderr")
+            )
 
     async def _reply(self, request_id: rpc.RequestId, result: Mapping[str, Any]) -> None:
         await self._send(rpc.result_message(request_id, result))
 
-    async def _error(self, request_id: rpc.RequestId | None, error: RpcError) -> None:
+    async def _error(self, request_id: rpc.AnswerId, error: RpcError) -> None:
         log.info("answering with error %d: %s", error.code, error.message)
         await self._send(rpc.error_message(request_id, error))
 

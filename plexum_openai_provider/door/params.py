@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RpcError
-from ..jsonrpc.messages import INVALID_PARAMS
+from ..jsonrpc.messages import INVALID_PARAMS, lone_surrogate
 
 # This protocol's codes (the -32000..-32099 "server error" range); docs/protocol.md lists them.
 UNSUPPORTED_PROTOCOL_VERSION = -32000
@@ -34,6 +34,15 @@ def bad_param(field: str, problem: str) -> RpcError:
     return RpcError(INVALID_PARAMS, f"params.{field}: {problem}", {"field": f"params.{field}"})
 
 
+def lone_surrogate_param(field: str) -> RpcError:
+    """A lone surrogate anywhere in params (a string or a key at `field`) is refused, never
+    passed on: no UTF-8 writer downstream (codex's schema file, the MCP server) could encode it."""
+    return bad_param(
+        field.lstrip("."),
+        "holds a lone surrogate (an unpaired \\ud800-\\udfff escape): not Unicode text",
+    )
+
+
 # -- params of each method --------------------------------------------------------------------
 
 
@@ -43,12 +52,8 @@ def _string(params: Mapping[str, Any], key: str, field: str, *, ident: bool = Fa
     value = params[key]
     if not isinstance(value, str):
         raise bad_param(field, f"must be a string, not {_json_type(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise bad_param(
-            field, "holds a lone surrogate (\\ud800-\\udfff): not Unicode text"
-        ) from None
+    if lone_surrogate(value) is not None:
+        raise lone_surrogate_param(field)
     if ident:
         if not value:
             raise bad_param(field, "must not be empty")

@@ -21,6 +21,7 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from ..config import HostConfig, codex_home
 from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
+from ..files import directory_problem
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .backend import AttemptSetup, Backend, ThreadBusy, ThreadLost, ToolSetup
 from .clock import Stop, TurnClock
@@ -122,8 +124,9 @@ class Turn:
         except ConfigError as exc:
             yield ErrorEvent("config", str(exc))
             return
-        if not request.workspace.is_dir():
-            yield ErrorEvent("config", f"workspace {request.workspace} is not a directory")
+        problem = directory_problem(request.workspace)
+        if problem is not None:
+            yield ErrorEvent("config", f"workspace {request.workspace} {problem}")
             return
         try:
             inputs = check_turn_inputs(
@@ -188,7 +191,17 @@ class Turn:
             yield ErrorEvent("session_store", str(exc))
             return
         requested_model_arg = model_arg
-        if record is not None and record.model_arg != model_arg:
+        if record is not None and record.model_arg not in self._allowed_model_args():
+            # The session file is in the workspace, which the model can write: only a model
+            # config.json allows may reach codex's argv.
+            yield WarningEvent(
+                f"session {request.session_id!r}: the session file names --model "
+                f"{record.model_arg!r} for codex thread {record.thread_id}, which is not one "
+                "config.json allows (`supported_models` / `model_args`); it is ignored and the "
+                "requested model used"
+            )
+            record = replace(record, model_arg=model_arg)
+        elif record is not None and record.model_arg != model_arg:
             yield WarningEvent(
                 f"session {request.session_id!r} continues codex thread {record.thread_id}, "
                 f"started with --model {record.model_arg or '(codex default)'}; that model is "
@@ -270,6 +283,10 @@ class Turn:
         still = waiter.result()
         if still is not None:
             yield self._busy_event(ThreadBusy(busy.thread_id, still or busy.holders))
+
+    def _allowed_model_args(self) -> set[str | None]:
+        """Every `--model` value config.json can produce (None: codex's default)."""
+        return {self.config.model_arg(model) for model in self.config.supported_models}
 
     def _attempt_setup(
         self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None
