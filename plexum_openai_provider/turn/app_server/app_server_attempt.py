@@ -119,6 +119,14 @@ class AppServerAttempt(Attempt):
         if record is not None:
             thread_id = record.thread_id
             try:
+                await self._call(server, server.recover(thread_id))
+            except RpcError as exc:
+                return ErrorEvent(
+                    "turn_failed",
+                    f"thread {thread_id} was left archived by an earlier unload and codex "
+                    f"app-server would not unarchive it ({exc.message}); try the turn again.",
+                )
+            try:
                 own_settings = bool(self.mcp_servers or self._options)
                 await self._call(
                     server, server.unload_if_stale(thread_id, own_settings=own_settings)

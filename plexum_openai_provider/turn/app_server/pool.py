@@ -5,7 +5,9 @@ after it died (a dead one is reaped first). `shutdown_all()` ends them all: EOF 
 exits 0 on it), a bounded wait, then SIGTERM/SIGKILL to the process group. A server owns the
 thread operations a turn asks for (start, resume, reload, unload, interrupt, its notifications)
 and remembers which threads it has loaded, because a loaded thread ignores edits to its rollout
-and keeps the file open: consume unloads it first (`unload_everywhere`).
+and keeps the file open: consume unloads it first (`unload_everywhere`). An unload (archive, then
+unarchive) runs in its own task with its own deadline per request: whatever cancels its caller, it
+finishes or is rolled back, and a thread it left archived is recovered (`recover_archived`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ...config import HostConfig, codex_home
-from ...errors import AppServerStartError, RpcError, ServerGone
+from ...errors import AppServerStartError, NoAnswer, RemoteError, RpcError, ServerGone
+from ...jsonrpc.messages import INTERNAL_ERROR
 from ...process import StderrTail, spawn, terminate_group
 from . import loaded
 from .params import initialize_params, thread_params, turn_interrupt_params
@@ -30,6 +33,9 @@ log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_S = 60.0  # codex reads its config and auth before it answers `initialize`
 CLOSE_GRACE_S = 3.0
+# The deadline of each request outside a turn's clock (an unload's archive and unarchive): a
+# stalled codex must not hold a consume, or the plugin's shutdown, for ever.
+REQUEST_TIMEOUT_S = 30.0
 
 Key = tuple[str, str | None, tuple[str, ...]]
 
@@ -48,7 +54,11 @@ class AppServer:
     # Threads loaded with a turn's own settings (its MCP relay, which went with that turn, or its
     # codex_options): the next turn reloads them so they start clean (see docs/app-server.md).
     reload_next: set[str] = field(default_factory=set)
+    # Threads whose `thread/resume` was cut short: codex may have loaded them anyway, so they
+    # stay marked (consume unloads them) and the next turn asks codex again.
+    unsure: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _unloading: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
@@ -78,10 +88,19 @@ class AppServer:
     async def resume_thread(self, thread_id: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """`thread/resume`, unless the thread is loaded here already (then None: nothing to do).
         Raises RpcError or ServerGone."""
-        if thread_id in self.loaded:
+        await self.settled(thread_id)
+        if thread_id in self.loaded and thread_id not in self.unsure:
             return None
-        result = await self.rpc.request("thread/resume", params)
+        # Marked before asking: a cancel while the reply is on its way must not leave a thread
+        # codex loaded anyway unmarked (consume would rewrite the rollout codex holds open).
         self.add_loaded(thread_id)
+        self.unsure.add(thread_id)
+        try:
+            result = await self.rpc.request("thread/resume", params)
+        except RemoteError:
+            self._drop(thread_id)  # codex refused it: not loaded
+            raise
+        self.unsure.discard(thread_id)
         return result
 
     async def unload_if_stale(self, thread_id: str, *, own_settings: bool) -> None:
@@ -125,6 +144,7 @@ class AppServer:
     def _drop(self, thread_id: str) -> None:
         self.loaded.discard(thread_id)
         self.reload_next.discard(thread_id)
+        self.unsure.discard(thread_id)
         fd = self._marks.pop(thread_id, None)
         if fd is not None:
             loaded.release(fd)
@@ -132,13 +152,84 @@ class AppServer:
     async def unload(self, thread_id: str) -> None:
         """Unload a thread (archive, then unarchive: app-server has no unload method).
 
-        Afterwards codex reads the rollout from disk again on the next `thread/resume`.
+        Afterwards codex reads the rollout from disk again on the next `thread/resume`. The two
+        steps run in a task of their own, shielded from the caller: a caller cancelled midway
+        leaves them running to the end (each request under `REQUEST_TIMEOUT_S`), and the next
+        operation on the thread waits for them (`settled`). Raises RpcError (codex refused, or
+        `NoAnswer`) or ServerGone; a thread left archived is marked for `recover_archived`.
         """
-        if thread_id not in self.loaded:
-            return
-        await self.rpc.request("thread/archive", thread_params(thread_id))
+        task = self._unloading.get(thread_id)
+        if task is None:
+            if thread_id not in self.loaded:
+                return
+            task = asyncio.create_task(self._archive_unarchive(thread_id))
+            self._unloading[thread_id] = task
+            task.add_done_callback(lambda done: self._unloaded(thread_id, done))
+        await asyncio.shield(task)
+
+    def _unloaded(self, thread_id: str, task: asyncio.Task[None]) -> None:
+        if self._unloading.get(thread_id) is task:
+            del self._unloading[thread_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("unload of thread %s: %s", thread_id, task.exception())
+
+    async def settled(self, thread_id: str) -> None:
+        """Wait for an unload of the thread still under way (its outcome is its caller's)."""
+        task = self._unloading.get(thread_id)
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
+
+    async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A request outside a turn's clock, under its own deadline (`NoAnswer` past it)."""
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                return await self.rpc.request(method, params)
+        except TimeoutError:
+            raise NoAnswer(
+                INTERNAL_ERROR,
+                f"codex app-server did not answer {method} within {REQUEST_TIMEOUT_S:g}s",
+            ) from None
+
+    async def _archive_unarchive(self, thread_id: str) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            loaded.note_archiving(self.codex_home, thread_id)
+        try:
+            await self._request("thread/archive", thread_params(thread_id))
+        except RemoteError:
+            # codex refused: nothing was archived and the thread is as it was.
+            loaded.clear_archiving(self.codex_home, thread_id)
+            raise
+        except (NoAnswer, ServerGone):
+            # Archived or not, nobody knows: roll back. A dead server holds nothing loaded.
+            if await self._unarchive(thread_id):
+                self._drop(thread_id)
+                return
+            raise
         self._drop(thread_id)
-        await self.rpc.request("thread/unarchive", thread_params(thread_id))
+        await self._unarchive(thread_id)
+
+    async def _unarchive(self, thread_id: str) -> bool:
+        """`thread/unarchive`: True if codex had it archived, False if it had nothing to do.
+        Raises NoAnswer or ServerGone (the mark stays: `recover_archived` tries again)."""
+        try:
+            await self._request("thread/unarchive", thread_params(thread_id))
+        except NoAnswer:
+            raise
+        except RemoteError as exc:
+            log.debug("thread/unarchive %s: %s", thread_id, exc.message)
+            loaded.clear_archiving(self.codex_home, thread_id)
+            return False
+        loaded.clear_archiving(self.codex_home, thread_id)
+        return True
+
+    async def recover(self, thread_id: str) -> None:
+        """Unarchive the thread if this plugin archived it and did not get to unarchive it (a
+        cancel, a crash, a restart in between). Raises NoAnswer or ServerGone."""
+        await self.settled(thread_id)
+        if loaded.archived_by_us(self.codex_home, thread_id):
+            log.warning("thread %s was left archived by an unload; unarchiving it", thread_id)
+            await self._unarchive(thread_id)
 
     async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
         """EOF on stdin, a bounded wait, then the process group is ended and reaped."""
@@ -198,10 +289,21 @@ def _loaded_anywhere(thread_id: str) -> list[AppServer]:
 
 async def unload_everywhere(thread_id: str) -> None:
     """Every warm server of this process that has the thread loaded lets go of it (a server that
-    dies meanwhile holds nothing any more). Raises RpcError when one refuses."""
+    dies meanwhile holds nothing any more). Raises RpcError when one refuses or does not answer."""
     for server in _loaded_anywhere(thread_id):
         with contextlib.suppress(ServerGone):
             await server.unload(thread_id)
+
+
+async def recover_archived(config: HostConfig, env: Mapping[str, str], thread_id: str) -> None:
+    """A thread this plugin archived and could not unarchive (see `AppServer.recover`) is
+    unarchived by a warm server of `config`, started for it if none runs. Raises RpcError,
+    ServerGone, OSError or AppServerStartError when that fails (the mark stays)."""
+    home = codex_home(config)
+    if not loaded.archived_by_us(home, thread_id):
+        return
+    server = find(config) or await acquire(config, env)
+    await server.recover(thread_id)
 
 
 async def acquire(config: HostConfig, env: Mapping[str, str]) -> AppServer:

@@ -1,0 +1,143 @@
+"""The warm backend under cancellation and faults (issue "Hardening II"), on the fake codex behind
+a stand-in that drops, refuses or pads one chosen request (`app_server_stand_in.py`): a multi-step
+exchange finishes or rolls back whatever cancels it, a cancel stops the work it reports stopped,
+one agent's trouble never ends another's turn, and every request has a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plexum_openai_provider.config import HostConfig
+from plexum_openai_provider.consume import consume_blocks
+from plexum_openai_provider.events import CanonicalEvent, ErrorEvent, MessageEnd
+from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn
+from plexum_openai_provider.turn.app_server import pool
+
+from .app_server_stand_in import seen, stand_in
+from .conftest import FAST_LIMITS, ProviderOnFake
+
+STEP_S = 1.0  # the own deadline of a request outside a turn's clock, shrunk for the tests
+
+
+@pytest.fixture
+async def fake(
+    provider: ProviderOnFake, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[ProviderOnFake]:
+    monkeypatch.setattr(pool, "REQUEST_TIMEOUT_S", STEP_S)
+    provider.config = provider.with_config(backend="app-server")
+    yield provider
+    await close_backends()
+
+
+def said(text: str, **checks: Any) -> dict[str, Any]:
+    message = {"type": "message", "text": text}
+    return {"requests": [{"output": [message], "usage": {"input_tokens": 4, "output_tokens": 1}}]}
+
+
+def shell_then(text: str, cmd: str = "echo HEAVY", call_id: str = "call_sh") -> dict[str, Any]:
+    shell = {"type": "function_call", "name": "exec_command", "arguments": {"cmd": cmd}}
+    return {
+        "requests": [
+            {"output": [{**shell, "call_id": call_id}]},
+            {"output": [{"type": "message", "text": text}]},
+        ]
+    }
+
+
+def slow(text: str = "slow", delay_ms: int = 30000) -> dict[str, Any]:
+    return {"requests": [{"output": [{"type": "message", "text": text}], "delay_ms": delay_ms}]}
+
+
+def behind(fake: ProviderOnFake, rules: dict[str, str], **kw: Any) -> tuple[HostConfig, Path]:
+    """The config whose app-server is the stand-in over the fake, and the stand-in's folder."""
+    folder = fake.root / "stand-in"
+    script = stand_in(folder, str(fake.config.binary), rules, **kw)
+    return fake.with_config(binary=str(script)), folder
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def collect(turn: Any) -> list[CanonicalEvent]:
+    return [event async for event in turn]
+
+
+async def cancelled_when(
+    config: HostConfig, request: TurnRequest, condition: Any
+) -> list[CanonicalEvent]:
+    """Run the turn, cancel it once `condition()` holds, and return its events."""
+    async with open_turn(config, request, FAST_LIMITS) as turn:
+        events = asyncio.create_task(collect(turn))
+        await until(condition)
+        turn.cancel()
+        return await asyncio.wait_for(events, 10)
+
+
+def warm(config: HostConfig) -> pool.AppServer:
+    server = pool.find(config)
+    assert server is not None
+    return server
+
+
+def archived(fake: ProviderOnFake) -> list[Path]:
+    return list(Path(str(fake.config.codex_home)).glob("archived_sessions/*.jsonl"))
+
+
+# -- 1: archive → unarchive finishes or rolls back whatever cancels it ------------------------
+
+
+async def test_a_cancel_while_the_reload_waits_for_archive_leaves_the_thread_usable(
+    fake: ProviderOnFake,
+) -> None:
+    fake.scenario([said("first"), {**said("third"), "expect_history_contains": ["first"]}])
+    config, folder = behind(fake, {"thread/archive": "drop_reply"})
+    ws = fake.workspace()
+    first = await fake.turn("one", workspace=ws, config=config)
+    assert isinstance(first[-1], MessageEnd), first[-1]
+    # Its own codex options make the turn reload the thread: archive (reply lost), then cancel.
+    request = TurnRequest(prompt="two", workspace=ws, codex_options={"model_verbosity": "low"})
+    second = await cancelled_when(config, request, lambda: "thread/archive" in seen(folder))
+    assert second[-1] == ErrorEvent("cancelled", "the turn was cancelled")
+    third = await fake.turn("three", workspace=ws, config=config)
+    assert isinstance(third[-1], MessageEnd), third[-1]
+    assert third[-1].thread_id == first[-1].thread_id  # type: ignore[union-attr]
+    assert archived(fake) == []
+
+
+async def test_consume_with_the_server_killed_between_archive_and_unarchive_recovers_the_thread(
+    fake: ProviderOnFake,
+) -> None:
+    fake.scenario(
+        [
+            shell_then("ran"),
+            {
+                **said("after"),
+                "expect_history_contains": ["ran"],
+                "expect_history_excludes": ["HEAVY"],
+            },
+        ]
+    )
+    config, folder = behind(fake, {"thread/archive": "drop_reply"})
+    ws = fake.workspace()
+    first = await fake.turn("one", workspace=ws, config=config)
+    assert isinstance(first[-1], MessageEnd), first[-1]
+    server = warm(config)
+    consume = asyncio.ensure_future(consume_blocks(config, ws, "default", ["call_sh"]))
+    await until(lambda: "thread/archive" in seen(folder) and archived(fake))
+    os.killpg(server.pid, signal.SIGKILL)
+    result = await asyncio.wait_for(consume, 10)
+    assert result.consumed == {"call_sh"}
+    assert archived(fake) == []
+    after = await fake.turn("two", workspace=ws, config=config)
+    assert isinstance(after[-1], MessageEnd), after[-1]
+    assert after[-1].thread_id == first[-1].thread_id  # type: ignore[union-attr]
