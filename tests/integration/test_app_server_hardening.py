@@ -141,3 +141,38 @@ async def test_consume_with_the_server_killed_between_archive_and_unarchive_reco
     after = await fake.turn("two", workspace=ws, config=config)
     assert isinstance(after[-1], MessageEnd), after[-1]
     assert after[-1].thread_id == first[-1].thread_id  # type: ignore[union-attr]
+
+
+# -- 2: a cancel during thread/resume leaves the thread marked ---------------------------------
+
+
+async def test_a_cancel_during_resume_still_makes_consume_unload_the_thread_codex_loaded(
+    fake: ProviderOnFake,
+) -> None:
+    fake.scenario(
+        [
+            shell_then("ran"),
+            {
+                **said("after"),
+                "expect_history_contains": ["ran"],
+                "expect_history_excludes": ["HEAVY"],
+            },
+        ]
+    )
+    config, folder = behind(fake, {"thread/resume": "drop_reply"})
+    ws = fake.workspace()
+    first = await fake.turn("one", workspace=ws, config=config)
+    assert isinstance(first[-1], MessageEnd), first[-1]
+    thread_id = first[-1].thread_id
+    old = warm(config)
+    os.killpg(old.pid, signal.SIGKILL)
+    await old.proc.wait()
+    # The next turn resumes in a new process; codex loads the thread, its reply never comes.
+    request = TurnRequest(prompt="two", workspace=ws)
+    second = await cancelled_when(config, request, lambda: "thread/resume" in seen(folder))
+    assert second[-1] == ErrorEvent("cancelled", "the turn was cancelled")
+    assert thread_id in warm(config).loaded
+    result = await consume_blocks(config, ws, "default", ["call_sh"])
+    assert result.consumed == {"call_sh"}
+    after = await fake.turn("three", workspace=ws, config=config)
+    assert isinstance(after[-1], MessageEnd), after[-1]  # the fake checked the history
