@@ -17,6 +17,7 @@ import pytest
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import CanonicalEvent, ErrorEvent, MessageEnd
+from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn
 from plexum_openai_provider.turn.app_server import pool
 
@@ -81,6 +82,16 @@ async def cancelled_when(
         await until(condition)
         turn.cancel()
         return await asyncio.wait_for(events, 10)
+
+
+def turn_is_running(fake: ProviderOnFake, workspace: Path) -> bool:
+    """The session's rollout shows a turn started (codex is waiting for the model)."""
+    record = SessionStore(workspace).get("default")
+    if record is None:
+        return False
+    home = Path(str(fake.config.codex_home))
+    pattern = f"sessions/*/*/*/*{record.thread_id}.jsonl"
+    return any('"task_started"' in p.read_text() for p in home.glob(pattern))
 
 
 def warm(config: HostConfig) -> pool.AppServer:
@@ -176,3 +187,50 @@ async def test_a_cancel_during_resume_still_makes_consume_unload_the_thread_code
     assert result.consumed == {"call_sh"}
     after = await fake.turn("three", workspace=ws, config=config)
     assert isinstance(after[-1], MessageEnd), after[-1]  # the fake checked the history
+
+
+# -- 3: a cancel during turn/start stops the turn it reports stopped ---------------------------
+
+
+async def test_a_cancel_during_turn_start_interrupts_the_turn_codex_started(
+    fake: ProviderOnFake,
+) -> None:
+    fake.scenario([slow(), said("next")])
+    config, folder = behind(fake, {"turn/start": "drop_reply"})
+    ws = fake.workspace()
+    request = TurnRequest(prompt="one", workspace=ws)
+    # Cancelled once codex works on the turn (the model is asked) while its id is still unknown.
+    first = await cancelled_when(
+        config, request, lambda: "turn/start" in seen(folder) and turn_is_running(fake, ws)
+    )
+    assert first[-1] == ErrorEvent("cancelled", "the turn was cancelled")
+    pid = warm(config).pid
+    # Had the first turn run on, codex would refuse this one ("a turn is already running").
+    second = await fake.turn("two", workspace=ws, config=config)
+    assert isinstance(second[-1], MessageEnd), second[-1]
+    assert warm(config).pid == pid
+
+
+# -- 7: one agent's failed interrupt does not end the others' turns ---------------------------
+
+
+@pytest.mark.parametrize("fault", ["error", "drop"])
+async def test_a_failed_interrupt_stops_only_its_own_thread(
+    fake: ProviderOnFake, fault: str
+) -> None:
+    fake.scenario([slow(), slow("b's answer", delay_ms=2500), said("a again")])
+    config, folder = behind(fake, {"turn/interrupt": fault})
+    ws_a, ws_b = fake.workspace("a"), fake.workspace("b")
+    async with open_turn(config, TurnRequest(prompt="a", workspace=ws_a), FAST_LIMITS) as a:
+        a_events = asyncio.create_task(collect(a))
+        await until(lambda: turn_is_running(fake, ws_a))
+        b_events = asyncio.create_task(fake.turn("b", workspace=ws_b, config=config))
+        await until(lambda: turn_is_running(fake, ws_b))
+        pid = warm(config).pid
+        a.cancel()
+        assert (await asyncio.wait_for(a_events, 10))[-1].code == "cancelled"  # type: ignore[union-attr]
+    b_end = (await asyncio.wait_for(b_events, 10))[-1]
+    assert isinstance(b_end, MessageEnd), b_end
+    assert seen(folder) == ["turn/interrupt"] and warm(config).pid == pid
+    again = await fake.turn("a2", workspace=ws_a, config=config)
+    assert isinstance(again[-1], MessageEnd), again[-1]
