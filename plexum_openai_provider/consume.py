@@ -59,12 +59,26 @@ async def consume_blocks(
         # The stored offset belongs to the stored path only (a forged or stale one is dropped).
         keep = record.rollout_offset is not None and remembered == path
         offsets = [record.rollout_offset] if keep and record.rollout_offset is not None else []
-        result = await asyncio.to_thread(
-            consume_rollout, path, ids, marker=config.consume_marker, offsets=offsets
-        )
-        new_offset = result.offsets[0] if result.offsets else None
-        store.put(session_id, replace(record, rollout_path=str(path), rollout_offset=new_offset))
-        return result
+
+        def rewrite() -> ConsumeResult:
+            result = consume_rollout(path, ids, marker=config.consume_marker, offsets=offsets)
+            new_offset = result.offsets[0] if result.offsets else None
+            store.put(
+                session_id, replace(record, rollout_path=str(path), rollout_offset=new_offset)
+            )
+            return result
+
+        # Once the rewrite has begun it finishes, and is reported, whatever cancels us: the lock
+        # must outlive it, and a caller told "cancelled" must not find the rollout rewritten.
+        task = asyncio.ensure_future(asyncio.to_thread(rewrite))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            result = await task
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            return result
     finally:
         os.close(lock_fd)
 

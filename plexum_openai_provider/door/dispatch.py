@@ -88,6 +88,8 @@ class PluginServer:
         self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._agent_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Running consumes and their request ids: `shutdown` cancels them, like turns.
+        self._consumes: dict[asyncio.Task[None], rpc.RequestId] = {}
         self.tool_calls = ToolCalls(send, timeout_s=config.tool_timeout_s)
 
     # -- lines in --------------------------------------------------------------------------
@@ -157,7 +159,9 @@ class PluginServer:
             self._start_turn(request.id, p.parse_turn(params))
         elif method == "consume":
             self._require_initialized()
-            self._spawn(self._consume(request.id, p.parse_consume(params)))
+            consume = self._spawn(self._consume(request.id, p.parse_consume(params)))
+            self._consumes[consume] = request.id
+            consume.add_done_callback(lambda task: self._consumes.pop(task, None))
         else:
             raise RpcError(
                 rpc.METHOD_NOT_FOUND,
@@ -339,25 +343,35 @@ class PluginServer:
         self.stopped.set()
 
     async def shutdown(self) -> list[str]:
-        """Cancel every running turn and wait for all of them (and consumes) to end."""
+        """Cancel every running turn and consume and wait for all of them to end."""
         self.closing = True
         cancelled = sorted(self._turns)
         for running in list(self._turns.values()):
             running.cancel()
         self.tool_calls.cancel_all()
+        # A consume still waiting (for the workspace lock, or for codex to unload the thread)
+        # gives up and is answered here; one already rewriting finishes first (`consume_blocks`).
+        consumes = dict(self._consumes)
+        for consume in consumes:
+            consume.cancel()
         current = asyncio.current_task()
         others = [t for t in self._tasks if t is not current]
         if others:
             await asyncio.gather(*others, return_exceptions=True)
+        message = "consume failed: the plugin is shutting down; nothing was rewritten"
+        for consume, request_id in consumes.items():
+            if consume.cancelled():
+                await self._error(request_id, RpcError(p.CONSUME_FAILED, message))
         await close_backends()  # the warm `codex app-server` (backend `app-server`) ends with us
         return cancelled
 
     # -- out -------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _reply(self, request_id: rpc.RequestId, result: Mapping[str, Any]) -> None:
         await self._send(rpc.result_message(request_id, result))

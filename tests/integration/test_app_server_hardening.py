@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,15 @@ import pytest
 
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
+from plexum_openai_provider.errors import RemoteError
 from plexum_openai_provider.events import CanonicalEvent, ErrorEvent, MessageEnd
-from plexum_openai_provider.sessions import SessionStore
+from plexum_openai_provider.sessions import SessionStore, acquire_workspace_lock
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn
 from plexum_openai_provider.turn.app_server import pool
 
 from .app_server_stand_in import seen, stand_in
 from .conftest import FAST_LIMITS, ProviderOnFake
+from .serve_support import ServeWorld, initialized
 
 STEP_S = 1.0  # the own deadline of a request outside a turn's clock, shrunk for the tests
 
@@ -234,3 +237,50 @@ async def test_a_failed_interrupt_stops_only_its_own_thread(
     assert seen(folder) == ["turn/interrupt"] and warm(config).pid == pid
     again = await fake.turn("a2", workspace=ws_a, config=config)
     assert isinstance(again[-1], MessageEnd), again[-1]
+
+
+# -- 5: every request has a deadline; shutdown cancels consumes like turns -------------------
+
+
+def serve_turn(world: ServeWorld, turn_id: str, ws: Path) -> dict[str, Any]:
+    return {
+        "turn_id": turn_id,
+        "agent": {"id": "agent-a", "workspace": str(ws)},
+        "session_id": "s1",
+        "model": "codex",
+        "input": "hi",
+        "tools": [],
+    }
+
+
+@pytest.mark.parametrize("waits_for", ["thread/archive", "the workspace lock"])
+async def test_serve_exits_within_the_kill_grace_while_a_consume_waits(
+    serve_world: ServeWorld, waits_for: str
+) -> None:
+    fake = serve_world.fake
+    fake.scenario([shell_then("ran")])
+    script = stand_in(fake.root / "stand-in", str(fake.config.binary), {"thread/archive": "drop"})
+    serve_world.write_config(backend="app-server", binary=str(script), consume_wait_s=60)
+    ws = fake.workspace()
+    conn = await serve_world.connection()
+    await initialized(conn)
+    done = await conn.request("turn", serve_turn(serve_world, "t1", ws))
+    assert done["event"]["type"] == "message_end", done
+    lock = await acquire_workspace_lock(ws) if waits_for == "the workspace lock" else None
+    params = {"workspace": str(ws), "session_id": "s1", "block_ids": ["call_sh"]}
+    consume = asyncio.ensure_future(conn.request("consume", params))
+    try:
+        if lock is None:
+            await until(lambda: "thread/archive" in seen(fake.root / "stand-in"))
+        # Answered after the consume was read: the consume is under way (it waits) by then.
+        assert (await conn.request("cancel", {"turn_id": "none"}))["status"] == "unknown"
+        started = time.monotonic()
+        assert await conn.close(timeout=30) == 0
+        took = time.monotonic() - started
+    finally:
+        if lock is not None:
+            os.close(lock)
+    kill_grace = 3.0  # TurnLimits' default
+    assert took < kill_grace + 1.0, f"serve took {took:.2f}s to exit after EOF"
+    with pytest.raises(RemoteError, match="shutting down"):
+        await asyncio.wait_for(consume, 1)
