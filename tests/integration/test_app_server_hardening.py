@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +285,27 @@ async def test_serve_exits_within_the_kill_grace_while_a_consume_waits(
     assert took < kill_grace + 1.0, f"serve took {took:.2f}s to exit after EOF"
     with pytest.raises(RemoteError, match="shutting down"):
         await asyncio.wait_for(consume, 1)
+
+
+# -- 6: a resume reply over the line limit does not hang the resume --------------------------
+
+
+async def test_a_resume_reply_over_the_line_limit_still_resumes_the_thread(
+    fake: ProviderOnFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plexum_openai_provider.turn.app_server import rpc_client
+
+    monkeypatch.setattr(rpc_client, "MAX_LINE_BYTES", 8000)
+    fake.scenario([said("first"), {**said("second"), "expect_history_contains": ["first"]}])
+    config, folder = behind(fake, {"thread/resume": "pad"}, pad_bytes=10_000)
+    config = replace(config, idle_timeout_s=5)
+    ws = fake.workspace()
+    first = await fake.turn("one", workspace=ws, config=config)
+    old = warm(config)
+    os.killpg(old.pid, signal.SIGKILL)
+    await old.proc.wait()
+    started = time.monotonic()
+    second = await fake.turn("two", workspace=ws, config=config)
+    assert isinstance(second[-1], MessageEnd), second[-1]
+    assert second[-1].thread_id == first[-1].thread_id  # type: ignore[union-attr]
+    assert seen(folder) == ["thread/resume"] and time.monotonic() - started < 3

@@ -142,7 +142,12 @@ class AppServerAttempt(Attempt):
                 )
             self.start = await self.locate_start()
             params = thread_resume_params(
-                thread_id, request.workspace, self.model_arg, self.mcp_servers, self._options
+                thread_id,
+                request.workspace,
+                self.model_arg,
+                self.mcp_servers,
+                self._options,
+                exclude_turns=server.excludes_turns,
             )
             try:
                 result = await self._call(server, server.resume_thread(thread_id, params))

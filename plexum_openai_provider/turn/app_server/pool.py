@@ -22,11 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from ...config import HostConfig, codex_home
-from ...errors import AppServerStartError, NoAnswer, RemoteError, RpcError, ServerGone
+from ...errors import (
+    AppServerStartError,
+    NoAnswer,
+    RemoteError,
+    ReplyTooLong,
+    RpcError,
+    ServerGone,
+)
 from ...jsonrpc.messages import INTERNAL_ERROR
 from ...process import StderrTail, spawn, terminate_group
-from . import loaded
-from .params import initialize_params, thread_params, turn_interrupt_params
+from . import loaded, rpc_client
+from .params import (
+    EXCLUDE_TURNS_FROM,
+    initialize_params,
+    thread_params,
+    turn_interrupt_params,
+    version_of,
+)
 from .rpc_client import Notification, RpcClient
 
 log = logging.getLogger(__name__)
@@ -80,6 +93,12 @@ class AppServer:
     def is_loaded(self, thread_id: str) -> bool:
         return thread_id in self.loaded
 
+    @property
+    def excludes_turns(self) -> bool:
+        """This codex takes `excludeTurns` on `thread/resume` (see `params`)."""
+        version = version_of(self.user_agent)
+        return bool(version) and version >= EXCLUDE_TURNS_FROM
+
     async def start_thread(self, params: dict[str, Any]) -> dict[str, Any]:
         """`thread/start`; the caller marks the new thread loaded (`add_loaded`) once it has
         checked its id. Raises RpcError or ServerGone."""
@@ -97,6 +116,11 @@ class AppServer:
         self.unsure.add(thread_id)
         try:
             result = await self.rpc.request("thread/resume", params)
+        except ReplyTooLong as exc:
+            # codex resumed the thread and sent its whole history back: loaded, nothing of the
+            # reply is needed (the rollout's path is found on disk).
+            log.warning("thread/resume %s: %s", thread_id, exc.message)
+            result = {}
         except RemoteError:
             self._drop(thread_id)  # codex refused it: not loaded
             raise
@@ -332,7 +356,7 @@ async def _start(config: HostConfig, env: Mapping[str, str]) -> AppServer:
     argv = [config.binary, "app-server", *config.extra_args]
     proc = await spawn(argv, cwd=Path("/"), env=env)
     stderr = StderrTail()
-    rpc = RpcClient(proc)
+    rpc = RpcClient(proc, max_line_bytes=rpc_client.MAX_LINE_BYTES)
     rpc.start()
     server = AppServer(proc, rpc, stderr, codex_home(config))
     server._tasks.append(asyncio.create_task(stderr.drain(proc.stderr)))
