@@ -53,17 +53,17 @@ class _RunningTurn:
     def __init__(self, turn_id: str) -> None:
         self.turn_id = turn_id
         self.cancelled = asyncio.Event()
-        self._cancel: Callable[[], None] | None = None
+        self._cancel: Callable[[], bool] | None = None
 
-    def attach(self, cancel: Callable[[], None]) -> None:
+    def attach(self, cancel: Callable[[], bool]) -> None:
         self._cancel = cancel
         if self.cancelled.is_set():
             cancel()
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
+        """False when the turn's outcome was already decided (codex had ended it)."""
         self.cancelled.set()
-        if self._cancel is not None:
-            self._cancel()
+        return self._cancel() if self._cancel is not None else True
 
 
 class PluginServer:
@@ -214,8 +214,9 @@ class PluginServer:
     def _cancel(self, turn_id: str) -> dict[str, Any]:
         running = self._turns.get(turn_id)
         if running is not None:
-            running.cancel()
-            return {"turn_id": turn_id, "status": "cancelling"}
+            # Too late once codex has ended the turn: its own terminal event follows.
+            status = "cancelling" if running.cancel() else "finished"
+            return {"turn_id": turn_id, "status": status}
         status = "finished" if turn_id in self._finished else "unknown"
         return {"turn_id": turn_id, "status": status}
 

@@ -309,3 +309,33 @@ async def test_a_resume_reply_over_the_line_limit_still_resumes_the_thread(
     assert isinstance(second[-1], MessageEnd), second[-1]
     assert second[-1].thread_id == first[-1].thread_id  # type: ignore[union-attr]
     assert seen(folder) == ["thread/resume"] and time.monotonic() - started < 3
+
+
+# -- 8: `cancelling` only while a cancel can still end the turn --------------------------------
+
+
+@pytest.mark.parametrize("backend", ["app-server", "exec"])
+async def test_a_cancel_after_codex_finished_the_turn_says_so_and_the_turn_keeps_its_end(
+    fake: ProviderOnFake, backend: str
+) -> None:
+    from plexum_openai_provider.events import ToolCall
+
+    fake.scenario([shell_then("ran"), slow()])
+    config = fake.with_config(backend=backend)
+    request = TurnRequest(prompt="one", workspace=fake.workspace())
+    answers: list[bool] = []
+    async with open_turn(config, request, FAST_LIMITS) as turn:
+        events = []
+        async for event in turn:
+            events.append(event)
+            if isinstance(event, ToolCall):  # mirrored from the rollout: codex is done
+                answers.append(turn.cancel())
+    assert answers == [False]  # too late to cancel: the door answers `finished`
+    assert isinstance(events[-1], MessageEnd), events[-1]
+    # ... and a cancel that comes in time still ends the turn as `cancelled`.
+    ws = fake.workspace("b")
+    async with open_turn(config, TurnRequest(prompt="b", workspace=ws), FAST_LIMITS) as turn:
+        task = asyncio.create_task(collect(turn))
+        await until(lambda: turn_is_running(fake, ws))
+        assert turn.cancel() is True
+        assert (await asyncio.wait_for(task, 10))[-1].code == "cancelled"  # type: ignore[union-attr]

@@ -246,6 +246,8 @@ class AppServerAttempt(Attempt):
                 yield event
             if self.turn_id is None:
                 self.turn_id = self.mapper.turn_id
+            if self.mapper.ended is not None:
+                self.clock.settle()  # codex ended the turn: a cancel from now on is too late
 
     def _this_turn(self, method: str, params: dict[str, Any]) -> bool:
         if self.turn_id is None:
