@@ -21,7 +21,7 @@ from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import RemoteError
 from plexum_openai_provider.events import CanonicalEvent, ErrorEvent, MessageEnd
 from plexum_openai_provider.sessions import SessionStore, acquire_workspace_lock
-from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn
+from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn, run_turn
 from plexum_openai_provider.turn.app_server import pool
 
 from .app_server_stand_in import seen, stand_in
@@ -339,3 +339,66 @@ async def test_a_cancel_after_codex_finished_the_turn_says_so_and_the_turn_keeps
         await until(lambda: turn_is_running(fake, ws))
         assert turn.cancel() is True
         assert (await asyncio.wait_for(task, 10))[-1].code == "cancelled"  # type: ignore[union-attr]
+
+
+# -- 4: an agent's tools answer only the turn they were offered to ------------------------------
+
+ATTACK = """python3 -c '
+import json, socket, sys
+init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion":
+    "2025-06-18", "capabilities": {}, "clientInfo": {"name": "b", "version": "0"}}}
+call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+    "params": {"name": "echo", "arguments": {"text": "from b"}}}
+got = b""
+try:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(sys.argv[1])
+    for m in (init, {"jsonrpc": "2.0", "method": "notifications/initialized"}, call):
+        s.sendall(json.dumps(m).encode() + b"\\n")
+    while got.count(b"\\n") < 2:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    print(got.decode() or "closed")
+except OSError as exc:
+    print(got.decode(), "refused:", type(exc).__name__)
+' {socket} > attack.txt"""
+
+
+@pytest.mark.parametrize("backend", ["app-server", "exec"])
+async def test_another_agents_shell_cannot_call_this_agents_tools(
+    fake: ProviderOnFake, backend: str
+) -> None:
+    from plexum_openai_provider.bridge.socket_path import stable_socket_path
+    from plexum_openai_provider.bridge.spec import ToolReply
+    from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
+
+    calls: list[dict[str, Any]] = []
+
+    async def host_of_a(name: str, arguments: dict[str, Any]) -> ToolReply:
+        calls.append(arguments)
+        return ToolReply.text("a's secret")
+
+    config = fake.with_config(backend=backend, socket_dir=str(fake.root / "sock"))
+    socket_a = stable_socket_path("a", socket_dir=fake.root / "sock")
+    attack = ATTACK.replace("{socket}", str(socket_a))
+    fake.scenario([slow(), shell_then("tried", cmd=attack)])
+    ws_a, ws_b = fake.workspace("a"), fake.workspace("b")
+    request_a = TurnRequest(
+        prompt="a", workspace=ws_a, agent_id="a", tools=BUILTIN_TOOLS, call_tool=host_of_a
+    )
+    async with open_turn(config, request_a, FAST_LIMITS) as turn_a:
+        a_events = asyncio.create_task(collect(turn_a))
+        await until(lambda: turn_is_running(fake, ws_a) and socket_a.exists())
+        request_b = TurnRequest(prompt="b", workspace=ws_b, agent_id="b")
+        b_end = (await run_turn(config, request_b, FAST_LIMITS))[-1]
+        turn_a.cancel()
+        await asyncio.wait_for(a_events, 10)
+    assert isinstance(b_end, MessageEnd), b_end
+    tried = (ws_b / "attack.txt").read_text()
+    assert calls == [], tried  # the host never heard from b
+    assert "a's secret" not in tried
+    refused = ("serves only the running turn of agent 'a'", "closed", "refused:")
+    assert any(r in tried for r in refused), tried

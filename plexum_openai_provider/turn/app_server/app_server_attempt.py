@@ -57,7 +57,9 @@ class AppServerAttempt(Attempt):
     async def run(self) -> AttemptEvents:
         config = self.config
         try:
-            server = await self._within_clock(acquire(config, self.env))
+            # The agent's own process: its tools answer only what descends from it.
+            agent = self.request.agent_id
+            server = await self._within_clock(acquire(config, self.env, agent))
         except Stop as stop:
             yield stop_event(config, stop.code)
             return

@@ -1,13 +1,10 @@
-"""The warm `codex app-server` pool of this plugin process: one per (binary, CODEX_HOME, args).
+"""The warm `codex app-server`s of this plugin: one per (binary, CODEX_HOME, args, agent), so
+what codex runs for one agent never descends from another agent's process (the tool socket's check).
 
-`acquire(config, env)` returns a running, initialized server, starting it on first use and again
-after it died (a dead one is reaped first). `shutdown_all()` ends them all: EOF on stdin (codex
-exits 0 on it), a bounded wait, then SIGTERM/SIGKILL to the process group. A server owns the
-thread operations a turn asks for (start, resume, reload, unload, interrupt, its notifications)
-and remembers which threads it has loaded, because a loaded thread ignores edits to its rollout
-and keeps the file open: consume unloads it first (`unload_everywhere`). An unload (archive, then
-unarchive) runs in its own task with its own deadline per request: whatever cancels its caller, it
-finishes or is rolled back, and a thread it left archived is recovered (`recover_archived`).
+`acquire` starts one on first use and after it died; `shutdown_all` ends them (EOF, then the group).
+A server owns the thread operations (start, resume, unload, interrupt, notifications) and the set
+of threads it has loaded; an unload (archive → unarchive) runs shielded with its own deadlines and
+is rolled back or recovered (`recover_archived`) whatever stops it. Consume: `unload_everywhere`.
 """
 
 from __future__ import annotations
@@ -50,7 +47,9 @@ CLOSE_GRACE_S = 3.0
 # stalled codex must not hold a consume, or the plugin's shutdown, for ever.
 REQUEST_TIMEOUT_S = 30.0
 
-Key = tuple[str, str | None, tuple[str, ...]]
+Key = tuple[str, str | None, tuple[str, ...], str]
+# The agent of a server that serves no turn (doctor's check, recovering a thread for consume).
+NO_AGENT = ""
 
 
 @dataclass
@@ -292,31 +291,37 @@ def _registry() -> _Registry:
     return registry
 
 
-def _key(config: HostConfig) -> Key:
-    return (config.binary, config.codex_home, config.extra_args)
+def _key(config: HostConfig, agent: str) -> Key:
+    return (config.binary, config.codex_home, config.extra_args, agent)
 
 
-def find(config: HostConfig) -> AppServer | None:
-    """The live server for this config, if one runs (never starts one)."""
-    server = _registry().servers.get(_key(config))
-    return server if server is not None and server.alive else None
+def find(config: HostConfig, agent: str | None = None) -> AppServer | None:
+    """The agent's live server for this config (without `agent`: any agent's), if one runs;
+    never starts one."""
+    servers = _registry().servers
+    if agent is not None:
+        server = servers.get(_key(config, agent))
+        return server if server is not None and server.alive else None
+    prefix = _key(config, NO_AGENT)[:3]
+    live = [s for key, s in servers.items() if key[:3] == prefix and s.alive]
+    return live[0] if live else None
 
 
-def _loaded_anywhere(thread_id: str) -> list[AppServer]:
-    servers = _registry().servers.values()
-    for server in servers:
+def _forget_the_dead() -> None:
+    for server in _registry().servers.values():
         if not server.alive:
             for loaded_id in list(server.loaded):
                 server._drop(loaded_id)  # a dead server holds nothing open any more
-    return [s for s in servers if s.alive and thread_id in s.loaded]
 
 
 async def unload_everywhere(thread_id: str) -> None:
     """Every warm server of this process that has the thread loaded lets go of it (a server that
     dies meanwhile holds nothing any more). Raises RpcError when one refuses or does not answer."""
-    for server in _loaded_anywhere(thread_id):
+    _forget_the_dead()
+    for server in [s for s in _registry().servers.values() if thread_id in s.loaded]:
         with contextlib.suppress(ServerGone):
             await server.unload(thread_id)
+    _forget_the_dead()
 
 
 async def recover_archived(config: HostConfig, env: Mapping[str, str], thread_id: str) -> None:
@@ -330,13 +335,13 @@ async def recover_archived(config: HostConfig, env: Mapping[str, str], thread_id
     await server.recover(thread_id)
 
 
-async def acquire(config: HostConfig, env: Mapping[str, str]) -> AppServer:
-    """A live, initialized app-server for `config`: the warm one, or a new one.
+async def acquire(config: HostConfig, env: Mapping[str, str], agent: str = NO_AGENT) -> AppServer:
+    """A live, initialized app-server for `config` and `agent`: the warm one, or a new one.
 
     Raises OSError (FileNotFoundError, PermissionError…) when codex cannot start, and
     AppServerStartError when it starts but fails the handshake.
     """
-    key = _key(config)
+    key = _key(config, agent)
     registry = _registry()
     lock = registry.starting.setdefault(key, asyncio.Lock())
     async with lock:
