@@ -646,6 +646,11 @@ APP_SERVER: tuple[Row, ...] = (
         "the thread unarchived by a new process; consume and the next turn go on",
     ),
     Row(
+        AH + "test_a_consume_whose_unarchive_goes_unanswered_says_the_thread_is_left_archived",
+        "app-server: archive's reply lost and unarchive unanswered (consume)",
+        "ConsumeError says the thread is left archived; the next turn unarchives it",
+    ),
+    Row(
         AH + "test_a_cancel_during_resume_still_makes_consume_unload_the_thread_codex_loaded",
         "app-server: cancel during thread/resume (codex loads the thread anyway)",
         "the thread stays marked; consume unloads it before the rewrite",

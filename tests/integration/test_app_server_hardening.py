@@ -18,7 +18,7 @@ import pytest
 
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
-from plexum_openai_provider.errors import RemoteError
+from plexum_openai_provider.errors import ConsumeError, RemoteError
 from plexum_openai_provider.events import CanonicalEvent, ErrorEvent, MessageEnd
 from plexum_openai_provider.sessions import SessionStore, acquire_workspace_lock
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn, run_turn
@@ -156,6 +156,26 @@ async def test_consume_with_the_server_killed_between_archive_and_unarchive_reco
     after = await fake.turn("two", workspace=ws, config=config)
     assert isinstance(after[-1], MessageEnd), after[-1]
     assert after[-1].thread_id == first[-1].thread_id  # type: ignore[union-attr]
+
+
+async def test_a_consume_whose_unarchive_goes_unanswered_says_the_thread_is_left_archived(
+    fake: ProviderOnFake,
+) -> None:
+    fake.scenario([shell_then("ran"), {**said("after"), "expect_history_contains": ["ran"]}])
+    rules = {"thread/archive": "drop_reply", "thread/unarchive": "drop"}
+    config, _ = behind(fake, rules)
+    ws = fake.workspace()
+    first = await fake.turn("one", workspace=ws, config=config)
+    assert isinstance(first[-1], MessageEnd), first[-1]
+    with pytest.raises(ConsumeError) as refused:
+        await asyncio.wait_for(consume_blocks(config, ws, "default", ["call_sh"]), 10)
+    assert "left archived" in str(refused.value) and "unchanged" not in str(refused.value)
+    assert len(archived(fake)) == 1
+    # The next turn unarchives it (this unarchive is answered) and continues the same thread.
+    after = await fake.turn("two", workspace=ws, config=config)
+    assert isinstance(after[-1], MessageEnd), after[-1]
+    assert after[-1].thread_id == first[-1].thread_id  # type: ignore[union-attr]
+    assert archived(fake) == []
 
 
 # -- 2: a cancel during thread/resume leaves the thread marked ---------------------------------

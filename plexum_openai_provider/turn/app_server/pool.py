@@ -224,7 +224,9 @@ class AppServer:
             loaded.clear_archiving(self.codex_home, thread_id)
             raise
         except (NoAnswer, ServerGone):
-            # Archived or not, nobody knows: roll back. A dead server holds nothing loaded.
+            # Archived or not, nobody knows: roll back. A dead server holds nothing loaded; a
+            # thread still marked is resumed afresh by the next turn (`unsure`).
+            self.unsure.add(thread_id)
             if await self._unarchive(thread_id):
                 self._drop(thread_id)
                 return
@@ -252,7 +254,8 @@ class AppServer:
         await self.settled(thread_id)
         if loaded.archived_by_us(self.codex_home, thread_id):
             log.warning("thread %s was left archived by an unload; unarchiving it", thread_id)
-            await self._unarchive(thread_id)
+            if await self._unarchive(thread_id):
+                self._drop(thread_id)  # it was archived, so it is not loaded
 
     async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
         """EOF on stdin, a bounded wait, then the process group is ended and reaped."""
