@@ -350,6 +350,8 @@ class AppServerAttempt(Attempt):
         A server that leaves a request unanswered for `idle_timeout_s` is ended (it would hang
         every later turn too); the next turn starts a new one.
         """
+        # Idle counts from the request: the steps before it (a start, a reload) were progress.
+        self.clock.progress()
         try:
             return await self._within_clock(awaitable, idle=True)
         except ServerGone as exc:
