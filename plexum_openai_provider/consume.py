@@ -48,7 +48,7 @@ async def consume_blocks(
         record = store.get(session_id)
         if record is None:
             raise ConsumeError(f"session {session_id!r} has no codex thread in {workspace}")
-        await _unload(record.thread_id)
+        await _unload(config, record.thread_id)
         if _loaded_elsewhere(config, record.thread_id):
             raise ConsumeError(
                 f"thread {record.thread_id} is loaded in the warm codex app-server of another "
@@ -66,15 +66,31 @@ async def consume_blocks(
         keep = record.rollout_offset is not None and remembered == path
         offsets = [record.rollout_offset] if keep and record.rollout_offset is not None else []
         held = await _hold_thread(config, record.thread_id, path, deadline)
-        try:
-            result = await asyncio.to_thread(
-                consume_rollout, path, ids, marker=config.consume_marker, offsets=offsets
+
+        def rewrite() -> ConsumeResult:
+            result = consume_rollout(path, ids, marker=config.consume_marker, offsets=offsets)
+            new_offset = result.offsets[0] if result.offsets else None
+            store.put(
+                session_id, replace(record, rollout_path=str(path), rollout_offset=new_offset)
             )
+            return result
+
+        # Once the rewrite has begun it finishes, and is reported, whatever cancels us: the lock
+        # must outlive it, and a caller told "cancelled" must not find the rollout rewritten.
+        task = asyncio.ensure_future(asyncio.to_thread(rewrite))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            result = await task
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            return result
         finally:
-            held.release()
-        new_offset = result.offsets[0] if result.offsets else None
-        store.put(session_id, replace(record, rollout_path=str(path), rollout_offset=new_offset))
-        return result
+            if task.done():
+                held.release()
+            else:  # cancelled twice: codex's lock is let go only when the rewrite is over
+                task.add_done_callback(lambda _: held.release())
     finally:
         os.close(lock_fd)
 
@@ -107,21 +123,33 @@ async def _hold_thread(
     return got
 
 
-async def _unload(thread_id: str) -> None:
-    """A warm app-server of this process that has the thread loaded lets go of it first.
+async def _unload(config: HostConfig, thread_id: str) -> None:
+    """A warm app-server of this process that has the thread loaded lets go of it first, and a
+    thread an earlier unload left archived is unarchived.
 
     A loaded thread ignores edits to its rollout and appends through an open handle (codex-facts
     §11): the next turn resumes it from the rewritten file instead.
     """
-    from .errors import RpcError
-    from .turn.app_server.pool import unload_everywhere
+    from .errors import AppServerStartError, RpcError, ServerGone
+    from .turn.app_server import loaded
+    from .turn.app_server.pool import recover_archived, unload_everywhere
+    from .turn.backend import codex_env
 
     try:
         await unload_everywhere(thread_id)
-    except RpcError as exc:
+        await recover_archived(config, codex_env(config), thread_id)
+    except (RpcError, ServerGone, AppServerStartError, OSError) as exc:
+        reason = exc.message if isinstance(exc, RpcError) else str(exc)
+        if loaded.archived_by_us(codex_home(config), thread_id):
+            state = (
+                "it is left archived (in archived_sessions/); the next turn or consume of this "
+                "session unarchives it"
+            )
+        else:
+            state = "its rollout was left unchanged"
         raise ConsumeError(
-            f"codex app-server would not unload thread {thread_id} ({exc.message}); its "
-            "rollout was left unchanged. Retry, or restart the plugin."
+            f"codex app-server could not unload thread {thread_id} ({reason}); {state}. Retry, "
+            "or restart the plugin."
         ) from exc
 
 

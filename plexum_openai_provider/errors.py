@@ -118,6 +118,14 @@ class RemoteError(RpcError):
         return f"{where}{self.message} (JSON-RPC error {self.code})"
 
 
+class NoAnswer(RpcError):
+    """A child (`codex app-server`) left one of our requests unanswered past its deadline."""
+
+
+class ReplyTooLong(RpcError):
+    """A child's reply to one of our requests was longer than the line limit (it was dropped)."""
+
+
 class ServerGone(ProviderError):
     """A JSON-RPC child process (`codex app-server`) closed its stdout before the reply came."""
 

@@ -54,17 +54,17 @@ class _RunningTurn:
     def __init__(self, turn_id: str) -> None:
         self.turn_id = turn_id
         self.cancelled = asyncio.Event()
-        self._cancel: Callable[[], None] | None = None
+        self._cancel: Callable[[], bool] | None = None
 
-    def attach(self, cancel: Callable[[], None]) -> None:
+    def attach(self, cancel: Callable[[], bool]) -> None:
         self._cancel = cancel
         if self.cancelled.is_set():
             cancel()
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
+        """False when the turn's outcome was already decided (codex had ended it)."""
         self.cancelled.set()
-        if self._cancel is not None:
-            self._cancel()
+        return self._cancel() if self._cancel is not None else True
 
 
 class PluginServer:
@@ -91,6 +91,8 @@ class PluginServer:
         self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._agent_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Running consumes and their request ids: `shutdown` cancels them, like turns.
+        self._consumes: dict[asyncio.Task[None], rpc.RequestId] = {}
         self.tool_calls = ToolCalls(send, timeout_s=config.tool_timeout_s)
 
     # -- lines in --------------------------------------------------------------------------
@@ -172,7 +174,9 @@ class PluginServer:
             self._start_turn(request.id, p.parse_turn(params))
         elif method == "consume":
             self._require_initialized()
-            self._spawn(request.id, self._consume(request.id, p.parse_consume(params)))
+            consume = self._spawn(request.id, self._consume(request.id, p.parse_consume(params)))
+            self._consumes[consume] = request.id
+            consume.add_done_callback(lambda task: self._consumes.pop(task, None))
         else:
             raise RpcError(
                 rpc.METHOD_NOT_FOUND,
@@ -225,8 +229,9 @@ class PluginServer:
     def _cancel(self, turn_id: str) -> dict[str, Any]:
         running = self._turns.get(turn_id)
         if running is not None:
-            running.cancel()
-            return {"turn_id": turn_id, "status": "cancelling"}
+            # Too late once codex has ended the turn: its own terminal event follows.
+            status = "cancelling" if running.cancel() else "finished"
+            return {"turn_id": turn_id, "status": status}
         status = "finished" if turn_id in self._finished else "unknown"
         return {"turn_id": turn_id, "status": status}
 
@@ -355,7 +360,7 @@ class PluginServer:
         self.stopped.set()
 
     async def shutdown(self) -> list[str]:
-        """Cancel every running turn and wait for all of them (and consumes) to end."""
+        """Cancel every running turn and consume and wait for all of them to end."""
         self.closing = True
         if self._on_shutdown is not None:
             self._on_shutdown()
@@ -363,19 +368,29 @@ class PluginServer:
         for running in list(self._turns.values()):
             running.cancel()
         self.tool_calls.cancel_all()
+        # A consume still waiting (for the workspace lock, or for codex to unload the thread)
+        # gives up and is answered here; one already rewriting finishes first (`consume_blocks`).
+        consumes = dict(self._consumes)
+        for consume in consumes:
+            consume.cancel()
         current = asyncio.current_task()
         others = [t for t in self._tasks if t is not current]
         if others:
             await asyncio.gather(*others, return_exceptions=True)
+        message = "consume failed: the plugin is shutting down; nothing was rewritten"
+        for consume, request_id in consumes.items():
+            if consume.cancelled():
+                await self._error(request_id, RpcError(p.CONSUME_FAILED, message))
         await close_backends()  # the warm `codex app-server` (backend `app-server`) ends with us
         return cancelled
 
     # -- out -------------------------------------------------------------------------------
 
-    def _spawn(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> None:
+    def _spawn(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(self._answered(request_id, coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _answered(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> None:
         """Run a request's task; a bug in it still answers the request (-32603), never a

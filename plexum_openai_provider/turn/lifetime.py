@@ -6,7 +6,8 @@ Use it as an async context manager, so a caller that stops early cannot orphan c
         async for event in turn:
             ...
 
-`turn.cancel()` (from any task) ends it with `error{code: cancelled}`. The workspace lock is held
+`turn.cancel()` (from any task) ends it with `error{code: cancelled}`, unless codex had already
+ended it (then it returns False and the turn keeps its own end). The workspace lock is held
 for the whole turn; the thread id is stored as soon as codex announces it. When codex no longer
 has the session's thread, the turn tries once more on a fresh one (see `backend.ThreadLost`).
 The backend (`exec` or `app-server`, config `backend`) is picked from one table, `BACKENDS`.
@@ -85,9 +86,10 @@ class Turn:
             self._events = self._run()
         return self._events
 
-    def cancel(self) -> None:
-        """Ask the turn to stop; it ends with `error{code: cancelled}`."""
-        self._clock.cancel()
+    def cancel(self) -> bool:
+        """Ask the turn to stop; it ends with `error{code: cancelled}`. False when codex had
+        already ended the turn: it then keeps the end codex gave it (`message_end` or `error`)."""
+        return self._clock.cancel()
 
     async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
         """The turn's events; whatever goes wrong inside, exactly one terminal event, last."""

@@ -47,8 +47,14 @@ def generated(version: str, tmp: Path) -> Path:
     return out
 
 
-def requests() -> list[dict[str, Any]]:
+def excludes_turns(version: str) -> bool:
+    """What the provider decides from the version codex reports (`pool.AppServer`)."""
+    return params.version_of(f"x/{version} (y)") >= params.EXCLUDE_TURNS_FROM
+
+
+def requests(version: str) -> list[dict[str, Any]]:
     ws, thread = Path("/w"), "01a232b3-0000-7000-8000-000000000000"
+    exclude = excludes_turns(version)
     sent = [
         ("initialize", params.initialize_params()),
         (
@@ -56,7 +62,10 @@ def requests() -> list[dict[str, Any]]:
             params.thread_start_params(ws, "gpt-5.5", MCP, {"model_verbosity": "high"}),
         ),
         ("thread/start", params.thread_start_params(ws, None, {})),
-        ("thread/resume", params.thread_resume_params(thread, ws, "gpt-5.5", MCP)),
+        (
+            "thread/resume",
+            params.thread_resume_params(thread, ws, "gpt-5.5", MCP, exclude_turns=exclude),
+        ),
         (
             "turn/start",
             params.turn_start_params(
@@ -89,13 +98,16 @@ def test_every_request_the_provider_sends_is_valid_for_the_binarys_own_schema(
     out = generated(version, tmp_path)
     schema = json.loads((out / "ClientRequest.json").read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
-    for message in requests():
+    for message in requests(version):
         errors = [e.message for e in validator.iter_errors(message)]
         assert errors == [], (message["method"], errors[:3])
     # ... and a request it does not know is refused by the same check (the check can fail).
     assert list(validator.iter_errors({"id": 1, "method": "thread/nonsense", "params": {}}))
     no_input = {"id": 1, "method": "turn/start", "params": {"threadId": "t"}}
     assert list(validator.iter_errors(no_input))
+    # `excludeTurns` is sent exactly where the binary's stable schema has it.
+    resume = json.loads((out / "v2" / "ThreadResumeParams.json").read_text())
+    assert ("excludeTurns" in resume["properties"]) == excludes_turns(version)
     notifications = json.loads((out / "ServerNotification.json").read_text())
     assert set(READ_NOTIFICATIONS) <= methods(notifications)
     assert {"initialized"} <= methods(json.loads((out / "ClientNotification.json").read_text()))

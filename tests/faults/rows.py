@@ -676,6 +676,7 @@ ROWS = (
 # The same faults on backend `app-server` (docs/app-server.md), and its own.
 AS = "tests/integration/test_app_server_backend.py::"
 ASR = "tests/turn/app_server/test_rpc_client.py::"
+AH = "tests/integration/test_app_server_hardening.py::"
 APP_SERVER: tuple[Row, ...] = (
     Row(
         AS + "test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_turn_works",
@@ -731,6 +732,69 @@ APP_SERVER: tuple[Row, ...] = (
         ASR + "test_the_child_exiting_wakes_the_pending_request_and_every_queue",
         "app-server: exits while a request waits",
         "the request and every waiting turn woken, none hangs",
+    ),
+    Row(
+        ASR + "test_a_reply_over_the_line_limit_fails_its_request_at_once",
+        "app-server: a reply over the line limit",
+        "that request fails at once (its id read from the line); the client goes on",
+    ),
+    # Hardening II: the stand-in (tests/integration/app_server_stand_in.py) drops, refuses or
+    # pads one request of the real process underneath, so each race window is wide open.
+    Row(
+        AH + "test_a_cancel_while_the_reload_waits_for_archive_leaves_the_thread_usable",
+        "app-server: cancel while thread/archive's reply is lost (a reload)",
+        "error{cancelled}; unarchive still sent; the next turn continues the same thread",
+    ),
+    Row(
+        AH
+        + "test_consume_with_the_server_killed_between_archive_and_unarchive_recovers_the_thread",
+        "app-server: killed between thread/archive and thread/unarchive (consume)",
+        "the thread unarchived by a new process; consume and the next turn go on",
+    ),
+    Row(
+        AH + "test_a_consume_whose_unarchive_goes_unanswered_says_the_thread_is_left_archived",
+        "app-server: archive's reply lost and unarchive unanswered (consume)",
+        "ConsumeError says the thread is left archived; the next turn unarchives it",
+    ),
+    Row(
+        AH + "test_a_cancel_during_resume_still_makes_consume_unload_the_thread_codex_loaded",
+        "app-server: cancel during thread/resume (codex loads the thread anyway)",
+        "the thread stays marked; consume unloads it before the rewrite",
+    ),
+    Row(
+        AH + "test_a_cancel_during_turn_start_interrupts_the_turn_codex_started",
+        "app-server: cancel before turn/start's reply",
+        "the turn is named by turn/started and interrupted; nothing runs on",
+    ),
+    *(
+        Row(
+            AH + f"test_a_failed_interrupt_stops_only_its_own_thread[{fault}]",
+            f"app-server: turn/interrupt {how}",
+            "that thread is unloaded; another turn of the process completes",
+        )
+        for fault, how in (("error", "refused (RpcError)"), ("drop", "left unanswered"))
+    ),
+    *(
+        Row(
+            AH + f"test_serve_exits_within_the_kill_grace_while_a_consume_waits[{waits}]",
+            f"daemon EOF while a consume waits for {waits}",
+            "the consume answered with an error; serve exits within the kill grace + 1 s",
+            60.0,
+        )
+        for waits in ("thread/archive", "the workspace lock")
+    ),
+    Row(
+        AH + "test_a_resume_reply_over_the_line_limit_still_resumes_the_thread",
+        "app-server: thread/resume's reply over the line limit",
+        "no wait for idle_timeout_s: the thread counts as loaded and the turn completes",
+    ),
+    *(
+        Row(
+            AH + f"test_another_agents_shell_cannot_call_this_agents_tools[{backend}]",
+            f"{backend}: another agent's shell dials this agent's tool socket",
+            "refused; the host never sees the call",
+        )
+        for backend in ("app-server", "exec")
     ),
 )
 ROWS = ROWS + APP_SERVER

@@ -60,11 +60,16 @@ class AppServerAttempt(Attempt):
     turn_id: str | None = field(default=None, init=False)
     _interrupted: bool = field(default=False, init=False)
     _using: str | None = field(default=None, init=False)  # the thread this turn holds in use
+    # `turn/start` once sent: kept even when the turn stops before its reply, because codex may
+    # have started the turn all the same and only the reply (or `turn/started`) names it.
+    _starting: asyncio.Future[dict[str, Any]] | None = field(default=None, init=False)
 
     async def run(self) -> AttemptEvents:
         config = self.config
         try:
-            server = await self._within_clock(acquire(config, self.env))
+            # The agent's own process: its tools answer only what descends from it.
+            agent = self.request.agent_id
+            server = await self._within_clock(acquire(config, self.env, agent))
         except Stop as stop:
             yield stop_event(config, stop.code)
             return
@@ -135,6 +140,14 @@ class AppServerAttempt(Attempt):
             thread_id = record.thread_id
             changed = await self._use(server, thread_id)
             try:
+                await self._call(server, server.recover(thread_id))
+            except RpcError as exc:
+                return ErrorEvent(
+                    "turn_failed",
+                    f"thread {thread_id} was left archived by an earlier unload and codex "
+                    f"app-server would not unarchive it ({exc.message}); try the turn again.",
+                )
+            try:
                 own_settings = bool(self.mcp_servers or self._options) or changed
                 await self._call(
                     server, server.unload_if_stale(thread_id, own_settings=own_settings)
@@ -150,7 +163,12 @@ class AppServerAttempt(Attempt):
                 return busy
             self.start = await self.locate_start()
             params = thread_resume_params(
-                thread_id, request.workspace, self.model_arg, self.mcp_servers, self._options
+                thread_id,
+                request.workspace,
+                self.model_arg,
+                self.mcp_servers,
+                self._options,
+                exclude_turns=server.excludes_turns,
             )
             try:
                 result = await self._call(server, server.resume_thread(thread_id, params))
@@ -240,8 +258,10 @@ class AppServerAttempt(Attempt):
             output_schema=request.output_schema,
         )
         log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=self.config.log_prompts))
+        starting = self._starting = asyncio.ensure_future(server.start_turn(params))
+        starting.add_done_callback(_retrieved)
         try:
-            result = await self._call(server, server.start_turn(params))
+            result = await self._call(server, asyncio.shield(starting))
         except RpcError as exc:
             message = f"codex app-server refused the turn: {exc.message}"
             self.mapper.feed(
@@ -273,6 +293,8 @@ class AppServerAttempt(Attempt):
                 yield event
             if self.turn_id is None:
                 self.turn_id = self.mapper.turn_id
+            if self.mapper.ended is not None:
+                self.clock.settle()  # codex ended the turn: a cancel from now on is too late
 
     def _this_turn(self, method: str, params: dict[str, Any]) -> bool:
         if self.turn_id is None:
@@ -284,16 +306,22 @@ class AppServerAttempt(Attempt):
         return turn_id is None or turn_id == self.turn_id
 
     async def _interrupt(self, server: AppServer, queue: asyncio.Queue[Notification]) -> None:
-        """`turn/interrupt`, then wait (bounded) for the turn to end; else end the server.
+        """Stop the turn: `turn/interrupt`, then wait (bounded) for the turn to end.
 
-        Waiting for `turn/completed` keeps the thread free for the next turn at once.
+        A turn whose `turn/start` reply has not come yet is waited for (bounded) until codex
+        names it, then interrupted: a turn reported stopped must not run on. Waiting for
+        `turn/completed` keeps the thread free for the next turn at once. When codex does not
+        stop it, the thread is unloaded instead (`_stop_thread`).
         """
         self._interrupted = True
-        thread_id, turn_id = self.thread_id, self.turn_id
-        if thread_id is None or turn_id is None or not server.alive:
-            return
+        thread_id = self.thread_id
+        if thread_id is None or self._starting is None or not server.alive:
+            return  # no turn was asked for: nothing runs
         try:
             async with asyncio.timeout(self.limits.kill_grace_s):
+                turn_id = await self._named_turn(queue)
+                if turn_id is None:
+                    return  # codex refused the turn: nothing runs
                 await server.interrupt(thread_id, turn_id)
                 while self.mapper.ended is None:
                     note = await queue.get()
@@ -301,9 +329,56 @@ class AppServerAttempt(Attempt):
                         return
                     if self._this_turn(*note):
                         self.mapper.feed(*note)
+                return
+        except ServerGone:
+            return  # the process is gone, and its turns with it
+        except (RpcError, TimeoutError) as exc:
+            log.warning("turn/interrupt of thread %s failed (%r)", thread_id, exc)
+        await self._stop_thread(server, thread_id)
+
+    async def _named_turn(self, queue: asyncio.Queue[Notification]) -> str | None:
+        """This turn's id: known, or from the `turn/start` reply or `turn/started`, whichever
+        comes first (None: codex refused the turn). Raises ServerGone."""
+        starting = self._starting
+        assert starting is not None
+        while self.turn_id is None:
+            if starting.done():
+                if starting.cancelled() or isinstance(starting.exception(), RpcError):
+                    return None
+                result = starting.result()  # raises ServerGone
+                turn = result.get("turn")
+                if isinstance(turn, dict) and isinstance(turn.get("id"), str):
+                    self.turn_id = self.mapper.turn_id = turn["id"]
+                    break
+                return None
+            get: asyncio.Future[Notification] = asyncio.ensure_future(queue.get())
+            waiting: set[asyncio.Future[Any]] = {starting, get}
+            try:
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not get.done():
+                    get.cancel()
+            if get.done():
+                note = get.result()
+                if note is CLOSED:
+                    raise ServerGone("codex app-server exited")
+                if self._this_turn(*note):
+                    self.mapper.feed(*note)  # `turn/started` names the turn
+                    self.turn_id = self.mapper.turn_id
+        return self.turn_id
+
+    async def _stop_thread(self, server: AppServer, thread_id: str) -> None:
+        """Stop what runs on the thread without its turn id: unload it (archiving a thread ends
+        its turn). Only a server that does not even do that within the kill grace is ended."""
+        try:
+            async with asyncio.timeout(self.limits.kill_grace_s):
+                await server.unload(thread_id)
+            return
         except (RpcError, ServerGone, TimeoutError) as exc:
-            log.warning("turn/interrupt failed (%s); ending codex app-server %d", exc, server.pid)
-            await server.close(grace_s=self.limits.kill_grace_s)
+            log.warning(
+                "cannot stop thread %s (%r); ending codex app-server %d", thread_id, exc, server.pid
+            )
+        await server.close(grace_s=self.limits.kill_grace_s)
 
     async def _gone_event(self, server: AppServer) -> ErrorEvent:
         how, tail = await server.how_it_ended()
@@ -320,6 +395,8 @@ class AppServerAttempt(Attempt):
         A server that leaves a request unanswered for `idle_timeout_s` is ended (it would hang
         every later turn too); the next turn starts a new one.
         """
+        # Idle counts from the request: the steps before it (a start, a reload) were progress.
+        self.clock.progress()
         try:
             return await self._within_clock(awaitable, idle=True)
         except ServerGone as exc:
@@ -357,6 +434,12 @@ class AppServerAttempt(Attempt):
             return ErrorEvent("turn_failed", "codex interrupted the turn before it ended")
         code, message = classify_failure(ended.error or "codex reported that the turn failed")
         return ErrorEvent(code, message)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a background request's failure as seen (its caller may have stopped waiting)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def rollout_end(rollout: Path) -> RolloutPosition:

@@ -61,9 +61,30 @@ def thread_resume_params(
     model_arg: str | None,
     mcp_servers: Mapping[str, Any],
     options: Mapping[str, str] | None = None,
+    *,
+    exclude_turns: bool = False,
 ) -> JsonObject:
+    """`thread/resume`; `exclude_turns` asks codex not to send the thread's whole history back
+    (nothing here reads it): `excludeTurns` is in the stable schema of 0.169/0.171 only, and
+    0.135/0.150 refuse it ("requires experimentalApi capability")."""
     overrides = _thread_overrides(workspace, model_arg, mcp_servers, options or {})
-    return {"threadId": thread_id, **overrides}
+    params: JsonObject = {"threadId": thread_id, **overrides}
+    if exclude_turns:
+        params["excludeTurns"] = True
+    return params
+
+
+EXCLUDE_TURNS_FROM = (0, 169)
+
+
+def version_of(user_agent: str) -> tuple[int, ...]:
+    """codex's version from `initialize`'s `userAgent` (`NAME/0.171.0 (…)`); () if absent."""
+    _, _, rest = user_agent.partition("/")
+    numbers = rest.split(" ", 1)[0].split(".")
+    try:
+        return tuple(int(n) for n in numbers[:3])
+    except ValueError:
+        return ()
 
 
 def turn_start_params(

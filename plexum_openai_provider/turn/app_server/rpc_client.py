@@ -13,11 +13,13 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 from typing import Any
 
-from ...errors import RpcError, ServerGone
+from ...errors import ReplyTooLong, RpcError, ServerGone
 from ...jsonrpc.framing import LineFramer, OversizedLine
 from ...jsonrpc.messages import (
+    INTERNAL_ERROR,
     METHOD_NOT_FOUND,
     error_message,
     notification,
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 256 * 1024
 MAX_LINE_BYTES = 64 * 1024 * 1024
 Notification = tuple[str, dict[str, Any]]
+# codex writes a reply as `{"id":N,"result":…`: the id of a reply too long to keep.
+_REPLY_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*(\d+)\s*,')
 # What a subscriber's queue receives when the server's stdout has closed (compare with `is`).
 CLOSED: Notification = ("$closed", {})
 
@@ -116,6 +120,7 @@ class RpcClient:
     def _dispatch(self, line: bytes | OversizedLine) -> None:
         if isinstance(line, OversizedLine):
             log.warning("skipped a %d byte line from codex app-server", line.size)
+            self._too_long(line)
             return
         try:
             message = json.loads(line)
@@ -144,6 +149,21 @@ class RpcClient:
                 queue.put_nowait((method, params))
             else:
                 log.debug("app-server notification %s for no waiting turn", method)
+
+    def _too_long(self, line: OversizedLine) -> None:
+        """A reply over the limit fails its request at once (it would wait for ever)."""
+        match = _REPLY_ID.match(line.head)
+        entry = self._pending.get(int(match.group(1))) if match else None
+        if entry is None or entry[1].done():
+            return
+        method, future = entry
+        future.set_exception(
+            ReplyTooLong(
+                INTERNAL_ERROR,
+                f"{method}: codex app-server's reply of {line.size} bytes is over the line limit "
+                f"({self._framer.max_line_bytes} bytes)",
+            )
+        )
 
     def _resolve(self, message: dict[str, Any]) -> None:
         entry = self._pending.get(message["id"]) if isinstance(message["id"], int) else None

@@ -118,6 +118,7 @@ class ExecAttempt(Attempt):
                     yield event
                 yield stop_event(config, stop.code)
                 return
+            self.clock.settle()  # codex's stdout has ended: a cancel from now on is too late
             for event in self.mapper.finish():
                 yield event
             await self._wait_exit(proc)

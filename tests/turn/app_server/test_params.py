@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from plexum_openai_provider.turn.app_server.params import (
+    EXCLUDE_TURNS_FROM,
     thread_resume_params,
     thread_start_params,
     turn_start_params,
+    version_of,
 )
 
 MCP = {"plexum-host-a": {"command": "/usr/bin/python3", "args": ["-m", "relay", "mcp-host"]}}
@@ -50,3 +52,19 @@ def test_a_turn_sends_images_first_then_the_text_and_its_own_effort_and_schema()
         "threadId": "t-1",
         "input": [{"type": "text", "text": "hi"}],
     }
+
+
+def test_a_resume_asks_codex_to_leave_the_history_out_only_where_the_version_takes_it() -> None:
+    assert thread_resume_params("t-1", Path("/w"), None, {}, exclude_turns=True)["excludeTurns"]
+    assert "excludeTurns" not in thread_resume_params("t-1", Path("/w"), None, {})
+    takes = {
+        agent: version_of(agent) >= EXCLUDE_TURNS_FROM
+        for agent in (
+            "plexum-openai-provider/0.135.0 (Debian 12.0.0; x86_64) xterm (p; 1)",
+            "plexum-openai-provider/0.150.1 (Debian 12.0.0; x86_64) xterm (p; 1)",
+            "plexum-openai-provider/0.169.0 (Debian 12.0.0; x86_64) xterm (p; 1)",
+            "x/0.171.0 (fake-codex)",
+            "no version here",
+        )
+    }
+    assert list(takes.values()) == [False, False, True, True, False]
