@@ -304,6 +304,7 @@ class PluginServer:
                 output_schema=params.output_schema,
                 reasoning_effort=params.reasoning_effort,
                 codex_options=params.codex_options,
+                sandbox=params.sandbox,
             )
             async with open_turn(self.config, request, self.limits) as turn:
                 running.attach(turn.cancel)

@@ -128,6 +128,7 @@ class TurnParams:
     output_schema: Mapping[str, Any] | None = None
     reasoning_effort: str | None = None
     codex_options: Mapping[str, str] | None = None
+    sandbox: str | None = None  # narrows the agent's sandbox for this turn (never widens it)
 
 
 def _tools(params: Mapping[str, Any]) -> tuple[ToolParam, ...]:
@@ -213,6 +214,7 @@ def parse_turn(params: Mapping[str, Any]) -> TurnParams:
         output_schema=_optional_object(params, "output_schema"),
         reasoning_effort=effort,
         codex_options=_codex_options(params),
+        sandbox=_string(params, "sandbox", "sandbox") if "sandbox" in params else None,
     )
 
 

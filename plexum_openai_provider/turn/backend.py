@@ -24,6 +24,7 @@ from ..codex.thread_id import is_plain_id
 from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
 from ..events import CanonicalEvent, MessageEnd, Usage, WarningEvent
+from ..sandbox import Sandbox
 from ..sessions import SessionStore, ThreadRecord
 from .clock import TurnClock
 from .mirror import RolloutPosition, mirror_turn, start_position
@@ -103,6 +104,7 @@ class AttemptSetup:
     model_arg: str | None
     turn_config: tuple[str, ...] = ()  # effort and codex option `-c`s
     turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image PATH` (copies in a temp folder)
+    sandbox: Sandbox = field(default_factory=Sandbox)  # the agent's, narrowed by the turn
     on_spawn: Callable[[int], None] = lambda pid: None  # codex's pid, for the MCP peer check
 
 

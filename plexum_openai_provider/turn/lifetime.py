@@ -64,6 +64,7 @@ class Turn:
         self._codex_pid: int | None = None  # the running attempt's codex, for the MCP peer check
         self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
         self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
+        self._sandbox = config.sandbox_for(request.agent_id)
 
     async def __aenter__(self) -> Turn:
         return self
@@ -133,6 +134,11 @@ class Turn:
             )
         except TurnInputError as exc:
             yield ErrorEvent("config", str(exc))
+            return
+        try:
+            self._sandbox = self.config.sandbox_for(request.agent_id).narrowed(request.sandbox)
+        except ValueError as exc:
+            yield ErrorEvent("config", f"sandbox: {exc}")
             return
         with prepared(inputs) as turn_args:
             if turn_args is None:
@@ -237,6 +243,7 @@ class Turn:
             model_arg,
             turn_config=self._turn_config,
             turn_args=self._turn_args,
+            sandbox=self._sandbox,
             on_spawn=self._spawned,
         )
 

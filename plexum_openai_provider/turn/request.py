@@ -43,6 +43,9 @@ class TurnRequest:
     output_schema: Mapping[str, Any] | None = None
     reasoning_effort: str | None = None
     codex_options: Mapping[str, str] | None = None
+    # A sandbox mode narrower than the agent's (config `sandbox`), for this turn only; a wider
+    # one ends the turn with `error{config}` before codex starts.
+    sandbox: str | None = None
 
 
 def prompt_problem(prompt: str) -> str | None:

@@ -131,7 +131,12 @@ class AppServerAttempt(Attempt):
                 )
             self.start = await self.locate_start()
             params = thread_resume_params(
-                thread_id, request.workspace, self.model_arg, self.mcp_servers, self._options
+                thread_id,
+                request.workspace,
+                self.model_arg,
+                self.mcp_servers,
+                self._options,
+                self.setup.sandbox,
             )
             try:
                 result = await self._call(server, server.resume_thread(thread_id, params))
@@ -145,7 +150,7 @@ class AppServerAttempt(Attempt):
             self.thread_id = thread_id
             return thread_id
         params = thread_start_params(
-            request.workspace, self.model_arg, self.mcp_servers, self._options
+            request.workspace, self.model_arg, self.mcp_servers, self._options, self.setup.sandbox
         )
         try:
             result = await self._call(server, server.start_thread(params))
@@ -193,6 +198,7 @@ class AppServerAttempt(Attempt):
             image_paths=self.image_paths,
             effort=request.reasoning_effort,
             output_schema=request.output_schema,
+            sandbox=self.setup.sandbox,
         )
         log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=self.config.log_prompts))
         try:

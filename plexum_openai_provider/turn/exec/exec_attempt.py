@@ -72,6 +72,7 @@ class ExecAttempt(Attempt):
             model_arg=self.setup.model_arg,
             extra_args=[*config.extra_args, *self.extra_args, *self.setup.turn_config],
             turn_args=self.setup.turn_args,
+            sandbox_args=self.setup.sandbox.exec_args(),
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
