@@ -30,6 +30,7 @@ _HOMES = {
     "ConsumeResult": "consume",
     "consume_blocks": "consume",
     "CanonicalEvent": "events",
+    "Context": "events",
     "ERROR_CODES": "events",
     "ErrorCode": "events",
     "ErrorEvent": "events",
@@ -71,6 +72,7 @@ __all__ = [
     "ConfigError",
     "ConsumeError",
     "ConsumeResult",
+    "Context",
     "DemoFailed",
     "ErrorCode",
     "ErrorEvent",
@@ -140,6 +142,7 @@ if TYPE_CHECKING:
     from .events import (
         ERROR_CODES,
         CanonicalEvent,
+        Context,
         ErrorCode,
         ErrorEvent,
         Item,

@@ -53,6 +53,9 @@ class HostConfig:
     backend: str = "exec"
     # What codex's shell may touch (`sandbox`, `network_access`, `writable_roots`, `approvals`),
     # and per agent id the same keys under `agents` (see `sandbox.py` and the README).
+    # A turn whose thread's context is at least this full (tokens / the model's window) ends with
+    # a `warning` before its `message_end` (which carries the figures in `context`).
+    context_warning_fraction: float = 0.8
     sandbox: Sandbox = field(default_factory=Sandbox)
     agents: Mapping[str, Sandbox] = field(default_factory=dict)
     source: str | None = None  # the file this came from, for error messages (not a config key)
@@ -95,6 +98,12 @@ def _expect_seconds(value: Any, key: str, path: str) -> float:
     # json.loads reads `Infinity`/`NaN`: a limit must still be a finite number.
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ConfigError("must be a positive, finite number of seconds", path=path, key=key)
+    return float(value)
+
+
+def _expect_fraction(value: Any, key: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError("must be a number above 0 and at most 1 (e.g. 0.8)", path=path, key=key)
     return float(value)
 
 
@@ -148,6 +157,7 @@ _FIELDS = {
     "tool_timeout_s": _expect_seconds,
     "log_prompts": _expect_bool,
     "backend": _expect_backend,
+    "context_warning_fraction": _expect_fraction,
 }
 
 

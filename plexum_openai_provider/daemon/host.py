@@ -24,6 +24,7 @@ from ..door.version import PROTOCOL_VERSION
 from ..errors import RemoteError
 from ..version import __version__
 from .client import Observer, PluginConnection, TurnOutcome, serve_argv
+from .policy import over_fraction
 
 SHUTDOWN_WAIT_S = 30.0
 ToolHandler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -213,8 +214,11 @@ class ReferenceHost:
         turn_id: str | None = None,
         tools: bool = True,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        consume_over: float | None = None,
     ) -> TurnOutcome:
-        """Run one turn through the plugin and record its blocks in the session's file."""
+        """Run one turn through the plugin and record its blocks in the session's file; with
+        `consume_over`, consume the session's tool blocks when the turn leaves the thread's
+        context at least that full (`policy.over_fraction`)."""
         turn_id = turn_id or f"{agent_id}-turn-{next(self._turn_ids)}"
         params = {
             "turn_id": turn_id,
@@ -226,6 +230,8 @@ class ReferenceHost:
         }
         outcome = await self.conn.turn(params, on_event=on_event)
         self._record(agent_id, session_id, turn_id, text, outcome.events)
+        if consume_over is not None and over_fraction(outcome.terminal, consume_over):
+            await self.consume(agent_id, workspace, session_id)
         return outcome
 
     def _record(

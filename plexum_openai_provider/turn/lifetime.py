@@ -26,7 +26,7 @@ from typing import Any
 
 from ..config import HostConfig
 from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
-from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
+from ..events import CanonicalEvent, ErrorEvent, MessageEnd, WarningEvent, is_terminal
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .backend import AttemptSetup, Backend, ThreadLost, ToolSetup
 from .clock import Stop, TurnClock
@@ -98,6 +98,10 @@ class Turn:
                         log.warning("dropping a %s event after the terminal event", event.type)
                         continue
                     ended = is_terminal(event)
+                    if isinstance(event, MessageEnd):
+                        warning = context_warning(event, self.config.context_warning_fraction)
+                        if warning is not None:
+                            yield warning
                     yield event
         except Exception as exc:  # a bug must not leave the host without a terminal event
             log.exception("plexum-openai-provider: unexpected error in a turn")
@@ -252,6 +256,19 @@ class Turn:
 
     def _codex_pid_now(self) -> int | None:
         return self._codex_pid
+
+
+def context_warning(end: MessageEnd, fraction: float) -> WarningEvent | None:
+    """The warning for a thread whose context is at least `fraction` full, or None."""
+    context = end.context
+    full = context.fraction if context is not None else None
+    if context is None or full is None or full < fraction:
+        return None
+    return WarningEvent(
+        f"the thread's context is {full:.0%} full ({context.tokens} of {context.window} tokens) "
+        "after this turn; consume tool blocks or start a new session before codex has to "
+        "compact it"
+    )
 
 
 def _abandon_lock(lock_task: asyncio.Task[int]) -> None:

@@ -2,7 +2,8 @@
 `workspace-write` a shell command writes in the workspace and gets "Read-only file system"
 outside it (/tmp included), the turn's MCP tools still reach the host (codex starts `mcp-host`
 outside the sandbox), the mirror reports the calls and consume blanks one; a later turn that
-narrows to `read-only` cannot write even in the workspace."""
+narrows to `read-only` cannot write even in the workspace. `message_end` carries the context
+figures (tokens of the model's window) on both backends."""
 
 from __future__ import annotations
 
@@ -38,7 +39,10 @@ def shell(cmd: str, call_id: str) -> dict[str, Any]:
 
 
 def message(text: str) -> dict[str, Any]:
-    return {"output": [{"type": "message", "text": text}]}
+    return {
+        "output": [{"type": "message", "text": text}],
+        "usage": {"input_tokens": 3000, "output_tokens": 40},
+    }
 
 
 @pytest.mark.parametrize("backend", ["exec", "app-server"])
@@ -100,6 +104,9 @@ async def test_workspace_write_confines_the_shell_and_keeps_tools_mirror_and_con
     try:
         first = await run_turn(config, request("write"), LIMITS)
         assert isinstance(first[-1], MessageEnd), first[-1]
+        context = first[-1].context  # the figures of the turn's last request, either backend
+        assert context is not None and context.tokens == 3040, context
+        assert context.window is not None and context.window > 3040
         assert (ws / "in.txt").read_text() == "in\n"
         assert not (outside / "out.txt").exists()
         assert "Read-only file system" in json.dumps(real_codex.requests[1].body)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ...codex.thread_id import is_plain_id
 from ...errors import AppServerStartError, RpcError, ServerGone
-from ...events import CanonicalEvent, ErrorEvent
+from ...events import CanonicalEvent, Context, ErrorEvent
 from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, off_loop, prompt_for_log
 from ..clock import Stop
 from ..exec.mapper import classify_failure
@@ -305,6 +305,9 @@ class AppServerAttempt(Attempt):
     def _mirror(self) -> AsyncIterator[CanonicalEvent]:
         """This turn's tool calls from the rollout; then the thread's record is updated."""
         reported = self.mapper.thread_usage if self.mapper.ended is not None else None
+        tokens, window = self.mapper.context_tokens, self.mapper.context_window
+        if tokens is not None and window is not None:
+            self.context = Context(tokens, window)  # else the mirror reads the rollout's
         return self.mirror_and_save(self.start, reported)
 
     def _finish(self) -> CanonicalEvent:
@@ -313,7 +316,9 @@ class AppServerAttempt(Attempt):
         if ended.status == "completed":
             before = self.previous_total
             total = self.mapper.thread_usage or before
-            return message_end(thread_id, total, before=before, turn_usage=self.mapper.usage)
+            return message_end(
+                thread_id, total, before=before, turn_usage=self.mapper.usage, context=self.context
+            )
         if ended.status == "interrupted":
             return ErrorEvent("turn_failed", "codex interrupted the turn before it ended")
         code, message = classify_failure(ended.error or "codex reported that the turn failed")

@@ -210,7 +210,7 @@ class ExecAttempt(Attempt):
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:
             before = Usage() if self.fresh_thread else self.previous_total
-            return message_end(thread_id, outcome.thread_usage, before=before)
+            return message_end(thread_id, outcome.thread_usage, before=before, context=self.context)
         if isinstance(outcome, Completed):
             return ErrorEvent(
                 "protocol",
