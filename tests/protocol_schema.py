@@ -21,6 +21,8 @@ RESPONSE_DEFS = {
     "cancel": "cancelResponse",
     "consume": "consumeResponse",
     "shutdown": "shutdownResponse",
+    "steer": "steerResponse",
+    "fork": "forkResponse",
     "tools/call": "toolsCallResponse",
 }
 

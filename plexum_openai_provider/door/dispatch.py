@@ -35,7 +35,9 @@ from .. import (
 from ..errors import RpcError
 from ..jsonrpc import messages as rpc
 from ..jsonrpc.framing import OversizedLine
+from ..turn.lifetime import Turn
 from ..version import __version__
+from . import controls
 from . import params as p
 from .tools_call import ToolCalls
 from .version import PROTOCOL_VERSION
@@ -54,6 +56,8 @@ class _RunningTurn:
         self.turn_id = turn_id
         self.cancelled = asyncio.Event()
         self._cancel: Callable[[], None] | None = None
+        self.turn: Turn | None = None  # once it runs: what `steer` reaches
+        self.attached = asyncio.Event()  # set with `turn`
 
     def attach(self, cancel: Callable[[], None]) -> None:
         self._cancel = cancel
@@ -158,11 +162,14 @@ class PluginServer:
         elif method == "consume":
             self._require_initialized()
             self._spawn(self._consume(request.id, p.parse_consume(params)))
+        elif method in controls.METHODS:
+            self._require_initialized()
+            self._spawn(self._control(request))
         else:
             raise RpcError(
                 rpc.METHOD_NOT_FOUND,
                 f"unknown method {method!r}; this plugin serves initialize, turn, cancel, "
-                "consume, shutdown",
+                "consume, steer, fork, shutdown",
             )
 
     def _require_initialized(self) -> None:
@@ -199,6 +206,7 @@ class PluginServer:
                     "consume": True,
                     "cancel": True,
                     "per_turn_usage": True,
+                    **controls.capabilities(self.config),
                 },
                 "limits": {
                     "max_line_bytes": self.max_line_bytes,
@@ -308,6 +316,8 @@ class PluginServer:
             )
             async with open_turn(self.config, request, self.limits) as turn:
                 running.attach(turn.cancel)
+                running.turn = turn
+                running.attached.set()
                 async for event in turn:
                     yield event
         finally:
@@ -333,6 +343,15 @@ class PluginServer:
             await self._error(request_id, RpcError(p.CONSUME_FAILED, f"consume failed: {exc}"))
             return
         await self._reply(request_id, result.to_json())
+
+    async def _control(self, request: rpc.Request) -> None:
+        """`steer` and `fork` (door/controls.py), answered when done; never raises."""
+        try:
+            result = await controls.handle(self.config, request, self._turns)
+        except RpcError as exc:
+            await self._error(request.id, exc)
+            return
+        await self._reply(request.id, result)
 
     async def _shutdown_request(self, request_id: rpc.RequestId) -> None:
         cancelled = await self.shutdown()

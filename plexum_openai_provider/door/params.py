@@ -26,6 +26,7 @@ UNSUPPORTED_MODEL = -32003
 LINE_TOO_LONG = -32004
 SHUTTING_DOWN = -32005
 CONSUME_FAILED = -32006
+CONTROL_FAILED = -32007  # steer / fork: `data.reason` says why (docs/protocol.md)
 
 MAX_ID_CHARS = 256  # turn, agent and session ids: a daemon's ids, never prose
 
@@ -216,6 +217,14 @@ def parse_turn(params: Mapping[str, Any]) -> TurnParams:
         codex_options=_codex_options(params),
         sandbox=_string(params, "sandbox", "sandbox") if "sandbox" in params else None,
     )
+
+
+def parse_steer(params: Mapping[str, Any]) -> tuple[str, str]:
+    """`steer {turn_id, input}`: the running turn and the user's added text."""
+    text = _string(params, "input", "input")
+    if not text.strip():
+        raise bad_param("input", "must hold some text")
+    return _string(params, "turn_id", "turn_id", ident=True), text
 
 
 def parse_cancel(params: Mapping[str, Any]) -> str:

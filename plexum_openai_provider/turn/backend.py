@@ -29,6 +29,7 @@ from ..sessions import SessionStore, ThreadRecord
 from .clock import TurnClock
 from .mirror import RolloutPosition, mirror_turn, start_position
 from .request import TurnLimits, TurnRequest
+from .steer import SteerSlot
 
 T = TypeVar("T")
 
@@ -130,6 +131,7 @@ class AttemptSetup:
     turn_config: tuple[str, ...] = ()  # effort and codex option `-c`s
     turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image PATH` (copies in a temp folder)
     sandbox: Sandbox = field(default_factory=Sandbox)  # the agent's, narrowed by the turn
+    steer_slot: SteerSlot = field(default_factory=SteerSlot)  # where a steer reaches the attempt
     on_spawn: Callable[[int], None] = lambda pid: None  # codex's pid, for the MCP peer check
 
 
@@ -150,6 +152,8 @@ class Backend(Protocol):
     codex (exec: `-c` options; app-server: the thread's `mcp_servers` table); it raises
     `BridgeError` or `ConfigError` before yielding. `attempt` runs one attempt (see `Attempt`).
     """
+
+    steers: bool  # can a running turn take more user input (`Turn.steer`)
 
     def offer_tools(self, setup: ToolSetup) -> contextlib.AbstractAsyncContextManager[Any]: ...
 

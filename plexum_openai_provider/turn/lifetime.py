@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from ..config import HostConfig
-from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
+from ..errors import BridgeError, ConfigError, ControlError, SessionStoreError, TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, MessageEnd, WarningEvent, is_terminal
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .backend import AttemptSetup, Backend, ThreadLost, ToolSetup
@@ -33,6 +33,7 @@ from .clock import Stop, TurnClock
 from .inputs import check_turn_inputs, prepared
 from .messages import stop_event
 from .request import TurnLimits, TurnRequest, prompt_problem
+from .steer import SteerSlot
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Turn:
         self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
         self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
         self._sandbox = config.sandbox_for(request.agent_id)
+        self._steer_slot = SteerSlot()
 
     async def __aenter__(self) -> Turn:
         return self
@@ -87,6 +89,18 @@ class Turn:
         """Ask the turn to stop; it ends with `error{code: cancelled}`."""
         self._clock.cancel()
 
+    async def steer(self, text: str) -> None:
+        """Add `text` to the running turn, as the user's message (app-server backend). Raises
+        ControlError: `steer_unsupported` on exec (send it as the next turn instead),
+        `not_running`, `codex_refused`."""
+        if not backend_for(self.config).steers:
+            raise ControlError(
+                "steer_unsupported",
+                f"the {self.config.backend} backend cannot add input to a running turn; send it "
+                "as the next turn (or use backend app-server)",
+            )
+        await self._steer_slot.steer(text)
+
     async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
         """The turn's events; whatever goes wrong inside, exactly one terminal event, last."""
         ended = False
@@ -106,6 +120,8 @@ class Turn:
         except Exception as exc:  # a bug must not leave the host without a terminal event
             log.exception("plexum-openai-provider: unexpected error in a turn")
             failure = exc
+        finally:
+            self._steer_slot.end()
         if not ended:
             what = f"{type(failure).__name__}: {failure}" if failure else "no terminal event"
             yield ErrorEvent(
@@ -248,6 +264,7 @@ class Turn:
             turn_config=self._turn_config,
             turn_args=self._turn_args,
             sandbox=self._sandbox,
+            steer_slot=self._steer_slot,
             on_spawn=self._spawned,
         )
 

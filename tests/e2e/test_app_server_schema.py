@@ -76,6 +76,7 @@ def requests() -> list[dict[str, Any]]:
         ("turn/start", params.turn_start_params(thread, "hi", sandbox=WRITE)),
         ("turn/start", params.turn_start_params(thread, "hi", sandbox=READ)),
         ("turn/interrupt", params.turn_interrupt_params(thread, "turn-1")),
+        ("turn/steer", params.turn_steer_params(thread, "turn-1", "and this")),
         ("thread/archive", params.thread_params(thread)),
         ("thread/unarchive", params.thread_params(thread)),
     ]

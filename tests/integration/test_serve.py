@@ -109,6 +109,10 @@ async def test_initialize_reports_the_version_the_models_and_the_capabilities(
         "consume": True,
         "cancel": True,
         "per_turn_usage": True,
+        "backend": "exec",
+        "steer": False,
+        "context": True,
+        "sandbox": True,
     }
 
 

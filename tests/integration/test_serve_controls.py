@@ -1,13 +1,19 @@
 """The daemon's controls through `serve` on the fake codex (every message schema-checked):
-context pressure in `message_end` and the reference host's "consume when over" policy."""
+context pressure in `message_end` and the reference host's "consume when over" policy; `steer`
+on exec answered `steer_unsupported` (the daemon queues it), an unknown turn `not_running`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-from .serve_support import ServeWorld
-from .test_serve import AGENT, tool_call
+import pytest
+
+from plexum_openai_provider.errors import RemoteError
+
+from .serve_support import ServeWorld, initialized
+from .test_serve import AGENT, hangs, sent, tool_call, turn_params
 
 
 def heavy_turn(input_tokens: int) -> dict[str, Any]:
@@ -38,3 +44,31 @@ async def test_the_reference_host_consumes_when_the_context_is_over_its_fraction
         await host.turn(AGENT, workspace, "s1", "go on")
     sent = json.dumps(serve_world.fake.invocations()[-1].extra["model_input"])
     assert "report row 0042" not in sent and "...(tool called)" in sent
+
+
+async def test_steer_on_exec_says_unsupported_so_the_daemon_can_queue_it(
+    serve_world: ServeWorld,
+) -> None:
+    serve_world.fake.scenario([hangs()])
+    conn = await serve_world.connection()
+    try:
+        capabilities = (await initialized(conn))["capabilities"]
+        assert capabilities["backend"] == "exec" and capabilities["steer"] is False
+        assert capabilities["context"] is True and capabilities["sandbox"] is True
+        running = asyncio.create_task(conn.turn(turn_params(serve_world, "t-run")))
+        await sent(serve_world, "t-run")
+        with pytest.raises(RemoteError) as caught:
+            await conn.request("steer", {"turn_id": "t-run", "input": "more"})
+        assert caught.value.code == -32007
+        assert caught.value.data == {"reason": "steer_unsupported", "turn_id": "t-run"}
+        with pytest.raises(RemoteError) as unknown:
+            await conn.request("steer", {"turn_id": "t-nope", "input": "more"})
+        assert unknown.value.data == {"reason": "not_running", "turn_id": "t-nope"}
+        with pytest.raises(RemoteError) as empty:
+            await conn.request("steer", {"turn_id": "t-run", "input": "  "})
+        assert empty.value.code == -32602 and "params.input" in empty.value.message
+        await conn.request("cancel", {"turn_id": "t-run"})
+        outcome = await asyncio.wait_for(running, 30)
+        assert outcome.terminal["code"] == "cancelled"
+    finally:
+        assert await conn.close() == 0

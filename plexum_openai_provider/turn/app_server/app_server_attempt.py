@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...codex.thread_id import is_plain_id
-from ...errors import AppServerStartError, RpcError, ServerGone
+from ...errors import AppServerStartError, ControlError, RpcError, ServerGone
 from ...events import CanonicalEvent, Context, ErrorEvent
 from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, off_loop, prompt_for_log
 from ..clock import Stop
@@ -34,6 +35,7 @@ from .rpc_client import CLOSED, Notification
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+STEER_TIMEOUT_S = 10.0  # `turn/steer` is answered at once; a server that does not is not steered
 
 
 class _Gone(Exception):
@@ -106,6 +108,7 @@ class AppServerAttempt(Attempt):
             for event in turn_end(final, self.request.output_schema, self.mapper.last_text):
                 yield event
         finally:
+            self.setup.steer_slot.withdraw()
             if self.mapper.ended is None and not self._interrupted:
                 # The caller left early: the turn must not run on in the warm process.
                 await self._interrupt(server, queue)
@@ -213,6 +216,7 @@ class AppServerAttempt(Attempt):
         if isinstance(turn, dict) and isinstance(turn.get("id"), str):
             self.turn_id = turn["id"]
             self.mapper.turn_id = self.turn_id
+            self.setup.steer_slot.offer(functools.partial(self._steer, server, thread_id))
         self.clock.progress()
         while self.mapper.ended is None:
             get = asyncio.create_task(queue.get())
@@ -243,6 +247,21 @@ class AppServerAttempt(Attempt):
             turn = params.get("turn")
             turn_id = turn.get("id") if isinstance(turn, dict) else None
         return turn_id is None or turn_id == self.turn_id
+
+    async def _steer(self, server: AppServer, thread_id: str, text: str) -> None:
+        """`turn/steer` for this turn, within a deadline; whatever fails is `codex_refused`."""
+        turn_id = self.turn_id
+        if turn_id is None or self.mapper.ended is not None:
+            raise ControlError("not_running", "the codex turn has already ended")
+        try:
+            async with asyncio.timeout(STEER_TIMEOUT_S):
+                await server.steer(thread_id, turn_id, text)
+        except RpcError as exc:
+            raise ControlError("codex_refused", f"codex refused the steer: {exc.message}") from exc
+        except (ServerGone, TimeoutError) as exc:
+            raise ControlError(
+                "codex_refused", f"codex app-server did not take the steer ({exc!r})"
+            ) from exc
 
     async def _interrupt(self, server: AppServer, queue: asyncio.Queue[Notification]) -> None:
         """`turn/interrupt`, then wait (bounded) for the turn to end; else end the server.

@@ -96,6 +96,15 @@ def turn_start_params(
     return params
 
 
+def turn_steer_params(thread_id: str, turn_id: str, text: str) -> JsonObject:
+    """`turn/steer`: refused by codex unless `turn_id` is the thread's running turn."""
+    return {
+        "threadId": thread_id,
+        "input": [{"type": "text", "text": text}],
+        "expectedTurnId": turn_id,
+    }
+
+
 def turn_interrupt_params(thread_id: str, turn_id: str) -> JsonObject:
     return {"threadId": thread_id, "turnId": turn_id}
 

@@ -23,7 +23,7 @@ from ...config import HostConfig, codex_home
 from ...errors import AppServerStartError, RpcError, ServerGone
 from ...process import StderrTail, spawn, terminate_group
 from . import loaded
-from .params import initialize_params, thread_params, turn_interrupt_params
+from .params import initialize_params, thread_params, turn_interrupt_params, turn_steer_params
 from .rpc_client import Notification, RpcClient
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,10 @@ class AppServer:
     async def start_turn(self, params: dict[str, Any]) -> dict[str, Any]:
         """`turn/start`. Raises RpcError or ServerGone."""
         return await self.rpc.request("turn/start", params)
+
+    async def steer(self, thread_id: str, turn_id: str, text: str) -> None:
+        """`turn/steer`: more user input for the running turn. Raises RpcError or ServerGone."""
+        await self.rpc.request("turn/steer", turn_steer_params(thread_id, turn_id, text))
 
     async def interrupt(self, thread_id: str, turn_id: str) -> None:
         """`turn/interrupt`. Raises RpcError or ServerGone."""
