@@ -15,8 +15,8 @@ import pytest
 
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import CodexNotInstalledError, binary
-from fake_codex.real_codex_env import codex_env, provider_args
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.real_env import codex_env, provider_args
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.errors import ControlError
 from plexum_openai_provider.events import MessageEnd
