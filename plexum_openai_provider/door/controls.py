@@ -30,6 +30,7 @@ def capabilities(config: HostConfig) -> dict[str, Any]:
     return {
         "backend": config.backend,
         "steer": app_server,
+        "fork": True,
         "context": True,
         "sandbox": True,
     }
@@ -80,4 +81,13 @@ async def _steer(
 
 
 async def _fork(config: HostConfig, params: Mapping[str, Any]) -> dict[str, Any]:
-    raise RpcError(rpc.METHOD_NOT_FOUND, "fork is not available yet")
+    from ..fork import fork_session
+
+    fork = p.parse_fork(params)
+    if not fork.workspace.is_dir():
+        raise p.bad_param("agent.workspace", "is not a directory")
+    try:
+        result = await fork_session(config, fork.workspace, fork.session_id, fork.new_session_id)
+    except ControlError as exc:
+        raise control_error(exc) from None
+    return result.to_json()

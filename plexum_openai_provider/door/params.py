@@ -219,6 +219,25 @@ def parse_turn(params: Mapping[str, Any]) -> TurnParams:
     )
 
 
+@dataclass(frozen=True)
+class ForkParams:
+    agent_id: str
+    workspace: Path
+    session_id: str
+    new_session_id: str
+
+
+def parse_fork(params: Mapping[str, Any]) -> ForkParams:
+    """`fork {agent: {id, workspace}, session_id, new_session_id}`."""
+    agent = _object(params, "agent", "agent")
+    return ForkParams(
+        _string(agent, "id", "agent.id", ident=True),
+        _workspace(_string(agent, "workspace", "agent.workspace"), "agent.workspace"),
+        _string(params, "session_id", "session_id", ident=True),
+        _string(params, "new_session_id", "new_session_id", ident=True),
+    )
+
+
 def parse_steer(params: Mapping[str, Any]) -> tuple[str, str]:
     """`steer {turn_id, input}`: the running turn and the user's added text."""
     text = _string(params, "input", "input")

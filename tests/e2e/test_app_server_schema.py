@@ -77,6 +77,7 @@ def requests() -> list[dict[str, Any]]:
         ("turn/start", params.turn_start_params(thread, "hi", sandbox=READ)),
         ("turn/interrupt", params.turn_interrupt_params(thread, "turn-1")),
         ("turn/steer", params.turn_steer_params(thread, "turn-1", "and this")),
+        ("thread/fork", params.thread_fork_params(thread, ws)),
         ("thread/archive", params.thread_params(thread)),
         ("thread/unarchive", params.thread_params(thread)),
     ]

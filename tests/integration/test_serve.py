@@ -111,6 +111,7 @@ async def test_initialize_reports_the_version_the_models_and_the_capabilities(
         "per_turn_usage": True,
         "backend": "exec",
         "steer": False,
+        "fork": True,
         "context": True,
         "sandbox": True,
     }

@@ -72,3 +72,26 @@ async def test_steer_on_exec_says_unsupported_so_the_daemon_can_queue_it(
         assert outcome.terminal["code"] == "cancelled"
     finally:
         assert await conn.close() == 0
+
+
+async def test_fork_refuses_what_it_cannot_do_and_names_the_reason(serve_world: ServeWorld) -> None:
+    serve_world.fake.scenario([{"requests": [{"output": [{"type": "message", "text": "hi"}]}]}])
+    workspace = str(serve_world.fake.workspace())
+    conn = await serve_world.connection()
+
+    def fork(session: str, new: str) -> dict[str, Any]:
+        agent = {"id": AGENT, "workspace": workspace}
+        return {"agent": agent, "session_id": session, "new_session_id": new}
+
+    try:
+        assert (await initialized(conn))["capabilities"]["fork"] is True
+        with pytest.raises(RemoteError) as none:
+            await conn.request("fork", fork("s1", "s2"))
+        assert none.value.code == -32007 and none.value.data == {"reason": "fork_failed"}
+        assert "has no codex thread" in none.value.message
+        await conn.turn(turn_params(serve_world, "t-1"))
+        with pytest.raises(RemoteError) as taken:
+            await conn.request("fork", fork("s1", "s1"))
+        assert "must differ" in taken.value.message
+    finally:
+        assert await conn.close() == 0

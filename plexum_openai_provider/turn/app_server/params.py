@@ -105,6 +105,11 @@ def turn_steer_params(thread_id: str, turn_id: str, text: str) -> JsonObject:
     }
 
 
+def thread_fork_params(thread_id: str, workspace: Path) -> JsonObject:
+    """`thread/fork`: a new thread holding a copy of `thread_id`'s history (read from disk)."""
+    return {"threadId": thread_id, "cwd": str(workspace)}
+
+
 def turn_interrupt_params(thread_id: str, turn_id: str) -> JsonObject:
     return {"threadId": thread_id, "turnId": turn_id}
 

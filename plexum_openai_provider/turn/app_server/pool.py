@@ -256,6 +256,12 @@ async def _start(config: HostConfig, env: Mapping[str, str]) -> AppServer:
     return server
 
 
+async def start_unpooled(config: HostConfig, env: Mapping[str, str]) -> AppServer:
+    """A new, initialized app-server that no turn shares (the exec backend's fork); the caller
+    closes it. Raises as `acquire` does."""
+    return await _start(config, env)
+
+
 async def shutdown_all() -> None:
     """End every app-server this process started (the plugin is shutting down)."""
     registry = _registry()
