@@ -56,6 +56,8 @@ class HostConfig:
     # A turn whose thread's context is at least this full (tokens / the model's window) ends with
     # a `warning` before its `message_end` (which carries the figures in `context`).
     context_warning_fraction: float = 0.8
+    # How long the daemon may take to answer an approval (`approval/request`); then: decline.
+    approval_timeout_s: float = 120.0
     sandbox: Sandbox = field(default_factory=Sandbox)
     agents: Mapping[str, Sandbox] = field(default_factory=dict)
     source: str | None = None  # the file this came from, for error messages (not a config key)
@@ -158,6 +160,7 @@ _FIELDS = {
     "log_prompts": _expect_bool,
     "backend": _expect_backend,
     "context_warning_fraction": _expect_fraction,
+    "approval_timeout_s": _expect_seconds,
 }
 
 

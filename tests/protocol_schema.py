@@ -24,6 +24,7 @@ RESPONSE_DEFS = {
     "steer": "steerResponse",
     "fork": "forkResponse",
     "tools/call": "toolsCallResponse",
+    "approval/request": "approvalResponse",
 }
 
 

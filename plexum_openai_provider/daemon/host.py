@@ -24,7 +24,7 @@ from ..door.version import PROTOCOL_VERSION
 from ..errors import RemoteError
 from ..version import __version__
 from .client import Observer, PluginConnection, TurnOutcome, serve_argv
-from .policy import over_fraction
+from .policy import ApprovalPolicy, over_fraction
 
 SHUTDOWN_WAIT_S = 30.0
 ToolHandler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -135,6 +135,7 @@ class ReferenceHost:
         self.initialize_result: dict[str, Any] = {}
         self._turn_ids = itertools.count(1)
         self.tool_calls: list[dict[str, Any]] = []  # every tools/call the plugin made
+        self.approvals: list[dict[str, Any]] = []  # every approval/request and its decision
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -148,8 +149,11 @@ class ReferenceHost:
         stderr: int | None = None,
         observe: Observer | None = None,
         argv: Sequence[str] | None = None,
+        approval_policy: ApprovalPolicy | None = None,
     ) -> AsyncIterator[ReferenceHost]:
-        """Start `serve`, initialize it, and shut it down when the block ends."""
+        """Start `serve`, initialize it, and shut it down when the block ends. With an
+        `approval_policy` the host declares `capabilities.approvals` and answers codex's
+        approval requests with it (every one is recorded in `approvals`)."""
         host: ReferenceHost | None = None
 
         async def on_tools_call(params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -164,8 +168,18 @@ class ReferenceHost:
             observe=observe,
         )
         host = cls(conn, data_dir, tools)
+        if approval_policy is not None:
+            policy = approval_policy
+
+            async def on_approval(params: Mapping[str, Any]) -> Mapping[str, Any]:
+                assert host is not None
+                decision = await policy(params)
+                host.approvals.append({**params, "decision": decision})
+                return {"decision": decision}
+
+            conn.on_approval = on_approval
         try:
-            await host.initialize()
+            await host.initialize(approvals=approval_policy is not None)
             yield host
         finally:
             with contextlib.suppress(RemoteError, ConnectionError, TimeoutError):
@@ -174,14 +188,14 @@ class ReferenceHost:
                     await asyncio.wait_for(conn.request("shutdown"), SHUTDOWN_WAIT_S)
             await conn.close()
 
-    async def initialize(self) -> dict[str, Any]:
-        self.initialize_result = await self.conn.request(
-            "initialize",
-            {
-                "protocol_version": PROTOCOL_VERSION,
-                "host": {"name": "plexum-openai-provider reference host", "version": __version__},
-            },
-        )
+    async def initialize(self, *, approvals: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "protocol_version": PROTOCOL_VERSION,
+            "host": {"name": "plexum-openai-provider reference host", "version": __version__},
+        }
+        if approvals:
+            params["capabilities"] = {"approvals": True}
+        self.initialize_result = await self.conn.request("initialize", params)
         return self.initialize_result
 
     async def call_tool(self, params: Mapping[str, Any]) -> Mapping[str, Any]:

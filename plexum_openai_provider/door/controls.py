@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from ..config import HostConfig
 from ..errors import ControlError, RpcError
 from ..jsonrpc import messages as rpc
+from ..turn.approval import DECISIONS, ApprovalRequest, Approve
 from ..turn.lifetime import Turn
 from ..turn.steer import WAIT_S as STEER_WAIT_S
 from . import params as p
@@ -31,9 +32,31 @@ def capabilities(config: HostConfig) -> dict[str, Any]:
         "backend": config.backend,
         "steer": app_server,
         "fork": True,
+        "approvals": app_server,
         "context": True,
         "sandbox": True,
     }
+
+
+def approval_callback(asker: Asker, config: HostConfig, turn: p.TurnParams) -> Approve:
+    """The turn's `approve`: the reverse request `approval/request` to the daemon. Fail-closed:
+    an error, an invalid answer or none within `approval_timeout_s` is `decline`."""
+
+    async def approve(request: ApprovalRequest) -> str:
+        params = {"turn_id": turn.turn_id, "agent_id": turn.agent_id, **request.to_json()}
+        response = await asker.ask("approval/request", params, config.approval_timeout_s)
+        if response is None or response.is_error or not isinstance(response.result, dict):
+            return "decline"
+        decision = response.result.get("decision")
+        return decision if decision in DECISIONS else "decline"
+
+    return approve
+
+
+class Asker(Protocol):
+    async def ask(
+        self, method: str, params: Mapping[str, Any], timeout_s: float
+    ) -> rpc.Response | None: ...
 
 
 def control_error(exc: ControlError, **data: Any) -> RpcError:

@@ -86,6 +86,7 @@ class PluginServer:
         self.max_line_bytes = max_line_bytes
         self.limits = limits
         self.initialized = False
+        self.daemon_approves = False  # declared in `initialize`: it answers `approval/request`
         self.closing = False
         self.stopped = asyncio.Event()  # set once `shutdown` has been answered
         self._turns: dict[str, _RunningTurn] = {}
@@ -189,6 +190,7 @@ class PluginServer:
             )
         log.info("initialized by %s %s", params.host_name, params.host_version)
         self.initialized = True
+        self.daemon_approves = params.approvals
         models = []
         for model in self.config.supported_models:
             model_arg = self.config.model_arg(model)
@@ -313,6 +315,11 @@ class PluginServer:
                 reasoning_effort=params.reasoning_effort,
                 codex_options=params.codex_options,
                 sandbox=params.sandbox,
+                approve=(
+                    controls.approval_callback(self.tool_calls, self.config, params)
+                    if self.daemon_approves
+                    else None
+                ),
             )
             async with open_turn(self.config, request, self.limits) as turn:
                 running.attach(turn.cancel)

@@ -94,15 +94,21 @@ class InitializeParams:
     protocol_version: str
     host_name: str
     host_version: str
+    approvals: bool = False  # the daemon answers `approval/request` (`capabilities.approvals`)
 
 
 def parse_initialize(params: Mapping[str, Any]) -> InitializeParams:
     version = _string(params, "protocol_version", "protocol_version")
     host = _object(params, "host", "host")
+    capabilities = _optional_object(params, "capabilities") or {}
+    approvals = capabilities.get("approvals", False)
+    if not isinstance(approvals, bool):
+        raise bad_param("capabilities.approvals", f"must be a boolean, not {_json_type(approvals)}")
     return InitializeParams(
         version,
         _string(host, "name", "host.name"),
         _string(host, "version", "host.version"),
+        approvals,
     )
 
 

@@ -112,6 +112,7 @@ async def test_initialize_reports_the_version_the_models_and_the_capabilities(
         "backend": "exec",
         "steer": False,
         "fork": True,
+        "approvals": False,
         "context": True,
         "sandbox": True,
     }

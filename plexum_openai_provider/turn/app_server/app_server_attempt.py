@@ -27,6 +27,7 @@ from ..exec.mapper import classify_failure
 from ..inputs import turn_end
 from ..messages import spawn_failed, stderr_tail_text, stop_event
 from ..mirror import RolloutPosition
+from .approvals import approval_request, approve_body, decline_body
 from .notifications import NotificationMapper
 from .params import thread_resume_params, thread_start_params, turn_start_params
 from .pool import AppServer, acquire
@@ -88,12 +89,14 @@ class AppServerAttempt(Attempt):
             return
         thread_id = opened
         queue = server.subscribe(thread_id)
+        server.approvals.serve(thread_id, self._approve)
         try:
             try:
                 async with contextlib.aclosing(self._stream(server, thread_id, queue)) as stream:
                     async for event in stream:
                         yield event
             except Stop as stop:
+                server.approvals.stop(thread_id)  # a cancelled turn declines what it was asked
                 await self._interrupt(server, queue)
                 async for event in self._mirror():
                     yield event
@@ -108,6 +111,7 @@ class AppServerAttempt(Attempt):
             for event in turn_end(final, self.request.output_schema, self.mapper.last_text):
                 yield event
         finally:
+            server.approvals.stop(thread_id)
             self.setup.steer_slot.withdraw()
             if self.mapper.ended is None and not self._interrupted:
                 # The caller left early: the turn must not run on in the warm process.
@@ -247,6 +251,25 @@ class AppServerAttempt(Attempt):
             turn = params.get("turn")
             turn_id = turn.get("id") if isinstance(turn, dict) else None
         return turn_id is None or turn_id == self.turn_id
+
+    async def _approve(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """codex asks to run a command or apply a patch: the host decides, within the
+        deadline; anything but an explicit approval declines (`approvals.py` writes the body)."""
+        approve, sandbox = self.request.approve, self.setup.sandbox
+        if approve is None or sandbox.approvals != "daemon" or not sandbox.sandboxed:
+            return decline_body(method)
+        asked = approval_request(method, params)
+        try:
+            async with asyncio.timeout(self.config.approval_timeout_s):
+                decision = await approve(asked)
+        except TimeoutError:
+            log.warning(
+                "no answer to an approval within %gs: declined", self.config.approval_timeout_s
+            )
+            return decline_body(method)
+        finally:
+            self.clock.progress()  # waiting for the host is not codex being silent
+        return approve_body(method, params, decision)
 
     async def _steer(self, server: AppServer, thread_id: str, text: str) -> None:
         """`turn/steer` for this turn, within a deadline; whatever fails is `codex_refused`."""

@@ -23,6 +23,7 @@ from ...config import HostConfig, codex_home
 from ...errors import AppServerStartError, RpcError, ServerGone
 from ...process import StderrTail, spawn, terminate_group
 from . import loaded
+from .approvals import ApprovalRouter
 from .params import initialize_params, thread_params, turn_interrupt_params, turn_steer_params
 from .rpc_client import Notification, RpcClient
 
@@ -49,6 +50,11 @@ class AppServer:
     # codex_options): the next turn reloads them so they start clean (see docs/app-server.md).
     reload_next: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    approvals: ApprovalRouter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.approvals = ApprovalRouter(self.rpc.reply)
+        self.rpc.on_request = self.approvals.handle
 
     @property
     def pid(self) -> int:
