@@ -63,6 +63,9 @@ class TurnSetup:
     effort_changed: bool = False  # a resumed turn with another effort than the thread's last
     # The input a model request carries now (the model-visible history): checked like the API.
     history: Callable[[], Sequence[Any]] = lambda: ()
+    # app-server with `approvalPolicy: on-request`: asks the client before an escalated command
+    # (call id, command, cwd, the model's justification) → approved?
+    approve: Callable[[str, str, str, Any], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fake_codex.agent.history import check_history, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
+from fake_codex.app_server.controls import Requests, approve_command
 from fake_codex.app_server.notes import Notes, Translator, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
 from fake_codex.core.config import settings_from
@@ -38,6 +40,7 @@ class TurnWorker:
     b: Behaviour
     out: Notes
     home: Path
+    requests: Requests | None = None
 
     def info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
         settings = settings_from(thread.config, thread.model)
@@ -84,6 +87,7 @@ class TurnWorker:
                 label=self._label(),
                 mcp=thread.mcp,
                 history=lambda: list(thread.items),
+                approve=self._approver(thread, job),
             )
             TurnRunner(setup).run()
             thread.first_turn = False
@@ -92,6 +96,18 @@ class TurnWorker:
             translator.fail(str(exc))
         finally:
             job.done.set()
+
+    def _approver(
+        self, thread: LoadedThread, job: Job
+    ) -> Callable[[str, str, str, Any], bool] | None:
+        requests = self.requests
+        if requests is None or job.approval_policy != "on-request":
+            return None
+
+        def approve(call_id: str, command: str, cwd: str, reason: Any) -> bool:
+            return approve_command(requests, job, thread.id, call_id, command, cwd, reason)
+
+        return approve
 
     def _label(self) -> str:
         return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from fake_codex.agent.recorder import CONTEXT_WINDOW
+from plexum_openai_provider.daemon.policy import approve_commands
 from plexum_openai_provider.errors import RemoteError
 
 from .serve_support import ServeWorld, initialized
@@ -95,3 +97,54 @@ async def test_fork_refuses_what_it_cannot_do_and_names_the_reason(serve_world: 
         assert "must differ" in taken.value.message
     finally:
         assert await conn.close() == 0
+
+
+def escalated(path: str, call_id: str) -> dict[str, Any]:
+    arguments = {
+        "cmd": f"touch {path}",
+        "sandbox_permissions": "require_escalated",
+        "justification": "outside",
+    }
+    call = {"type": "function_call", "name": "exec_command", "arguments": arguments}
+    return {"output": [{**call, "call_id": call_id}]}
+
+
+async def test_on_the_fake_app_server_approvals_steer_and_fork_reach_codex(
+    serve_world: ServeWorld,
+) -> None:
+    outside = serve_world.fake.root / "outside"
+    outside.mkdir()
+    said = {"output": [{"type": "message", "text": "done"}]}
+    serve_world.fake.scenario(
+        [
+            {
+                "requests": [
+                    escalated(f"{outside}/yes", "call_yes"),
+                    escalated(f"{outside}/no", "call_no"),
+                    said,
+                ]
+            },
+            {"requests": [said]},
+        ]
+    )
+    serve_world.write_config(
+        backend="app-server", sandbox="workspace-write", approvals="daemon", approval_timeout_s=5
+    )
+    workspace = serve_world.fake.workspace()
+    async with serve_world.host(approval_policy=approve_commands("yes")) as host:
+        assert host.initialize_result["capabilities"]["approvals"] is True
+        first = await host.turn(AGENT, workspace, "s1", "write", tools=False)
+        assert first.terminal["type"] == "message_end", first.events
+        assert first.terminal["context"]["window"] == CONTEXT_WINDOW
+        assert [a["decision"] for a in host.approvals] == ["approve", "decline"]
+        assert (outside / "yes").exists() and not (outside / "no").exists()
+        agent = {"id": AGENT, "workspace": str(workspace)}
+        fork = await host.conn.request(
+            "fork", {"agent": agent, "session_id": "s1", "new_session_id": "s2"}
+        )
+        assert fork["forked_from"]["thread_id"] == first.terminal["thread_id"]
+        second = await host.turn(AGENT, workspace, "s2", "go on", tools=False)
+        assert second.terminal["thread_id"] == fork["thread_id"]
+        with pytest.raises(RemoteError) as late:
+            await host.conn.request("steer", {"turn_id": second.turn_id, "input": "x"})
+        assert late.value.data == {"reason": "not_running", "turn_id": second.turn_id}
