@@ -70,7 +70,13 @@ async def test_workspace_write_confines_the_shell_and_keeps_tools_mirror_and_con
                     message("ok"),
                 ]
             },
-            {"requests": [{"output": [shell(f"echo ro > {ws}/ro.txt", "call_ro")]}, message("ro")]},
+            {
+                "requests": [
+                    {"output": [{**echo, "call_id": "call_echo_ro"}]},
+                    {"output": [shell(f"echo ro > {ws}/ro.txt", "call_ro")]},
+                    message("ro"),
+                ]
+            },
         ]
     )
     config = HostConfig(
@@ -122,6 +128,7 @@ async def test_workspace_write_confines_the_shell_and_keeps_tools_mirror_and_con
         assert isinstance(second[-1], MessageEnd), second[-1]
         assert second[-1].thread_id == first[-1].thread_id
         assert not (ws / "ro.txt").exists()
+        assert calls == [{"text": "ping 7"}, {"text": "ping 7"}]  # the tool works in read-only too
         last = json.dumps(real_codex.requests[-1].body)
         assert "PAYLOAD_77" not in last and "...(tool called)" in last
     finally:
