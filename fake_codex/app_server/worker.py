@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.agent.history import check_history, history_text
+from fake_codex.agent.history import check_history, for_prompt, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.app_server.controls import Requests, approve_command
 from fake_codex.app_server.notes import Notes, Translator, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
+from fake_codex.core import gates
 from fake_codex.core.config import settings_from
 from fake_codex.core.home import claim_turn
 from fake_codex.core.scenario import FakeLimitation, default_turn
@@ -86,7 +87,8 @@ class TurnWorker:
                 first_turn=thread.first_turn,
                 label=self._label(),
                 mcp=thread.mcp,
-                history=lambda: list(thread.items),
+                history=lambda: for_prompt(list(thread.items), self.b.family),
+                hold=lambda name: gates.hold(self.home, name),
                 approve=self._approver(thread, job),
             )
             TurnRunner(setup).run()
@@ -130,7 +132,7 @@ class TurnWorker:
         if turn.expect_history_contains or turn.expect_history_excludes:
             # The loaded history, not the file: a loaded thread ignores edits (codex-facts §11).
             problem = check_history(
-                history_text(list(thread.items), prompt),
+                history_text(for_prompt(list(thread.items), self.b.family), prompt),
                 turn.expect_history_contains,
                 turn.expect_history_excludes,
             )
