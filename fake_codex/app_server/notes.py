@@ -112,6 +112,9 @@ class Translator:
         self._turn_note("item/started", {"item": user_item})
         self._turn_note("item/completed", {"item": user_item})
 
+    def status_active(self, flags: list[str]) -> None:
+        self._note("thread/status/changed", {"status": {"type": "active", "activeFlags": flags}})
+
     def expect(self, turn: Turn) -> None:
         """The scenario items whose exact form exec events lose (deltas, summary parts)."""
         for reply in turn.requests:
