@@ -1,6 +1,8 @@
 """The daemon's controls through `serve` on the fake codex (every message schema-checked):
 context pressure in `message_end` and the reference host's "consume when over" policy; `steer`
-on exec answered `steer_unsupported` (the daemon queues it), an unknown turn `not_running`."""
+on exec answered `steer_unsupported` (the daemon queues it), an unknown turn `not_running`; fork's
+refusals; on the fake app-server: approvals (one runs, one declined; none asked of a daemon that
+did not declare the capability, and codex is declined), a steer taken by the running turn, fork."""
 
 from __future__ import annotations
 
@@ -148,3 +150,46 @@ async def test_on_the_fake_app_server_approvals_steer_and_fork_reach_codex(
         with pytest.raises(RemoteError) as late:
             await host.conn.request("steer", {"turn_id": second.turn_id, "input": "x"})
         assert late.value.data == {"reason": "not_running", "turn_id": second.turn_id}
+
+
+async def test_on_the_fake_app_server_a_steer_reaches_the_running_turn(
+    serve_world: ServeWorld,
+) -> None:
+    held = {"output": [{"type": "message", "text": "working"}], "gate": "mid-turn"}
+    serve_world.fake.scenario([{"requests": [held]}])
+    serve_world.write_config(backend="app-server")
+    conn = await serve_world.connection()
+    try:
+        assert (await initialized(conn))["capabilities"]["steer"] is True
+        running = asyncio.create_task(conn.turn(turn_params(serve_world, "t-steer")))
+        gate = serve_world.fake.fake.gate("mid-turn")
+        await gate.reached(timeout=20)
+        answer = await conn.request("steer", {"turn_id": "t-steer", "input": "and this too"})
+        assert answer == {"turn_id": "t-steer", "status": "steered"}
+        gate.release()
+        outcome = await asyncio.wait_for(running, 30)
+        assert outcome.terminal["type"] == "message_end", outcome.events
+    finally:
+        assert await conn.close() == 0
+
+
+async def test_a_daemon_that_did_not_declare_approvals_gets_none_and_codex_is_declined(
+    serve_world: ServeWorld,
+) -> None:
+    outside = serve_world.fake.root / "outside"
+    outside.mkdir()
+    said = {"output": [{"type": "message", "text": "done"}]}
+    serve_world.fake.scenario([{"requests": [escalated(f"{outside}/x", "call_x"), said]}])
+    serve_world.write_config(backend="app-server", sandbox="workspace-write", approvals="daemon")
+    async with serve_world.host() as host:  # no approval policy: no capability declared
+        outcome = await host.turn(AGENT, serve_world.fake.workspace(), "s1", "go", tools=False)
+        assert outcome.terminal["type"] == "message_end", outcome.events
+    assert not (outside / "x").exists()
+    assert not any(
+        d == "to_daemon" and m.get("method") == "approval/request"
+        for d, m in serve_world.check.messages
+    )
+    declined = [
+        e for e in outcome.events if e["type"] == "item" and e["detail"].get("status") == "declined"
+    ]
+    assert len(declined) == 1
