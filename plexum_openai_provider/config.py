@@ -60,6 +60,13 @@ class HostConfig:
     approval_timeout_s: float = 120.0
     sandbox: Sandbox = field(default_factory=Sandbox)
     agents: Mapping[str, Sandbox] = field(default_factory=dict)
+    # A session whose codex thread another process holds (docs/sharing-codex-home.md): how long a
+    # turn waits for it before ending in `thread_busy` (0: at once).
+    busy_wait_s: float = 0.0
+    # `app-server`: a loaded thread is given back (codex's writer lock freed) after this long
+    # without a turn, and beyond `max_loaded_threads` the least recently used go first.
+    idle_unload_s: float = 10.0
+    max_loaded_threads: int = 32
     source: str | None = None  # the file this came from, for error messages (not a config key)
 
     def sandbox_for(self, agent_id: str) -> Sandbox:
@@ -107,6 +114,18 @@ def _expect_fraction(value: Any, key: str, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
         raise ConfigError("must be a number above 0 and at most 1 (e.g. 0.8)", path=path, key=key)
     return float(value)
+
+
+def _expect_wait(value: Any, key: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ConfigError("must be a finite number of seconds, 0 or more", path=path, key=key)
+    return float(value)
+
+
+def _expect_count(value: Any, key: str, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+        raise ConfigError("must be a whole number from 1 to 100000", path=path, key=key)
+    return value
 
 
 def _expect_bool(value: Any, key: str, path: str) -> bool:
@@ -161,6 +180,9 @@ _FIELDS = {
     "backend": _expect_backend,
     "context_warning_fraction": _expect_fraction,
     "approval_timeout_s": _expect_seconds,
+    "busy_wait_s": _expect_wait,
+    "idle_unload_s": _expect_wait,
+    "max_loaded_threads": _expect_count,
 }
 
 

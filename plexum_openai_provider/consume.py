@@ -1,16 +1,19 @@
 """Consume: blank tool calls in a session's codex rollout so a resumed codex no longer sees them.
 
 Takes the workspace lock, so it never rewrites a rollout while a turn of that workspace runs
-(codex appends through an open handle: a rename under it would lose every later line); it waits
-up to `consume_wait_s`. The mirror's stored position is translated so it stays valid. A thread
-loaded in this process's warm app-server is unloaded first (archive, unarchive) and resumed by the
-next turn from the rewritten file.
+(codex appends through an open handle: a rename under it would lose every later line), then holds
+codex's own writer lock on the thread for the whole rewrite, with no other process writing the
+rollout (any codex: `exec`, the TUI, another daemon; docs/sharing-codex-home.md); it waits up to
+`consume_wait_s` in all, then refuses naming the holder. The mirror's stored position is
+translated so it stays valid. A thread loaded in this process's warm app-server is unloaded first
+and resumed by the next turn from the rewritten file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +21,8 @@ from pathlib import Path
 from .codex.rollout import ConsumeResult, consume_rollout, locate_rollout
 from .config import HostConfig, codex_home
 from .errors import ConsumeError
+from .ownership.rewrite_guard import Refusal, hold_for_rewrite
+from .ownership.writer_lock import WriterLock
 from .sessions import SessionStore, acquire_workspace_lock
 
 __all__ = ["ConsumeError", "ConsumeResult", "consume_blocks"]
@@ -27,6 +32,7 @@ async def consume_blocks(
     config: HostConfig, workspace: Path, session_id: str, block_ids: Iterable[str]
 ) -> ConsumeResult:
     ids = list(block_ids)
+    deadline = time.monotonic() + config.consume_wait_s
     try:
         lock_fd = await asyncio.wait_for(
             acquire_workspace_lock(workspace), timeout=config.consume_wait_s
@@ -59,14 +65,46 @@ async def consume_blocks(
         # The stored offset belongs to the stored path only (a forged or stale one is dropped).
         keep = record.rollout_offset is not None and remembered == path
         offsets = [record.rollout_offset] if keep and record.rollout_offset is not None else []
-        result = await asyncio.to_thread(
-            consume_rollout, path, ids, marker=config.consume_marker, offsets=offsets
-        )
+        held = await _hold_thread(config, record.thread_id, path, deadline)
+        try:
+            result = await asyncio.to_thread(
+                consume_rollout, path, ids, marker=config.consume_marker, offsets=offsets
+            )
+        finally:
+            held.release()
         new_offset = result.offsets[0] if result.offsets else None
         store.put(session_id, replace(record, rollout_path=str(path), rollout_offset=new_offset))
         return result
     finally:
         os.close(lock_fd)
+
+
+async def _hold_thread(
+    config: HostConfig, thread_id: str, rollout: Path, deadline: float
+) -> WriterLock:
+    """codex's writer lock on the thread, nobody else writing its rollout: no codex can open the
+    thread until it is released (0.135, which takes no lock: see the module docs of the guard)."""
+    wait_s = max(0.0, deadline - time.monotonic())
+    try:
+        got = await hold_for_rewrite(codex_home(config), thread_id, rollout, wait_s=wait_s)
+    except (OSError, ValueError) as exc:
+        raise ConsumeError(
+            f"codex's writer lock for thread {thread_id} cannot be taken ({exc}); the rollout was "
+            "left unchanged."
+        ) from exc
+    if isinstance(got, Refusal):
+        how = (
+            "holds codex's writer lock on it"
+            if got.how == "writer-lock"
+            else "has its rollout open for writing"
+        )
+        raise ConsumeError(
+            f"thread {thread_id} is in use: {got.describe()} {how} (still after "
+            f"{config.consume_wait_s:g}s); a rewrite now would lose that process's next lines, so "
+            "the rollout was left unchanged. Retry when it is done, or raise `consume_wait_s` in "
+            "config.json."
+        )
+    return got
 
 
 async def _unload(thread_id: str) -> None:

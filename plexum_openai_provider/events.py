@@ -25,6 +25,7 @@ ErrorCode = Literal[
     "binary_not_found",  # `binary` missing or not executable
     "spawn",  # the OS refused to start codex for another reason
     "exit",  # codex exited non-zero (or by a signal) without a terminal event
+    "thread_busy",  # another process (a codex not run by this turn) holds the session's thread
     "auth",  # codex is not logged in / the API key was refused (HTTP 401)
     "model_rejected",  # the account does not allow this model (HTTP 400 invalid_request_error)
     "turn_failed",  # codex reported `turn.failed`

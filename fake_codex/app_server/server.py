@@ -1,12 +1,15 @@
 """`codex app-server`, the subset the provider uses: JSON-RPC over stdio, threads, scenario turns.
 
 Requests: `initialize` (then the `initialized` notification), `thread/start`, `thread/resume`,
-`thread/archive`, `thread/unarchive`, `turn/start`, `turn/interrupt`. A turn runs the same
-`TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a worker thread, and its exec
-events are translated to app-server notifications (`notes.py`; a loaded thread's state is in
+`thread/archive`, `thread/unarchive`, `thread/unsubscribe`, `turn/start`, `turn/interrupt`. A
+loaded thread holds codex's writer lock from 0.150 (`core/writer_lock.py`: another process's
+resume is refused with -32600); `thread/unsubscribe` unloads only from 0.169, and only with
+`thread_unload_delay_secs=0` (the real default, ~60 s, is not emulated: the thread stays). A turn
+runs the same `TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a worker thread,
+its exec events translated to app-server notifications (`notes.py`; a loaded thread's state is in
 `state.py`, a turn's worker in `worker.py`). Like the real binary (codex-facts §11), a loaded
 thread keeps its rollout open and ignores edits to it: it sees the model-visible history it
-loaded plus what it appended, until it is unloaded (archive).
+loaded plus what it appended, until it is unloaded (archive, unsubscribe).
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from fake_codex.app_server.controls import Requests, fork, steer
 from fake_codex.app_server.notes import Notes
 from fake_codex.app_server.state import Job, KeptWriter, LoadedThread
 from fake_codex.app_server.worker import TurnWorker
+from fake_codex.core import writer_lock
 from fake_codex.core.config import ConfigError, load_config, settings_from
 from fake_codex.core.home import HomeRefused, find_rollout, home_for_writing
 from fake_codex.core.ids import is_uuid, uuid7
+from fake_codex.core.writer_lock import ThreadLock
 
 if TYPE_CHECKING:
     from fake_codex.core.invocation_log import Invocation
@@ -66,6 +71,7 @@ class AppServer:
         self.initialized = False
         self.threads: dict[str, LoadedThread] = {}
         self.archived: set[str] = set()
+        self.locks: dict[str, ThreadLock] = {}  # codex's writer lock of each loaded thread
         self._after: list[Callable[[], None]] = []
         self.requests = Requests(self.out)
         self.worker = TurnWorker(scenario, behaviour, self.out, self.home, self.requests)
@@ -166,6 +172,7 @@ class AppServer:
         model = params.get("model") if isinstance(params.get("model"), str) else None
         mcp = self._start_mcp(config, cwd)
         thread_id = uuid7()
+        self._lock(thread_id)
         path = rollout_path(self.home, thread_id)
         items: list[Any] = []
         writer = KeptWriter(path, self.b.has_ordinal, 0, items)
@@ -202,6 +209,7 @@ class AppServer:
         path = find_rollout(self.home, thread_id)
         if path is None:
             raise RpcFailure(INVALID_REQUEST, f"no rollout found for thread id {thread_id}")
+        self._lock(thread_id)
         history = read_history(path)
         cwd = Path(str(params.get("cwd") or history.cwd or os.getcwd()))
         config = self._config(params)
@@ -231,7 +239,38 @@ class AppServer:
         self.out.note("thread/tokenUsage/updated", {"threadId": thread_id, "tokenUsage": usage})
         return self._thread_result(thread)
 
+    def _lock(self, thread_id: str) -> None:
+        """Take codex's writer lock (from 0.150): held by another process, the request fails."""
+        try:
+            lock = writer_lock.acquire(self.home, thread_id, self.b.family)
+        except writer_lock.WriterConflict as exc:
+            raise RpcFailure(writer_lock.APP_SERVER_ERROR_CODE, str(exc)) from None
+        if lock is not None:
+            self.locks[thread_id] = lock
+
+    def _thread_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread_id = str(params.get("threadId"))
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            return {"status": "notLoaded"}
+        configured = _unload_delay(self.overrides)
+        if writer_lock.unsubscribe_unload_delay(self.b.family, configured) == 0:
+
+            def unloaded() -> None:
+                self._unload(thread)
+                not_loaded = {"type": "notLoaded"}
+                self.out.note(
+                    "thread/status/changed", {"threadId": thread_id, "status": not_loaded}
+                )
+                self.out.note("thread/closed", {"threadId": thread_id})
+
+            self._after.append(unloaded)
+        return {"status": "unsubscribed"}
+
     def _unload(self, thread: LoadedThread) -> None:
+        lock = self.locks.pop(thread.id, None)
+        if lock is not None:
+            lock.release()
         self.threads.pop(thread.id, None)
         if thread.running is not None:
             thread.running.interrupted = True
@@ -349,6 +388,19 @@ class AppServer:
         self.worker.start(thread, job, prompt)
 
 
+def _unload_delay(overrides: tuple[str, ...]) -> float | None:
+    """`-c thread_unload_delay_secs=N` among the server's options (the last one counts)."""
+    value = None
+    for option in overrides:
+        key, _, raw = option.partition("=")
+        if key.strip() == "thread_unload_delay_secs":
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                value = None
+    return value
+
+
 def _idle() -> dict[str, Any]:
     return {"type": "idle"}
 
@@ -362,6 +414,7 @@ _HANDLERS = {
     "thread/resume": AppServer._thread_resume,
     "thread/archive": AppServer._thread_archive,
     "thread/unarchive": AppServer._thread_unarchive,
+    "thread/unsubscribe": AppServer._thread_unsubscribe,
     "turn/start": AppServer._turn_start,
     "turn/interrupt": AppServer._turn_interrupt,
     "turn/steer": AppServer._turn_steer,

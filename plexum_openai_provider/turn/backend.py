@@ -2,9 +2,11 @@
 
 An attempt is one try at the turn on one backend: canonical events, then exactly one terminal
 event, or `ThreadLost` when codex no longer has the session's thread (the turn then tries once
-more on a fresh one). `Attempt` holds what both backends start with and the steps they share,
-written once: the session save and the rollout mirror off the event loop, usage → `message_end`.
-`Backend` is what `Turn` picks by `config.backend`: how a turn's tools are offered, how it runs.
+more on a fresh one), or `ThreadBusy` when another process holds it (the turn waits for it up to
+`busy_wait_s`, else ends in `thread_busy`). `Attempt` holds what both backends start with and the
+steps they share, written once: the session save and the rollout mirror off the event loop,
+usage → `message_end`. `Backend` is what `Turn` picks by `config.backend`: how a turn's tools are
+offered, how it runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ..bridge.spec import ToolCallback
@@ -24,6 +27,7 @@ from ..codex.thread_id import is_plain_id
 from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
 from ..events import CanonicalEvent, Context, MessageEnd, Usage, WarningEvent
+from ..ownership.holders import Holder
 from ..sandbox import Sandbox
 from ..sessions import SessionStore, ThreadRecord
 from .clock import TurnClock
@@ -60,6 +64,15 @@ class ThreadLost:
             "CODEX_HOME); starting a new thread — the earlier conversation is not in its "
             "context"
         )
+
+
+@dataclass(frozen=True)
+class ThreadBusy:
+    """The outcome of an attempt whose thread another process holds (docs/sharing-codex-home.md):
+    codex refused it (its writer lock), or where codex takes no lock another process writes it."""
+
+    thread_id: str
+    holders: tuple[Holder, ...]
 
 
 def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
@@ -114,7 +127,7 @@ def mirror_and_measure(
     return events, position, context
 
 
-AttemptEvents = AsyncGenerator[CanonicalEvent | ThreadLost, None]
+AttemptEvents = AsyncGenerator[CanonicalEvent | ThreadLost | ThreadBusy, None]
 
 
 @dataclass(frozen=True)
@@ -207,6 +220,42 @@ class Attempt(ABC):
     @abstractmethod
     def run(self) -> AttemptEvents:
         """The attempt's events; the last is terminal, or a `ThreadLost`."""
+
+    async def busy_before_resume(self, *, loaded_here: bool = False) -> ThreadBusy | None:
+        """Whether another process holds the thread this attempt would resume, asked only where
+        codex cannot say it itself: no codex ≥ 0.150 ever ran in this CODEX_HOME (no lock folder),
+        so another process writing the rollout is the only sign (codex 0.135)."""
+        record = self.record
+        if record is None or loaded_here:
+            return None
+        from ..codex.rollout import locate_rollout
+        from ..ownership.busy import held_by
+        from ..ownership.writer_lock import lock_dir
+
+        home = codex_home(self.config)
+        if lock_dir(home).is_dir():
+            return None  # codex enforces its lock and refuses the thread itself
+        remembered = Path(record.rollout_path) if record.rollout_path else None
+        rollout = await off_loop(
+            functools.partial(locate_rollout, home, record.thread_id, remembered=remembered)
+        )
+        holders = await off_loop(functools.partial(held_by, home, record.thread_id, rollout))
+        return None if holders is None else ThreadBusy(record.thread_id, holders)
+
+    def busy_from_codex(self, text: str) -> ThreadBusy | None:
+        """codex's own refusal (exec stderr, app-server error) of the thread we asked for."""
+        from ..codex.writer_conflict import conflict_thread
+        from ..ownership.holders import lock_holders
+        from ..ownership.writer_lock import lock_path
+
+        record = self.record
+        if record is None or conflict_thread(text) != record.thread_id:
+            return None
+        try:
+            path = lock_path(codex_home(self.config), record.thread_id)
+        except ValueError:
+            return ThreadBusy(record.thread_id, ())
+        return ThreadBusy(record.thread_id, lock_holders(path))
 
     async def locate_start(self) -> RolloutPosition:
         """Where this turn's lines will begin in the resumed thread's rollout (taken before codex

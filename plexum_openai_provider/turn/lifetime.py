@@ -21,14 +21,15 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..config import HostConfig
+from ..config import HostConfig, codex_home
 from ..errors import BridgeError, ConfigError, ControlError, SessionStoreError, TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, MessageEnd, WarningEvent, is_terminal
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
-from .backend import AttemptSetup, Backend, ThreadLost, ToolSetup
+from .backend import AttemptSetup, Backend, ThreadBusy, ThreadLost, ToolSetup
 from .clock import Stop, TurnClock
 from .inputs import check_turn_inputs, prepared
 from .messages import stop_event
@@ -234,21 +235,67 @@ class Turn:
                     yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
                     return
             resume = record
+            waited_for_thread = False
             while True:
                 lost: ThreadLost | None = None
+                busy: ThreadBusy | None = None
                 attempt = backend.attempt(self._attempt_setup(store, resume, model_arg), tools)
                 async with contextlib.aclosing(attempt) as events:
                     async for item in events:
                         if isinstance(item, ThreadLost):
                             lost = item
                             yield item.warning()
+                        elif isinstance(item, ThreadBusy):
+                            busy = item
                         else:
                             yield item
+                if busy is not None:
+                    # Never a silent new thread: wait for it (once, bounded), or say who has it.
+                    if waited_for_thread or not self.config.busy_wait_s:
+                        yield self._busy_event(busy)
+                        return
+                    waited_for_thread = True
+                    async for event in self._wait_for_thread(busy, resume):
+                        yield event
+                        if isinstance(event, ErrorEvent):
+                            return
+                    continue
                 if lost is None or resume is None:
                     return
                 # The one retry: the same prompt on a fresh thread, with the model asked for (the
                 # lost thread's model was kept only to continue that thread).
                 resume, model_arg = None, requested_model_arg
+
+    def _busy_event(self, busy: ThreadBusy) -> ErrorEvent:
+        from ..ownership.busy import busy_message
+
+        text = busy_message(busy.thread_id, self.request.session_id, busy.holders)
+        return ErrorEvent("thread_busy", text)
+
+    async def _wait_for_thread(
+        self, busy: ThreadBusy, record: ThreadRecord | None
+    ) -> AsyncGenerator[CanonicalEvent, None]:
+        """Wait up to `busy_wait_s` (and within the turn's limits) for the thread to be free."""
+        from ..ownership.busy import wait_free
+
+        wait_s = self.config.busy_wait_s
+        yield WarningEvent(
+            f"codex thread {busy.thread_id} is in use by another process; waiting up to "
+            f"{wait_s:g}s for it (busy_wait_s)"
+        )
+        rollout = Path(record.rollout_path) if record and record.rollout_path else None
+        waiter = asyncio.ensure_future(
+            wait_free(codex_home(self.config), busy.thread_id, rollout, wait_s=wait_s)
+        )
+        try:
+            await self._clock.wait(waiter, idle=False)
+        except Stop as stop:
+            waiter.cancel()
+            yield stop_event(self.config, stop.code)
+            return
+        still = waiter.result()
+        if still is not None:
+            yield self._busy_event(ThreadBusy(busy.thread_id, still or busy.holders))
 
     def _attempt_setup(
         self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None

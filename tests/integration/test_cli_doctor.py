@@ -430,3 +430,60 @@ async def test_doctor_names_each_agents_sandbox_and_warns_about_bypass_plainly(d
     exec_daemon = await doc.run(sandbox="workspace-write", approvals="daemon")
     assert exec_daemon["sandbox"].status == "warn"
     assert "exec backend cannot ask" in exec_daemon["sandbox"].message
+
+
+# A process holding a thread's writer lock the way codex does (tests/unit/test_ownership_*).
+_HOLD_LOCK = r"""
+import fcntl, os, sys
+folder, thread = sys.argv[1], sys.argv[2]
+os.makedirs(folder, exist_ok=True)
+c = os.open(os.path.join(folder, ".coordination.lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(c, fcntl.LOCK_EX)
+fd = os.open(os.path.join(folder, thread + ".lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+os.close(c)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_a_thread_held_by_another_process_warns_naming_it_and_stale_locks_are_noted(
+    doc: Doctor,
+) -> None:
+    doc.healthy()
+    held, stale = "01a24876-6e8c-7680-93ee-98a687165f97", "01a24876-0000-7680-93ee-98a687165f97"
+    folder = doc.codex_home / "thread-writer-locks"
+    folder.mkdir(parents=True)
+    (folder / f"{stale}.lock").touch()
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(folder), held],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            found = await doc.run()
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    threads = found["threads"]
+    assert threads.status == "warn"
+    assert f"thread {held} by pid {proc.pid}" in threads.message
+    assert "thread_busy" in threads.fix
+    assert (
+        found["stale_locks"].status == "info"
+        and "1 stale lock file" in found["stale_locks"].message
+    )
+    # once the holder is gone its file is stale too, and nothing is held
+    found = await doc.run()
+    assert found["threads"].status == "ok"
+    assert "2 stale lock file" in found["stale_locks"].message
+
+
+async def test_a_codex_home_without_writer_locks_is_explained(doc: Doctor) -> None:
+    doc.healthy()
+    found = await doc.run()
+    assert found["threads"].status == "info"
+    assert "0.135 takes no writer lock" in found["threads"].message
+    assert "stale_locks" not in found

@@ -1,6 +1,7 @@
 """`doctor`: checks the setup the daemon will run the plugin in, and says for each problem what
 to do. Exit 1 when a check fails, 0 with warnings only; `--json` prints the findings for machines.
-The checks live here by subject: config, binary, codex, app_server, folders, manifest, sandbox.
+The checks live here by subject: config, binary, codex, app_server, folders, manifest, threads,
+sandbox.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .finding import Finding
 from .folders import check_codex_home, check_rollouts, check_socket_dir
 from .manifest import check_manifest
 from .sandbox import check_sandboxes
+from .threads import check_threads
 
 
 def _user_home(environ: Mapping[str, str]) -> Path | None:
@@ -69,6 +71,7 @@ async def run_checks(explicit_config: str | None, environ: Mapping[str, str]) ->
     else:
         found.append(Finding("login", "skip", "not checked: codex cannot be run (see above)"))
     found += [check_codex_home(home, config, environ), check_rollouts(home)]
+    found += check_threads(home)
     found.append(check_socket_dir(config))
     if runs and binary is not None:
         found += await check_registrations(config, binary, env, plugin_command(environ))

@@ -1,9 +1,10 @@
 """The app-server backend's attempt: open the thread on the warm server, run the turn, mirror it.
 
 The contract is the seam's (`turn/backend.py`): canonical events, then exactly one terminal event,
-or `ThreadLost` when codex cannot resume the session's thread. The server outlives the turn; a
-turn stopped early (cancel, timeouts, the caller leaving) is interrupted with `turn/interrupt`,
-and a server that does not answer that is ended so the next turn starts afresh. Every thread
+or `ThreadLost` when codex cannot resume the session's thread (`ThreadBusy`: another process holds
+it). The server outlives the turn; a turn stopped early (cancel, timeouts, the caller leaving) is
+interrupted with `turn/interrupt`, and a server that does not answer that is ended so the next
+turn starts afresh. Every thread
 operation is the pool's (`pool.AppServer`); this module decides which to ask for, and when.
 """
 
@@ -21,7 +22,15 @@ from typing import Any, TypeVar
 from ...codex.thread_id import is_plain_id
 from ...errors import AppServerStartError, ControlError, RpcError, ServerGone
 from ...events import CanonicalEvent, Context, ErrorEvent
-from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, off_loop, prompt_for_log
+from ..backend import (
+    Attempt,
+    AttemptEvents,
+    ThreadBusy,
+    ThreadLost,
+    message_end,
+    off_loop,
+    prompt_for_log,
+)
 from ..clock import Stop
 from ..failures import classify_failure
 from ..inputs import turn_end
@@ -53,6 +62,7 @@ class AppServerAttempt(Attempt):
     mapper: NotificationMapper = field(default_factory=NotificationMapper, init=False)
     turn_id: str | None = field(default=None, init=False)
     _interrupted: bool = field(default=False, init=False)
+    _using: str | None = field(default=None, init=False)  # the thread this turn holds in use
 
     async def run(self) -> AttemptEvents:
         config = self.config
@@ -73,6 +83,11 @@ class AppServerAttempt(Attempt):
                 async for event in events:
                     yield event
         finally:
+            if server.keeper is not None and self._using is not None:
+                # However the attempt ended: the thread may go back now.
+                ended = self.mapper.ended is not None and self.mapper.ended.status == "completed"
+                server.keeper.done(self._using, ended=ended)
+                self._using = None
             await self.settle_save()
 
     async def _on(self, server: AppServer) -> AttemptEvents:
@@ -84,7 +99,7 @@ class AppServerAttempt(Attempt):
         except _Gone:
             yield await self._gone_event(server)
             return
-        if isinstance(opened, ThreadLost | ErrorEvent):
+        if isinstance(opened, ThreadLost | ThreadBusy | ErrorEvent):
             yield opened
             return
         thread_id = opened
@@ -120,13 +135,14 @@ class AppServerAttempt(Attempt):
             if self.mcp_servers or self._options:
                 server.reload_before_next_turn(thread_id)
 
-    async def _open_thread(self, server: AppServer) -> str | ThreadLost | ErrorEvent:
+    async def _open_thread(self, server: AppServer) -> str | ThreadLost | ThreadBusy | ErrorEvent:
         """Resume the session's thread (unless it is loaded and fit) or start a new one."""
         request, record = self.request, self.record
         if record is not None:
             thread_id = record.thread_id
+            changed = await self._use(server, thread_id)
             try:
-                own_settings = bool(self.mcp_servers or self._options)
+                own_settings = bool(self.mcp_servers or self._options) or changed
                 await self._call(
                     server, server.unload_if_stale(thread_id, own_settings=own_settings)
                 )
@@ -136,6 +152,9 @@ class AppServerAttempt(Attempt):
                     f"codex app-server could not reload thread {thread_id} for this turn's "
                     f"tools or options ({exc.message}); try the turn again.",
                 )
+            busy = await self.busy_before_resume(loaded_here=server.is_loaded(thread_id))
+            if busy is not None:
+                return busy
             self.start = await self.locate_start()
             params = thread_resume_params(
                 thread_id,
@@ -151,9 +170,11 @@ class AppServerAttempt(Attempt):
                 log.warning("thread/resume %s failed: %s", thread_id, exc.message)
                 if "mcp" in exc.message.lower():
                     return self._mcp_error(exc)
-                return ThreadLost(thread_id)
+                # Another process holds it: never a silent new thread (docs/sharing-codex-home.md).
+                return self.busy_from_codex(exc.message) or ThreadLost(thread_id)
             if result is not None:
                 await self._adopt_path(result)
+                self._loaded(server, thread_id, result)
             self.thread_id = thread_id
             return thread_id
         params = thread_start_params(
@@ -172,10 +193,34 @@ class AppServerAttempt(Attempt):
                 "protocol", f"codex app-server started a thread without a usable id: {new_id!r}"
             )
         server.add_loaded(new_id)
+        await self._use(server, new_id)
+        self._loaded(server, new_id, result)
         self.thread_id = new_id
         await self._adopt_path(result)
         self.save_new_thread(new_id)
         return new_id
+
+    async def _use(self, server: AppServer, thread_id: str) -> bool:
+        """Mark the thread in use (it is not given back meanwhile), wait for a give-back of it in
+        progress, and say whether another process wrote its rollout since it was loaded here
+        (then it is reloaded before this turn: docs/sharing-codex-home.md)."""
+        keeper = server.keeper
+        if keeper is None or self._using == thread_id:
+            return False
+        keeper.use(thread_id)
+        self._using = thread_id
+        await self._call(server, keeper.settled(thread_id))
+        changed = server.is_loaded(thread_id) and keeper.changed_elsewhere(thread_id)
+        if changed:
+            log.info("thread %s changed on disk since it was loaded: reloading it", thread_id)
+        return changed
+
+    def _loaded(self, server: AppServer, thread_id: str, result: dict[str, Any]) -> None:
+        if server.keeper is None:
+            return
+        thread = result.get("thread")
+        path = thread.get("path") if isinstance(thread, dict) else None
+        server.keeper.loaded(thread_id, Path(path) if isinstance(path, str) and path else None)
 
     @property
     def _options(self) -> dict[str, str]:

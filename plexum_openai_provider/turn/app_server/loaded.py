@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from ...codex.thread_id import is_plain_id
+from ...ownership.writer_lock import flock_held
 
 FOLDER = "plexum-loaded"
 
@@ -46,14 +47,4 @@ def release(fd: int) -> None:
 
 def held_elsewhere(codex_home: Path, thread_id: str) -> bool:
     """True while some warm app-server (of any process) has the thread loaded."""
-    try:
-        fd = _open(codex_home, thread_id)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return flock_held(_lock_path(codex_home, thread_id)) is True

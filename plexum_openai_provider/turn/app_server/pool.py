@@ -24,6 +24,7 @@ from ...errors import AppServerStartError, RpcError, ServerGone
 from ...process import StderrTail, spawn, terminate_group
 from . import loaded
 from .approvals import ApprovalRouter
+from .give_back import UNLOAD_NOW_ARGS, GiveBack
 from .params import initialize_params, thread_params, turn_interrupt_params, turn_steer_params
 from .rpc_client import Notification, RpcClient
 
@@ -50,6 +51,8 @@ class AppServer:
     # codex_options): the next turn reloads them so they start clean (see docs/app-server.md).
     reload_next: set[str] = field(default_factory=set)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Gives idle and least recently used threads back (frees codex's writer lock): give_back.py.
+    keeper: GiveBack | None = None
     approvals: ApprovalRouter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -132,7 +135,13 @@ class AppServer:
             how = "closed its output"
         return how, self.stderr.text().strip()
 
+    def forget_loaded(self, thread_id: str) -> None:
+        """codex unloaded the thread by itself (`thread/closed`): nothing of ours holds it."""
+        self._drop(thread_id)
+
     def _drop(self, thread_id: str) -> None:
+        if self.keeper is not None:
+            self.keeper.forget(thread_id)
         self.loaded.discard(thread_id)
         self.reload_next.discard(thread_id)
         fd = self._marks.pop(thread_id, None)
@@ -226,6 +235,8 @@ async def acquire(config: HostConfig, env: Mapping[str, str]) -> AppServer:
     async with lock:
         server = registry.servers.get(key)
         if server is not None and server.alive:
+            if server.keeper is not None:
+                server.keeper.configure(**_limits(config))
             return server
         if server is not None:
             del registry.servers[key]
@@ -236,8 +247,13 @@ async def acquire(config: HostConfig, env: Mapping[str, str]) -> AppServer:
         return server
 
 
+def _limits(config: HostConfig) -> dict[str, Any]:
+    return {"idle_s": config.idle_unload_s, "max_loaded": config.max_loaded_threads}
+
+
 async def _start(config: HostConfig, env: Mapping[str, str]) -> AppServer:
-    argv = [config.binary, "app-server", *config.extra_args]
+    # Ours first: the operator's `extra_args` may still set the delay otherwise.
+    argv = [config.binary, "app-server", *UNLOAD_NOW_ARGS, *config.extra_args]
     proc = await spawn(argv, cwd=Path("/"), env=env)
     stderr = StderrTail()
     rpc = RpcClient(proc)
@@ -258,6 +274,8 @@ async def _start(config: HostConfig, env: Mapping[str, str]) -> AppServer:
     rpc.notify("initialized")
     agent = result.get("userAgent")
     server.user_agent = agent if isinstance(agent, str) else ""
+    server.keeper = GiveBack(server, **_limits(config))
+    server._tasks.append(server.keeper.start())
     log.debug("codex app-server %d ready (%s)", proc.pid, server.user_agent)
     return server
 
