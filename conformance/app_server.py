@@ -75,6 +75,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def normalise(notes: list[Json], root: Path) -> list[Json]:
     """The notifications a comparison looks at, volatile values masked."""
     out: list[Json] = []
+    last_status: Any = None
     for note in notes:
         method = note.get("method")
         if not isinstance(method, str) or method in SKIPPED:
@@ -86,6 +87,13 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
             # The real process sends it asynchronously around archive: its place in the stream
             # varies from run to run (seen on 0.169.0 under load); the provider never reads it.
             continue
+        if method == "thread/status/changed":
+            kind = status.get("type") if isinstance(status, dict) else None
+            if kind == last_status:
+                # Only its flags changed (waitingOnApproval on, then off): the real process sends
+                # the "off" racing the declined item (seen on 0.169.0 and 0.171.0); unread.
+                continue
+            last_status = kind
         view: Json = {"method": method}
         item = params.get("item")
         if isinstance(item, dict):
