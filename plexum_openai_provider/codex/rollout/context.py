@@ -48,18 +48,39 @@ def parse_token_count(line: bytes) -> ContextFill | None:
 
 def last_context(path: Path, start: int, end: int | None = None) -> ContextFill | None:
     """The last `token_count` with usage in `path[start:end]` (end: the file's size). OSError
-    propagates."""
+    propagates. Reads backwards in chunks; a line longer than `MAX_COUNT_LINE` (a command's
+    output, never a token count) is skipped without being joined, so the cost stays linear."""
     with open(path, "rb", buffering=0) as f:
-        stop = os.fstat(f.fileno()).st_size if end is None else end
-        position, tail = stop, b""
+        position = os.fstat(f.fileno()).st_size if end is None else end
+        pieces: list[bytes] = []  # the tail of the line being read, last piece first
+        held = 0  # bytes in `pieces`; past MAX_COUNT_LINE they are dropped
         while position > start:
             size = min(CHUNK, position - start)
             position -= size
-            block = os.pread(f.fileno(), size, position) + tail
-            lines = block.split(b"\n")
-            # The first piece may be cut mid-line: keep it for the next (earlier) chunk.
-            tail = lines[0] if position > start else b""
-            for line in reversed(lines[1:] if position > start else lines):
+            block = os.pread(f.fileno(), size, position)
+            parts = block.split(b"\n")
+            if position == start:
+                parts.insert(0, b"")  # `start` is a line start: the first part is a whole line
+            # parts[-1] ends the line whose tail is in `pieces`; parts[1:-1] are whole lines;
+            # parts[0] begins a line that continues in the next (earlier) chunk.
+            for index in range(len(parts) - 1, 0, -1):
+                if index == len(parts) - 1:
+                    line = parts[index] + b"".join(reversed(pieces)) if held >= 0 else b""
+                    pieces, held = [], 0
+                else:
+                    line = parts[index]
                 if MARK in line and (fill := parse_token_count(line)) is not None:
                     return fill
+            pieces, held = _keep(pieces, held, parts[0])
         return None
+
+
+MAX_COUNT_LINE = 1024 * 1024
+
+
+def _keep(pieces: list[bytes], held: int, piece: bytes) -> tuple[list[bytes], int]:
+    """Add the start of a line still being read; a line this long is no token count (-1)."""
+    if held < 0 or held + len(piece) > MAX_COUNT_LINE:
+        return [], -1
+    pieces.append(piece)
+    return pieces, held + len(piece)

@@ -35,6 +35,7 @@ def test_the_last_count_with_usage_wins_and_an_info_less_one_is_skipped(
     chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(context, "CHUNK", chunk)  # lines cut anywhere by the backward read
+    monkeypatch.setattr(context, "MAX_COUNT_LINE", 1000)  # the big lines are skipped unjoined
     rollout = tmp_path / "r.jsonl"
     big = json.dumps({"type": "response_item", "payload": {"output": "x" * 200_000}})
     write(rollout, [count(50), big, count(900), big, count(None, info=False), "{broken"])
