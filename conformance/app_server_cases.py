@@ -17,6 +17,9 @@ class Case:
     scenario: Json
     steps: tuple[Json, ...]
     mcp: bool = False  # start the thread with the echo MCP server
+    # Run in workspace-write with `approvalPolicy: on-request` and answer every approval request
+    # codex makes with this decision (`accept`, `decline`).
+    approval: str | None = None
 
 
 def _message(text: str, deltas: list[str] | None = None) -> Json:
@@ -44,6 +47,19 @@ MCP_CALL = {
     "name": "echo",
     "arguments": {"text": "via mcp"},
     "call_id": "call_mcp",
+}
+
+
+# The model asks to leave the sandbox (`approvalPolicy: on-request` makes codex ask the client).
+ESCALATED = {
+    "type": "function_call",
+    "name": "exec_command",
+    "arguments": {
+        "cmd": "touch ../outside-the-workspace",
+        "sandbox_permissions": "require_escalated",
+        "justification": "write next to the workspace",
+    },
+    "call_id": "call_esc",
 }
 
 
@@ -123,5 +139,17 @@ CASES: tuple[Case, ...] = (
         _turns({"requests": [{"output": [MCP_CALL]}, {"output": [_message("called")]}]}),
         ({"turn": "call echo"},),
         mcp=True,
+    ),
+    Case(
+        "approval_accepted",
+        _turns({"requests": [{"output": [ESCALATED]}, {"output": [_message("ran")]}]}),
+        ({"turn": "write outside"},),
+        approval="accept",
+    ),
+    Case(
+        "approval_declined",
+        _turns({"requests": [{"output": [ESCALATED]}, {"output": [_message("not run")]}]}),
+        ({"turn": "write outside"},),
+        approval="decline",
     ),
 )

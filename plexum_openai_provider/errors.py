@@ -144,3 +144,13 @@ class AppServerStartError(ProviderError):
     def __init__(self, message: str, stderr: str = "") -> None:
         super().__init__(message)
         self.stderr = stderr
+
+
+class ControlError(ProviderError):
+    """A control of a running turn or a session (steer, fork) could not be applied. `reason` is
+    what a daemon can act on: `steer_unsupported` (the exec backend: send it as the next turn),
+    `not_running` (no codex turn to steer), `codex_refused`, `fork_failed`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)

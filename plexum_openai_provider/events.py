@@ -131,16 +131,47 @@ class ErrorEvent(_Event):
 
 
 @dataclass(frozen=True)
+class Context:
+    """How full the thread's context is after the turn: `tokens` (the last model request's input
+    plus its output) of the model's `window` (None when codex did not report it)."""
+
+    tokens: int
+    window: int | None
+
+    @property
+    def fraction(self) -> float | None:
+        return self.tokens / self.window if self.window else None
+
+    def to_json(self) -> dict[str, Any]:
+        fraction = self.fraction
+        return {
+            "tokens": self.tokens,
+            "window": self.window,
+            "fraction": round(fraction, 4) if fraction is not None else None,
+        }
+
+
+@dataclass(frozen=True)
 class MessageEnd(_Event):
     """Terminal: the turn completed.
 
-    `usage` is this turn alone; `thread_usage` is codex's running total for the thread.
+    `usage` is this turn alone; `thread_usage` is codex's running total for the thread;
+    `context` how full the thread's context is now (absent when codex reported no usage).
     """
 
     thread_id: str
     usage: Usage
     thread_usage: Usage
+    context: Context | None = None
     type: Literal["message_end"] = "message_end"
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.context is None:
+            del out["context"]
+        else:
+            out["context"] = self.context.to_json()
+        return out
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ class TurnSetup:
     history: Callable[[], Sequence[Any]] = lambda: ()
     # Holds a reply's gate (core/gates.py) until the test releases it.
     hold: Callable[[str], None] = lambda name: None
+    # app-server with `approvalPolicy: on-request`: asks the client before an escalated command
+    # (item id, command, cwd, the model's justification) → approved?
+    approve: Callable[[str, str, str, Any], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from fake_codex.agent.recorder import CONTEXT_WINDOW
 from fake_codex.core.ids import uuid7
 from fake_codex.core.scenario import MessageItem, ReasoningItem
 
@@ -77,7 +78,7 @@ def token_usage(last: Totals, total: Totals, cache_write: bool) -> dict[str, Any
     return {
         "last": _breakdown(last, cache_write),
         "total": _breakdown(total, cache_write),
-        "modelContextWindow": None,
+        "modelContextWindow": CONTEXT_WINDOW,
     }
 
 
@@ -110,6 +111,9 @@ class Translator:
         self._note("turn/started", {"turn": self._turn("inProgress")})
         self._turn_note("item/started", {"item": user_item})
         self._turn_note("item/completed", {"item": user_item})
+
+    def status_active(self, flags: list[str]) -> None:
+        self._note("thread/status/changed", {"status": {"type": "active", "activeFlags": flags}})
 
     def expect(self, turn: Turn) -> None:
         """The scenario items whose exact form exec events lose (deltas, summary parts)."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from fake_codex.agent.history import history_items
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
+from fake_codex.app_server.controls import Requests, fork, steer
 from fake_codex.app_server.notes import Notes
 from fake_codex.app_server.state import Job, KeptWriter, LoadedThread
 from fake_codex.app_server.worker import TurnWorker
@@ -72,7 +73,8 @@ class AppServer:
         self.archived: set[str] = set()
         self.locks: dict[str, ThreadLock] = {}  # codex's writer lock of each loaded thread
         self._after: list[Callable[[], None]] = []
-        self.worker = TurnWorker(scenario, behaviour, self.out, self.home)
+        self.requests = Requests(self.out)
+        self.worker = TurnWorker(scenario, behaviour, self.out, self.home, self.requests)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -85,6 +87,8 @@ class AppServer:
                 continue
             if isinstance(message, dict) and isinstance(message.get("method"), str):
                 self._handle(message)
+            elif isinstance(message, dict) and "id" in message:
+                self.requests.answer(message)  # the client's answer to an approval
         for thread in list(self.threads.values()):
             self._unload(thread)
         return 0
@@ -322,8 +326,39 @@ class AppServer:
         thread = self._loaded(params)
         if thread.running is not None and not thread.running.done.is_set():
             raise RpcFailure(INVALID_REQUEST, "a turn is already running on this thread")
-        thread.running = Job(uuid7())
+        policy = params.get("approvalPolicy")
+        thread.running = Job(
+            uuid7(), approval_policy=policy if isinstance(policy, str) else "never"
+        )
         return {"turn": _turn_json(thread.running.turn_id, "inProgress")}
+
+    def _turn_steer(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread = self._loaded(params)
+        parts = params.get("input")
+        text = "".join(
+            p.get("text", "")
+            for p in (parts if isinstance(parts, list) else [])
+            if isinstance(p, dict) and p.get("type") == "text"
+        )
+        refused = steer(thread.running, params.get("expectedTurnId"), text)
+        if refused is not None:
+            raise RpcFailure(INVALID_REQUEST, refused)
+        assert thread.running is not None
+        return {"turnId": thread.running.turn_id}
+
+    def _thread_fork(self, params: dict[str, Any]) -> dict[str, Any]:
+        source_id = str(params.get("threadId"))
+        new_path = rollout_path(self.home, uuid7())
+        try:
+            new_id = fork(self.home, source_id, new_path)
+        except (FileNotFoundError, ValueError) as exc:
+            raise RpcFailure(INVALID_REQUEST, str(exc)) from None
+        thread = {"id": new_id, "path": str(new_path), "status": {"type": "notLoaded"}}
+        return {
+            "thread": thread,
+            "cwd": str(params.get("cwd") or ""),
+            "model": self.b.default_model,
+        }
 
     def _turn_interrupt(self, params: dict[str, Any]) -> dict[str, Any]:
         thread = self._loaded(params)
@@ -382,6 +417,8 @@ _HANDLERS = {
     "thread/unsubscribe": AppServer._thread_unsubscribe,
     "turn/start": AppServer._turn_start,
     "turn/interrupt": AppServer._turn_interrupt,
+    "turn/steer": AppServer._turn_steer,
+    "thread/fork": AppServer._thread_fork,
 }
 
 

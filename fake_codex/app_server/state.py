@@ -96,3 +96,5 @@ class Job:
     turn_id: str
     interrupted: bool = False
     done: threading.Event = field(default_factory=threading.Event)
+    approval_policy: str = "never"  # `turn/start`'s; `on-request` asks for escalated commands
+    steers: list[str] = field(default_factory=list)  # `turn/steer` texts this turn took

@@ -80,6 +80,7 @@ def say(args: argparse.Namespace) -> int:
         images=tuple(Path(p).resolve() for p in args.image),
         output_schema=schema,
         reasoning_effort=args.reasoning_effort,
+        sandbox=args.sandbox,
     )
     render = _print_json if args.json else _print_human
     return asyncio.run(_run(config, request, render))

@@ -36,7 +36,9 @@ from ..errors import RpcError
 from ..files import directory_problem
 from ..jsonrpc import messages as rpc
 from ..jsonrpc.framing import OversizedLine
+from ..turn.lifetime import Turn
 from ..version import __version__
+from . import controls
 from . import params as p
 from .tools_call import ToolCalls
 from .version import PROTOCOL_VERSION
@@ -55,6 +57,8 @@ class _RunningTurn:
         self.turn_id = turn_id
         self.cancelled = asyncio.Event()
         self._cancel: Callable[[], bool] | None = None
+        self.turn: Turn | None = None  # once it runs: what `steer` reaches
+        self.attached = asyncio.Event()  # set with `turn`
 
     def attach(self, cancel: Callable[[], bool]) -> None:
         self._cancel = cancel
@@ -85,6 +89,7 @@ class PluginServer:
         self.max_line_bytes = max_line_bytes
         self.limits = limits
         self.initialized = False
+        self.daemon_approves = False  # declared in `initialize`: it answers `approval/request`
         self.closing = False
         self.stopped = asyncio.Event()  # set once `shutdown` has been answered
         self._turns: dict[str, _RunningTurn] = {}
@@ -177,11 +182,14 @@ class PluginServer:
             consume = self._spawn(request.id, self._consume(request.id, p.parse_consume(params)))
             self._consumes[consume] = request.id
             consume.add_done_callback(lambda task: self._consumes.pop(task, None))
+        elif method in controls.METHODS:
+            self._require_initialized()
+            self._spawn(request.id, self._control(request))
         else:
             raise RpcError(
                 rpc.METHOD_NOT_FOUND,
                 f"unknown method {method!r}; this plugin serves initialize, turn, cancel, "
-                "consume, shutdown",
+                "consume, steer, fork, shutdown",
             )
 
     def _require_initialized(self) -> None:
@@ -201,6 +209,7 @@ class PluginServer:
             )
         log.info("initialized by %s %s", params.host_name, params.host_version)
         self.initialized = True
+        self.daemon_approves = params.approvals
         models = []
         for model in self.config.supported_models:
             model_arg = self.config.model_arg(model)
@@ -218,6 +227,7 @@ class PluginServer:
                     "consume": True,
                     "cancel": True,
                     "per_turn_usage": True,
+                    **controls.capabilities(self.config),
                 },
                 "limits": {
                     "max_line_bytes": self.max_line_bytes,
@@ -324,9 +334,17 @@ class PluginServer:
                 output_schema=params.output_schema,
                 reasoning_effort=params.reasoning_effort,
                 codex_options=params.codex_options,
+                sandbox=params.sandbox,
+                approve=(
+                    controls.approval_callback(self.tool_calls, self.config, params)
+                    if self.daemon_approves
+                    else None
+                ),
             )
             async with open_turn(self.config, request, self.limits) as turn:
                 running.attach(turn.cancel)
+                running.turn = turn
+                running.attached.set()
                 async for event in turn:
                     yield event
         finally:
@@ -353,6 +371,15 @@ class PluginServer:
             await self._error(request_id, RpcError(p.CONSUME_FAILED, f"consume failed: {exc}"))
             return
         await self._reply(request_id, result.to_json())
+
+    async def _control(self, request: rpc.Request) -> None:
+        """`steer` and `fork` (door/controls.py), answered when done; never raises."""
+        try:
+            result = await controls.handle(self.config, request, self._turns)
+        except RpcError as exc:
+            await self._error(request.id, exc)
+            return
+        await self._reply(request.id, result)
 
     async def _shutdown_request(self, request_id: rpc.RequestId) -> None:
         cancelled = await self.shutdown()

@@ -26,6 +26,7 @@ UNSUPPORTED_MODEL = -32003
 LINE_TOO_LONG = -32004
 SHUTTING_DOWN = -32005
 CONSUME_FAILED = -32006
+CONTROL_FAILED = -32007  # steer / fork: `data.reason` says why (docs/protocol.md)
 
 MAX_ID_CHARS = 256  # turn, agent and session ids: a daemon's ids, never prose
 
@@ -98,15 +99,21 @@ class InitializeParams:
     protocol_version: str
     host_name: str
     host_version: str
+    approvals: bool = False  # the daemon answers `approval/request` (`capabilities.approvals`)
 
 
 def parse_initialize(params: Mapping[str, Any]) -> InitializeParams:
     version = _string(params, "protocol_version", "protocol_version")
     host = _object(params, "host", "host")
+    capabilities = _optional_object(params, "capabilities") or {}
+    approvals = capabilities.get("approvals", False)
+    if not isinstance(approvals, bool):
+        raise bad_param("capabilities.approvals", f"must be a boolean, not {_json_type(approvals)}")
     return InitializeParams(
         version,
         _string(host, "name", "host.name"),
         _string(host, "version", "host.version"),
+        approvals,
     )
 
 
@@ -133,6 +140,7 @@ class TurnParams:
     output_schema: Mapping[str, Any] | None = None
     reasoning_effort: str | None = None
     codex_options: Mapping[str, str] | None = None
+    sandbox: str | None = None  # narrows the agent's sandbox for this turn (never widens it)
 
 
 def _tools(params: Mapping[str, Any]) -> tuple[ToolParam, ...]:
@@ -218,7 +226,35 @@ def parse_turn(params: Mapping[str, Any]) -> TurnParams:
         output_schema=_optional_object(params, "output_schema"),
         reasoning_effort=effort,
         codex_options=_codex_options(params),
+        sandbox=_string(params, "sandbox", "sandbox") if "sandbox" in params else None,
     )
+
+
+@dataclass(frozen=True)
+class ForkParams:
+    agent_id: str
+    workspace: Path
+    session_id: str
+    new_session_id: str
+
+
+def parse_fork(params: Mapping[str, Any]) -> ForkParams:
+    """`fork {agent: {id, workspace}, session_id, new_session_id}`."""
+    agent = _object(params, "agent", "agent")
+    return ForkParams(
+        _string(agent, "id", "agent.id", ident=True),
+        _workspace(_string(agent, "workspace", "agent.workspace"), "agent.workspace"),
+        _string(params, "session_id", "session_id", ident=True),
+        _string(params, "new_session_id", "new_session_id", ident=True),
+    )
+
+
+def parse_steer(params: Mapping[str, Any]) -> tuple[str, str]:
+    """`steer {turn_id, input}`: the running turn and the user's added text."""
+    text = _string(params, "input", "input")
+    if not text.strip():
+        raise bad_param("input", "must hold some text")
+    return _string(params, "turn_id", "turn_id", ident=True), text
 
 
 def parse_cancel(params: Mapping[str, Any]) -> str:

@@ -100,6 +100,23 @@ class ToolCalls:
             )
         return reply
 
+    async def ask(
+        self, method: str, params: Mapping[str, Any], timeout_s: float
+    ) -> Response | None:
+        """Another reverse request (`approval/request`): the daemon's response, or None when it
+        gave none within `timeout_s` (or went away)."""
+        request_id = f"plugin-{next(self._ids)}"
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await self._send(request_message(request_id, method, params))
+            async with asyncio.timeout(timeout_s):
+                return await future
+        except TimeoutError:
+            return None
+        finally:
+            self._pending.pop(request_id, None)
+
     def cancel_all(self) -> None:
         """Fail every waiting call (the daemon is gone): each becomes an MCP error result."""
         for future in self._pending.values():

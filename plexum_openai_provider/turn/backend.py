@@ -26,12 +26,14 @@ from ..bridge.spec import ToolCallback
 from ..codex.thread_id import is_plain_id
 from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
-from ..events import CanonicalEvent, MessageEnd, Usage, WarningEvent
+from ..events import CanonicalEvent, Context, MessageEnd, Usage, WarningEvent
 from ..ownership.holders import Holder
+from ..sandbox import Sandbox
 from ..sessions import SessionStore, ThreadRecord
 from .clock import TurnClock
 from .mirror import RolloutPosition, mirror_turn, start_position
 from .request import TurnLimits, TurnRequest
+from .steer import SteerSlot
 
 T = TypeVar("T")
 
@@ -91,13 +93,38 @@ def codex_env(config: HostConfig) -> dict[str, str]:
 
 
 def message_end(
-    thread_id: str, thread_usage: Usage, *, before: Usage, turn_usage: Usage | None = None
+    thread_id: str,
+    thread_usage: Usage,
+    *,
+    before: Usage,
+    turn_usage: Usage | None = None,
+    context: Context | None = None,
 ) -> MessageEnd:
     """The turn's `message_end`: its usage as codex reported it for the turn, or else the growth
     of the thread's total since `before` (the total stored before this turn; zero for a thread
-    this turn started)."""
+    this turn started); `context`, how full the thread's context is now, when known."""
     usage = turn_usage if turn_usage is not None else thread_usage.minus(before)
-    return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=thread_usage)
+    return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=thread_usage, context=context)
+
+
+def mirror_and_measure(
+    config: HostConfig, thread_id: str, start: RolloutPosition, measure: bool
+) -> tuple[list[CanonicalEvent], RolloutPosition, Context | None]:
+    """The mirror (`mirror.mirror_turn`), and with `measure` the context figures of the turn's
+    last `token_count` in the same lines (exec reports them nowhere else). One worker call."""
+    events, position = mirror_turn(config, thread_id, start)
+    context = None
+    if measure and position.path is not None:
+        from ..codex.rollout.context import last_context
+
+        begin = start.offset if start.path == position.path else 0
+        try:
+            fill = last_context(position.path, begin, position.offset)
+        except OSError:
+            fill = None  # the mirror has warned about an unreadable rollout already
+        if fill is not None:
+            context = Context(fill.tokens, fill.window)
+    return events, position, context
 
 
 AttemptEvents = AsyncGenerator[CanonicalEvent | ThreadLost | ThreadBusy, None]
@@ -116,6 +143,8 @@ class AttemptSetup:
     model_arg: str | None
     turn_config: tuple[str, ...] = ()  # effort and codex option `-c`s
     turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image PATH` (copies in a temp folder)
+    sandbox: Sandbox = field(default_factory=Sandbox)  # the agent's, narrowed by the turn
+    steer_slot: SteerSlot = field(default_factory=SteerSlot)  # where a steer reaches the attempt
     on_spawn: Callable[[int], None] = lambda pid: None  # codex's pid, for the MCP peer check
 
 
@@ -137,6 +166,8 @@ class Backend(Protocol):
     `BridgeError` or `ConfigError` before yielding. `attempt` runs one attempt (see `Attempt`).
     """
 
+    steers: bool  # can a running turn take more user input (`Turn.steer`)
+
     def offer_tools(self, setup: ToolSetup) -> contextlib.AbstractAsyncContextManager[Any]: ...
 
     def attempt(self, setup: AttemptSetup, tools: Any) -> AttemptEvents: ...
@@ -153,6 +184,9 @@ class Attempt(ABC):
     # The save of a newly announced thread runs while codex streams on (its fsyncs took ~20 ms on
     # a busy disk and held back every event behind them); it is awaited before the final save.
     pending_save: asyncio.Future[None] | None = field(default=None, init=False)
+    # How full the thread's context is after the turn: app-server reports it live
+    # (`thread/tokenUsage/updated`); on exec the mirror reads it from the rollout.
+    context: Context | None = field(default=None, init=False)
 
     @property
     def config(self) -> HostConfig:
@@ -257,7 +291,10 @@ class Attempt(ABC):
         thread_id, record = self.thread_id, self.record
         if thread_id is None or not is_plain_id(thread_id):
             return
-        events, position = await off_loop(mirror_turn, self.config, thread_id, start)
+        events, position, context = await off_loop(
+            mirror_and_measure, self.config, thread_id, start, self.context is None
+        )
+        self.context = self.context or context
         for event in events:
             yield event
         same_thread = record is not None and record.thread_id == thread_id

@@ -28,8 +28,8 @@ from types import TracebackType
 from typing import Any
 
 from ..config import HostConfig, codex_home
-from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
-from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
+from ..errors import BridgeError, ConfigError, ControlError, SessionStoreError, TurnInputError
+from ..events import CanonicalEvent, ErrorEvent, MessageEnd, WarningEvent, is_terminal
 from ..files import directory_problem
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .backend import AttemptSetup, Backend, ThreadBusy, ThreadLost, ToolSetup
@@ -37,6 +37,7 @@ from .clock import Stop, TurnClock
 from .inputs import check_turn_inputs, prepared
 from .messages import stop_event
 from .request import TurnLimits, TurnRequest, prompt_problem
+from .steer import SteerSlot
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class Turn:
         self._codex_pid: int | None = None  # the running attempt's codex, for the MCP peer check
         self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
         self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
+        self._sandbox = config.sandbox_for(request.agent_id)
+        self._steer_slot = SteerSlot()
 
     async def __aenter__(self) -> Turn:
         return self
@@ -91,6 +94,18 @@ class Turn:
         already ended the turn: it then keeps the end codex gave it (`message_end` or `error`)."""
         return self._clock.cancel()
 
+    async def steer(self, text: str) -> None:
+        """Add `text` to the running turn, as the user's message (app-server backend). Raises
+        ControlError: `steer_unsupported` on exec (send it as the next turn instead),
+        `not_running`, `codex_refused`."""
+        if not backend_for(self.config).steers:
+            raise ControlError(
+                "steer_unsupported",
+                f"the {self.config.backend} backend cannot add input to a running turn; send it "
+                "as the next turn (or use backend app-server)",
+            )
+        await self._steer_slot.steer(text)
+
     async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
         """The turn's events; whatever goes wrong inside, exactly one terminal event, last."""
         ended = False
@@ -102,10 +117,16 @@ class Turn:
                         log.warning("dropping a %s event after the terminal event", event.type)
                         continue
                     ended = is_terminal(event)
+                    if isinstance(event, MessageEnd):
+                        warning = context_warning(event, self.config.context_warning_fraction)
+                        if warning is not None:
+                            yield warning
                     yield event
         except Exception as exc:  # a bug must not leave the host without a terminal event
             log.exception("plexum-openai-provider: unexpected error in a turn")
             failure = exc
+        finally:
+            self._steer_slot.end()
         if not ended:
             what = f"{type(failure).__name__}: {failure}" if failure else "no terminal event"
             yield ErrorEvent(
@@ -139,6 +160,11 @@ class Turn:
             )
         except TurnInputError as exc:
             yield ErrorEvent("config", str(exc))
+            return
+        try:
+            self._sandbox = self.config.sandbox_for(request.agent_id).narrowed(request.sandbox)
+        except ValueError as exc:
+            yield ErrorEvent("config", f"sandbox: {exc}")
             return
         with prepared(inputs) as turn_args:
             if turn_args is None:
@@ -303,6 +329,8 @@ class Turn:
             model_arg,
             turn_config=self._turn_config,
             turn_args=self._turn_args,
+            sandbox=self._sandbox,
+            steer_slot=self._steer_slot,
             on_spawn=self._spawned,
         )
 
@@ -311,6 +339,19 @@ class Turn:
 
     def _codex_pid_now(self) -> int | None:
         return self._codex_pid
+
+
+def context_warning(end: MessageEnd, fraction: float) -> WarningEvent | None:
+    """The warning for a thread whose context is at least `fraction` full, or None."""
+    context = end.context
+    full = context.fraction if context is not None else None
+    if context is None or full is None or full < fraction:
+        return None
+    return WarningEvent(
+        f"the thread's context is {full:.0%} full ({context.tokens} of {context.window} tokens) "
+        "after this turn; consume tool blocks or start a new session before codex has to "
+        "compact it"
+    )
 
 
 def _abandon_lock(lock_task: asyncio.Task[int]) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from conformance.installs import VERSIONS, CodexNotInstalledError, binary
 from fake_codex.testing.real_env import codex_env
+from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn.app_server import params
 
 pytestmark = pytest.mark.e2e
@@ -27,6 +28,8 @@ READ_NOTIFICATIONS = (
     "error",
     "warning",
 )
+WRITE = Sandbox("workspace-write", True, ("/srv/shared",), approvals="daemon")
+READ = Sandbox("read-only")
 MCP = {"plexum-host-a": {"command": "/usr/bin/python3", "args": ["-m", "relay", "mcp-host"]}}
 
 
@@ -77,7 +80,13 @@ def requests(version: str) -> list[dict[str, Any]]:
             ),
         ),
         ("turn/start", params.turn_start_params(thread, "hi")),
+        ("thread/start", params.thread_start_params(ws, None, {}, sandbox=WRITE)),
+        ("thread/resume", params.thread_resume_params(thread, ws, None, {}, sandbox=READ)),
+        ("turn/start", params.turn_start_params(thread, "hi", sandbox=WRITE)),
+        ("turn/start", params.turn_start_params(thread, "hi", sandbox=READ)),
         ("turn/interrupt", params.turn_interrupt_params(thread, "turn-1")),
+        ("turn/steer", params.turn_steer_params(thread, "turn-1", "and this")),
+        ("thread/fork", params.thread_fork_params(thread, ws)),
         ("thread/archive", params.thread_params(thread)),
         ("thread/unarchive", params.thread_params(thread)),
     ]

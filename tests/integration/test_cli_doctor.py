@@ -88,8 +88,9 @@ def problems(found: dict[str, Finding]) -> list[Finding]:
 
 async def test_a_healthy_setup_passes_every_check(doc: Doctor) -> None:
     doc.healthy()
-    found = await doc.run()
+    found = await doc.run(sandbox="workspace-write")
     assert problems(found) == []
+    assert found["sandbox"].message.startswith("every agent: workspace-write (network off")
     assert found["version"].message == "codex 0.169.0"
     assert found["login"].message.startswith("codex login status: API key configured")
     assert "will be created (0700)" in found["socket_dir"].message
@@ -302,7 +303,7 @@ async def test_a_correct_global_registration_passes(doc: Doctor) -> None:
         env=dict(os.environ),
         codex_home=doc.codex_home,
     )
-    found = await doc.run(mcp_registration="global")
+    found = await doc.run(mcp_registration="global", sandbox="read-only")
     assert found["registration plexum-host-agent1"].status == "ok"
     assert problems(found) == []
 
@@ -414,6 +415,21 @@ async def test_an_app_server_that_dies_at_its_handshake_fails_with_its_stderr(do
     check = found["app-server"]
     assert check.status == "fail", check
     assert "handshake" in check.message and "--strict-config" in check.message
+
+
+async def test_doctor_names_each_agents_sandbox_and_warns_about_bypass_plainly(doc: Doctor) -> None:
+    doc.healthy()
+    found = await doc.run(agents={"ro": {"sandbox": "read-only"}, "wild": {"sandbox": "bypass"}})
+    default, ro, wild = found["sandbox"], found["sandbox ro"], found["sandbox wild"]
+    assert default.status == "warn" and default.message.startswith("agents not listed: codex runs")
+    assert "other agents' workspaces" in default.message and "workspace-write" in default.fix
+    assert ro.status == "ok" and ro.message == (
+        "agent ro: read-only (no writes, no network; approvals: never)"
+    )
+    assert wild.status == "warn"
+    exec_daemon = await doc.run(sandbox="workspace-write", approvals="daemon")
+    assert exec_daemon["sandbox"].status == "warn"
+    assert "exec backend cannot ask" in exec_daemon["sandbox"].message
 
 
 # A process holding a thread's writer lock the way codex does (tests/unit/test_ownership_*).

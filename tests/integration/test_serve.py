@@ -110,6 +110,12 @@ async def test_initialize_reports_the_version_the_models_and_the_capabilities(
         "consume": True,
         "cancel": True,
         "per_turn_usage": True,
+        "backend": "exec",
+        "steer": False,
+        "fork": True,
+        "approvals": False,
+        "context": True,
+        "sandbox": True,
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...codex.thread_id import is_plain_id
-from ...errors import AppServerStartError, RpcError, ServerGone
-from ...events import CanonicalEvent, ErrorEvent
+from ...errors import AppServerStartError, ControlError, RpcError, ServerGone
+from ...events import CanonicalEvent, Context, ErrorEvent
 from ..backend import (
     Attempt,
     AttemptEvents,
@@ -35,6 +36,7 @@ from ..failures import classify_failure
 from ..inputs import turn_end
 from ..messages import spawn_failed, stderr_tail_text, stop_event
 from ..mirror import RolloutPosition
+from .approvals import approval_request, approve_body, decline_body
 from .notifications import NotificationMapper
 from .params import thread_resume_params, thread_start_params, turn_start_params
 from .pool import AppServer, acquire
@@ -43,6 +45,7 @@ from .rpc_client import CLOSED, Notification
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+STEER_TIMEOUT_S = 10.0  # `turn/steer` is answered at once; a server that does not is not steered
 
 
 class _Gone(Exception):
@@ -106,12 +109,14 @@ class AppServerAttempt(Attempt):
             return
         thread_id = opened
         queue = server.subscribe(thread_id)
+        server.approvals.serve(thread_id, self._approve)
         try:
             try:
                 async with contextlib.aclosing(self._stream(server, thread_id, queue)) as stream:
                     async for event in stream:
                         yield event
             except Stop as stop:
+                server.approvals.stop(thread_id)  # a cancelled turn declines what it was asked
                 await self._interrupt(server, queue)
                 async for event in self._mirror():
                     yield event
@@ -126,6 +131,8 @@ class AppServerAttempt(Attempt):
             for event in turn_end(final, self.request.output_schema, self.mapper.last_text):
                 yield event
         finally:
+            server.approvals.stop(thread_id)
+            self.setup.steer_slot.withdraw()
             if self.mapper.ended is None and not self._interrupted:
                 # The caller left early: the turn must not run on in the warm process.
                 await self._interrupt(server, queue)
@@ -168,6 +175,7 @@ class AppServerAttempt(Attempt):
                 self.model_arg,
                 self.mcp_servers,
                 self._options,
+                self.setup.sandbox,
                 exclude_turns=server.excludes_turns,
             )
             try:
@@ -184,7 +192,7 @@ class AppServerAttempt(Attempt):
             self.thread_id = thread_id
             return thread_id
         params = thread_start_params(
-            request.workspace, self.model_arg, self.mcp_servers, self._options
+            request.workspace, self.model_arg, self.mcp_servers, self._options, self.setup.sandbox
         )
         try:
             result = await self._call(server, server.start_thread(params))
@@ -256,6 +264,7 @@ class AppServerAttempt(Attempt):
             image_paths=self.image_paths,
             effort=request.reasoning_effort,
             output_schema=request.output_schema,
+            sandbox=self.setup.sandbox,
         )
         log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=self.config.log_prompts))
         starting = self._starting = asyncio.ensure_future(server.start_turn(params))
@@ -272,6 +281,7 @@ class AppServerAttempt(Attempt):
         if isinstance(turn, dict) and isinstance(turn.get("id"), str):
             self.turn_id = turn["id"]
             self.mapper.turn_id = self.turn_id
+            self.setup.steer_slot.offer(functools.partial(self._steer, server, thread_id))
         self.clock.progress()
         while self.mapper.ended is None:
             get = asyncio.create_task(queue.get())
@@ -304,6 +314,40 @@ class AppServerAttempt(Attempt):
             turn = params.get("turn")
             turn_id = turn.get("id") if isinstance(turn, dict) else None
         return turn_id is None or turn_id == self.turn_id
+
+    async def _approve(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """codex asks to run a command or apply a patch: the host decides, within the
+        deadline; anything but an explicit approval declines (`approvals.py` writes the body)."""
+        approve, sandbox = self.request.approve, self.setup.sandbox
+        if approve is None or sandbox.approvals != "daemon" or not sandbox.sandboxed:
+            return decline_body(method)
+        asked = approval_request(method, params)
+        try:
+            async with asyncio.timeout(self.config.approval_timeout_s):
+                decision = await approve(asked)
+        except TimeoutError:
+            log.warning(
+                "no answer to an approval within %gs: declined", self.config.approval_timeout_s
+            )
+            return decline_body(method)
+        finally:
+            self.clock.progress()  # waiting for the host is not codex being silent
+        return approve_body(method, params, decision)
+
+    async def _steer(self, server: AppServer, thread_id: str, text: str) -> None:
+        """`turn/steer` for this turn, within a deadline; whatever fails is `codex_refused`."""
+        turn_id = self.turn_id
+        if turn_id is None or self.mapper.ended is not None:
+            raise ControlError("not_running", "the codex turn has already ended")
+        try:
+            async with asyncio.timeout(STEER_TIMEOUT_S):
+                await server.steer(thread_id, turn_id, text)
+        except RpcError as exc:
+            raise ControlError("codex_refused", f"codex refused the steer: {exc.message}") from exc
+        except (ServerGone, TimeoutError) as exc:
+            raise ControlError(
+                "codex_refused", f"codex app-server did not take the steer ({exc!r})"
+            ) from exc
 
     async def _interrupt(self, server: AppServer, queue: asyncio.Queue[Notification]) -> None:
         """Stop the turn: `turn/interrupt`, then wait (bounded) for the turn to end.
@@ -421,6 +465,9 @@ class AppServerAttempt(Attempt):
     def _mirror(self) -> AsyncIterator[CanonicalEvent]:
         """This turn's tool calls from the rollout; then the thread's record is updated."""
         reported = self.mapper.thread_usage if self.mapper.ended is not None else None
+        tokens, window = self.mapper.context_tokens, self.mapper.context_window
+        if tokens is not None and window is not None:
+            self.context = Context(tokens, window)  # else the mirror reads the rollout's
         return self.mirror_and_save(self.start, reported)
 
     def _finish(self) -> CanonicalEvent:
@@ -429,7 +476,9 @@ class AppServerAttempt(Attempt):
         if ended.status == "completed":
             before = self.previous_total
             total = self.mapper.thread_usage or before
-            return message_end(thread_id, total, before=before, turn_usage=self.mapper.usage)
+            return message_end(
+                thread_id, total, before=before, turn_usage=self.mapper.usage, context=self.context
+            )
         if ended.status == "interrupted":
             return ErrorEvent("turn_failed", "codex interrupted the turn before it ended")
         code, message = classify_failure(ended.error or "codex reported that the turn failed")

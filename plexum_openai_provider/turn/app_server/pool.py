@@ -30,12 +30,14 @@ from ...errors import (
 from ...jsonrpc.messages import INTERNAL_ERROR
 from ...process import StderrTail, spawn, terminate_group
 from . import loaded, rpc_client
+from .approvals import ApprovalRouter
 from .give_back import UNLOAD_NOW_ARGS, GiveBack
 from .params import (
     EXCLUDE_TURNS_FROM,
     initialize_params,
     thread_params,
     turn_interrupt_params,
+    turn_steer_params,
     version_of,
 )
 from .rpc_client import Notification, RpcClient
@@ -74,6 +76,11 @@ class AppServer:
     _unloading: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     # Gives idle and least recently used threads back (frees codex's writer lock): give_back.py.
     keeper: GiveBack | None = None
+    approvals: ApprovalRouter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.approvals = ApprovalRouter(self.rpc.reply)
+        self.rpc.on_request = self.approvals.handle
 
     @property
     def pid(self) -> int:
@@ -144,6 +151,10 @@ class AppServer:
     async def start_turn(self, params: dict[str, Any]) -> dict[str, Any]:
         """`turn/start`. Raises RpcError or ServerGone."""
         return await self.rpc.request("turn/start", params)
+
+    async def steer(self, thread_id: str, turn_id: str, text: str) -> None:
+        """`turn/steer`: more user input for the running turn. Raises RpcError or ServerGone."""
+        await self.rpc.request("turn/steer", turn_steer_params(thread_id, turn_id, text))
 
     async def interrupt(self, thread_id: str, turn_id: str) -> None:
         """`turn/interrupt`. Raises RpcError or ServerGone."""
@@ -402,6 +413,12 @@ async def _start(config: HostConfig, env: Mapping[str, str]) -> AppServer:
     server._tasks.append(server.keeper.start())
     log.debug("codex app-server %d ready (%s)", proc.pid, server.user_agent)
     return server
+
+
+async def start_unpooled(config: HostConfig, env: Mapping[str, str]) -> AppServer:
+    """A new, initialized app-server that no turn shares (the exec backend's fork); the caller
+    closes it. Raises as `acquire` does."""
+    return await _start(config, env)
 
 
 async def shutdown_all() -> None:

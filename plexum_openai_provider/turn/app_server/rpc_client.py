@@ -1,9 +1,10 @@
 """JSON-RPC over a child's stdio, newline-delimited, as `codex app-server` speaks it (stdlib only).
 
 `RpcClient(proc)` frames stdout itself (`jsonrpc/framing.py`, bounded lines), resolves replies to
-`request()`, routes notifications to the queue of the thread they name (`subscribe`), and refuses
-any request the server makes of us (with approval policy `never` none is expected). When stdout
-closes, every waiter is woken: pending requests raise `ServerGone`, queues get `CLOSED`.
+`request()`, routes notifications to the queue of the thread they name (`subscribe`), hands the
+requests the server makes of us to `on_request` (approvals: `approvals.ApprovalRouter`) and
+refuses the rest. When stdout closes, every waiter is woken: pending requests raise
+`ServerGone`, queues get `CLOSED`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ...errors import ReplyTooLong, RpcError, ServerGone
@@ -25,6 +27,7 @@ from ...jsonrpc.messages import (
     notification,
     remote_error,
     request_message,
+    result_message,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ class RpcClient:
         self._queues: dict[str, asyncio.Queue[Notification]] = {}
         self.closed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        # Requests codex makes of us (approvals): True when the hook answered it (`reply`).
+        self.on_request: Callable[[dict[str, Any]], bool] | None = None
 
     def start(self) -> None:
         self._reader = asyncio.create_task(self._read_loop())
@@ -78,6 +83,11 @@ class RpcClient:
         finally:
             self._pending.pop(request_id, None)
         return result if isinstance(result, dict) else {}
+
+    def reply(self, request_id: Any, result: dict[str, Any]) -> None:
+        """Answer a request codex made of us (a server gone meanwhile needs no answer)."""
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
+            self._write(result_message(request_id, result))  # codex accepts the "jsonrpc" tag
 
     def notify(self, method: str) -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -131,7 +141,9 @@ class RpcClient:
             return
         method = message.get("method")
         if "id" in message and isinstance(method, str):
-            # A request of the server's (an approval): never expected with policy `never`.
+            if self.on_request is not None and self.on_request(message):
+                return
+            # Another request of the server's: nothing we serve.
             log.warning("refusing codex app-server request %s", method)
             error = RpcError(METHOD_NOT_FOUND, "not supported by plexum-openai-provider")
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):

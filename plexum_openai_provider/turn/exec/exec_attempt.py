@@ -80,6 +80,7 @@ class ExecAttempt(Attempt):
             model_arg=self.setup.model_arg,
             extra_args=[*config.extra_args, *self.extra_args, *self.setup.turn_config],
             turn_args=self.setup.turn_args,
+            sandbox_args=self.setup.sandbox.exec_args(),
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
@@ -224,7 +225,7 @@ class ExecAttempt(Attempt):
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:
             before = Usage() if self.fresh_thread else self.previous_total
-            return message_end(thread_id, outcome.thread_usage, before=before)
+            return message_end(thread_id, outcome.thread_usage, before=before, context=self.context)
         if isinstance(outcome, Completed):
             return ErrorEvent(
                 "protocol",
