@@ -26,6 +26,10 @@ class ConfigError(ProviderError):
         super().__init__(f"{where}{what}{message}")
 
 
+class SandboxWidened(ConfigError):
+    """A turn asked for a sandbox mode wider than its agent's (or for no known mode)."""
+
+
 class TurnInputError(ConfigError):
     """A turn input is unusable; `key` names the TurnRequest field (and where in it)."""
 

@@ -13,14 +13,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .codex.argv import BYPASS_FLAG
+from .errors import SandboxWidened
 
 # Narrowest first: a turn may ask for a mode to the left of its agent's, never to the right.
 MODES = ("read-only", "workspace-write", "bypass")
 APPROVALS = ("never", "daemon")
-
-
-class SandboxWidened(ValueError):
-    """A turn asked for a mode wider than its agent's."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +39,11 @@ class Sandbox:
     def narrowed(self, mode: str | None) -> Sandbox:
         """This sandbox, or a narrower one for a turn that asks for `mode`.
 
-        Raises SandboxWidened when `mode` is wider, ValueError when it is no mode."""
+        Raises SandboxWidened when `mode` is wider or no mode at all."""
         if mode is None or mode == self.mode:
             return self
         if mode not in MODES:
-            raise ValueError(f"unknown sandbox mode {mode!r}; one of {', '.join(MODES)}")
+            raise SandboxWidened(f"unknown sandbox mode {mode!r}; one of {', '.join(MODES)}")
         if MODES.index(mode) > MODES.index(self.mode):
             raise SandboxWidened(
                 f"the turn asks for sandbox {mode!r}, wider than its agent's {self.mode!r}; "

@@ -9,9 +9,9 @@ import pytest
 
 from plexum_openai_provider.codex.argv import BASE_FLAGS, BYPASS_FLAG, build_exec_argv
 from plexum_openai_provider.config import parse_config
-from plexum_openai_provider.errors import ConfigError
+from plexum_openai_provider.errors import ConfigError, SandboxWidened
 from plexum_openai_provider.events import ErrorEvent
-from plexum_openai_provider.sandbox import Sandbox, SandboxWidened
+from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn import TurnRequest, run_turn
 
 
@@ -62,7 +62,7 @@ def test_a_turn_may_narrow_its_agents_sandbox_and_never_widen_it() -> None:
         agent.narrowed("bypass")
     with pytest.raises(SandboxWidened):
         Sandbox("read-only").narrowed("workspace-write")
-    with pytest.raises(ValueError, match="unknown sandbox mode"):
+    with pytest.raises(SandboxWidened, match="unknown sandbox mode"):
         agent.narrowed("danger-full-access")
 
 

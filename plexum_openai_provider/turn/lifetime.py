@@ -28,7 +28,14 @@ from types import TracebackType
 from typing import Any
 
 from ..config import HostConfig, codex_home
-from ..errors import BridgeError, ConfigError, ControlError, SessionStoreError, TurnInputError
+from ..errors import (
+    BridgeError,
+    ConfigError,
+    ControlError,
+    SandboxWidened,
+    SessionStoreError,
+    TurnInputError,
+)
 from ..events import CanonicalEvent, ErrorEvent, MessageEnd, WarningEvent, is_terminal
 from ..files import directory_problem
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
@@ -163,7 +170,7 @@ class Turn:
             return
         try:
             self._sandbox = self.config.sandbox_for(request.agent_id).narrowed(request.sandbox)
-        except ValueError as exc:
+        except SandboxWidened as exc:
             yield ErrorEvent("config", f"sandbox: {exc}")
             return
         with prepared(inputs) as turn_args:
