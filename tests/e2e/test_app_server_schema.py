@@ -52,7 +52,7 @@ def generated(version: str, tmp: Path) -> Path:
 
 def excludes_turns(version: str) -> bool:
     """What the provider decides from the version codex reports (`pool.AppServer`)."""
-    return params.version_of(f"x/{version} (y)") >= params.EXCLUDE_TURNS_FROM
+    return (params.codex_version(f"x/{version} (y)") or (0, 0, 0)) >= params.EXCLUDE_TURNS_FROM
 
 
 def requests(version: str) -> list[dict[str, Any]]:

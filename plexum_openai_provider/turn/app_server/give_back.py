@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import RpcError, ServerGone
 from ...ownership.residency import Residency, RolloutMark
-from .params import thread_params
+from .params import codex_version, thread_params
 
 if TYPE_CHECKING:
     from .pool import AppServer
@@ -35,16 +34,6 @@ UNSUBSCRIBE_UNLOADS_SINCE = (0, 169)
 WRITER_LOCK_SINCE = (0, 150)
 CLOSED_WAIT_S = 5.0  # `thread/closed` came within 0.01–0.02 s on 0.169.0 and 0.171.0
 UNLOAD_WAIT_S = 30.0  # a whole give-back (archive + unarchive took 9–29 ms); past it: hung
-_VERSION = re.compile(r"/(\d+)\.(\d+)\.(\d+)")
-
-
-def codex_version(user_agent: str) -> tuple[int, int, int] | None:
-    """codex's version from `initialize`'s `userAgent` (`<client>/<version> (…)`)."""
-    match = _VERSION.search(user_agent)
-    if match is None:
-        return None
-    major, minor, patch = (int(g) for g in match.groups())
-    return major, minor, patch
 
 
 class GiveBack:

@@ -8,6 +8,7 @@ resume's, on every `turn/start` too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -79,16 +80,16 @@ def thread_resume_params(
 
 
 EXCLUDE_TURNS_FROM = (0, 169)
+_VERSION = re.compile(r"/(\d+)\.(\d+)\.(\d+)")
 
 
-def version_of(user_agent: str) -> tuple[int, ...]:
-    """codex's version from `initialize`'s `userAgent` (`NAME/0.171.0 (…)`); () if absent."""
-    _, _, rest = user_agent.partition("/")
-    numbers = rest.split(" ", 1)[0].split(".")
-    try:
-        return tuple(int(n) for n in numbers[:3])
-    except ValueError:
-        return ()
+def codex_version(user_agent: str) -> tuple[int, int, int] | None:
+    """codex's version from `initialize`'s `userAgent` (`<client>/<version> (…)`), or None."""
+    match = _VERSION.search(user_agent)
+    if match is None:
+        return None
+    major, minor, patch = (int(g) for g in match.groups())
+    return major, minor, patch
 
 
 def turn_start_params(

@@ -34,11 +34,11 @@ from .approvals import ApprovalRouter
 from .give_back import UNLOAD_NOW_ARGS, GiveBack
 from .params import (
     EXCLUDE_TURNS_FROM,
+    codex_version,
     initialize_params,
     thread_params,
     turn_interrupt_params,
     turn_steer_params,
-    version_of,
 )
 from .rpc_client import Notification, RpcClient
 
@@ -105,8 +105,8 @@ class AppServer:
     @property
     def excludes_turns(self) -> bool:
         """This codex takes `excludeTurns` on `thread/resume` (see `params`)."""
-        version = version_of(self.user_agent)
-        return bool(version) and version >= EXCLUDE_TURNS_FROM
+        version = codex_version(self.user_agent)
+        return version is not None and version >= EXCLUDE_TURNS_FROM
 
     async def start_thread(self, params: dict[str, Any]) -> dict[str, Any]:
         """`thread/start`; the caller marks the new thread loaded (`add_loaded`) once it has

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plexum_openai_provider.turn.app_server.give_back import GiveBack, codex_version
+from plexum_openai_provider.turn.app_server.give_back import GiveBack
+from plexum_openai_provider.turn.app_server.params import codex_version
 
 
 @dataclass

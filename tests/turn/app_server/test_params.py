@@ -8,10 +8,10 @@ from pathlib import Path
 from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn.app_server.params import (
     EXCLUDE_TURNS_FROM,
+    codex_version,
     thread_resume_params,
     thread_start_params,
     turn_start_params,
-    version_of,
 )
 
 MCP = {"plexum-host-a": {"command": "/usr/bin/python3", "args": ["-m", "relay", "mcp-host"]}}
@@ -63,7 +63,7 @@ def test_a_resume_asks_codex_to_leave_the_history_out_only_where_the_version_tak
     assert thread_resume_params("t-1", Path("/w"), None, {}, exclude_turns=True)["excludeTurns"]
     assert "excludeTurns" not in thread_resume_params("t-1", Path("/w"), None, {})
     takes = {
-        agent: version_of(agent) >= EXCLUDE_TURNS_FROM
+        agent: (codex_version(agent) or (0, 0, 0)) >= EXCLUDE_TURNS_FROM
         for agent in (
             "plexum-openai-provider/0.135.0 (Debian 12.0.0; x86_64) xterm (p; 1)",
             "plexum-openai-provider/0.150.1 (Debian 12.0.0; x86_64) xterm (p; 1)",
