@@ -68,6 +68,8 @@ class TurnSetup:
     # app-server with `approvalPolicy: on-request`: asks the client before an escalated command
     # (item id, command, cwd, the model's justification) → approved?
     approve: Callable[[str, str, str, Any], bool] | None = None
+    # app-server `turn/steer`: the texts steered in since the last call (taken once each)
+    steered: Callable[[], list[str]] = lambda: []
 
 
 @dataclass(frozen=True)
@@ -276,10 +278,16 @@ class TurnRunner:
                 failure = self._auto_compaction(mid_turn=True)
                 if failure is not None:
                     return self._fail(failure)
+            steers = s.steered()
             if not more:
                 last = self._account(reply)
                 s.recorder.token_count(last, s.thread_totals)
-                break
+                if not steers:
+                    break
+            # A steer joins the history after this reply's items (and its tools' outputs), so
+            # the turn's next model request carries it; a reply without tools gets one more.
+            for text in steers:
+                s.recorder.user_message(text)
         s.emit(ev.turn_completed(s.thread_totals, s.behaviour.has_cache_write))
         s.recorder.task_complete(self.last_message, None)
         return TurnOutcome(self.last_message, None)

@@ -112,6 +112,11 @@ class Translator:
         self._turn_note("item/started", {"item": user_item})
         self._turn_note("item/completed", {"item": user_item})
 
+    def user_item(self, user_item: dict[str, Any]) -> None:
+        """A user message the turn took mid-way (a steer)."""
+        self._turn_note("item/started", {"item": user_item})
+        self._turn_note("item/completed", {"item": user_item})
+
     def status_active(self, flags: list[str]) -> None:
         self._note("thread/status/changed", {"status": {"type": "active", "activeFlags": flags}})
 

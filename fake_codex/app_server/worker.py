@@ -91,6 +91,7 @@ class TurnWorker:
                 history=lambda: for_prompt(list(thread.items), self.b.family),
                 hold=lambda name: gates.hold(self.home, name),
                 approve=self._approver(thread, job, translator),
+                steered=lambda: _take_steers(job, translator),
             )
             TurnRunner(setup).run()
             thread.first_turn = False
@@ -149,3 +150,12 @@ class TurnWorker:
             if problem is not None:
                 raise _TurnRefused(f"{where}: {problem}")
         return turn
+
+
+def _take_steers(job: Job, translator: Translator) -> list[str]:
+    """The steers the turn took since the last model request, each announced as a user item."""
+    taken = job.steers[:]
+    del job.steers[: len(taken)]
+    for text in taken:
+        translator.user_item(user_message_item(text))
+    return taken

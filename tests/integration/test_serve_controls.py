@@ -156,7 +156,9 @@ async def test_on_the_fake_app_server_a_steer_reaches_the_running_turn(
     serve_world: ServeWorld,
 ) -> None:
     held = {"output": [{"type": "message", "text": "working"}], "gate": "mid-turn"}
-    serve_world.fake.scenario([{"requests": [held]}])
+    # codex asks the model again with the steer in the input (as the real one does)
+    steered = {"output": [{"type": "message", "text": "steered answer"}]}
+    serve_world.fake.scenario([{"requests": [held, steered]}])
     serve_world.write_config(backend="app-server")
     conn = await serve_world.connection()
     try:
@@ -169,6 +171,8 @@ async def test_on_the_fake_app_server_a_steer_reaches_the_running_turn(
         gate.release()
         outcome = await asyncio.wait_for(running, 30)
         assert outcome.terminal["type"] == "message_end", outcome.events
+        deltas = [e["text"] for e in outcome.events if e["type"] == "text_delta"]
+        assert deltas[-1] == "steered answer", outcome.events
     finally:
         assert await conn.close() == 0
 

@@ -286,3 +286,31 @@ def test_a_resumed_thread_whose_rollout_lost_an_output_sends_it_aborted(
     assert "result" in second.request("thread/resume", {"threadId": thread["id"]})
     last = second.turn(thread["id"], "again")[-1]
     assert last["params"]["turn"]["status"] == "completed", last
+
+
+def test_a_steer_joins_the_history_after_the_held_reply_and_the_turn_asks_again(
+    env: Env, tmp_path: Path, cleanup: list[Client]
+) -> None:
+    held = {"output": [{"type": "message", "text": "working"}], "gate": "model"}
+    done = {"output": [{"type": "message", "text": "steered answer"}]}
+    client = server(env, scenario(tmp_path, {"requests": [held, done]}))
+    cleanup.append(client)
+    client.init()
+    thread = client.start_thread(env.cwd)
+    params = {"threadId": thread["id"], "input": [{"type": "text", "text": "start"}]}
+    turn_id = client.request("turn/start", params)["result"]["turn"]["id"]
+    gate = FileGate(env.home, "model")
+    gate.wait_reached(timeout=10)
+    steer = {"threadId": thread["id"], "expectedTurnId": turn_id}
+    reply = client.request("turn/steer", {**steer, "input": [{"type": "text", "text": "STEER"}]})
+    assert reply["result"] == {"turnId": turn_id}, reply
+    gate.release()
+    end = client.until("turn/completed")
+    assert end["params"]["turn"]["status"] == "completed"
+    items = [n["params"]["item"] for n in client.notes if n.get("method") == "item/completed"]
+    texts = [i.get("text") or i["content"][0]["text"] for i in items]
+    assert texts == ["start", "working", "STEER", "steered answer"], texts
+    rollout = Path(thread["path"]).read_text(encoding="utf-8")
+    assert rollout.index('"working"') < rollout.index('"STEER"') < rollout.index('"steered answer"')
+    late = client.request("turn/steer", {**steer, "input": [{"type": "text", "text": "late"}]})
+    assert "error" in late, late
