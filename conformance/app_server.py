@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from conformance.app_server_cases import CASES, Case, Json
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import binary as native_binary
+from fake_codex.core.gates import FileGate
 from fake_codex.responses.server import ResponsesServer
 from fake_codex.testing.real_env import codex_env, provider_args
 
@@ -193,8 +195,11 @@ class _Client:
         return value if isinstance(value, dict) else {}
 
 
-async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> list[Json]:
-    """Run the case's steps on one app-server; the notification stream as received."""
+async def play(
+    case: Case, argv: list[str], env: dict[str, str], root: Path, gate: Callable[[str], Any]
+) -> list[Json]:
+    """Run the case's steps on one app-server; the notification stream as received. `gate`
+    names a scenario gate of this backend (an object with async `reached()` and `release()`)."""
     work = root / "work"
     work.mkdir(exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
@@ -239,7 +244,16 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
                 if "turn" in step:
                     text = {"type": "text", "text": step["turn"]}
                     turn = {"threadId": thread_id, "input": [text], **turn_policy}
-                    await client.request("turn/start", turn)
+                    started = await client.request("turn/start", turn)
+                    if "steer" in step:
+                        # the model holds at the step's gate, so the steer lands mid-turn
+                        held = gate(step["gate"])
+                        await held.reached(timeout=STEP_TIMEOUT_S)
+                        steer = {"type": "text", "text": step["steer"]}
+                        turn_id = started["turn"]["id"]
+                        expected = {"threadId": thread_id, "expectedTurnId": turn_id}
+                        await client.request("turn/steer", {**expected, "input": [steer]})
+                        held.release()
                     await client.until_turn_completed()
                 elif "edit" in step:
                     old, new = step["edit"]
@@ -295,10 +309,14 @@ async def compare(case: Case, version: str, root: Path) -> Result:
     fake_env.update(FAKE_CODEX_SCENARIO=str(scenario_path), PYTHONPATH=str(REPO))
     # The fake never connects; it reads the provider's retry settings from the same options.
     fake_argv = [*FAKE, "app-server", *provider_args(FAKE_BASE_URL, version)]
-    fake_notes = await play(case, fake_argv, fake_env, fake_root)
+    fake_home = fake_root / "home"
+    fake_notes = await play(
+        case, fake_argv, fake_env, fake_root, lambda name: FileGate(fake_home, name)
+    )
     async with ResponsesServer(scenario=case.scenario) as server:
         argv = [str(native_binary(version)), "app-server", *provider_args(server.base_url, version)]
-        real_notes = await play(case, argv, codex_env(real_root / "home"), real_root)
+        real_env = codex_env(real_root / "home")
+        real_notes = await play(case, argv, real_env, real_root, server.gate)
     problems += [f"real: {m}" for m in server.prompt_mismatches + server.history_mismatches]
     problems += [f"real: unserved {u.message}" for u in server.unserved]
     fake_failures = [

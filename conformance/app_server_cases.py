@@ -1,5 +1,6 @@
 """The app-server conformance cases: a scenario (docs/scenarios.md) plus the steps both backends
-play — `turn` (a prompt on the case's thread) or `reload_after_edit` (archive, replace a text in
+play — `turn` (a prompt on the case's thread; with `steer` and `gate`, the steer is sent while
+the model holds at that gate) or `reload_after_edit` (archive, replace a text in
 the rollout, unarchive, resume: what consume does to a loaded thread). Data only.
 """
 
@@ -139,6 +140,26 @@ CASES: tuple[Case, ...] = (
         _turns({"requests": [{"output": [MCP_CALL]}, {"output": [_message("called")]}]}),
         ({"turn": "call echo"},),
         mcp=True,
+    ),
+    Case(
+        "steer_mid_turn",
+        _turns(
+            {
+                "requests": [
+                    # 0.135 / 0.150 keep this reply and steer after it; 0.169+ drop it
+                    {"output": [_message("WORKING-7")], "gate": "model"},
+                    {"output": [_message("steered answer")]},
+                ]
+            },
+            {
+                "expect_history_contains": ["STEER-TEXT-42", "steered answer"],
+                "requests": [{"output": [_message("after")]}],
+            },
+        ),
+        (
+            {"turn": "start", "steer": "STEER-TEXT-42 also this", "gate": "model"},
+            {"turn": "next"},
+        ),
     ),
     Case(
         "approval_accepted",

@@ -257,6 +257,14 @@ class TurnRunner:
             if rejected is not None:
                 return self._fail(rejected)
             reply = self._take(retry=retries > 0)
+            if family >= 169:
+                # 0.169+ abandon the request in flight on a steer (its reply is dropped) and ask
+                # again with the steer after what came before (real 0.169.0 / 0.171.0)
+                early = s.steered()
+                for text in early:
+                    s.recorder.user_message(text)
+                if early:
+                    continue
             self._delay(reply)
             failure = describe_failure(reply, s.behaviour, s.settings.url)
             if failure is not None:
@@ -278,14 +286,15 @@ class TurnRunner:
                 failure = self._auto_compaction(mid_turn=True)
                 if failure is not None:
                     return self._fail(failure)
-            steers = s.steered()
             if not more:
                 last = self._account(reply)
                 s.recorder.token_count(last, s.thread_totals)
-                if not steers:
-                    break
+            steers = s.steered()  # taken after the reply's token count (real 0.135 / 0.150)
+            if not more and not steers:
+                break
             # A steer joins the history after this reply's items (and its tools' outputs), so
-            # the turn's next model request carries it; a reply without tools gets one more.
+            # the turn's next model request carries it; a reply without tools gets one more
+            # (real 0.135.0 / 0.150.1; 0.169+ when it came while a tool ran).
             for text in steers:
                 s.recorder.user_message(text)
         s.emit(ev.turn_completed(s.thread_totals, s.behaviour.has_cache_write))

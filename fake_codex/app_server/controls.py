@@ -2,11 +2,11 @@
 requests it makes of the client for a command the model wants run outside its sandbox.
 
 Emulated as far as the provider relies on them: a steer is taken only for the thread's running
-turn (`expectedTurnId`), else refused, and joins its history after the reply in flight so the
-next model request carries it (a reply without tools gets one more request); a fork copies the
-source's rollout under a new id with a `forked_from_id` (as 0.135 does; 0.150+ read the pre-fork
-history from the source instead); an approval is a JSON-RPC request to the client whose answer the worker waits for (a turn interrupted
-meanwhile counts as `cancel`).
+turn (`expectedTurnId`), else refused, and joins its history so the next model request carries
+it: after the reply in flight on 0.135 / 0.150, instead of it on 0.169+ (that reply dropped); a
+fork copies the source's rollout under a new id with a `forked_from_id` (as 0.135 does; 0.150+
+read the pre-fork history from the source instead); an approval is a JSON-RPC request to the
+client whose answer the worker waits for (a turn interrupted meanwhile counts as `cancel`).
 """
 
 from __future__ import annotations

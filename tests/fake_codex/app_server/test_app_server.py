@@ -288,12 +288,18 @@ def test_a_resumed_thread_whose_rollout_lost_an_output_sends_it_aborted(
     assert last["params"]["turn"]["status"] == "completed", last
 
 
-def test_a_steer_joins_the_history_after_the_held_reply_and_the_turn_asks_again(
-    env: Env, tmp_path: Path, cleanup: list[Client]
+@pytest.mark.parametrize(
+    ("version", "kept"), [("0.135.0", True), ("0.150.1", True), ("0.169.0", False)]
+)
+def test_a_steer_joins_the_history_and_the_turn_asks_the_model_again(
+    env: Env, tmp_path: Path, cleanup: list[Client], version: str, kept: bool
 ) -> None:
+    """0.135 / 0.150 steer after the held reply; 0.169+ drop that reply and steer in its place."""
     held = {"output": [{"type": "message", "text": "working"}], "gate": "model"}
     done = {"output": [{"type": "message", "text": "steered answer"}]}
-    client = server(env, scenario(tmp_path, {"requests": [held, done]}))
+    path = scenario(tmp_path, {"requests": [held, done]})
+    path.write_text(json.dumps({**json.loads(path.read_text()), "codex_version": version}))
+    client = server(env, path)
     cleanup.append(client)
     client.init()
     thread = client.start_thread(env.cwd)
@@ -309,8 +315,11 @@ def test_a_steer_joins_the_history_after_the_held_reply_and_the_turn_asks_again(
     assert end["params"]["turn"]["status"] == "completed"
     items = [n["params"]["item"] for n in client.notes if n.get("method") == "item/completed"]
     texts = [i.get("text") or i["content"][0]["text"] for i in items]
-    assert texts == ["start", "working", "STEER", "steered answer"], texts
+    assert texts == ["start", *(["working"] if kept else []), "STEER", "steered answer"], texts
     rollout = Path(thread["path"]).read_text(encoding="utf-8")
-    assert rollout.index('"working"') < rollout.index('"STEER"') < rollout.index('"steered answer"')
+    assert rollout.index('"STEER"') < rollout.index('"steered answer"')
+    assert ('"working"' in rollout) is kept
+    if kept:
+        assert rollout.index('"working"') < rollout.index('"STEER"')
     late = client.request("turn/steer", {**steer, "input": [{"type": "text", "text": "late"}]})
     assert "error" in late, late
