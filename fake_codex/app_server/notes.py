@@ -14,9 +14,9 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.agent.recorder import CONTEXT_WINDOW
 from fake_codex.core.ids import uuid7
 from fake_codex.core.scenario import MessageItem, ReasoningItem
+from fake_codex.core.versions import CONTEXT_WINDOW
 
 if TYPE_CHECKING:
     from fake_codex.core.events import Totals
