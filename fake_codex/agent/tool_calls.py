@@ -54,6 +54,8 @@ class ToolCalls:
             workdir = call.arguments.get("workdir")
             cwd = s.cwd / workdir if isinstance(workdir, str) else s.cwd
             item_id = self.ids.new()
+            if s.tool_item is not None:
+                s.tool_item(item_id, call.call_id, {})
             display = display_command(cmd)
             s.emit(ev.item_started(ev.command(item_id, display, "", None)))
             started_ms = time.time_ns() // 1_000_000
@@ -69,6 +71,8 @@ class ToolCalls:
                 return
             changes = [(path, kind) for path, kind, _ in patch.changes]
             item_id = self.ids.new()
+            if s.tool_item is not None:
+                s.tool_item(item_id, call.call_id, dict(zip(patch.paths, patch.diffs, strict=True)))
             s.emit(ev.item_started(ev.file_change(item_id, changes, done=False)))
             s.emit(ev.item_completed(ev.file_change(item_id, changes, done=True)))
             rec.patch_result(call.call_id, patch, patch.model_output)
@@ -122,6 +126,8 @@ class ToolCalls:
         s = self.s
         assert s.mcp is not None
         item_id = self.ids.new()
+        if s.tool_item is not None and output:
+            s.tool_item(item_id, call_id, {})
         args = arguments if arguments is not None else {}
         s.emit(
             ev.item_started(

@@ -1,12 +1,15 @@
 """`codex app-server`, the subset the provider uses: JSON-RPC over stdio, threads, scenario turns.
 
 Requests: `initialize` (then the `initialized` notification), `thread/start`, `thread/resume`,
-`thread/archive`, `thread/unarchive`, `turn/start`, `turn/interrupt`. A turn runs the same
+`thread/fork`, `thread/read`, `thread/archive`, `thread/unarchive`, `turn/start`, `turn/steer`,
+`turn/interrupt`; every reply and notification in the shape of the emulated version's schema
+(`shapes.py`). A turn runs the same
 `TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a worker thread, and its exec
 events are translated to app-server notifications (`notes.py`; a loaded thread's state is in
 `state.py`, a turn's worker in `worker.py`). Like the real binary (codex-facts §11), a loaded
 thread keeps its rollout open and ignores edits to it: it sees the model-visible history it
-loaded plus what it appended, until it is unloaded (archive).
+loaded plus what it appended, until it is unloaded (archive). Thread objects, read and fork are
+`threads.py`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 from fake_codex.agent.history import history_items
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
-from fake_codex.app_server.notes import Notes
-from fake_codex.app_server.state import Job, KeptWriter, LoadedThread
+from fake_codex.app_server import shapes
+from fake_codex.app_server.notes import Notes, user_message_item
+from fake_codex.app_server.state import Job, KeptWriter, LoadedThread, first_prompt, last_turn_id
+from fake_codex.app_server.threads import INVALID_REQUEST, RpcFailure, ThreadViews
 from fake_codex.app_server.worker import TurnWorker
-from fake_codex.core.config import ConfigError, load_config, settings_from
 from fake_codex.core.home import HomeRefused, find_rollout, home_for_writing
 from fake_codex.core.ids import is_uuid, uuid7
 
@@ -33,22 +37,11 @@ if TYPE_CHECKING:
     from fake_codex.core.invocation_log import Invocation
     from fake_codex.core.scenario import Scenario
     from fake_codex.core.versions import Behaviour
-    from fake_codex.mcp.client import McpManager
 
-INVALID_REQUEST = -32600
-INTERNAL_ERROR = -32603
-METHOD_NOT_FOUND = -32601
 EX_SOFTWARE = 70
 
 
-class RpcFailure(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class AppServer:
+class AppServer(ThreadViews):
     def __init__(
         self,
         scenario: Scenario | None,
@@ -61,12 +54,15 @@ class AppServer:
         self.inv = inv
         self.overrides = overrides
         self.home = home_for_writing(inv.environ)
-        self.out = Notes()
+        self.out = Notes(behaviour.family)
         self.initialized = False
+        self.originator = "codex_vscode"
         self.threads: dict[str, LoadedThread] = {}
         self.archived: set[str] = set()
         self._after: list[Callable[[], None]] = []
-        self.worker = TurnWorker(scenario, behaviour, self.out, self.home)
+        # The completed turns of every thread this process ran (thread/read, resume, fork).
+        self.turn_log: dict[str, list[dict[str, Any]]] = {}
+        self.worker = TurnWorker(scenario, behaviour, self.out, self.home, self.turn_log)
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -97,7 +93,8 @@ class AppServer:
             else:
                 handler = _HANDLERS.get(method)
                 if handler is None:
-                    raise RpcFailure(METHOD_NOT_FOUND, f"method not found: {method}")
+                    unknown = f"Invalid request: unknown variant `{method}`"
+                    raise RpcFailure(INVALID_REQUEST, unknown)
                 result = handler(self, params)
         except RpcFailure as exc:
             self.out.send({"id": request_id, "error": {"code": exc.code, "message": exc.message}})
@@ -114,6 +111,8 @@ class AppServer:
         self.initialized = True
         info = params.get("clientInfo")
         name = info.get("name") if isinstance(info, dict) else None
+        if isinstance(name, str) and name:
+            self.originator = name
         return {
             "userAgent": f"{name or 'client'}/{self.b.version} (fake-codex)",
             "codexHome": str(self.home),
@@ -122,39 +121,6 @@ class AppServer:
         }
 
     # --- threads ---------------------------------------------------------------------------
-
-    def _config(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            config = load_config(self.home, self.overrides)
-        except ConfigError as exc:
-            raise RpcFailure(INVALID_REQUEST, str(exc)) from None
-        extra = params.get("config")
-        if isinstance(extra, dict):
-            for key, value in extra.items():
-                if isinstance(value, dict) and isinstance(config.get(key), dict):
-                    config[key] = {**config[key], **value}
-                else:
-                    config[key] = value
-        return config
-
-    def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
-        from fake_codex.mcp.client import McpStartupError, start_configured
-
-        try:
-            return start_configured(config, self.b.version, cwd, self.inv.environ)
-        except McpStartupError as exc:
-            message = str(exc).split("thread/start failed: ", 1)[-1]
-            raise RpcFailure(INTERNAL_ERROR, message) from None
-
-    def _thread_json(self, thread: LoadedThread, status: str) -> dict[str, Any]:
-        return {
-            "id": thread.id,
-            "path": str(thread.path),
-            "cwd": str(thread.cwd),
-            "modelProvider": settings_from(thread.config, thread.model).provider_id,
-            "status": {"type": status},
-            "turns": [],
-        }
 
     def _thread_start(self, params: dict[str, Any]) -> dict[str, Any]:
         cwd = Path(str(params.get("cwd") or os.getcwd()))
@@ -172,19 +138,8 @@ class AppServer:
         )
         Recorder(writer, self.b, self.worker.info(thread, uuid7())).session_meta()
         self.threads[thread_id] = thread
-        self.out.note("thread/started", {"thread": self._thread_json(thread, "idle")})
-        return self._thread_result(thread)
-
-    def _thread_result(self, thread: LoadedThread) -> dict[str, Any]:
-        settings = settings_from(thread.config, thread.model)
-        return {
-            "thread": self._thread_json(thread, "idle"),
-            "model": settings.model or self.b.default_model,
-            "modelProvider": settings.provider_id,
-            "cwd": str(thread.cwd),
-            "approvalPolicy": "never",
-            "sandbox": {"type": "dangerFullAccess"},
-        }
+        self._announce(thread)
+        return self._thread_result(thread, params, resumed=False)
 
     def _thread_resume(self, params: dict[str, Any]) -> dict[str, Any]:
         thread_id = str(params.get("threadId"))
@@ -192,7 +147,8 @@ class AppServer:
             raise RpcFailure(INVALID_REQUEST, f"invalid thread id: {thread_id!r} is not a UUID")
         loaded = self.threads.get(thread_id)
         if loaded is not None:
-            return self._thread_result(loaded)  # a new config is ignored (codex-facts §11)
+            # A new config is ignored (codex-facts §11).
+            return self._thread_result(loaded, params, resumed=True)
         if thread_id in self.archived:
             raise RpcFailure(INVALID_REQUEST, f"thread {thread_id} is archived")
         path = find_rollout(self.home, thread_id)
@@ -218,14 +174,17 @@ class AppServer:
             False,
             mcp,
         )
+        thread.preview = first_prompt(path)
         self.threads[thread_id] = thread
         # A thread loaded from disk: idle, with the usage its rollout recorded (real 0.135-0.169).
         self.out.note("thread/status/changed", {"threadId": thread_id, "status": _idle()})
         from fake_codex.app_server.notes import token_usage
 
         usage = token_usage(history.last, history.totals, self.b.family >= 150)
-        self.out.note("thread/tokenUsage/updated", {"threadId": thread_id, "tokenUsage": usage})
-        return self._thread_result(thread)
+        turn_id = last_turn_id(path) or uuid7()  # the schema requires one; codex names the last
+        params = {"threadId": thread_id, "turnId": turn_id, "tokenUsage": usage}
+        self.out.note("thread/tokenUsage/updated", params)
+        return self._thread_result(thread, params, resumed=True)
 
     def _unload(self, thread: LoadedThread) -> None:
         self.threads.pop(thread.id, None)
@@ -249,7 +208,7 @@ class AppServer:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), str(target))
         self.archived.add(thread_id)
-        self.out.note("thread/archived", {"threadId": thread_id})
+        self._after.append(lambda: self.out.note("thread/archived", {"threadId": thread_id}))
         return {}
 
     def _thread_unarchive(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -266,11 +225,8 @@ class AppServer:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(found[0]), str(target))
         self.archived.discard(thread_id)
-        self.out.note("thread/unarchived", {"threadId": thread_id})
-        thread = {"id": thread_id, "path": str(target), "status": {"type": "notLoaded"}}
-        return {"thread": thread}
-
-    # --- turns -----------------------------------------------------------------------------
+        self._after.append(lambda: self.out.note("thread/unarchived", {"threadId": thread_id}))
+        return {"thread": self._stored_thread_json(thread_id, target)}
 
     def _loaded(self, params: dict[str, Any]) -> LoadedThread:
         thread_id = str(params.get("threadId"))
@@ -284,18 +240,37 @@ class AppServer:
         if thread.running is not None and not thread.running.done.is_set():
             raise RpcFailure(INVALID_REQUEST, "a turn is already running on this thread")
         thread.running = Job(uuid7())
-        return {"turn": _turn_json(thread.running.turn_id, "inProgress")}
+        return {"turn": shapes.turn_json(self.b.family, thread.running.turn_id, "inProgress")}
+
+    def _turn_steer(self, params: dict[str, Any]) -> dict[str, Any]:
+        """More input for the running turn: shown as a user message item (the fake's model does
+        not see it: its replies are scripted)."""
+        thread = self._loaded(params)
+        job = thread.running
+        if job is None or job.done.is_set():
+            raise RpcFailure(INVALID_REQUEST, "no active turn to steer")
+        expected = params.get("expectedTurnId")
+        if expected != job.turn_id:
+            message = f"expected active turn id `{expected}` but found `{job.turn_id}`"
+            raise RpcFailure(INVALID_REQUEST, message)
+        text = _text_of(params)
+        translator = job.translator
+        if translator is not None:
+            self._after.append(lambda: translator.steer(user_message_item(text, self.b.family)))
+        return {"turnId": job.turn_id}
 
     def _turn_interrupt(self, params: dict[str, Any]) -> dict[str, Any]:
         thread = self._loaded(params)
         job = thread.running
-        if job is not None and job.turn_id == params.get("turnId") and not job.done.is_set():
+        if job is None or job.done.is_set():
+            raise RpcFailure(INVALID_REQUEST, "no active turn to interrupt")
+        if job.turn_id == params.get("turnId"):
             job.interrupted = True
             job.done.set()  # the thread takes a new turn at once; the worker's output is dropped
 
             def interrupted() -> None:
                 self.out.note("thread/status/changed", {"threadId": thread.id, "status": _idle()})
-                turn = _turn_json(job.turn_id, "interrupted")
+                turn = shapes.turn_json(self.b.family, job.turn_id, "interrupted")
                 self.out.note("turn/completed", {"threadId": thread.id, "turn": turn})
 
             self._after.append(interrupted)
@@ -305,29 +280,38 @@ class AppServer:
         thread = self.threads[str(params.get("threadId"))]
         job = thread.running
         assert job is not None
-        parts = params.get("input")
-        prompt = "".join(
-            p.get("text", "")
-            for p in (parts if isinstance(parts, list) else [])
-            if isinstance(p, dict) and p.get("type") == "text"
-        )
+        prompt = _text_of(params)
+        if not thread.preview:
+            thread.preview = prompt
         self.worker.start(thread, job, prompt)
+
+
+def _text_of(params: dict[str, Any]) -> str:
+    parts = params.get("input")
+    return "".join(
+        p.get("text", "")
+        for p in (parts if isinstance(parts, list) else [])
+        if isinstance(p, dict) and p.get("type") == "text"
+    )
 
 
 def _idle() -> dict[str, Any]:
     return {"type": "idle"}
 
 
-def _turn_json(turn_id: str, status: str, error: Any = None) -> dict[str, Any]:
-    return {"id": turn_id, "items": [], "status": status, "error": error}
+def _active() -> dict[str, Any]:
+    return {"type": "active", "activeFlags": []}
 
 
 _HANDLERS = {
     "thread/start": AppServer._thread_start,
     "thread/resume": AppServer._thread_resume,
+    "thread/fork": AppServer._thread_fork,
+    "thread/read": AppServer._thread_read,
     "thread/archive": AppServer._thread_archive,
     "thread/unarchive": AppServer._thread_unarchive,
     "turn/start": AppServer._turn_start,
+    "turn/steer": AppServer._turn_steer,
     "turn/interrupt": AppServer._turn_interrupt,
 }
 

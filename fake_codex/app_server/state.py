@@ -8,7 +8,9 @@ model request's usage as app-server does.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +91,9 @@ class LoadedThread:
     first_turn: bool
     mcp: McpManager | None = None
     running: Job | None = None
+    created: int = field(default_factory=lambda: int(time.time()))
+    preview: str = ""  # the thread's first prompt
+    forked_from: str | None = None
 
 
 @dataclass
@@ -96,3 +101,44 @@ class Job:
     turn_id: str
     interrupted: bool = False
     done: threading.Event = field(default_factory=threading.Event)
+    translator: Any = None  # the turn's `notes.Translator`, once its worker runs
+
+
+def last_turn_id(path: Path) -> str | None:
+    """The id of the rollout's last turn (`turn_id` of its last line that names one)."""
+    found = None
+    try:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for raw in lines:
+                if '"turn_id"' not in raw:
+                    continue
+                try:
+                    payload = json.loads(raw).get("payload")
+                except (ValueError, AttributeError):
+                    continue
+                if isinstance(payload, dict) and isinstance(payload.get("turn_id"), str):
+                    found = payload["turn_id"]
+    except OSError:
+        return None
+    return found
+
+
+def first_prompt(path: Path) -> str:
+    """The first user message of a rollout (a thread's `preview`), "" when it has none."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for raw in lines:
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                payload = line.get("payload") if isinstance(line, dict) else None
+                if (
+                    line.get("type") == "event_msg"
+                    and isinstance(payload, dict)
+                    and payload.get("type") == "user_message"
+                ):
+                    return str(payload.get("message", ""))
+    except OSError:
+        return ""
+    return ""

@@ -9,7 +9,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fake_codex.agent.history import check_history, history_text
 from fake_codex.agent.lines import TurnInfo
@@ -38,6 +38,7 @@ class TurnWorker:
     b: Behaviour
     out: Notes
     home: Path
+    turn_log: dict[str, list[dict[str, Any]]]  # thread id → its completed turns, in full
 
     def info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
         settings = settings_from(thread.config, thread.model)
@@ -57,8 +58,11 @@ class TurnWorker:
 
     def _run(self, thread: LoadedThread, job: Job, prompt: str) -> None:
         translator = Translator(self.out, thread.id, job, self.b, self.scenario)
+        translator.cwd = str(thread.cwd)
+        job.translator = translator
+        translator.on_end = self.turn_log.setdefault(thread.id, []).append
         try:
-            translator.begin(user_message_item(prompt))
+            translator.begin(user_message_item(prompt, self.b.family))
             turn = self._pick_turn(thread, prompt)
             translator.expect(turn)
             writer = JobWriter(thread.writer, job)
@@ -84,6 +88,7 @@ class TurnWorker:
                 label=self._label(),
                 mcp=thread.mcp,
                 history=lambda: list(thread.items),
+                tool_item=translator.tool_item,
             )
             TurnRunner(setup).run()
             thread.first_turn = False
