@@ -177,8 +177,8 @@ class Translator:
             self._turn_note("item/started", {"item": sent, "startedAtMs": begun})
             return
         params: dict[str, Any] = {"item": timed_item(family, item, begun, stamp)}
-        if family >= 150 or item["type"] != "commandExecution":
-            self.full.append(params["item"])  # 0.135 leaves commands out of the history
+        if family >= 169 or item["type"] != "commandExecution":
+            self.full.append(params["item"])  # before 0.169 commands are left out of the history
         if family >= 169:
             params["contentTokenCount"] = None
         params["completedAtMs"] = stamp

@@ -183,7 +183,8 @@ class AppServer(ThreadViews):
         usage = token_usage(history.last, history.totals, self.b.family >= 150)
         turn_id = last_turn_id(path) or uuid7()  # the schema requires one; codex names the last
         params = {"threadId": thread_id, "turnId": turn_id, "tokenUsage": usage}
-        self.out.note("thread/tokenUsage/updated", params)
+        # After the reply (real 0.135-0.171); the status change comes before it.
+        self._after.append(lambda: self.out.note("thread/tokenUsage/updated", params))
         return self._thread_result(thread, params, resumed=True)
 
     def _unload(self, thread: LoadedThread) -> None:

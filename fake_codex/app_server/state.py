@@ -124,21 +124,27 @@ def last_turn_id(path: Path) -> str | None:
 
 
 def first_prompt(path: Path) -> str:
-    """The first user message of a rollout (a thread's `preview`), "" when it has none."""
+    """The first user prompt of a rollout (a thread's `preview`), "" when it has none: the first
+    user message `response_item` that is not codex's own context (`<environment_context>`…)."""
     try:
         with path.open(encoding="utf-8", errors="replace") as lines:
             for raw in lines:
-                try:
-                    line = json.loads(raw)
-                except ValueError:
+                if '"role":"user"' not in raw.replace(" ", ""):
                     continue
-                payload = line.get("payload") if isinstance(line, dict) else None
-                if (
-                    line.get("type") == "event_msg"
-                    and isinstance(payload, dict)
-                    and payload.get("type") == "user_message"
-                ):
-                    return str(payload.get("message", ""))
+                try:
+                    payload = json.loads(raw).get("payload")
+                except (ValueError, AttributeError):
+                    continue
+                if not isinstance(payload, dict) or payload.get("type") != "message":
+                    continue
+                texts = [
+                    part.get("text", "")
+                    for part in payload.get("content") or []
+                    if isinstance(part, dict) and part.get("type") == "input_text"
+                ]
+                text = "".join(t for t in texts if isinstance(t, str))
+                if text and not text.startswith("<"):
+                    return text
     except OSError:
         return ""
     return ""

@@ -6,7 +6,9 @@ A mixin of `server.AppServer`; the shapes themselves are `shapes.py`.
 
 from __future__ import annotations
 
+import copy
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,8 +17,10 @@ from fake_codex.agent.history import history_items
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
 from fake_codex.app_server import shapes
+from fake_codex.app_server.notes import token_usage
 from fake_codex.app_server.state import KeptWriter, LoadedThread, first_prompt
 from fake_codex.core.config import ConfigError, load_config, settings_from
+from fake_codex.core.events import Totals
 from fake_codex.core.home import find_rollout
 from fake_codex.core.ids import uuid7
 
@@ -105,13 +109,22 @@ class ThreadViews:
         self._after.append(lambda: self.out.note("thread/started", started))
 
     def _thread_result(
-        self, thread: LoadedThread, params: dict[str, Any], *, resumed: bool
+        self,
+        thread: LoadedThread,
+        params: dict[str, Any],
+        *,
+        resumed: bool,
+        turns: bool | None = None,
     ) -> dict[str, Any]:
+        """The session result; `resumed` adds resume's own fields, `turns` (default: `resumed`)
+        lists the thread's turns."""
         settings = settings_from(thread.config, thread.model)
         sandbox = params.get("sandbox")
         return shapes.session_result(
             self.b.family,
-            self._thread_json(thread, self._thread_status(thread), turns=resumed),
+            self._thread_json(
+                thread, self._thread_status(thread), turns=resumed if turns is None else turns
+            ),
             model=settings.model or self.b.default_model,
             provider=settings.provider_id,
             cwd=str(thread.cwd),
@@ -153,7 +166,12 @@ class ThreadViews:
             thread = self._stored_thread_json(thread_id, path)
             if turns:
                 thread["turns"] = list(self.turn_log.get(thread_id, []))
-        return {"thread": thread}
+        result: dict[str, Any] = {"thread": thread}
+        if self.b.family >= 169:
+            done = self.turn_log.get(thread_id, [])
+            first = {"type": "turn", "turnId": done[0]["id"]} if done else None
+            result["readState"] = {"firstUnread": first, "revision": str(uuid.uuid4())}
+        return result
 
     def _archived_path(self, thread_id: str) -> Path | None:
         archived = self.home / "archived_sessions"
@@ -173,7 +191,8 @@ class ThreadViews:
             totals, last, source_model = history.totals, history.last, history.last_model
             preview = first_prompt(path)
         else:
-            source_items, totals, last = list(source.items), source.totals, source.last
+            source_items = list(source.items)
+            totals, last = copy.copy(source.totals), copy.copy(source.last)
             source_model, preview = source.model, source.preview
         cwd = Path(str(params.get("cwd") or (source.cwd if source else os.getcwd())))
         config = self._config(params)
@@ -192,8 +211,14 @@ class ThreadViews:
             writer.write("response_item", item)
         self.turn_log[thread_id] = list(self.turn_log.get(source_id, []))
         self.threads[thread_id] = thread
+        # After the reply: the usage the fork inherits (under the source's last turn), then
+        # thread/started, as the real binary sends them.
+        last_turn = (self.turn_log.get(source_id) or [{}])[-1].get("id") or uuid7()
+        usage = token_usage(Totals(), totals, self.b.family >= 150)
+        inherited = {"threadId": thread_id, "turnId": last_turn, "tokenUsage": usage}
+        self._after.append(lambda: self.out.note("thread/tokenUsage/updated", inherited))
         self._announce(thread)
-        return self._thread_result(thread, params, resumed=True)
+        return self._thread_result(thread, params, resumed=False, turns=True)
 
     # --- turns -----------------------------------------------------------------------------
 
