@@ -80,6 +80,11 @@ def _shell_actions(command: str) -> list[dict[str, Any]]:
     return [{"type": "unknown", "command": inner}]
 
 
+class TurnAbandoned(Exception):
+    """The turn was interrupted while its model was silent: its worker stops at once."""
+
+
+_TOOL_ITEMS = ("command_execution", "mcp_tool_call", "file_change")
 _STATUS = {"in_progress": "inProgress", "completed": "completed", "failed": "failed"}
 
 
@@ -135,6 +140,7 @@ class Translator:
         self.summary: list[dict[str, Any]] = []  # the turn's agent messages (turn/completed)
         self.full: list[dict[str, Any]] = []  # every completed item (thread/read's turns)
         self._final: dict[str, Any] | None = None
+        self.silent_after_tool = False
         self.on_end: Callable[[dict[str, Any]], None] | None = None  # gets the full turn
         self.cwd = ""
         self._tool_ids: dict[str, str] = {}  # exec item id → the call id app-server names it by
@@ -202,7 +208,10 @@ class Translator:
         self._item_note(False, user_item)
 
     def expect(self, turn: Turn) -> None:
-        """The scenario items whose exact form exec events lose (deltas, summary parts)."""
+        """The scenario items whose exact form exec events lose (deltas, summary parts), and the
+        turn's app-server faults."""
+        self.silent_after_tool = turn.faults.silent_after_tool
+        self.job.hung = turn.faults.no_turn_completed
         for reply in turn.requests:
             for item in reply.output:
                 if isinstance(item, MessageItem):
@@ -221,6 +230,8 @@ class Translator:
         self._end(self._turn("failed", error))
 
     def _end(self, turn: dict[str, Any]) -> None:
+        if self.job.hung:
+            return  # fault no_turn_completed: the turn stays running, its end is never sent
         # The thread takes its next turn as soon as the client can see this one ended.
         interrupted = self.job.interrupted
         self._final = turn
@@ -242,8 +253,15 @@ class Translator:
         elif kind == "turn.failed":
             self.fail(str(event.get("error", {}).get("message", "")))
         elif kind == "turn.completed":
-            self._note("thread/status/changed", {"status": {"type": "idle"}})
+            if not self.job.hung:
+                self._note("thread/status/changed", {"status": {"type": "idle"}})
             self._end(self._turn("completed"))
+        tool = kind == "item.completed" and event["item"].get("type") in _TOOL_ITEMS
+        if tool and self.silent_after_tool:
+            # Fault silent_after_tool: the model never answers the next request; only an
+            # interrupt (or the process's end) releases the turn, which then stops there.
+            self.job.done.wait()
+            raise TurnAbandoned(self.job.turn_id)
 
     def _both(self, item: dict[str, Any], deltas: tuple[str, ...] = ()) -> None:
         self._item_note(True, item)

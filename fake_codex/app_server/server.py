@@ -99,11 +99,26 @@ class AppServer(ThreadViews):
         except RpcFailure as exc:
             self.out.send({"id": request_id, "error": {"code": exc.code, "message": exc.message}})
             return
-        self.out.send({"id": request_id, "result": result})
+        self._reply(request_id, method, result)
         if method == "turn/start":
             self._start_worker(params)
         while self._after:
             self._after.pop(0)()  # what codex sends after its reply (e.g. the interrupted turn)
+
+    def _reply(self, request_id: Any, method: str, result: dict[str, Any]) -> None:
+        """Send a result, with the scenario's process faults (docs/scenarios.md)."""
+        faults = self.scenario.app_server_faults if self.scenario is not None else None
+        oversize = faults.oversize_reply if faults is not None else None
+        if oversize is not None and oversize.method == method:
+            result = {**result, "fakeCodexPadding": "x" * int(oversize.mib * 1024 * 1024)}
+        self.out.send({"id": request_id, "result": result})
+        if faults is not None and faults.crash_after_reply == method:
+            sys.stderr.write(
+                f"thread 'main' panicked at app-server: fake-codex fault crash_after_reply "
+                f"{method}\nnote: run with `RUST_BACKTRACE=1`\n"
+            )
+            sys.stderr.flush()
+            os._exit(101)
 
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.initialized:
@@ -265,7 +280,9 @@ class AppServer(ThreadViews):
         job = thread.running
         if job is None or job.done.is_set():
             raise RpcFailure(INVALID_REQUEST, "no active turn to interrupt")
-        if job.turn_id == params.get("turnId"):
+        if job.turn_id == params.get("turnId") and job.hung:
+            job.interrupted = True  # fault no_turn_completed: acknowledged, and still no end
+        elif job.turn_id == params.get("turnId"):
             job.interrupted = True
             job.done.set()  # the thread takes a new turn at once; the worker's output is dropped
 

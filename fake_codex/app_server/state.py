@@ -102,6 +102,7 @@ class Job:
     interrupted: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     translator: Any = None  # the turn's `notes.Translator`, once its worker runs
+    hung: bool = False  # fault no_turn_completed: never done, its end never sent
 
 
 def last_turn_id(path: Path) -> str | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fake_codex.agent.history import check_history, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
-from fake_codex.app_server.notes import Notes, Translator, user_message_item
+from fake_codex.app_server.notes import Notes, Translator, TurnAbandoned, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
 from fake_codex.core.config import settings_from
 from fake_codex.core.home import claim_turn
@@ -92,11 +92,14 @@ class TurnWorker:
             )
             TurnRunner(setup).run()
             thread.first_turn = False
+        except TurnAbandoned:
+            pass  # interrupted during a silent model (fault): nothing more is sent or written
         except (FakeLimitation, _TurnRefused) as exc:
             sys.stderr.write(f"{exc}\n")
             translator.fail(str(exc))
         finally:
-            job.done.set()
+            if not job.hung:
+                job.done.set()
 
     def _label(self) -> str:
         return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"
