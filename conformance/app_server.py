@@ -305,8 +305,10 @@ class Result:
         return self.fake == self.real and not self.model_problems
 
 
-async def compare(case: Case, version: str, root: Path) -> Result:
-    scenario = {**case.scenario, "codex_version": fake_version(version)}
+async def compare(case: Case, version: str, root: Path, fake_as: str | None = None) -> Result:
+    """`case` on the fake (emulating `fake_as`, default the nearest known version) and on the
+    real codex `version`."""
+    scenario = {**case.scenario, "codex_version": fake_as or fake_version(version)}
     problems: list[str] = []
     fake_root, real_root = root / "fake", root / "real"
     for d in (fake_root, real_root):
