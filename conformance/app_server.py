@@ -76,6 +76,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def normalise(notes: list[Json], root: Path) -> list[Json]:
     """The notifications a comparison looks at, volatile values masked."""
     out: list[Json] = []
+    last_status: Any = None
     for note in notes:
         method = note.get("method")
         if not isinstance(method, str) or method in SKIPPED:
@@ -87,6 +88,13 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
             # The real process sends it asynchronously around archive: its place in the stream
             # varies from run to run (seen on 0.169.0 under load); the provider never reads it.
             continue
+        if method == "thread/status/changed":
+            kind = status.get("type") if isinstance(status, dict) else None
+            if kind == last_status:
+                # Only its flags changed (waitingOnApproval on, then off): the real process sends
+                # the "off" racing the declined item (seen on 0.169.0 and 0.171.0); unread.
+                continue
+            last_status = kind
         view: Json = {"method": method}
         if method == REPLY:
             out.append(_mask(_reply_view(params), root))
@@ -114,6 +122,8 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
             view["last"], view["total"] = usage.get("last"), usage.get("total")
         if method == "warning":
             view["message"] = params.get("message")
+        if method.startswith("$request "):
+            view["params"] = params
         out.append(_mask(view, root))
     return out
 
@@ -155,10 +165,11 @@ def _mask(value: Any, root: Path) -> Any:
 
 
 class _Client:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, approval: str | None = None) -> None:
         self.proc = proc
         self.n = 0
         self.notes: list[Json] = []
+        self.approval = approval  # the answer to codex's approval requests (None: decline)
 
     async def request(self, method: str, params: Json) -> Json:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -177,6 +188,20 @@ class _Client:
                 return result
             if "method" in reply and "id" not in reply:
                 self.notes.append(reply)
+            elif "method" in reply:
+                await self._answer(reply)
+
+    async def _answer(self, request: Json) -> None:
+        """A request codex makes of us (an approval): kept in the stream as `$request`, and
+        answered with the case's decision."""
+        assert self.proc.stdin is not None
+        params = request.get("params") if isinstance(request.get("params"), dict) else {}
+        assert isinstance(params, dict)
+        shown = {k: params.get(k) for k in ("command", "cwd", "reason")}
+        self.notes.append({"method": f"$request {request['method']}", "params": shown})
+        reply = {"id": request["id"], "result": {"decision": self.approval or "decline"}}
+        self.proc.stdin.write(json.dumps(reply).encode() + b"\n")
+        await self.proc.stdin.drain()
 
     async def until_turn_completed(self) -> None:
         await self.until("turn/completed")
@@ -184,7 +209,9 @@ class _Client:
     async def until(self, method: str) -> None:
         while True:
             note = await self._read()
-            if "method" in note and "id" not in note:
+            if "method" in note and "id" in note:
+                await self._answer(note)
+            elif "method" in note:
                 self.notes.append(note)
                 if note["method"] == method:
                     return
@@ -212,7 +239,7 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
         start_new_session=True,
         limit=1 << 26,
     )
-    client = _Client(proc)
+    client = _Client(proc, case.approval)
     try:
         async with asyncio.timeout(STEP_TIMEOUT_S * (len(case.steps) + 1)):
             await client.request(
@@ -224,6 +251,13 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
                 "sandbox": "danger-full-access",
             }
             start["model"] = "gpt-5.5"  # classic function calls on every version
+            turn_policy: Json = {}
+            if case.approval is not None:
+                start.update(approvalPolicy="on-request", sandbox="workspace-write")
+                turn_policy = {
+                    "approvalPolicy": "on-request",
+                    "sandboxPolicy": {"type": "workspaceWrite", "excludeSlashTmp": True},
+                }
             if case.mcp:
                 server = {
                     "command": sys.executable,
@@ -236,7 +270,8 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
             for step in case.steps:
                 if "turn" in step:
                     text = {"type": "text", "text": step["turn"]}
-                    await client.request("turn/start", {"threadId": thread_id, "input": [text]})
+                    turn = {"threadId": thread_id, "input": [text], **turn_policy}
+                    await client.request("turn/start", turn)
                     await client.until_turn_completed()
                 elif "edit" in step:
                     old, new = step["edit"]

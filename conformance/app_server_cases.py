@@ -20,6 +20,9 @@ class Case:
     scenario: Json
     steps: tuple[Json, ...]
     mcp: bool = False  # start the thread with the echo MCP server
+    # Run in workspace-write with `approvalPolicy: on-request` and answer every approval request
+    # codex makes with this decision (`accept`, `decline`).
+    approval: str | None = None
 
 
 def _message(text: str, deltas: list[str] | None = None) -> Json:
@@ -47,6 +50,19 @@ MCP_CALL = {
     "name": "echo",
     "arguments": {"text": "via mcp"},
     "call_id": "call_mcp",
+}
+
+
+# The model asks to leave the sandbox (`approvalPolicy: on-request` makes codex ask the client).
+ESCALATED = {
+    "type": "function_call",
+    "name": "exec_command",
+    "arguments": {
+        "cmd": "touch ../outside-the-workspace",
+        "sandbox_permissions": "require_escalated",
+        "justification": "write next to the workspace",
+    },
+    "call_id": "call_esc",
 }
 
 
@@ -152,5 +168,17 @@ CASES: tuple[Case, ...] = (
         # request's turn (the interrupted reply is still being streamed to nobody).
         _turns({"requests": [{"output": [_message("slow")], "delay_ms": 2000}]}),
         ({"interrupt": "stop me"},),
+    ),
+    Case(
+        "approval_accepted",
+        _turns({"requests": [{"output": [ESCALATED]}, {"output": [_message("ran")]}]}),
+        ({"turn": "write outside"},),
+        approval="accept",
+    ),
+    Case(
+        "approval_declined",
+        _turns({"requests": [{"output": [ESCALATED]}, {"output": [_message("not run")]}]}),
+        ({"turn": "write outside"},),
+        approval="decline",
     ),
 )

@@ -1,7 +1,8 @@
 """codex's own app-server JSON Schema: generated from a real binary (`app-server
 generate-json-schema --out DIR [--experimental]`), and every message an app-server sends checked
 against it — a reply by the method it answers (`<Params>` → `<Response>` of `ClientRequest.json`),
-a notification by its method (`ServerNotification.json`), an error by `JSONRPCError.json`.
+a notification by its method (`ServerNotification.json`), a request of the server's (an approval)
+by `ServerRequest.json`, an error by `JSONRPCError.json`.
 `problems()` returns why a message breaks the schema (empty: valid). Needs `jsonschema`.
 """
 
@@ -110,7 +111,11 @@ class Schema:
         """Why `message` (as sent by an app-server) breaks this schema; `answered` is the method
         of the request a reply answers."""
         where = json.dumps(message)[:240]
-        if "method" in message:
+        if "method" in message and "id" in message:  # a request of the server's (an approval)
+            if "ServerRequest" not in self.files:
+                return [f"{where}: this schema has no server requests"]
+            errors = self._file_validator("ServerRequest").iter_errors(message)
+        elif "method" in message:
             method = message["method"]
             ref = self.notifications.get(method)
             if ref is None:

@@ -3,6 +3,10 @@
 codex is started through a launcher at times (the npm node wrapper forks the native binary) and
 can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
 SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once more for stragglers.
+Every child dies with us (Linux: a parent-death signal) and carries an owner marker
+(`owners.OWNER_ENV`) that its own children inherit: reaping a child also ends those that left
+its group (real codex runs the model's commands in sessions of their own), and a later `serve`
+ends what a killed one left.
 """
 
 from __future__ import annotations
@@ -12,11 +16,35 @@ import collections
 import contextlib
 import os
 import signal
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from .owners import OWNER_ENV, end_marked, new_marker
 
 STDERR_TAIL_BYTES = 16 * 1024
 EXIT_POLL_S = 0.02
+PARENT_DEATH_SIGNAL = signal.SIGKILL
+_PR_SET_PDEATHSIG = 1
+_markers: dict[int, str] = {}  # a running child's pid -> the owner marker it was started with
+
+
+def _parent_death_hook() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGKILL when the thread that forked it exits (the
+    event loop's thread: every spawn below runs on the loop), or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only now: `say`'s cold start does not pay for it before codex is spawned
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def die_with_parent() -> None:  # runs in the child between fork and exec: no allocation
+        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os._exit(1)
+
+    return die_with_parent
 
 
 async def spawn(
@@ -26,15 +54,19 @@ async def spawn(
 
     Raises FileNotFoundError / PermissionError / OSError as the OS reports them.
     """
-    return await asyncio.create_subprocess_exec(
+    marker = new_marker()
+    proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env=dict(env),
+        env={**env, OWNER_ENV: marker},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_parent_death_hook(),
     )
+    _markers[proc.pid] = marker
+    return proc
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
@@ -96,8 +128,17 @@ async def reap(proc: asyncio.subprocess.Process) -> None:
         except asyncio.CancelledError:
             signal_group(pgid, signal.SIGKILL)
             await exited(proc)
+            _end_escaped(proc)
             raise
     signal_group(pgid, signal.SIGKILL)
+    _end_escaped(proc)
+
+
+def _end_escaped(proc: asyncio.subprocess.Process) -> None:
+    """Kill what the child started outside its group (found by the marker it inherited)."""
+    marker = _markers.pop(proc.pid, None)
+    if marker is not None:
+        end_marked(lambda found: found == marker)
 
 
 async def write_and_close(proc: asyncio.subprocess.Process, data: bytes) -> None:
@@ -153,9 +194,11 @@ async def run_captured(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=dict(env),
+        env={**env, OWNER_ENV: (marker := new_marker())},
         start_new_session=True,
+        preexec_fn=_parent_death_hook(),
     )
+    _markers[proc.pid] = marker
     try:
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()

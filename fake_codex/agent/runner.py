@@ -66,6 +66,11 @@ class TurnSetup:
     # app-server names a tool item by its call id and shows each patched file's diff: told here
     # (exec item id, call id, {path: diff}) before the item's events are emitted.
     tool_item: Callable[[str, str, dict[str, str]], None] | None = None
+    # Holds a reply's gate (core/gates.py) until the test releases it.
+    hold: Callable[[str], None] = lambda name: None
+    # app-server with `approvalPolicy: on-request`: asks the client before an escalated command
+    # (item id, command, cwd, the model's justification) → approved?
+    approve: Callable[[str, str, str, Any], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,25 +136,35 @@ class TurnRunner:
         self._last_usage = last
         return last
 
+    def _summary(self, with_message: bool) -> str | Failure:
+        """The summary request of a compaction and its reply's text (0.150+ record it as an
+        assistant message); the restored thread usage is counted before the request."""
+        s, rec = self.s, self.s.recorder
+        rec.token_count(None, s.thread_totals)
+        rejected = self._rejected()
+        if rejected is not None:
+            return rejected
+        reply = self._take()
+        failure = describe_failure(reply, s.behaviour, s.settings.url)
+        if failure is not None:
+            return failure
+        summary = "\n".join(i.text for i in reply.output if isinstance(i, MessageItem))
+        if with_message:
+            self._out_seq += 1
+            rec.assistant_item(f"msg_{self._out_seq}", summary)
+        last = self._account(reply)
+        rec.token_count(last, s.thread_totals)
+        return summary
+
     def _compaction(self) -> Failure | None:
         """A model switch on resume (0.150+): codex first asks the old model for a summary,
         then writes the new context (real 0.150.1 / 0.169.0 rollouts, line for line)."""
         s, rec = self.s, self.s.recorder
         assert s.switched_from is not None
         started_ms = time.time_ns() // 1_000_000
-        rec.token_count(None, s.thread_totals)  # the restored thread usage, before the request
-        rejected = self._rejected()
-        if rejected is not None:
-            return rejected
-        reply = self.replies.next()
-        failure = describe_failure(reply, s.behaviour, s.settings.url)
-        if failure is not None:
-            return failure
-        summary = "\n".join(i.text for i in reply.output if isinstance(i, MessageItem))
-        self._out_seq += 1
-        rec.assistant_item(f"msg_{self._out_seq}", summary)
-        last = self._account(reply)
-        rec.token_count(last, s.thread_totals)
+        summary = self._summary(with_message=True)
+        if isinstance(summary, Failure):
+            return summary
         rec.compacted(summary)
         estimate = 1000 + len(summary) // 4  # codex's estimate of the compacted history
         if s.behaviour.family >= 169:
@@ -169,20 +184,9 @@ class TurnRunner:
         s, rec = self.s, self.s.recorder
         family = s.behaviour.family
         started_ms = time.time_ns() // 1_000_000
-        rec.token_count(None, s.thread_totals)
-        rejected = self._rejected()
-        if rejected is not None:
-            return rejected
-        reply = self.replies.next()
-        failure = describe_failure(reply, s.behaviour, s.settings.url)
-        if failure is not None:
-            return failure
-        summary = "\n".join(i.text for i in reply.output if isinstance(i, MessageItem))
-        if family >= 150:
-            self._out_seq += 1
-            rec.assistant_item(f"msg_{self._out_seq}", summary)
-        last = self._account(reply)
-        rec.token_count(last, s.thread_totals)
+        summary = self._summary(with_message=family >= 150)
+        if isinstance(summary, Failure):
+            return summary
         message, summary_item = compaction.summary_message(summary)
         kept = compaction.replacement_history(s.history(), summary_item, family)
         rec.auto_compacted(message, kept)
@@ -253,7 +257,7 @@ class TurnRunner:
             rejected = self._rejected()
             if rejected is not None:
                 return self._fail(rejected)
-            reply = self.replies.next(retry=retries > 0)
+            reply = self._take(retry=retries > 0)
             self._delay(reply)
             failure = describe_failure(reply, s.behaviour, s.settings.url)
             if failure is not None:
@@ -282,6 +286,13 @@ class TurnRunner:
         s.emit(ev.turn_completed(s.thread_totals, s.behaviour.has_cache_write))
         s.recorder.task_complete(self.last_message, None)
         return TurnOutcome(self.last_message, None)
+
+    def _take(self, retry: bool = False) -> Reply:
+        """The reply to the request codex sends now, held at its gate if it has one."""
+        reply = self.replies.next(retry=retry)
+        if reply.gate is not None:
+            self.s.hold(reply.gate)
+        return reply
 
     def _rejected(self) -> Failure | None:
         """The API's 400 when this request's input breaks the tool-call pairing (no reply is

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from fake_codex.agent.recorder import CONTEXT_WINDOW
 from fake_codex.app_server.shapes import now_ms, timed_item, turn_json
 from fake_codex.core.ids import uuid7
 from fake_codex.core.scenario import MessageItem, ReasoningItem
@@ -117,7 +118,7 @@ def token_usage(last: Totals, total: Totals, cache_write: bool) -> dict[str, Any
     return {
         "last": _breakdown(last, cache_write),
         "total": _breakdown(total, cache_write),
-        "modelContextWindow": None,
+        "modelContextWindow": CONTEXT_WINDOW,
     }
 
 
@@ -150,6 +151,10 @@ class Translator:
         """TurnSetup.tool_item: a tool call's exec item id, call id and patch diffs."""
         self._tool_ids[item_id] = call_id
         self._diffs[item_id] = diffs
+
+    def client_item_id(self, item_id: str) -> str:
+        """The id the client sees for an exec item (a tool item is named by its call id)."""
+        return self._tool_ids.get(item_id, item_id)
 
     def _note(self, method: str, params: dict[str, Any]) -> None:
         if not self.job.interrupted:
@@ -206,6 +211,9 @@ class Translator:
         self._note("turn/started", {"turn": self._turn("inProgress")})
         self._item_note(True, user_item)
         self._item_note(False, user_item)
+
+    def status_active(self, flags: list[str]) -> None:
+        self._note("thread/status/changed", {"status": {"type": "active", "activeFlags": flags}})
 
     def expect(self, turn: Turn) -> None:
         """The scenario items whose exact form exec events lose (deltas, summary parts), and the

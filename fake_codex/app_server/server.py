@@ -1,15 +1,18 @@
 """`codex app-server`, the subset the provider uses: JSON-RPC over stdio, threads, scenario turns.
 
 Requests: `initialize` (then the `initialized` notification), `thread/start`, `thread/resume`,
-`thread/fork`, `thread/read`, `thread/archive`, `thread/unarchive`, `turn/start`, `turn/steer`,
-`turn/interrupt`; every reply and notification in the shape of the emulated version's schema
-(`shapes.py`). A turn runs the same
-`TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a worker thread, and its exec
-events are translated to app-server notifications (`notes.py`; a loaded thread's state is in
-`state.py`, a turn's worker in `worker.py`). Like the real binary (codex-facts §11), a loaded
-thread keeps its rollout open and ignores edits to it: it sees the model-visible history it
-loaded plus what it appended, until it is unloaded (archive). Thread objects, read and fork are
-`threads.py`.
+`thread/fork`, `thread/read`, `thread/archive`, `thread/unarchive`, `thread/unsubscribe`,
+`turn/start`, `turn/steer`, `turn/interrupt`; every reply and notification in the shape of the
+emulated version's schema (`shapes.py`), approvals asked of the client as requests
+(`controls.py`). A loaded thread holds codex's writer lock from 0.150 (`core/writer_lock.py`:
+another process's resume is refused with -32600); `thread/unsubscribe` unloads only from 0.169,
+and only with `thread_unload_delay_secs=0` (the real default, ~60 s, is not emulated: the thread
+stays). A turn runs the same `TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a
+worker thread, its exec events translated to app-server notifications (`notes.py`; a loaded
+thread's state is in `state.py`, a turn's worker in `worker.py`). Like the real binary
+(codex-facts §11), a loaded thread keeps its rollout open and ignores edits to it: it sees the
+model-visible history it loaded plus what it appended, until it is unloaded (archive,
+unsubscribe). Thread objects, read and fork are `threads.py`.
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ from fake_codex.agent.history import history_items
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
 from fake_codex.app_server import shapes
+from fake_codex.app_server.controls import Requests, steer
 from fake_codex.app_server.notes import Notes, user_message_item
 from fake_codex.app_server.state import Job, KeptWriter, LoadedThread, first_prompt, last_turn_id
 from fake_codex.app_server.threads import INVALID_REQUEST, RpcFailure, ThreadViews
 from fake_codex.app_server.worker import TurnWorker
+from fake_codex.core import writer_lock
 from fake_codex.core.home import HomeRefused, find_rollout, home_for_writing
 from fake_codex.core.ids import is_uuid, uuid7
+from fake_codex.core.writer_lock import ThreadLock
 
 if TYPE_CHECKING:
     from fake_codex.core.invocation_log import Invocation
@@ -59,10 +65,14 @@ class AppServer(ThreadViews):
         self.originator = "codex_vscode"
         self.threads: dict[str, LoadedThread] = {}
         self.archived: set[str] = set()
+        self.locks: dict[str, ThreadLock] = {}  # codex's writer lock of each loaded thread
         self._after: list[Callable[[], None]] = []
         # The completed turns of every thread this process ran (thread/read, resume, fork).
         self.turn_log: dict[str, list[dict[str, Any]]] = {}
-        self.worker = TurnWorker(scenario, behaviour, self.out, self.home, self.turn_log)
+        self.requests = Requests(self.out)
+        self.worker = TurnWorker(
+            scenario, behaviour, self.out, self.home, self.turn_log, self.requests
+        )
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -75,6 +85,8 @@ class AppServer(ThreadViews):
                 continue
             if isinstance(message, dict) and isinstance(message.get("method"), str):
                 self._handle(message)
+            elif isinstance(message, dict) and "id" in message:
+                self.requests.answer(message)  # the client's answer to an approval
         for thread in list(self.threads.values()):
             self._unload(thread)
         return 0
@@ -143,6 +155,7 @@ class AppServer(ThreadViews):
         model = params.get("model") if isinstance(params.get("model"), str) else None
         mcp = self._start_mcp(config, cwd)
         thread_id = uuid7()
+        self._lock(thread_id)
         path = rollout_path(self.home, thread_id)
         items: list[Any] = []
         writer = KeptWriter(path, self.b.has_ordinal, 0, items)
@@ -169,6 +182,7 @@ class AppServer(ThreadViews):
         path = find_rollout(self.home, thread_id)
         if path is None:
             raise RpcFailure(INVALID_REQUEST, f"no rollout found for thread id {thread_id}")
+        self._lock(thread_id)
         history = read_history(path)
         cwd = Path(str(params.get("cwd") or history.cwd or os.getcwd()))
         config = self._config(params)
@@ -202,7 +216,29 @@ class AppServer(ThreadViews):
         self._after.append(lambda: self.out.note("thread/tokenUsage/updated", params))
         return self._thread_result(thread, params, resumed=True)
 
+    def _thread_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread_id = str(params.get("threadId"))
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            return {"status": "notLoaded"}
+        configured = _unload_delay(self.overrides)
+        if writer_lock.unsubscribe_unload_delay(self.b.family, configured) == 0:
+
+            def unloaded() -> None:
+                self._unload(thread)
+                not_loaded = {"type": "notLoaded"}
+                self.out.note(
+                    "thread/status/changed", {"threadId": thread_id, "status": not_loaded}
+                )
+                self.out.note("thread/closed", {"threadId": thread_id})
+
+            self._after.append(unloaded)
+        return {"status": "unsubscribed"}
+
     def _unload(self, thread: LoadedThread) -> None:
+        lock = self.locks.pop(thread.id, None)
+        if lock is not None:
+            lock.release()
         self.threads.pop(thread.id, None)
         if thread.running is not None:
             thread.running.interrupted = True
@@ -255,21 +291,21 @@ class AppServer(ThreadViews):
         thread = self._loaded(params)
         if thread.running is not None and not thread.running.done.is_set():
             raise RpcFailure(INVALID_REQUEST, "a turn is already running on this thread")
-        thread.running = Job(uuid7())
+        policy = params.get("approvalPolicy")
+        thread.running = Job(
+            uuid7(), approval_policy=policy if isinstance(policy, str) else "never"
+        )
         return {"turn": shapes.turn_json(self.b.family, thread.running.turn_id, "inProgress")}
 
     def _turn_steer(self, params: dict[str, Any]) -> dict[str, Any]:
-        """More input for the running turn: shown as a user message item (the fake's model does
-        not see it: its replies are scripted)."""
+        """More input for the running turn: kept on the job and shown as a user message item
+        (the fake's model does not see it: its replies are scripted)."""
         thread = self._loaded(params)
         job = thread.running
-        if job is None or job.done.is_set():
-            raise RpcFailure(INVALID_REQUEST, "no active turn to steer")
-        expected = params.get("expectedTurnId")
-        if expected != job.turn_id:
-            message = f"expected active turn id `{expected}` but found `{job.turn_id}`"
-            raise RpcFailure(INVALID_REQUEST, message)
         text = _text_of(params)
+        refused = steer(job, params.get("expectedTurnId"), text)
+        if refused is not None or job is None:
+            raise RpcFailure(INVALID_REQUEST, refused or "no active turn to steer")
         translator = job.translator
         if translator is not None:
             self._after.append(lambda: translator.steer(user_message_item(text, self.b.family)))
@@ -313,6 +349,19 @@ def _text_of(params: dict[str, Any]) -> str:
     )
 
 
+def _unload_delay(overrides: tuple[str, ...]) -> float | None:
+    """`-c thread_unload_delay_secs=N` among the server's options (the last one counts)."""
+    value = None
+    for option in overrides:
+        key, _, raw = option.partition("=")
+        if key.strip() == "thread_unload_delay_secs":
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                value = None
+    return value
+
+
 def _idle() -> dict[str, Any]:
     return {"type": "idle"}
 
@@ -328,6 +377,7 @@ _HANDLERS = {
     "thread/read": AppServer._thread_read,
     "thread/archive": AppServer._thread_archive,
     "thread/unarchive": AppServer._thread_unarchive,
+    "thread/unsubscribe": AppServer._thread_unsubscribe,
     "turn/start": AppServer._turn_start,
     "turn/steer": AppServer._turn_steer,
     "turn/interrupt": AppServer._turn_interrupt,

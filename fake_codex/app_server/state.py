@@ -103,6 +103,8 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     translator: Any = None  # the turn's `notes.Translator`, once its worker runs
     hung: bool = False  # fault no_turn_completed: never done, its end never sent
+    approval_policy: str = "never"  # `turn/start`'s; `on-request` asks for escalated commands
+    steers: list[str] = field(default_factory=list)  # `turn/steer` texts this turn took
 
 
 def last_turn_id(path: Path) -> str | None:

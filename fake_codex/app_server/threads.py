@@ -19,6 +19,7 @@ from fake_codex.agent.rollout import read_history, rollout_path
 from fake_codex.app_server import shapes
 from fake_codex.app_server.notes import token_usage
 from fake_codex.app_server.state import KeptWriter, LoadedThread, first_prompt
+from fake_codex.core import writer_lock
 from fake_codex.core.config import ConfigError, load_config, settings_from
 from fake_codex.core.events import Totals
 from fake_codex.core.home import find_rollout
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from fake_codex.app_server.notes import Notes
     from fake_codex.app_server.worker import TurnWorker
     from fake_codex.core.versions import Behaviour
+    from fake_codex.core.writer_lock import ThreadLock
     from fake_codex.mcp.client import McpManager
 
 INVALID_REQUEST = -32600
@@ -54,6 +56,16 @@ class ThreadViews:
     threads: dict[str, LoadedThread]
     turn_log: dict[str, list[dict[str, Any]]]
     _after: list[Callable[[], None]]
+    locks: dict[str, ThreadLock]  # codex's writer lock of each loaded thread
+
+    def _lock(self, thread_id: str) -> None:
+        """Take codex's writer lock (from 0.150): held by another process, the request fails."""
+        try:
+            lock = writer_lock.acquire(self.home, thread_id, self.b.family)
+        except writer_lock.WriterConflict as exc:
+            raise RpcFailure(writer_lock.APP_SERVER_ERROR_CODE, str(exc)) from None
+        if lock is not None:
+            self.locks[thread_id] = lock
 
     def _config(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -198,6 +210,7 @@ class ThreadViews:
         config = self._config(params)
         model = params.get("model") if isinstance(params.get("model"), str) else source_model
         thread_id = uuid7()
+        self._lock(thread_id)  # the fork is loaded here, like a started thread
         path = rollout_path(self.home, thread_id)
         items: list[Any] = []
         writer = KeptWriter(path, self.b.has_ordinal, 0, items)

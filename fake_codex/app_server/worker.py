@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fake_codex.agent.history import check_history, history_text
+from fake_codex.agent.history import check_history, for_prompt, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
+from fake_codex.app_server.controls import Requests, approve_command
 from fake_codex.app_server.notes import Notes, Translator, TurnAbandoned, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
+from fake_codex.core import events as ev
+from fake_codex.core import gates
 from fake_codex.core.config import settings_from
 from fake_codex.core.home import claim_turn
 from fake_codex.core.scenario import FakeLimitation, default_turn
@@ -39,6 +43,7 @@ class TurnWorker:
     out: Notes
     home: Path
     turn_log: dict[str, list[dict[str, Any]]]  # thread id → its completed turns, in full
+    requests: Requests | None = None
 
     def info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
         settings = settings_from(thread.config, thread.model)
@@ -87,8 +92,10 @@ class TurnWorker:
                 first_turn=thread.first_turn,
                 label=self._label(),
                 mcp=thread.mcp,
-                history=lambda: list(thread.items),
+                history=lambda: for_prompt(list(thread.items), self.b.family),
                 tool_item=translator.tool_item,
+                hold=lambda name: gates.hold(self.home, name),
+                approve=self._approver(thread, job, translator),
             )
             TurnRunner(setup).run()
             thread.first_turn = False
@@ -100,6 +107,28 @@ class TurnWorker:
         finally:
             if not job.hung:
                 job.done.set()
+
+    def _approver(
+        self, thread: LoadedThread, job: Job, translator: Translator
+    ) -> Callable[[str, str, str, Any], bool] | None:
+        requests = self.requests
+        if requests is None or job.approval_policy != "on-request":
+            return None
+
+        def approve(item_id: str, command: str, cwd: str, reason: Any) -> bool:
+            # Real 0.171: active (waiting on approval), the item started, the request; then a
+            # declined item before the status clears, or the status before the item runs.
+            translator.status_active(["waitingOnApproval"])
+            translator.feed(ev.item_started(ev.command(item_id, command, "", None)))
+            shown = translator.client_item_id(item_id)
+            approved = approve_command(requests, job, thread.id, shown, command, cwd, reason)
+            if not approved:
+                declined = {**ev.command(item_id, command, "", None), "status": "declined"}
+                translator.feed(ev.item_completed({**declined, "aggregated_output": None}))
+            translator.status_active([])
+            return approved
+
+        return approve
 
     def _label(self) -> str:
         return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"
@@ -122,7 +151,7 @@ class TurnWorker:
         if turn.expect_history_contains or turn.expect_history_excludes:
             # The loaded history, not the file: a loaded thread ignores edits (codex-facts §11).
             problem = check_history(
-                history_text(list(thread.items), prompt),
+                history_text(for_prompt(list(thread.items), self.b.family), prompt),
                 turn.expect_history_contains,
                 turn.expect_history_excludes,
             )

@@ -20,6 +20,7 @@ from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
 from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.core import events as ev
+from fake_codex.core import gates, writer_lock
 from fake_codex.core.config import ConfigError, check_enums, load_config, settings_from
 from fake_codex.core.home import (
     HomeRefused,
@@ -38,6 +39,8 @@ from fake_codex.core.scenario import (
     default_turn,
 )
 from fake_codex.core.versions import Behaviour
+from fake_codex.core.writer_lock import ThreadLock, WriterConflict
+from fake_codex.core.writer_lock import acquire as acquire_writer_lock
 from fake_codex.exec.args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
 from fake_codex.exec.model_request import (
     SchemaFileError,
@@ -71,12 +74,13 @@ def _backtrace(environ: Mapping[str, str]) -> str:
     return rust_backtrace(environ)
 
 
-def _model_input(rollout: Path | None) -> list[dict[str, Any]]:
-    """What the next model request carries: the history codex replays from the rollout (an
-    ephemeral exec writes none, so its requests go unchecked)."""
-    from fake_codex.agent.history import history_items
+def _model_input(rollout: Path | None, family: int) -> list[dict[str, Any]]:
+    """What the next model request carries: the history codex replays from the rollout, its
+    pairing repaired as codex does (`history.for_prompt`; an ephemeral exec writes none, so its
+    requests go unchecked)."""
+    from fake_codex.agent.history import for_prompt, history_items
 
-    return history_items(rollout) if rollout is not None else []
+    return for_prompt(history_items(rollout), family) if rollout is not None else []
 
 
 def _pick_turn(
@@ -85,6 +89,7 @@ def _pick_turn(
     prompt: str,
     switched: bool,
     rollout: Path | None,
+    family: int,
     new_parts: tuple[str, ...] = (),
 ) -> Turn:
     if scenario is None:
@@ -114,9 +119,9 @@ def _pick_turn(
             f"{shown(turn.expect_prompt_contains)}, got {shown(prompt)}\n",
         )
     if turn.expect_history_contains or turn.expect_history_excludes:
-        from fake_codex.agent.history import check_history, history_items, history_text
+        from fake_codex.agent.history import check_history, history_text
 
-        items = history_items(rollout) if rollout is not None else []
+        items = _model_input(rollout, family)
         # The new user message: its image parts (tags, data URLs), then the prompt.
         text = history_text(items, "\n".join((*new_parts, prompt)))
         problem = check_history(text, turn.expect_history_contains, turn.expect_history_excludes)
@@ -159,6 +164,7 @@ class ExecRun:
         self.b = behaviour
         self.inv = inv
         self._mcp: McpManager | None = None
+        self._lock: ThreadLock | None = None
 
     def _crash(self, code: int) -> None:
         write_stderr(
@@ -211,9 +217,7 @@ class ExecRun:
         rollout, then the new user message (only with FAKE_CODEX_LOG: it costs a rollout read)."""
         if not self.inv.environ.get("FAKE_CODEX_LOG"):
             return
-        from fake_codex.agent.history import history_items
-
-        items = history_items(rollout) if rollout is not None else []
+        items = _model_input(rollout, self.b.family)
         parts = [*(images.request if images else []), {"type": "input_text", "text": prompt}]
         user = {"type": "message", "role": "user", "content": parts}
         self.inv.extra["model_input"] = [*items, user]
@@ -234,6 +238,8 @@ class ExecRun:
         finally:
             if self._mcp is not None:
                 self._mcp.stop()
+            if self._lock is not None:
+                self._lock.release()  # as codex does on exit: the file goes with the lock
 
     def _run(self) -> int:
         a, environ = self.args, self.inv.environ
@@ -266,6 +272,13 @@ class ExecRun:
         if not a.skip_git_repo_check and not _inside_git_worktree(cwd):
             raise ExitNow(1, NOT_TRUSTED)
         thread_id, path, history = self._locate(home, cwd)
+        if not a.ephemeral:
+            # Before any model request (no scenario turn is claimed): real 0.150+ refuses here.
+            try:
+                self._lock = acquire_writer_lock(home, thread_id, self.b.family)
+            except WriterConflict:
+                text = "".join(f"{ln}\n" for ln in writer_lock.exec_stderr_lines(thread_id))
+                raise ExitNow(writer_lock.EXEC_EXIT_CODE, text) from None
         prompt = prompt or self._prompt()
         model = settings.model or self.b.default_model
         switched = history.last_model if history and history.last_model != model else None
@@ -276,7 +289,9 @@ class ExecRun:
         compacts = switched is not None and self.b.compacts_on_switch(switched, model)
         new_parts = tuple(_part_strings(images.request)) if images else ()
         self._record_model_input(path, prompt.text, images)
-        turn = _pick_turn(self.scenario, home, prompt.text, compacts, path, new_parts)
+        turn = _pick_turn(
+            self.scenario, home, prompt.text, compacts, path, self.b.family, new_parts
+        )
         faults = turn.faults
         if faults.stderr:
             write_stderr(faults.stderr if faults.stderr.endswith("\n") else faults.stderr + "\n")
@@ -334,7 +349,8 @@ class ExecRun:
             first_turn=history is None,
             label=f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex",
             mcp=mcp,
-            history=lambda: _model_input(writer.path),
+            history=lambda: _model_input(writer.path, self.b.family),
+            hold=lambda name: gates.hold(home, name),
         )
         try:
             outcome = TurnRunner(setup).run()

@@ -15,7 +15,7 @@ JsonObject = dict[str, Any]
 
 
 _REPLY_KEYS = frozenset(
-    {"output", "usage", "delay_ms", "http_status", "body", "end", "error", "reason"}
+    {"output", "usage", "delay_ms", "http_status", "body", "end", "error", "reason", "gate"}
 )
 
 
@@ -41,6 +41,9 @@ def validate_reply(reply: Mapping[str, Any]) -> None:
             raise ValueError(f"http_status excludes output/end: {reply!r}")
         if not isinstance(reply["http_status"], int):
             raise ValueError(f"http_status must be an int: {reply!r}")
+    gate = reply.get("gate")
+    if gate is not None and (not isinstance(gate, str) or not gate):
+        raise ValueError(f"gate must be a non-empty name: {reply!r}")
     end = reply.get("end")
     if end is not None and end not in _ENDS:
         raise ValueError(f"end must be one of {sorted(_ENDS)}: {reply!r}")

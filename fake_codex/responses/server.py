@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from fake_codex.core import pairing
+from fake_codex.core.gates import Gate
 from fake_codex.responses import script
 from fake_codex.responses.requests import (
     HistoryMismatch,
@@ -107,6 +108,7 @@ class ResponsesServer:
         self.prompt_mismatches: list[PromptMismatch] = []
         self.history_mismatches: list[HistoryMismatch] = []
         self.violations: list[RequestViolation] = []
+        self.gates: dict[str, Gate] = {}
         self._server: asyncio.Server | None = None
         self._port = 0
         self._changed: asyncio.Condition | None = None
@@ -250,17 +252,27 @@ class ResponsesServer:
         self._served += 1
         self._check_prompt(scripted, request)
         reply = scripted.reply
+        gate = self.gate(reply["gate"]) if reply.get("gate") else None
         if "http_status" in reply:
+            if gate is not None:
+                await gate.hold()
             await self._send(writer, reply["http_status"], reply.get("body", ""))
             return
         writer.write(_http_head(200, "text/event-stream", None))
         await writer.drain()
         delay = reply.get("delay_ms", 0) / 1000
-        for event in sse_events(reply, f"resp_{number}"):
+        for n, event in enumerate(sse_events(reply, f"resp_{number}")):
             if delay:
                 await asyncio.sleep(delay)
             writer.write(script.encode_sse(event))
             await writer.drain()
+            if n == 0 and gate is not None:
+                await gate.hold()  # after `response.created`: the model is "thinking"
+
+    def gate(self, name: str) -> Gate:
+        """The gate `name` of the script (docs/scenarios.md "gate"): await `reached()`, then
+        `release()`. Usable before the request arrives and from any thread."""
+        return self.gates.setdefault(name, Gate(name))
 
     def _check_prompt(self, scripted: Scripted, request: RecordedRequest) -> None:
         actual = last_user_text(request.body)

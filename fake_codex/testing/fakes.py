@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_codex.core.files import write_atomic
+from fake_codex.core.gates import FileGate, Gate
 from fake_codex.core.home import MARKER
 from fake_codex.core.scenario import SCHEMA_VERSION, ScenarioError, parse_scenario
 from fake_codex.core.versions import behaviour_for
@@ -179,6 +180,10 @@ class FakeCodex:
     def rollout(self, thread_id: str | None = None) -> list[JsonObject]:
         return read_rollout(self.home, thread_id)
 
+    def gate(self, name: str) -> FileGate:
+        """A reply's `gate` (docs/scenarios.md): `await gate.reached()`, act, `gate.release()`."""
+        return FileGate(self.home, name)
+
     def problems(self) -> list[str]:
         """Invocations the scenario did not fit (exit 70; the reason is on their stderr)."""
         return [
@@ -241,6 +246,10 @@ class FakeResponsesServer:
         (the server runs on its own thread)."""
         assert self._sync is not None, "the Responses server is not started"
         await asyncio.wrap_future(self._sync.submit(self.server.wait_for_requests(count, timeout)))
+
+    def gate(self, name: str) -> Gate:
+        """A reply's `gate`: `await gate.reached()`, act, `gate.release()`."""
+        return self.server.gate(name)
 
     def problems(self) -> list[str]:
         """What the server saw go differently from the scenario."""
@@ -343,6 +352,10 @@ class RealCodex:
 
     def rollout(self, thread_id: str | None = None) -> list[JsonObject]:
         return read_rollout(self.home, thread_id)
+
+    def gate(self, name: str) -> Gate:
+        """A reply's `gate`, held by the Responses server the real codex talks to."""
+        return self.responses.gate(name)
 
     def problems(self) -> list[str]:
         return self.responses.problems()

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from fake_codex.core.gates import FileGate
+
 from ..conftest import Env, kill_group, read_line
 
 
@@ -176,17 +178,19 @@ def test_a_history_mismatch_fails_the_turn_with_the_reason(
     assert end["status"] == "failed" and "expect_prompt" in end["error"]["message"]
 
 
-def test_interrupt_ends_a_slow_turn_at_once(
+def test_interrupt_ends_a_held_turn_at_once(
     env: Env, tmp_path: Path, cleanup: list[Client]
 ) -> None:
-    slow = {"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}
-    client = server(env, scenario(tmp_path, {"requests": [slow]}))
+    held = {"output": [{"type": "message", "text": "held"}], "gate": "model"}
+    client = server(env, scenario(tmp_path, {"requests": [held]}))
     cleanup.append(client)
     client.init()
     thread = client.start_thread(env.cwd)
     params = {"threadId": thread["id"], "input": [{"type": "text", "text": "x"}]}
     turn_id = client.request("turn/start", params)["result"]["turn"]["id"]
     client.until("turn/started")
+    gate = FileGate(env.home, "model")
+    gate.wait_reached(timeout=10)  # the model holds the turn
     reply = client.request("turn/interrupt", {"threadId": thread["id"], "turnId": turn_id})
     assert reply["result"] == {}
     end = client.until("turn/completed")
@@ -197,6 +201,7 @@ def test_interrupt_ends_a_slow_turn_at_once(
         "interrupted",
         None,
     )
+    gate.release()  # the interrupted worker ends; its output is dropped
 
 
 def test_eof_on_stdin_ends_the_server_with_exit_0(env: Env, cleanup: list[Client]) -> None:
@@ -208,3 +213,78 @@ def test_eof_on_stdin_ends_the_server_with_exit_0(env: Env, cleanup: list[Client
     assert client.proc.stdout is not None and client.proc.stderr is not None
     client.proc.stdout.close()
     client.proc.stderr.close()
+
+
+def test_automatic_compaction_drops_the_call_from_the_loaded_history(
+    env: Env, tmp_path: Path, cleanup: list[Client]
+) -> None:
+    shell = {
+        "type": "function_call",
+        "name": "exec_command",
+        "arguments": {"cmd": "echo CALL_PAYLOAD"},
+        "call_id": "call_c1",
+    }
+    usage = {"input_tokens": 20000, "output_tokens": 5}  # past the limit: compact mid-turn
+    summary = {"output": [{"type": "message", "text": "SUMMARY_OF_IT"}]}
+    done = {"output": [{"type": "message", "text": "ok"}]}
+    turns = (
+        {"requests": [{"output": [shell], "usage": usage}, summary, done]},
+        {
+            "requests": [done],
+            "expect_history_contains": ["SUMMARY_OF_IT"],
+            "expect_history_excludes": ["CALL_PAYLOAD"],
+        },
+    )
+    path = scenario(tmp_path, *turns)
+    limit = ["-c", "model_auto_compact_token_limit=10000"]
+    client = Client(env.start(["app-server", *limit], path, stdin=subprocess.PIPE))
+    cleanup.append(client)
+    client.init()
+    thread = client.start_thread(env.cwd)
+    first = client.turn(thread["id"], "run it")
+    assert first[-1]["params"]["turn"]["status"] == "completed"
+    lines = [json.loads(line) for line in Path(thread["path"]).read_text().splitlines()]
+    (compacted,) = [ln["payload"] for ln in lines if ln["type"] == "compacted"]
+    assert "CALL_PAYLOAD" not in json.dumps(compacted["replacement_history"])
+    second = client.turn(thread["id"], "again")
+    assert second[-1]["params"]["turn"]["status"] == "completed", second[-1]
+
+
+def test_a_resumed_thread_whose_rollout_lost_an_output_sends_it_aborted(
+    env: Env, tmp_path: Path, cleanup: list[Client]
+) -> None:
+    """The loaded history is repaired like codex does before each request (a call without
+    output gets "aborted"), so the turn completes instead of hitting the API's 400."""
+    shell = {
+        "type": "function_call",
+        "name": "exec_command",
+        "arguments": {"cmd": "printf APP-%s RESULT"},
+        "call_id": "call_1",
+    }
+    done = {"output": [{"type": "message", "text": "ok"}]}
+    turns = (
+        {"requests": [{"output": [shell]}, done]},
+        {
+            "requests": [done],
+            "expect_history_contains": ["aborted"],
+            "expect_history_excludes": ["APP-RESULT"],
+        },
+    )
+    path_to_scenario = scenario(tmp_path, *turns)
+    first = server(env, path_to_scenario)
+    cleanup.append(first)
+    first.init()
+    thread = first.start_thread(env.cwd)
+    first.turn(thread["id"], "run it")
+    kill_group(first.proc)
+    path = Path(thread["path"])
+    lines = path.read_text().splitlines(keepends=True)
+    call = next(n for n, ln in enumerate(lines) if '"type":"function_call",' in ln)
+    path.write_text("".join(lines[: call + 1]))  # a crash right after the call
+
+    second = server(env, path_to_scenario)
+    cleanup.append(second)
+    second.init()
+    assert "result" in second.request("thread/resume", {"threadId": thread["id"]})
+    last = second.turn(thread["id"], "again")[-1]
+    assert last["params"]["turn"]["status"] == "completed", last

@@ -2,7 +2,8 @@
 binary generates (`codex app-server generate-json-schema`, stable and `--experimental`), for each
 pinned version: one fake process per version plays every request the fake implements (errors
 included) and the notifications of messages, deltas, reasoning, shell, patch, MCP, retries,
-failure, steer, interrupt, fork, archive. Marker `e2e`: the schemas come from the real binaries
+failure, steer, interrupt, fork, approval requests (accepted, declined), unsubscribe,
+archive. Marker `e2e`: the schemas come from the real binaries
 (generated once per session; a missing binary fails)."""
 
 from __future__ import annotations
@@ -69,6 +70,28 @@ TURNS: list[dict[str, Any]] = [
     {"requests": [{"http_status": 500, "body": "boom"}]},
     {"requests": [{"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}]},
     {"requests": [{"output": [{"type": "message", "text": "forked"}]}]},
+    *(
+        {
+            "requests": [
+                {
+                    "output": [
+                        {
+                            "type": "function_call",
+                            "name": "exec_command",
+                            "arguments": {
+                                "cmd": "echo escalated",
+                                "sandbox_permissions": "require_escalated",
+                                "justification": "outside the sandbox",
+                            },
+                            "call_id": f"call_esc_{n}",
+                        }
+                    ]
+                },
+                {"output": [{"type": "message", "text": "after the approval"}]},
+            ]
+        }
+        for n in (1, 2)
+    ),
 ]
 # What the session above must make the fake send (so a notification that stops being sent, or a
 # new request left out of the session, fails here rather than going unchecked).
@@ -125,6 +148,22 @@ class Session:
         assert "result" in self.request("turn/start", params)
         return self.until("turn/completed")
 
+    def approved_turn(self, thread_id: str, decision: str) -> dict[str, Any]:
+        """A turn under `on-request` whose approval request is answered with `decision`."""
+        params = {
+            "threadId": thread_id,
+            "input": [{"type": "text", "text": "escalate"}],
+            "approvalPolicy": "on-request",
+        }
+        assert "result" in self.request("turn/start", params)
+        asked = self.until("item/commandExecution/requestApproval")
+        assert "id" in asked
+        assert self.proc.stdin is not None
+        answer = {"id": asked["id"], "result": {"decision": decision}}
+        self.proc.stdin.write(json.dumps(answer).encode() + b"\n")
+        self.proc.stdin.flush()
+        return self.until("turn/completed")
+
 
 def play_everything(env: Env, version: str) -> Session:
     scenario = env.root / "scenario.json"
@@ -161,6 +200,9 @@ def play_everything(env: Env, version: str) -> Session:
         fork = s.request("thread/fork", {"threadId": thread, "sandbox": "danger-full-access"})
         fork_id = fork["result"]["thread"]["id"]
         assert s.turn(fork_id, "on the fork")["params"]["turn"]["status"] == "completed"
+        assert s.approved_turn(fork_id, "accept")["params"]["turn"]["status"] == "completed"
+        assert s.approved_turn(fork_id, "decline")["params"]["turn"]["status"] == "completed"
+        assert "result" in s.request("thread/unsubscribe", {"threadId": fork_id})
         s.request("thread/archive", {"threadId": thread})
         s.request("thread/read", {"threadId": thread})
         s.request("thread/unarchive", {"threadId": thread})
@@ -180,6 +222,8 @@ def test_every_message_the_fake_app_server_sends_is_valid_for_its_versions_schem
     session = play_everything(env, version)
     answered = {m["method"] for m in session.sent}
     assert answered >= {"initialize", *_HANDLERS}, "a method the fake implements is not played"
+    asked = {m["method"] for m in session.received if "method" in m and "id" in m}
+    assert asked == {"item/commandExecution/requestApproval"}
     seen = {m["method"] for m in session.received if "method" in m}
     assert seen >= NOTIFICATIONS, NOTIFICATIONS - seen
     items = {

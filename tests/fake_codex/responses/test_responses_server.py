@@ -401,3 +401,22 @@ def test_a_request_that_breaks_tool_call_pairing_gets_the_apis_400_and_keeps_the
     status, _, raw = post(server.base_url, _body())
     assert status == 200 and b"served" in raw
     assert server.remaining == 0
+
+
+def test_a_gated_reply_holds_after_its_first_event_until_released(
+    serve: Callable[..., ResponsesServer],
+) -> None:
+    import concurrent.futures
+
+    server = serve([{"output": [{"type": "message", "text": "released"}], "gate": "model"}])
+    gate = server.gate("model")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(post, server.base_url, _body())
+        gate.wait_reached(timeout=10)
+        assert not reply.done()  # the model holds: the stream is open, its reply not sent
+        gate.release()
+        status, _, raw = reply.result(timeout=10)
+    assert status == 200
+    kinds = [name for name, _ in parse_sse(raw)]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert b"released" in raw

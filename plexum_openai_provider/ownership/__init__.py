@@ -1,0 +1,1 @@
+"""Who owns a codex thread: codex's per-thread writer lock and the processes that hold a file."""
