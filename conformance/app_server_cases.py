@@ -1,6 +1,9 @@
 """The app-server conformance cases: a scenario (docs/scenarios.md) plus the steps both backends
-play — `turn` (a prompt on the case's thread) or `reload_after_edit` (archive, replace a text in
-the rollout, unarchive, resume: what consume does to a loaded thread). Data only.
+play — `turn` (a prompt on the case's thread), `reload_after_edit` (archive, replace a text in
+the rollout, unarchive, resume: what consume does to a loaded thread), `read` (thread/read,
+`includeTurns` as given), `fork_turn` (thread/fork, then a turn on the fork), `interrupt` (a turn
+interrupted once started), `archive_read_unarchive` (archive, read, unarchive, resume). Every
+request's result is compared too (its keys and the thread's). Data only.
 """
 
 from __future__ import annotations
@@ -139,6 +142,32 @@ CASES: tuple[Case, ...] = (
         _turns({"requests": [{"output": [MCP_CALL]}, {"output": [_message("called")]}]}),
         ({"turn": "call echo"},),
         mcp=True,
+    ),
+    Case(
+        "read_fork_archive",
+        _turns(
+            {"requests": [{"output": [SHELL], "usage": USAGE}, {"output": [_message("ran")]}]},
+            {
+                "expect_history_contains": ["PAYLOAD_7", "ran"],
+                "requests": [{"output": [_message("forked")], "usage": USAGE}],
+            },
+            {"requests": [{"output": [_message("resumed")]}]},
+        ),
+        (
+            {"turn": "run it"},
+            {"read": True},
+            {"read": False},
+            {"fork_turn": "on the fork"},
+            {"archive_read_unarchive": True},
+            {"turn": "after the round trip"},
+        ),
+    ),
+    Case(
+        "interrupt",
+        # The last step: after an interrupt the real Responses server cannot tell the next
+        # request's turn (the interrupted reply is still being streamed to nobody).
+        _turns({"requests": [{"output": [_message("slow")], "delay_ms": 2000}]}),
+        ({"interrupt": "stop me"},),
     ),
     Case(
         "approval_accepted",
