@@ -83,7 +83,7 @@ def test_a_good_turn_parses_into_exactly_what_was_sent() -> None:
         (
             {"turn_id": "a\ud800"},
             "params.turn_id",
-            "holds a lone surrogate (\\ud800-\\udfff): not Unicode text",
+            "holds a lone surrogate (an unpaired \\ud800-\\udfff escape): not Unicode text",
         ),
         ({"agent": "a"}, "params.agent", "must be an object, not a string"),
         ({"agent": {"workspace": "/w"}}, "params.agent.id", "missing (a string is required)"),

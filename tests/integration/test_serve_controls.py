@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.agent.recorder import CONTEXT_WINDOW
+from fake_codex.core.versions import CONTEXT_WINDOW
 from plexum_openai_provider.daemon.policy import approve_commands
 from plexum_openai_provider.errors import RemoteError
 
