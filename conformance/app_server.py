@@ -32,6 +32,7 @@ FAKE_BASE_URL = "http://127.0.0.1:9/v1"
 REPO = Path(__file__).resolve().parent.parent
 MCP_ECHO = REPO / "conformance" / "mcp_echo_server.py"
 STEP_TIMEOUT_S = 60.0
+REPLY = "<reply>"  # a request's result, kept in the stream where it arrived
 # Process-level notifications (or ones the provider never reads whose fields are codex's own).
 SKIPPED = frozenset(
     {
@@ -97,6 +98,9 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
                 continue
             last_status = kind
         view: Json = {"method": method}
+        if method == REPLY:
+            out.append(_mask(_reply_view(params), root))
+            continue
         item = params.get("item")
         if isinstance(item, dict):
             view["item"] = {k: item[k] for k in ITEM_KEYS if k in item}
@@ -124,6 +128,29 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
             view["params"] = params
         out.append(_mask(view, root))
     return out
+
+
+def _reply_view(params: Json) -> Json:
+    """A result as compared: its keys, and the thread's keys, status, preview, fork origin and
+    turns (status and item types); ids, times and paths are not compared."""
+    result = params.get("result") or {}
+    view: Json = {"reply": params.get("to"), "keys": sorted(result)}
+    thread = result.get("thread")
+    if isinstance(thread, dict):
+        view["thread"] = {
+            "keys": sorted(thread),
+            "status": (thread.get("status") or {}).get("type"),
+            "preview": thread.get("preview"),
+            "forked": thread.get("forkedFromId") is not None,
+            "turns": [
+                [t.get("status"), t.get("itemsView"), [i.get("type") for i in t.get("items", [])]]
+                for t in thread.get("turns") or []
+            ],
+        }
+    turn = result.get("turn")
+    if isinstance(turn, dict):
+        view["turn"] = {"keys": sorted(turn), "status": turn.get("status")}
+    return view
 
 
 def _mask(value: Any, root: Path) -> Any:
@@ -158,7 +185,9 @@ class _Client:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 result = reply.get("result")
-                return result if isinstance(result, dict) else {}
+                result = result if isinstance(result, dict) else {}
+                self.notes.append({"method": REPLY, "params": {"to": method, "result": result}})
+                return result
             if "method" in reply and "id" not in reply:
                 self.notes.append(reply)
             elif "method" in reply:
@@ -177,13 +206,16 @@ class _Client:
         await self.proc.stdin.drain()
 
     async def until_turn_completed(self) -> None:
+        await self.until("turn/completed")
+
+    async def until(self, method: str) -> None:
         while True:
             note = await self._read()
             if "method" in note and "id" in note:
                 await self._answer(note)
             elif "method" in note:
                 self.notes.append(note)
-                if note["method"] == "turn/completed":
+                if note["method"] == method:
                     return
 
     async def _read(self) -> Json:
@@ -258,6 +290,31 @@ async def play(
                 elif "edit" in step:
                     old, new = step["edit"]
                     path.write_text(path.read_text().replace(old, new))  # in place: same inode
+                elif "read" in step:
+                    params: Json = {"threadId": thread_id, "includeTurns": step["read"]}
+                    await client.request("thread/read", params)
+                elif "fork_turn" in step:
+                    fork: Json = {"threadId": thread_id, "cwd": str(work), "model": "gpt-5.5"}
+                    fork["sandbox"] = "danger-full-access"
+                    forked = (await client.request("thread/fork", fork))["thread"]["id"]
+                    text = {"type": "text", "text": step["fork_turn"]}
+                    await client.request("turn/start", {"threadId": forked, "input": [text]})
+                    await client.until_turn_completed()
+                elif "interrupt" in step:
+                    text = {"type": "text", "text": step["interrupt"]}
+                    turn = {"threadId": thread_id, "input": [text]}
+                    turn_id = (await client.request("turn/start", turn))["turn"]["id"]
+                    await client.until("item/completed")  # the prompt's item: the turn runs
+                    stop = {"threadId": thread_id, "turnId": turn_id}
+                    await client.request("turn/interrupt", stop)
+                    await client.until_turn_completed()
+                elif "archive_read_unarchive" in step:
+                    await client.request("thread/archive", {"threadId": thread_id})
+                    await client.request("thread/read", {"threadId": thread_id})
+                    await client.request("thread/unarchive", {"threadId": thread_id})
+                    again: Json = {"threadId": thread_id, "cwd": str(work), "model": "gpt-5.5"}
+                    again["sandbox"] = "danger-full-access"
+                    await client.request("thread/resume", again)
                 elif "reload_after_edit" in step:
                     await client.request("thread/archive", {"threadId": thread_id})
                     await client.request("thread/unarchive", {"threadId": thread_id})
@@ -297,8 +354,10 @@ class Result:
         return self.fake == self.real and not self.model_problems
 
 
-async def compare(case: Case, version: str, root: Path) -> Result:
-    scenario = {**case.scenario, "codex_version": fake_version(version)}
+async def compare(case: Case, version: str, root: Path, fake_as: str | None = None) -> Result:
+    """`case` on the fake (emulating `fake_as`, default the nearest known version) and on the
+    real codex `version`."""
+    scenario = {**case.scenario, "codex_version": fake_as or fake_version(version)}
     problems: list[str] = []
     fake_root, real_root = root / "fake", root / "real"
     for d in (fake_root, real_root):

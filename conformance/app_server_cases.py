@@ -1,7 +1,10 @@
 """The app-server conformance cases: a scenario (docs/scenarios.md) plus the steps both backends
-play — `turn` (a prompt on the case's thread; with `steer` and `gate`, the steer is sent while
-the model holds at that gate) or `reload_after_edit` (archive, replace a text in
-the rollout, unarchive, resume: what consume does to a loaded thread). Data only.
+play — `turn` (a prompt on the case's thread; with `steer` and `gate`, the steer is sent while the
+model holds at that gate), `reload_after_edit` (archive, replace a text in the rollout,
+unarchive, resume: what consume does to a loaded thread), `read` (thread/read, `includeTurns` as
+given), `fork_turn` (thread/fork, then a turn on the fork), `interrupt` (a turn
+interrupted once started), `archive_read_unarchive` (archive, read, unarchive, resume). Every
+request's result is compared too (its keys and the thread's). Data only.
 """
 
 from __future__ import annotations
@@ -160,6 +163,32 @@ CASES: tuple[Case, ...] = (
             {"turn": "start", "steer": "STEER-TEXT-42 also this", "gate": "model"},
             {"turn": "next"},
         ),
+    ),
+    Case(
+        "read_fork_archive",
+        _turns(
+            {"requests": [{"output": [SHELL], "usage": USAGE}, {"output": [_message("ran")]}]},
+            {
+                "expect_history_contains": ["PAYLOAD_7", "ran"],
+                "requests": [{"output": [_message("forked")], "usage": USAGE}],
+            },
+            {"requests": [{"output": [_message("resumed")]}]},
+        ),
+        (
+            {"turn": "run it"},
+            {"read": True},
+            {"read": False},
+            {"fork_turn": "on the fork"},
+            {"archive_read_unarchive": True},
+            {"turn": "after the round trip"},
+        ),
+    ),
+    Case(
+        "interrupt",
+        # The last step: after an interrupt the real Responses server cannot tell the next
+        # request's turn (the interrupted reply is still being streamed to nobody).
+        _turns({"requests": [{"output": [_message("slow")], "delay_ms": 2000}]}),
+        ({"interrupt": "stop me"},),
     ),
     Case(
         "approval_accepted",

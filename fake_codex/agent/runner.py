@@ -63,6 +63,9 @@ class TurnSetup:
     effort_changed: bool = False  # a resumed turn with another effort than the thread's last
     # The input a model request carries now (the model-visible history): checked like the API.
     history: Callable[[], Sequence[Any]] = lambda: ()
+    # app-server names a tool item by its call id and shows each patched file's diff: told here
+    # (exec item id, call id, {path: diff}) before the item's events are emitted.
+    tool_item: Callable[[str, str, dict[str, str]], None] | None = None
     # Holds a reply's gate (core/gates.py) until the test releases it.
     hold: Callable[[str], None] = lambda name: None
     # app-server with `approvalPolicy: on-request`: asks the client before an escalated command
@@ -257,6 +260,7 @@ class TurnRunner:
             if rejected is not None:
                 return self._fail(rejected)
             reply = self._take(retry=retries > 0)
+            self._delay(reply)
             if family >= 169:
                 # 0.169+ abandon the request in flight on a steer (its reply is dropped) and ask
                 # again with the steer after what came before (real 0.169.0 / 0.171.0)
@@ -265,7 +269,6 @@ class TurnRunner:
                     s.recorder.user_message(text)
                 if early:
                     continue
-            self._delay(reply)
             failure = describe_failure(reply, s.behaviour, s.settings.url)
             if failure is not None:
                 if reply.end in ("cut", "incomplete"):

@@ -55,6 +55,8 @@ class ToolCalls:
             cwd = s.cwd / workdir if isinstance(workdir, str) else s.cwd
             display = display_command(cmd)
             item_id = self.ids.new()
+            if s.tool_item is not None:
+                s.tool_item(item_id, call.call_id, {})
             escalated = call.arguments.get("sandbox_permissions") == "require_escalated"
             if escalated and s.approve is not None:
                 # The approver shows the item started, asks, and shows a declined one (real 0.171).
@@ -85,6 +87,8 @@ class ToolCalls:
                 return
             changes = [(path, kind) for path, kind, _ in patch.changes]
             item_id = self.ids.new()
+            if s.tool_item is not None:
+                s.tool_item(item_id, call.call_id, dict(zip(patch.paths, patch.diffs, strict=True)))
             s.emit(ev.item_started(ev.file_change(item_id, changes, done=False)))
             s.emit(ev.item_completed(ev.file_change(item_id, changes, done=True)))
             rec.patch_result(call.call_id, patch, patch.model_output)
@@ -138,6 +142,8 @@ class ToolCalls:
         s = self.s
         assert s.mcp is not None
         item_id = self.ids.new()
+        if s.tool_item is not None and output:
+            s.tool_item(item_id, call_id, {})
         args = arguments if arguments is not None else {}
         s.emit(
             ev.item_started(

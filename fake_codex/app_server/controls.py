@@ -1,23 +1,20 @@
-"""The fake app-server's controls (issue 21): `turn/steer`, `thread/fork`, and the approval
-requests it makes of the client for a command the model wants run outside its sandbox.
+"""The fake app-server's controls (issue 21): `turn/steer`'s check, and the approval requests
+it makes of the client for a command the model wants run outside its sandbox (`thread/fork` is
+`threads.py`).
 
 Emulated as far as the provider relies on them: a steer is taken only for the thread's running
 turn (`expectedTurnId`), else refused, and joins its history so the next model request carries
-it: after the reply in flight on 0.135 / 0.150, instead of it on 0.169+ (that reply dropped); a
-fork copies the source's rollout under a new id with a `forked_from_id` (as 0.135 does; 0.150+
-read the pre-fork history from the source instead); an approval is a JSON-RPC request to the
-client whose answer the worker waits for (a turn interrupted meanwhile counts as `cancel`).
+it: after the reply in flight on 0.135 / 0.150, instead of it on 0.169+ (that reply dropped); an
+approval is a JSON-RPC request to the client whose answer the worker waits for (a turn
+interrupted meanwhile counts as `cancel`).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import threading
-from pathlib import Path
+import time
 from typing import TYPE_CHECKING, Any
-
-from fake_codex.core.home import find_rollout
 
 if TYPE_CHECKING:
     from fake_codex.app_server.notes import Notes
@@ -67,6 +64,7 @@ def approve_command(
         "command": command,
         "cwd": cwd,
         "availableDecisions": ["accept", "cancel"],
+        "startedAtMs": time.time_ns() // 1_000_000,  # required by every pinned schema
     }
     result = requests.ask("item/commandExecution/requestApproval", params, job)
     decision = result.get("decision") if isinstance(result, dict) else None
@@ -81,17 +79,3 @@ def steer(job: Job | None, expected: Any, text: str) -> str | None:
         return f"expected active turn id `{expected}` but found `{job.turn_id}`"
     job.steers.append(text)
     return None
-
-
-def fork(home: Path, source_id: str, new_path: Path) -> str:
-    """Copy the source's rollout under a new id; returns the new id (`new_path` gets it)."""
-    source = find_rollout(home, source_id)
-    if source is None:
-        raise FileNotFoundError(f"no rollout found for thread id {source_id}")
-    lines = source.read_text(encoding="utf-8").splitlines()
-    first = json.loads(lines[0])
-    new_id = new_path.name[-len("00000000-0000-0000-0000-000000000000.jsonl") : -len(".jsonl")]
-    first["payload"] = {**first.get("payload", {}), "id": new_id, "forked_from_id": source_id}
-    new_path.parent.mkdir(parents=True, exist_ok=True)
-    new_path.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
-    return new_id

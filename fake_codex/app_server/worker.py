@@ -16,7 +16,7 @@ from fake_codex.agent.history import check_history, for_prompt, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.app_server.controls import Requests, approve_command
-from fake_codex.app_server.notes import Notes, Translator, user_message_item
+from fake_codex.app_server.notes import Notes, Translator, TurnAbandoned, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
 from fake_codex.core import events as ev
 from fake_codex.core import gates
@@ -42,6 +42,7 @@ class TurnWorker:
     b: Behaviour
     out: Notes
     home: Path
+    turn_log: dict[str, list[dict[str, Any]]]  # thread id → its completed turns, in full
     requests: Requests | None = None
 
     def info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
@@ -62,8 +63,10 @@ class TurnWorker:
 
     def _run(self, thread: LoadedThread, job: Job, prompt: str) -> None:
         translator = Translator(self.out, thread.id, job, self.b, self.scenario)
+        translator.cwd = str(thread.cwd)
+        translator.on_end = self.turn_log.setdefault(thread.id, []).append
         try:
-            translator.begin(user_message_item(prompt))
+            translator.begin(user_message_item(prompt, self.b.family))
             turn = self._pick_turn(thread, prompt)
             translator.expect(turn)
             writer = JobWriter(thread.writer, job)
@@ -89,17 +92,21 @@ class TurnWorker:
                 label=self._label(),
                 mcp=thread.mcp,
                 history=lambda: for_prompt(list(thread.items), self.b.family),
+                tool_item=translator.tool_item,
                 hold=lambda name: gates.hold(self.home, name),
                 approve=self._approver(thread, job, translator),
-                steered=lambda: _take_steers(job, translator),
+                steered=lambda: _take_steers(job, translator, self.b.family),
             )
             TurnRunner(setup).run()
             thread.first_turn = False
+        except TurnAbandoned:
+            pass  # interrupted during a silent model (fault): nothing more is sent or written
         except (FakeLimitation, _TurnRefused) as exc:
             sys.stderr.write(f"{exc}\n")
             translator.fail(str(exc))
         finally:
-            job.done.set()
+            if not job.hung:
+                job.done.set()
 
     def _approver(
         self, thread: LoadedThread, job: Job, translator: Translator
@@ -113,7 +120,8 @@ class TurnWorker:
             # declined item before the status clears, or the status before the item runs.
             translator.status_active(["waitingOnApproval"])
             translator.feed(ev.item_started(ev.command(item_id, command, "", None)))
-            approved = approve_command(requests, job, thread.id, item_id, command, cwd, reason)
+            shown = translator.client_item_id(item_id)
+            approved = approve_command(requests, job, thread.id, shown, command, cwd, reason)
             if not approved:
                 declined = {**ev.command(item_id, command, "", None), "status": "declined"}
                 translator.feed(ev.item_completed({**declined, "aggregated_output": None}))
@@ -152,10 +160,11 @@ class TurnWorker:
         return turn
 
 
-def _take_steers(job: Job, translator: Translator) -> list[str]:
-    """The steers the turn took since the last model request, each announced as a user item."""
+def _take_steers(job: Job, translator: Translator, family: int) -> list[str]:
+    """The steers the turn took since the last model request, each announced as a user item
+    when it joins the history (the real codex shows it then, not when `turn/steer` answers)."""
     taken = job.steers[:]
-    del job.steers[: len(taken)]
+    del job.steers[: len(taken)]  # `turn/steer` may append meanwhile, from the reader thread
     for text in taken:
-        translator.user_item(user_message_item(text))
+        translator.steer(user_message_item(text, family))
     return taken

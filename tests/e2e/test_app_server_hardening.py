@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_codex.responses_server import ResponsesServer
 
+from fake_codex.responses.server import ResponsesServer
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import CanonicalEvent, ErrorEvent, MessageEnd

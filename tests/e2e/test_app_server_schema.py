@@ -5,15 +5,15 @@ it reads present in each: the method subset of docs/app-server.md, checked, not 
 from __future__ import annotations
 
 import json
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from conformance.installs import VERSIONS, CodexNotInstalledError, binary
-from fake_codex.testing.real_env import codex_env
+from conformance.app_server_schema import Schema
+from conformance.installs import VERSIONS
 from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn.app_server import params
 
@@ -31,23 +31,6 @@ READ_NOTIFICATIONS = (
 WRITE = Sandbox("workspace-write", True, ("/srv/shared",), approvals="daemon")
 READ = Sandbox("read-only")
 MCP = {"plexum-host-a": {"command": "/usr/bin/python3", "args": ["-m", "relay", "mcp-host"]}}
-
-
-def generated(version: str, tmp: Path) -> Path:
-    try:
-        codex = binary(version)
-    except CodexNotInstalledError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    out, home = tmp / "schema", tmp / "home"
-    home.mkdir()
-    subprocess.run(
-        [str(codex), "app-server", "generate-json-schema", "--out", str(out)],
-        env=codex_env(home),
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return out
 
 
 def excludes_turns(version: str) -> bool:
@@ -102,9 +85,9 @@ def methods(schema: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_request_the_provider_sends_is_valid_for_the_binarys_own_schema(
-    version: str, tmp_path: Path
+    version: str, app_server_schemas: Callable[[str, str], Schema]
 ) -> None:
-    out = generated(version, tmp_path)
+    out = app_server_schemas(version, "stable").root  # generated once per session
     schema = json.loads((out / "ClientRequest.json").read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
     for message in requests(version):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from fake_codex.agent.recorder import CONTEXT_WINDOW
+from fake_codex.core.versions import CONTEXT_WINDOW
 from plexum_openai_provider.events import Context, MessageEnd, Usage, WarningEvent
 from plexum_openai_provider.turn.lifetime import context_warning
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.agent.recorder import CONTEXT_WINDOW
+from fake_codex.core.versions import CONTEXT_WINDOW
 from plexum_openai_provider.daemon.policy import approve_commands
 from plexum_openai_provider.errors import RemoteError
 
@@ -158,7 +158,11 @@ async def test_on_the_fake_app_server_a_steer_reaches_the_running_turn(
     held = {"output": [{"type": "message", "text": "working"}], "gate": "mid-turn"}
     # codex asks the model again with the steer in the input (as the real one does)
     steered = {"output": [{"type": "message", "text": "steered answer"}]}
-    serve_world.fake.scenario([{"requests": [held, steered]}])
+    # the next turn's request carries the steered turn's history: the fake fails the turn if the
+    # steer text is not in what its model sees
+    seen = {"expect_history_contains": ["and this too", "steered answer"]}
+    after = {**seen, "requests": [{"output": [{"type": "message", "text": "after"}]}]}
+    serve_world.fake.scenario([{"requests": [held, steered]}, after])
     serve_world.write_config(backend="app-server")
     conn = await serve_world.connection()
     try:
@@ -173,6 +177,8 @@ async def test_on_the_fake_app_server_a_steer_reaches_the_running_turn(
         assert outcome.terminal["type"] == "message_end", outcome.events
         deltas = [e["text"] for e in outcome.events if e["type"] == "text_delta"]
         assert deltas[-1] == "steered answer", outcome.events
+        next_turn = await conn.turn(turn_params(serve_world, "t-next", "go on"))
+        assert next_turn.terminal["type"] == "message_end", next_turn.events
     finally:
         assert await conn.close() == 0
 
