@@ -28,6 +28,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
     from benchmarks import (
         bench_app_server,
         bench_rollout,
+        budget,
         concurrency,
         startup,
         stream,
@@ -39,6 +40,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
     plan: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("P1a", lambda: turns.warm(pairs)),
         ("P1b", lambda: turns.cold(pairs)),
+        ("P1b", lambda: budget.figures(1 if quick else 7)),
         ("P2", lambda: [startup.mcp_host(3 if quick else 21)]),
         ("P3", lambda: [stream.throughput(2 if quick else 100, 1 if quick else 3)]),
         ("P3", lambda: stream.latency(100 if quick else 1000)),

@@ -95,3 +95,41 @@ def test_the_command_writes_the_table_as_json_and_exits_1_when_a_figure_crashes(
     assert written["crashed"] == ["P2"]
     printed = capsys.readouterr().out
     assert "P9 thing" in printed and "CRASHED: P2" in printed
+
+
+def test_the_budget_cuts_a_cold_turn_into_stages_that_add_up_to_its_wall_time() -> None:
+    from benchmarks.budget import STAGES, stage_times
+
+    names = ["spawn0", "start", "config", "lock", "session", "tools", "spawn", "spawned"]
+    names += ["first_byte", "eof", "reaped", "saved", "end"]
+    marks = {name: float(i) for i, name in enumerate(names)}
+    stages = stage_times(marks)
+    assert list(stages) == [name for name, _, _ in STAGES]
+    assert all(seconds == 1.0 for seconds in stages.values())
+    assert sum(stages.values()) == marks["end"]
+
+
+def test_without_tools_the_session_read_runs_to_the_spawn_and_overlaps_count_zero() -> None:
+    from benchmarks.budget import stage_times
+
+    marks = {"spawn0": 0.0, "start": 0.01, "config": 0.08, "lock": 0.081, "session": 0.082}
+    marks |= {"spawn": 0.09, "first_byte": 0.2, "spawned": 0.21, "eof": 0.3, "reaped": 0.31}
+    marks |= {"saved": 0.32, "end": 0.33}
+    stages = stage_times(marks)
+    assert stages["tool offering"] == 0.0
+    assert stages["session read"] == pytest.approx(0.008)
+    assert stages["spawn (exec of codex)"] == pytest.approx(0.12)
+    assert stages["first byte from codex"] == 0.0  # the pipe closed after the first read
+
+
+def test_the_budget_rows_name_their_stage_and_show_the_gap_to_the_stage_alone() -> None:
+    from benchmarks.budget import rows
+
+    table = rows({False: {"imports": (0.09, 0.07), "total (wall)": (0.3, 0.2)}}, 5)
+    assert [f.name for f in table] == [
+        "budget, no tools:  1 imports", "budget, no tools: total (wall)"
+    ]  # fmt: skip
+    assert table[0].baseline == "alone 70.0 ms" and table[0].ours == "90.0 ms"
+    assert table[0].spread == "gap +20.0 ms (medians of 5)"
+    assert table[1].ratio == pytest.approx(1.5)
+    assert table[1].baseline == "bare codex exec 200.0 ms"
