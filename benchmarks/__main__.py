@@ -30,6 +30,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
         bench_rollout,
         budget,
         concurrency,
+        load,
         startup,
         stream,
         suite,
@@ -48,6 +49,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
         ("P5", lambda: [concurrency.concurrent_turns(8 if quick else 32, 1 if quick else 5)]),
         ("P7", lambda: [startup.fake_codex_exec(3 if quick else 21)]),
         ("P8", lambda: bench_app_server.figures(2 if quick else 10)),
+        ("P9", lambda: load.figures(8 if quick else 64, 2 if quick else 4)),
     ]
     if tests is not None:
         plan.append(("P6", lambda: suite.test_suite(quick, full=tests == "full")))

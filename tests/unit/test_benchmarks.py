@@ -133,3 +133,21 @@ def test_the_budget_rows_name_their_stage_and_show_the_gap_to_the_stage_alone() 
     assert table[0].spread == "gap +20.0 ms (medians of 5)"
     assert table[1].ratio == pytest.approx(1.5)
     assert table[1].baseline == "bare codex exec 200.0 ms"
+
+
+def test_the_load_latency_runs_from_codex_s_last_write_of_a_reply_to_the_daemon_s_read(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.load import latencies, written_at
+
+    (tmp_path / "101").write_bytes(
+        b'1000 {"type":"item.started","text":"fake-codex received your prompt: a1 t0"}\n'
+        b'3000 {"type":"item.completed","text":"fake-codex received your prompt: a1 t0"}\n'
+        b"4000 {}\n"
+    )
+    (tmp_path / "102").write_bytes(b"2000 received your prompt: a2 t1\n")
+    written = written_at(tmp_path)
+    assert written == {"a1 t0": [1000, 3000], "a2 t1": [2000]}
+    assert latencies({"a1 t0": 5000, "a2 t1": 2500}, written) == [2e-6, 5e-7]
+    with pytest.raises(RuntimeError, match="a2 t1"):
+        latencies({"a2 t1": 1500}, written)  # read before any write: the stamps are wrong
