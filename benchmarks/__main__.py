@@ -35,6 +35,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
         stream,
         suite,
         turns,
+        warm_serve,
     )
 
     pairs = 2 if quick else 20
@@ -49,6 +50,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
         ("P5", lambda: [concurrency.concurrent_turns(8 if quick else 32, 1 if quick else 5)]),
         ("P7", lambda: [startup.fake_codex_exec(3 if quick else 21)]),
         ("P8", lambda: bench_app_server.figures(2 if quick else 10)),
+        ("P8b", lambda: warm_serve.figures(2 if quick else 20)),
         ("P9", lambda: load.figures(8 if quick else 64, 2 if quick else 4)),
     ]
     if tests is not None:
