@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke of each figure (< 30 s)")
     parser.add_argument(
         "--tests", nargs="?", const="fast", choices=("fast", "full"),
-        help='P6: time pytest -m "not e2e" (full: also -m "not live")',
+        help='P6: time the fast loop, tests/unit + tests/fake_codex (full: also -m "not live")',
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="where to write the rows (default: benchmarks/)")
     parser.add_argument("--only", help="comma-separated figure keys, e.g. P1b,P3")
