@@ -57,8 +57,8 @@ def exec_jsonl(megabytes: float) -> bytes:
 def parse_and_map(data: bytes) -> int:
     """What a turn does with codex's stdout, minus the pipe: frame, parse, map."""
     from plexum_openai_provider.codex.exec_stream import parse_exec_line
-    from plexum_openai_provider.codex.framing import LineFramer
     from plexum_openai_provider.events import Usage
+    from plexum_openai_provider.jsonrpc.framing import LineFramer
     from plexum_openai_provider.turn.mapper import TurnMapper
 
     framer = LineFramer()

@@ -19,7 +19,6 @@ _HOMES = {
     "Turn": "turn",
     "TurnLimits": "turn",
     "TurnRequest": "turn",
-    "TurnInputError": "turn.inputs",
     "open_turn": "turn",
     "run_turn": "turn",
     "close_backends": "turn",
@@ -55,6 +54,12 @@ _HOMES = {
     "SessionStoreError": "errors",
     "SocketInUseError": "errors",
     "UnsafeSocketDirError": "errors",
+    "TurnInputError": "errors",
+    "RpcError": "errors",
+    "RemoteError": "errors",
+    "ServerGone": "errors",
+    "NoReply": "errors",
+    "DemoFailed": "errors",
 }
 
 __all__ = [
@@ -64,17 +69,22 @@ __all__ = [
     "ConfigError",
     "ConsumeError",
     "ConsumeResult",
+    "DemoFailed",
     "ErrorCode",
     "ErrorEvent",
     "HostConfig",
     "Item",
     "ItemPhase",
     "MessageEnd",
+    "NoReply",
     "ProviderError",
     "Reasoning",
     "RegistrationError",
+    "RemoteError",
     "RolloutChangedError",
     "RolloutError",
+    "RpcError",
+    "ServerGone",
     "SessionStoreError",
     "SocketInUseError",
     "StructuredOutput",
@@ -110,12 +120,18 @@ if TYPE_CHECKING:
         BridgeError,
         ConfigError,
         ConsumeError,
+        DemoFailed,
+        NoReply,
         ProviderError,
         RegistrationError,
+        RemoteError,
         RolloutChangedError,
         RolloutError,
+        RpcError,
+        ServerGone,
         SessionStoreError,
         SocketInUseError,
+        TurnInputError,
         UnsafeSocketDirError,
     )
     from .events import (
@@ -136,7 +152,6 @@ if TYPE_CHECKING:
         is_terminal,
     )
     from .turn import Turn, TurnLimits, TurnRequest, close_backends, open_turn, run_turn
-    from .turn.inputs import TurnInputError
 
 
 def __getattr__(name: str) -> Any:

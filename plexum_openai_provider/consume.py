@@ -75,8 +75,8 @@ async def _unload(thread_id: str) -> None:
     A loaded thread ignores edits to its rollout and appends through an open handle (codex-facts
     §11): the next turn resumes it from the rewritten file instead.
     """
-    from .appserver.rpc import RpcError, ServerGone
     from .appserver.server import loaded_anywhere
+    from .errors import RpcError, ServerGone
 
     for server in loaded_anywhere(thread_id):
         try:

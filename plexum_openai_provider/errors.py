@@ -2,10 +2,13 @@
 
 Failures that codex *reports* (`turn.failed`, `error` events) are data and become canonical events;
 these exceptions are for what stops us before or around codex (bad config, unusable session file,
-an unsafe socket directory, a rollout that cannot be rewritten). A turn never lets one escape.
+an unsafe socket directory, a rollout that cannot be rewritten) and for JSON-RPC errors, sent or
+received (`RpcError`, `RemoteError`). A turn never lets one escape.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ProviderError(Exception):
@@ -21,6 +24,10 @@ class ConfigError(ProviderError):
         where = f"{path}: " if path else ""
         what = f"key {key!r}: " if key else ""
         super().__init__(f"{where}{what}{message}")
+
+
+class TurnInputError(ConfigError):
+    """A turn input is unusable; `key` names the TurnRequest field (and where in it)."""
 
 
 class SessionStoreError(ProviderError):
@@ -77,3 +84,47 @@ class RolloutChangedError(RolloutError):
 
 class ConsumeError(ProviderError):
     """Consume could not run (no thread, no rollout, a turn that did not end in time)."""
+
+
+class RpcError(ProviderError):
+    """A JSON-RPC error: `code`, a message a reader can act on, and optional `data` (any JSON).
+
+    Raised inside a server to answer a request with it (`to_json` is the error object)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+class RemoteError(RpcError):
+    """The other side answered one of our requests (`method`, when known) with a JSON-RPC error."""
+
+    def __init__(
+        self, code: int, message: str, data: Any = None, *, method: str | None = None
+    ) -> None:
+        super().__init__(code, message, data)
+        self.method = method
+
+    def __str__(self) -> str:
+        where = f"{self.method}: " if self.method else ""
+        return f"{where}{self.message} (JSON-RPC error {self.code})"
+
+
+class ServerGone(ProviderError):
+    """A JSON-RPC child process (`codex app-server`) closed its stdout before the reply came."""
+
+
+class NoReply(ProviderError):
+    """Raised by a daemon's `tools/call` handler that has answered on its own (with `send_raw`)."""
+
+
+class DemoFailed(ProviderError):
+    """A step of `demo` did not show what it should (a bug: the demo checks itself)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from plexum_openai_provider.plugin.client import Direction
+from plexum_openai_provider.daemon.client import Direction
 
 ROOT = Path(__file__).parents[1]
 SCHEMA = json.loads((ROOT / "docs" / "protocol.schema.json").read_text())

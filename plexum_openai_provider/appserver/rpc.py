@@ -1,6 +1,6 @@
 """JSON-RPC over a child's stdio, newline-delimited, as `codex app-server` speaks it (stdlib only).
 
-`RpcClient(proc)` frames stdout itself (`codex/framing.py`, bounded lines), resolves replies to
+`RpcClient(proc)` frames stdout itself (`jsonrpc/framing.py`, bounded lines), resolves replies to
 `request()`, routes notifications to the queue of the thread they name (`subscribe`), and refuses
 any request the server makes of us (with approval policy `never` none is expected). When stdout
 closes, every waiter is woken: pending requests raise `ServerGone`, queues get `CLOSED`.
@@ -15,7 +15,15 @@ import json
 import logging
 from typing import Any
 
-from ..codex.framing import LineFramer, OversizedLine
+from ..errors import RpcError, ServerGone
+from ..jsonrpc.framing import LineFramer, OversizedLine
+from ..jsonrpc.messages import (
+    METHOD_NOT_FOUND,
+    error_message,
+    notification,
+    remote_error,
+    request_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +32,6 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 Notification = tuple[str, dict[str, Any]]
 # What a subscriber's queue receives when the server's stdout has closed (compare with `is`).
 CLOSED: Notification = ("$closed", {})
-
-
-class RpcError(Exception):
-    """The server answered a request with a JSON-RPC error."""
-
-    def __init__(self, method: str, code: int, message: str) -> None:
-        super().__init__(f"{method}: {message} (JSON-RPC error {code})")
-        self.method = method
-        self.code = code
-        self.message = message
-
-
-class ServerGone(Exception):
-    """The server's stdout closed (it exited or crashed) before the reply came."""
 
 
 class RpcClient:
@@ -65,14 +59,14 @@ class RpcClient:
         self._close()
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Send a request and wait for its result; raises RpcError or ServerGone."""
+        """Send a request and wait for its result; raises RemoteError or ServerGone."""
         if self.closed.is_set():
             raise ServerGone(f"{method}: codex app-server is gone")
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (method, future)
         try:
-            self._write({"id": request_id, "method": method, "params": params})
+            self._write(request_message(request_id, method, params, tagged=False))
             await self._stdin.drain()
             result = await future
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -83,7 +77,7 @@ class RpcClient:
 
     def notify(self, method: str) -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._write({"method": method})
+            self._write(notification(method, tagged=False))
 
     def subscribe(self, thread_id: str) -> asyncio.Queue[Notification]:
         queue: asyncio.Queue[Notification] = asyncio.Queue()
@@ -134,9 +128,9 @@ class RpcClient:
         if "id" in message and isinstance(method, str):
             # A request of the server's (an approval): never expected with policy `never`.
             log.warning("refusing codex app-server request %s", method)
-            error = {"code": -32601, "message": "not supported by plexum-openai-provider"}
+            error = RpcError(METHOD_NOT_FOUND, "not supported by plexum-openai-provider")
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self._write({"id": message["id"], "error": error})
+                self._write(error_message(message["id"], error, tagged=False))
             return
         if "id" in message:
             self._resolve(message)
@@ -161,14 +155,6 @@ class RpcClient:
             return
         error = message.get("error")
         if isinstance(error, dict):
-            code = error.get("code")
-            text = error.get("message")
-            future.set_exception(
-                RpcError(
-                    method,
-                    code if isinstance(code, int) else 0,
-                    text if isinstance(text, str) else json.dumps(error),
-                )
-            )
+            future.set_exception(remote_error(error, method=method))
         else:
             future.set_result(message.get("result"))

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import HostConfig, codex_home
+from ..errors import RpcError, ServerGone
 from ..process import StderrTail, spawn, terminate_group
 from . import loaded
 from .params import initialize_params, thread_params
-from .rpc import RpcClient, RpcError, ServerGone
+from .rpc import RpcClient
 
 log = logging.getLogger(__name__)
 

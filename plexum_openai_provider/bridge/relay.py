@@ -25,8 +25,10 @@ if TYPE_CHECKING:  # annotations are strings here; these names are never needed 
     from typing import Any, BinaryIO
 
 SERVER_NAME = "plexum-host"
-# Handshake-era MCP revisions; we echo the client's when we know it, else offer the newest.
-SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+# The handshake revisions of MCP, defined here once for this relay and the warm server
+# (`mcp_server.py`), as the SDK (mcp 2.3.0) negotiates them: the client's when listed, else the
+# newest. Here rather than in a module of their own: every import costs mcp-host start-up time.
+HANDSHAKE_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 MAX_LINE_BYTES = 16 << 20
 _CHUNK = 65536
 
@@ -81,6 +83,13 @@ def relay(sock: socket.socket, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
         sock.close()
 
 
+def negotiate_protocol(wanted: Any) -> str:
+    """The MCP revision to answer `initialize` with: the client's when known, else the newest."""
+    if wanted in HANDSHAKE_PROTOCOL_VERSIONS:
+        return str(wanted)
+    return HANDSHAKE_PROTOCOL_VERSIONS[-1]
+
+
 def _result(request_id: Any, result: dict[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
@@ -106,13 +115,10 @@ def answer_offline(message: Any, agent_id: str, version: str) -> dict[str, Any] 
     if method == "initialize":
         params = message.get("params") or {}
         wanted = params.get("protocolVersion") if isinstance(params, dict) else None
-        protocol = (
-            wanted if wanted in SUPPORTED_PROTOCOL_VERSIONS else SUPPORTED_PROTOCOL_VERSIONS[-1]
-        )
         return _result(
             request_id,
             {
-                "protocolVersion": protocol,
+                "protocolVersion": negotiate_protocol(wanted),
                 "capabilities": {"tools": {}},
                 "serverInfo": {"name": SERVER_NAME, "version": version},
                 "instructions": f"No Plexum turn is running for agent {agent_id!r}: no tools.",

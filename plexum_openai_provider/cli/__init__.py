@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return demo(args)
     if args.command == "consume":
-        from .consume import consume
+        from .consume_command import consume
 
         return consume(args)
     if args.command == "doctor":

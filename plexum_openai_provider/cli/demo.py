@@ -1,7 +1,7 @@
 """`demo`: the whole stack on the fake codex, nothing installed or logged in.
 
 The reference host starts `serve`, which runs the fake codex (its scenario:
-plugin/demo.scenario.json) in a throwaway HOME and CODEX_HOME: a turn; a resumed turn in which the
+daemon/demo.scenario.json) in a throwaway HOME and CODEX_HOME: a turn; a resumed turn in which the
 model calls two host tools through MCP and the real `mcp-host`; the blocks the host mirrored into
 its dynamic.jsonl; consume of the heavy block; a resumed turn, with what the model was sent read
 from the fake codex's own record of the request. Exit 0 when every step showed what it should.
@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..plugin.client import RemoteError, TurnOutcome
-from ..plugin.host import ReferenceHost, output_size
-from ..plugin.version import PROTOCOL_VERSION
+from ..daemon.client import TurnOutcome
+from ..daemon.host import ReferenceHost, output_size
+from ..door.version import PROTOCOL_VERSION
+from ..errors import DemoFailed, RemoteError
 
-SCENARIO = Path(__file__).parents[1] / "plugin" / "demo.scenario.json"
+SCENARIO = Path(__file__).parents[1] / "daemon" / "demo.scenario.json"
 AGENT, SESSION = "demo", "demo-session"
 HEAVY_BYTES = 1000  # the host consumes tool blocks whose output is bigger than this
 REPORT_ROW = "report row 0001"
@@ -33,10 +34,6 @@ PROMPTS = (
     "Please read the sales report, and note what I want.",
     "What do you remember?",
 )
-
-
-class DemoFailed(Exception):
-    """A step did not show what it should (a bug: the demo checks itself)."""
 
 
 class Show:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import HostConfig, load_config
+from ..door.version import PROTOCOL_VERSION
 from ..errors import ConfigError
 from ..files import atomic_write_text
-from ..plugin.version import PROTOCOL_VERSION
 from ..version import __version__
 
 PLUGIN_NAME = "plexum-openai-provider"

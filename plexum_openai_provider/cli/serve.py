@@ -25,6 +25,6 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"plexum-openai-provider: config error: {exc}", file=sys.stderr)
         return 2
-    from ..plugin.stdio import serve_stdio
+    from ..door.stdio import serve_stdio
 
     return asyncio.run(serve_stdio(config, max_line_bytes=args.max_line_bytes))

@@ -23,11 +23,11 @@ from ..appserver.params import (
     turn_interrupt_params,
     turn_start_params,
 )
-from ..appserver.rpc import CLOSED, Notification, RpcError, ServerGone
+from ..appserver.rpc import CLOSED, Notification
 from ..appserver.server import AppServer, AppServerStartError, acquire
 from ..codex.thread_id import is_plain_id
 from ..config import HostConfig
-from ..errors import SessionStoreError
+from ..errors import RpcError, ServerGone, SessionStoreError
 from ..events import (
     CanonicalEvent,
     ErrorEvent,

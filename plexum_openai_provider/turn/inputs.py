@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError
+from ..errors import TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, MessageEnd, StructuredOutput
 
 _Final = TypeVar("_Final")  # the attempt's last value: an event, or the lost-thread signal
@@ -50,10 +50,6 @@ _JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "bool
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 _SCHEMA_ONE = ("items", "not", "additionalProperties", "contains", "if", "then", "else")
-
-
-class TurnInputError(ConfigError):
-    """A turn input is unusable; `key` names the TurnRequest field (and where in it)."""
 
 
 @dataclass(frozen=True)

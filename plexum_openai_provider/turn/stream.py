@@ -13,8 +13,8 @@ import signal
 from collections.abc import AsyncGenerator
 
 from ..codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
-from ..codex.framing import LineFramer, OversizedLine
 from ..events import CanonicalEvent, WarningEvent
+from ..jsonrpc.framing import LineFramer, OversizedLine
 from ..process import exited, signal_group
 from .clock import TurnClock
 from .mapper import TurnMapper

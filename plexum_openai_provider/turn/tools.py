@@ -117,8 +117,8 @@ async def _serving(
 ) -> AsyncIterator[None]:
     """Serve `tools` on `socket_path` for one turn, to `codex_pid()`'s descendants only (mcp-host
     is started by the codex process of this turn, or by the warm app-server serving it)."""
+    from ..bridge.mcp_server import serve_tools
     from ..bridge.peers import descends_from
-    from ..bridge.server import serve_tools
 
     def allow_peer(pid: int) -> bool:
         leader = codex_pid()

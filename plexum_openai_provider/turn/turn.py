@@ -23,12 +23,12 @@ from pathlib import Path
 from types import TracebackType
 
 from ..config import HostConfig
-from ..errors import BridgeError, ConfigError, SessionStoreError
+from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 from .attempt import Attempt, ThreadLost, codex_env
 from .clock import Stop, TurnClock
-from .inputs import TurnInputError, check_turn_inputs, prepared
+from .inputs import check_turn_inputs, prepared
 from .messages import stop_event
 from .request import TurnLimits, TurnRequest, prompt_problem
 

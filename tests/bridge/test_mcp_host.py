@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from plexum_openai_provider.bridge.mcp_server import ToolReply, ToolSpec, serve_tools
 from plexum_openai_provider.bridge.peers import descends_from
-from plexum_openai_provider.bridge.server import ToolReply, ToolSpec, serve_tools
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
 from tests.bridge.mcp_client import mcp_host_session
 

@@ -23,6 +23,7 @@ from conformance.codex_run import CodexRun
 from fake_codex.pytest_plugin import RealCodexInstalls
 from fake_codex.real_codex_env import codex_env, exec_argv
 from fake_codex.responses_server import ResponsesServer
+from plexum_openai_provider.bridge.mcp_server import ToolSpec, serve_tools
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.peers import descends_from
 from plexum_openai_provider.bridge.registration import (
@@ -30,7 +31,6 @@ from plexum_openai_provider.bridge.registration import (
     default_plugin_command,
     ensure_registered,
 )
-from plexum_openai_provider.bridge.server import ToolSpec, serve_tools
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
 from plexum_openai_provider.codex.mcp_entry import exec_overrides, per_turn_overrides
 

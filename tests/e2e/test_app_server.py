@@ -229,7 +229,7 @@ def app_server_processes(home: Path) -> set[int]:
 async def test_through_serve_text_streams_tools_mirror_and_consume_reaches_the_next_request(
     version: str, home: Path, tmp_path: Path
 ) -> None:
-    from plexum_openai_provider.plugin.host import ReferenceHost
+    from plexum_openai_provider.daemon.host import ReferenceHost
 
     ns = namespace(server_name(AGENT))
     report = "\n".join(f"report row {i:04d}" for i in range(1, 81))

@@ -13,7 +13,7 @@ import pytest
 
 from fake_codex.testing import RealCodex
 from plexum_openai_provider.bridge.names import namespace, server_name
-from plexum_openai_provider.plugin.host import ReferenceHost
+from plexum_openai_provider.daemon.host import ReferenceHost
 
 from ..protocol_schema import SchemaCheck
 

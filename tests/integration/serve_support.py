@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plexum_openai_provider.plugin.client import PluginConnection, serve_argv
-from plexum_openai_provider.plugin.host import DEMO_TOOLS, HostTool, ReferenceHost
+from plexum_openai_provider.daemon.client import PluginConnection, serve_argv
+from plexum_openai_provider.daemon.host import DEMO_TOOLS, HostTool, ReferenceHost
 
 from ..protocol_schema import SchemaCheck
 from .conftest import ProviderOnFake

@@ -14,9 +14,10 @@ import pytest
 
 from plexum_openai_provider.bridge.registration import default_plugin_command, ensure_registered
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
-from plexum_openai_provider.cli import doctor_codex, doctor_setup
+from plexum_openai_provider.cli.doctor import binary as doctor_binary
+from plexum_openai_provider.cli.doctor import codex as doctor_codex
 from plexum_openai_provider.cli.doctor import run_checks
-from plexum_openai_provider.cli.doctor_setup import Finding
+from plexum_openai_provider.cli.doctor.finding import Finding
 from plexum_openai_provider.config import CONFIG_ENV
 
 from .conftest import ProviderOnFake, group_alive
@@ -167,7 +168,7 @@ async def test_a_shell_and_a_daemon_that_find_different_codexes_warn(
     system_dir.mkdir()
     (system_dir / "codex").symlink_to("/bin/true")
     shim_dir = str(Path(doc.fake.config.binary).parent)
-    monkeypatch.setattr(doctor_setup, "MINIMAL_PATH", str(system_dir))
+    monkeypatch.setattr(doctor_binary, "MINIMAL_PATH", str(system_dir))
     doc.monkeypatch.setenv("PATH", f"{shim_dir}:{system_dir}")
     binary = (await doc.run(binary="codex"))["binary"]
     assert binary.status == "warn"
@@ -388,14 +389,14 @@ def test_a_node_launcher_without_node_on_the_minimal_path_warns(
         path.write_text("#!/usr/bin/env node\n" if path == launcher else "")
     empty = tmp_path / "empty"
     empty.mkdir()
-    monkeypatch.setattr(doctor_setup, "MINIMAL_PATH", str(empty))
-    finding = doctor_setup.check_launcher(str(launcher), {"PATH": str(empty)})
+    monkeypatch.setattr(doctor_binary, "MINIMAL_PATH", str(empty))
+    finding = doctor_binary.check_launcher(str(launcher), {"PATH": str(empty)})
     assert finding is not None and finding.status == "warn"
     assert "npm's node launcher" in finding.message
     assert f'set "binary": "{native}" in config.json (the native binary)' in finding.fix
-    monkeypatch.setattr(doctor_setup, "MINIMAL_PATH", "/usr/local/bin:/usr/bin:/bin")
+    monkeypatch.setattr(doctor_binary, "MINIMAL_PATH", "/usr/local/bin:/usr/bin:/bin")
     if any(os.access(f"{d}/node", os.X_OK) for d in ("/usr/local/bin", "/usr/bin", "/bin")):
-        assert doctor_setup.check_launcher(str(launcher), {}) is None
+        assert doctor_binary.check_launcher(str(launcher), {}) is None
 
 
 async def test_with_the_app_server_backend_doctor_checks_its_handshake(doc: Doctor) -> None:

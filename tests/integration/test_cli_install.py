@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from plexum_openai_provider.config import HostConfig, parse_config
-from plexum_openai_provider.plugin.version import PROTOCOL_VERSION
+from plexum_openai_provider.door.version import PROTOCOL_VERSION
 
 
 def install(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import plexum_openai_provider.bridge.server as bridge_server
+import plexum_openai_provider.bridge.mcp_server as bridge_server
 import plexum_openai_provider.consume as consume_mod
 import plexum_openai_provider.sessions as sessions_mod
 import plexum_openai_provider.turn.attempt as attempt_mod

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from plexum_openai_provider.bridge.names import namespace, server_name
-from plexum_openai_provider.plugin.client import NoReply, RemoteError
-from plexum_openai_provider.plugin.host import DEMO_TOOLS, HostTool, text_result
+from plexum_openai_provider.daemon.host import DEMO_TOOLS, HostTool, text_result
+from plexum_openai_provider.errors import NoReply, RemoteError
 
 from .conftest import group_alive
 from .serve_support import ServeWorld, initialized

@@ -12,8 +12,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plexum_openai_provider.plugin import protocol
-from plexum_openai_provider.plugin.client import PluginConnection
+from plexum_openai_provider.daemon.client import PluginConnection
+from plexum_openai_provider.door import params as door_params
+from plexum_openai_provider.errors import RpcError
+from plexum_openai_provider.jsonrpc import messages
 
 from .serve_support import ServeWorld, initialized
 
@@ -156,21 +158,21 @@ def starts_work(message: Any) -> bool:
     """True for the rare generated message that is a valid turn/consume/initialize request:
     the fuzzer must not start real turns in random folders or re-initialize with a new version."""
     try:
-        incoming = protocol.classify(message)
-    except protocol.RpcError:
+        incoming = messages.classify(message)
+    except RpcError:
         return False
-    if not isinstance(incoming, protocol.Request):
+    if not isinstance(incoming, messages.Request):
         return False
     parse = {
-        "turn": protocol.parse_turn,
-        "consume": protocol.parse_consume,
-        "initialize": protocol.parse_initialize,
+        "turn": door_params.parse_turn,
+        "consume": door_params.parse_consume,
+        "initialize": door_params.parse_initialize,
     }.get(incoming.method)
     if parse is None:
         return False
     try:
         parse(incoming.params)
-    except protocol.RpcError:
+    except RpcError:
         return False
     return True
 

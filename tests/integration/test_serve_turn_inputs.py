@@ -9,7 +9,7 @@ import struct
 import zlib
 from typing import Any
 
-from plexum_openai_provider.plugin.client import PluginConnection
+from plexum_openai_provider.daemon.client import PluginConnection
 
 from .serve_support import ServeWorld, initialized
 

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from plexum_openai_provider.appserver.rpc import CLOSED, RpcClient, RpcError, ServerGone
+from plexum_openai_provider.appserver.rpc import CLOSED, RpcClient
+from plexum_openai_provider.errors import RemoteError, ServerGone
 
 # A scripted server: for each request line, the lines it answers with ({id} = the request's id).
 SCRIPT = r"""
@@ -77,7 +78,7 @@ async def test_garbage_and_long_lines_are_skipped_and_notifications_reach_their_
 
 
 async def test_an_error_reply_raises_rpc_error_with_codes_message(client: RpcClient) -> None:
-    with pytest.raises(RpcError) as info:
+    with pytest.raises(RemoteError) as info:
         await asyncio.wait_for(client.request("fail", {}), 10)
     assert (info.value.code, info.value.message) == (-32600, "nope")
 

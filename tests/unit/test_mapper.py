@@ -28,7 +28,6 @@ from plexum_openai_provider.codex.exec_stream import (
     UnknownEvent,
     parse_exec_line,
 )
-from plexum_openai_provider.codex.framing import LineFramer, OversizedLine
 from plexum_openai_provider.events import (
     CanonicalEvent,
     Item,
@@ -37,6 +36,7 @@ from plexum_openai_provider.events import (
     Usage,
     WarningEvent,
 )
+from plexum_openai_provider.jsonrpc.framing import LineFramer, OversizedLine
 from plexum_openai_provider.turn.mapper import (
     MODEL_HINT,
     Completed,

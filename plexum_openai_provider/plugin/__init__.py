@@ -1,1 +1,0 @@
-"""The daemon's door: the `serve` JSON-RPC protocol and its reference host."""
