@@ -179,6 +179,15 @@ def codex_home(config: HostConfig) -> Path:
     return Path(from_env).absolute() if from_env else Path.home() / ".codex"
 
 
+def codex_env(config: HostConfig) -> dict[str, str]:
+    """The environment codex (and `codex mcp`) runs with."""
+    env = dict(os.environ)
+    if config.codex_home or env.get("CODEX_HOME"):
+        # Absolute: codex runs in the workspace, and the mirror must read the same home.
+        env["CODEX_HOME"] = str(codex_home(config))
+    return env
+
+
 def resolve_config_path(explicit: str | None = None) -> Path:
     if explicit:
         return Path(explicit)

@@ -3,6 +3,7 @@
 codex is started through a launcher at times (the npm node wrapper forks the native binary) and
 can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
 SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once more for stragglers.
+A child started before the event loop ran (`say`'s head start) is adopted into the same surface.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import collections
 import contextlib
 import os
 import signal
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -113,6 +115,77 @@ def _exit_wakeup(pid: int) -> asyncio.Future[None] | None:
     return future
 
 
+class AdoptedProcess(asyncio.subprocess.Process):
+    """A child started with `subprocess.Popen` before the event loop ran (`say`'s head start),
+    with the part of `asyncio.subprocess.Process` a turn uses: `pid`, `returncode`, `stdout` and
+    `stderr` readers. Its stdin was written and closed by whoever started it (`stdin` is None).
+
+    `returncode` reaps without blocking (`Popen.poll`): `exited` is woken by the exit's pidfd
+    and reads it, so no watcher thread is needed. The base class's constructor is not called:
+    it wants asyncio's own subprocess transport, which an adopted child does not have.
+    """
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        pipes: list[asyncio.BaseTransport],
+    ) -> None:
+        self._popen = popen
+        self._pipes = pipes
+        self.pid = popen.pid
+        self.stdin = None
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    async def wait(self) -> int:
+        return await exited(self)
+
+    def send_signal(self, signal: int) -> None:
+        self._popen.send_signal(signal)
+
+    def terminate(self) -> None:
+        self._popen.terminate()
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    async def communicate(
+        self, input: bytes | bytearray | memoryview | None = None
+    ) -> tuple[bytes, bytes]:
+        raise NotImplementedError("an adopted child's stdin is already closed; read its streams")
+
+    def close_pipes(self) -> None:
+        for pipe in self._pipes:
+            pipe.close()
+
+
+async def adopt(popen: subprocess.Popen[bytes]) -> AdoptedProcess:
+    """Read a running child's stdout and stderr on this loop (both must be pipes)."""
+    loop = asyncio.get_running_loop()
+    readers: list[asyncio.StreamReader] = []
+    pipes: list[asyncio.BaseTransport] = []
+    try:
+        for pipe in (popen.stdout, popen.stderr):
+            if pipe is None:
+                raise ValueError("an adopted child needs stdout and stderr pipes")
+            reader = asyncio.StreamReader(loop=loop)  # the limit asyncio's subprocesses get
+            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+            read_pipe, _ = await loop.connect_read_pipe(lambda p=protocol: p, pipe)  # type: ignore[misc]
+            readers.append(reader)
+            pipes.append(read_pipe)
+    except BaseException:
+        for opened in pipes:
+            opened.close()
+        raise
+    return AdoptedProcess(popen, readers[0], readers[1], pipes)
+
+
 def release_pipes(proc: asyncio.subprocess.Process) -> None:
     """Close our ends of codex's pipes once it has exited, whoever else still holds them.
 
@@ -120,6 +193,10 @@ def release_pipes(proc: asyncio.subprocess.Process) -> None:
     process outside the group would keep our descriptors (and the transport) open for good.
     asyncio has no public way to close it, hence the private attribute, looked up defensively.
     """
+    if isinstance(proc, AdoptedProcess):
+        if proc.returncode is not None:
+            proc.close_pipes()
+        return
     transport = getattr(proc, "_transport", None)
     if proc.returncode is not None and isinstance(transport, asyncio.SubprocessTransport):
         transport.close()

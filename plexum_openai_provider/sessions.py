@@ -9,7 +9,6 @@ one workspace never interleave, across processes too.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import fcntl
@@ -181,26 +180,35 @@ class SessionStore:
         )
 
 
+def try_workspace_lock(workspace: Path) -> int | None:
+    """The workspace's exclusive lock if it is free now (its descriptor: close it to release),
+    else None. Raises OSError when the lock file cannot be opened or locked at all."""
+    # O_NOFOLLOW: a symlink planted at the lock path must not make us open another file.
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(workspace / LOCK_FILE, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> int:
     """Take the workspace's exclusive lock and return its descriptor (close it to release).
 
     Waiting polls without blocking the loop, so a cancelled waiter leaves nothing behind.
     """
-    # O_NOFOLLOW: a symlink planted at the lock path must not make us open another file.
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    fd = os.open(workspace / LOCK_FILE, flags, 0o600)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                await asyncio.sleep(poll_s)
-    except BaseException:
-        os.close(fd)
-        raise
+    import asyncio  # here: a cold `say` reads its session before asyncio has loaded
+
+    while (fd := try_workspace_lock(workspace)) is None:
+        await asyncio.sleep(poll_s)
+    return fd
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import os
 import signal
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..codex.argv import build_exec_argv, redact_argv
 from ..codex.thread_id import is_plain_id
-from ..config import HostConfig, codex_home
+from ..config import HostConfig, codex_env
 from ..errors import SessionStoreError
 from ..events import (
     CanonicalEvent,
@@ -97,15 +96,6 @@ def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
         return repr(prompt)
     digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{len(prompt)} characters, sha256 {digest} (set `log_prompts` to log the text)"
-
-
-def codex_env(config: HostConfig) -> dict[str, str]:
-    """The environment codex (and `codex mcp`) runs with."""
-    env = dict(os.environ)
-    if config.codex_home or env.get("CODEX_HOME"):
-        # Absolute: codex runs in the workspace, and the mirror must read the same home.
-        env["CODEX_HOME"] = str(codex_home(config))
-    return env
 
 
 @dataclass

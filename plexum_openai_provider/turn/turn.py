@@ -22,11 +22,11 @@ from collections.abc import AsyncGenerator
 from pathlib import Path
 from types import TracebackType
 
-from ..config import HostConfig
+from ..config import HostConfig, codex_env
 from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
-from .attempt import Attempt, ThreadLost, codex_env
+from .attempt import Attempt, ThreadLost
 from .clock import Stop, TurnClock
 from .inputs import check_turn_inputs, prepared
 from .messages import stop_event
