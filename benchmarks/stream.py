@@ -59,7 +59,7 @@ def parse_and_map(data: bytes) -> int:
     from plexum_openai_provider.codex.exec_stream import parse_exec_line
     from plexum_openai_provider.events import Usage
     from plexum_openai_provider.jsonrpc.framing import LineFramer
-    from plexum_openai_provider.turn.mapper import TurnMapper
+    from plexum_openai_provider.turn.exec.mapper import TurnMapper
 
     framer = LineFramer()
     mapper = TurnMapper(previous_total=Usage())

@@ -1,8 +1,8 @@
 """P6: the test loops' wall time against their budgets (the tests must also pass).
 
-The fast loop, `pytest tests/unit tests/fake_codex` (the pure core and the fake codex: no real
-codex, no e2e), ≤ 60 s on 2 cores; with `full`, `pytest -m "not live"` (every test scripts/test
-runs, without its install, lint and type-check steps) against 4 minutes.
+The fast loop (`FAST_LOOP`: the unit tests beside each room and the fake codex's; no real codex,
+no integration, conformance or fault runs) ≤ 60 s on 2 cores; with `full`, `pytest -m "not live"`
+(every test scripts/test runs, without its install, lint and type-check steps) against 4 minutes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 from benchmarks.figures import Figure
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST_LOOP = ["tests/unit", "tests/fake_codex"]
+# The unit tests (beside their rooms) and the fake codex's: no real codex, no whole-stack runs.
+FAST_LOOP = ["-m", "not e2e and not live", "--ignore=tests/e2e", "--ignore=tests/integration",
+             "--ignore=tests/conformance", "--ignore=tests/faults"]  # fmt: skip
 
 
 def _pytest(args: list[str], timeout: float) -> float:
@@ -43,9 +45,9 @@ def _figure(name: str, took: float, budget: float) -> Figure:
 
 def test_suite(quick: bool, full: bool) -> list[Figure]:
     if quick:
-        took = _pytest(["tests/unit"], timeout=300)
-        return [_figure("pytest tests/unit (smoke)", took, 60)]
-    figures = [_figure("pytest tests/unit tests/fake_codex", _pytest(FAST_LOOP, 600), 60)]
+        took = _pytest(["tests/codex", "tests/jsonrpc"], timeout=300)
+        return [_figure("pytest tests/codex tests/jsonrpc (smoke)", took, 60)]
+    figures = [_figure("the fast loop", _pytest(FAST_LOOP, 600), 60)]
     if full:
         figures.append(_figure('pytest -m "not live"', _pytest(["-m", "not live"], 900), 240))
     return figures

@@ -60,10 +60,12 @@ _HOMES = {
     "ServerGone": "errors",
     "NoReply": "errors",
     "DemoFailed": "errors",
+    "AppServerStartError": "errors",
 }
 
 __all__ = [
     "ERROR_CODES",
+    "AppServerStartError",
     "BridgeError",
     "CanonicalEvent",
     "ConfigError",
@@ -117,6 +119,7 @@ if TYPE_CHECKING:
     from .config import HostConfig, load_config
     from .consume import ConsumeResult, consume_blocks
     from .errors import (
+        AppServerStartError,
         BridgeError,
         ConfigError,
         ConsumeError,

@@ -75,23 +75,20 @@ async def _unload(thread_id: str) -> None:
     A loaded thread ignores edits to its rollout and appends through an open handle (codex-facts
     §11): the next turn resumes it from the rewritten file instead.
     """
-    from .appserver.server import loaded_anywhere
-    from .errors import RpcError, ServerGone
+    from .errors import RpcError
+    from .turn.app_server.pool import unload_everywhere
 
-    for server in loaded_anywhere(thread_id):
-        try:
-            await server.unload(thread_id)
-        except ServerGone:
-            continue  # it died: nothing holds the thread any more
-        except RpcError as exc:
-            raise ConsumeError(
-                f"codex app-server would not unload thread {thread_id} ({exc.message}); its "
-                "rollout was left unchanged. Retry, or restart the plugin."
-            ) from exc
+    try:
+        await unload_everywhere(thread_id)
+    except RpcError as exc:
+        raise ConsumeError(
+            f"codex app-server would not unload thread {thread_id} ({exc.message}); its "
+            "rollout was left unchanged. Retry, or restart the plugin."
+        ) from exc
 
 
 def _loaded_elsewhere(config: HostConfig, thread_id: str) -> bool:
-    from .appserver.loaded import held_elsewhere
+    from .turn.app_server.loaded import held_elsewhere
 
     try:
         return held_elsewhere(codex_home(config), thread_id)

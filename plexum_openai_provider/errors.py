@@ -128,3 +128,11 @@ class NoReply(ProviderError):
 
 class DemoFailed(ProviderError):
     """A step of `demo` did not show what it should (a bug: the demo checks itself)."""
+
+
+class AppServerStartError(ProviderError):
+    """The app-server could not be started or did not complete the handshake."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr

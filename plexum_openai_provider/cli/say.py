@@ -2,12 +2,13 @@
 stable machine format), a config error included; otherwise events are rendered for people: text
 on stdout, everything else (tool calls with their block ids too) on stderr. The default agent is
 one per workspace. Ctrl-C or SIGTERM cancels the turn cleanly (codex is stopped, it ends in error).
+A plain turn gets a head start (`turn/exec/head_start.py`): codex is spawned before asyncio and the
+turn machinery are imported, so their import runs while codex starts up.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -17,12 +18,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import HostConfig, load_config
 from ..errors import ConfigError
 from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage
-from ..turn import TurnRequest, close_backends, open_turn
+from ..turn.request import TurnRequest
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
+
+if TYPE_CHECKING:
+    from ..turn.exec.head_start import HeadStart
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -80,17 +85,43 @@ def say(args: argparse.Namespace) -> int:
         reasoning_effort=args.reasoning_effort,
     )
     render = _print_json if args.json else _print_human
-    return asyncio.run(_run(config, request, render))
+    early = _head_start(config, request)
+    try:
+        import asyncio  # after the head start: its import overlaps codex's start-up
+
+        return asyncio.run(_run(config, request, render, early))
+    finally:
+        if early is not None:
+            early.discard()  # whatever the turn did not take over: codex stopped, lock released
+
+
+def _head_start(config: HostConfig, request: TurnRequest) -> HeadStart | None:
+    """Start codex now for a plain exec turn; a SIGTERM before the turn's own handlers are in
+    place still stops it (as KeyboardInterrupt: `say`'s `finally` stops codex)."""
+    from ..turn.exec.head_start import head_start
+
+    early = head_start(config, request)
+    if early is not None:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    return early
 
 
 async def _run(
-    config: HostConfig, request: TurnRequest, render: Callable[[CanonicalEvent], None]
+    config: HostConfig,
+    request: TurnRequest,
+    render: Callable[[CanonicalEvent], None],
+    early: HeadStart | None = None,
 ) -> int:
+    import asyncio
+
+    from ..turn import close_backends
+    from ..turn.lifetime import Turn
+
     loop = asyncio.get_running_loop()
     last: CanonicalEvent | None = None
     reader_gone = False
     try:
-        async with open_turn(config, request) as turn:
+        async with Turn(config, request, head_start=early) as turn:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, turn.cancel)
             try:

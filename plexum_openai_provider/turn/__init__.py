@@ -1,6 +1,7 @@
-"""One turn's lifetime: the `Turn` object, its clock, its attempts, the tools it offers, its
-messages and the mirror at its end. The public names are re-exported here, the lifetime's lazily
-(PEP 562): a cold `say` imports `head_start` and the request before asyncio has loaded.
+"""One turn's lifetime: the `Turn` object (`lifetime`), its clock, the tools it offers, its
+messages and the mirror at its end; its backends in their own rooms (`exec/`, `app_server/`)
+behind one seam (`backend`). The public names are re-exported here, the lifetime's lazily
+(PEP 562): a cold `say` imports `exec/head_start` and the request before asyncio has loaded.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .request import TurnLimits, TurnRequest
 
 if TYPE_CHECKING:
-    from .turn import Turn, close_backends, open_turn, run_turn
+    from .lifetime import Turn, close_backends, open_turn, run_turn
 
 __all__ = ["Turn", "TurnLimits", "TurnRequest", "close_backends", "open_turn", "run_turn"]
 _LIFETIME = frozenset({"Turn", "close_backends", "open_turn", "run_turn"})
@@ -18,7 +19,7 @@ _LIFETIME = frozenset({"Turn", "close_backends", "open_turn", "run_turn"})
 
 def __getattr__(name: str) -> Any:
     if name in _LIFETIME:
-        from . import turn as lifetime
+        from . import lifetime
 
         return getattr(lifetime, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,6 +35,13 @@ def binary_help(config: HostConfig, exc: OSError) -> str:
     )
 
 
+def spawn_failed(config: HostConfig, exc: OSError, what: str = "codex") -> ErrorEvent:
+    """The terminal event of a codex that could not be started (both backends)."""
+    if isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError):
+        return ErrorEvent("binary_not_found", binary_help(config, exc))
+    return ErrorEvent("spawn", f"could not start {what} ({config.binary}): {exc}")
+
+
 def stderr_tail_text(tail: str) -> str:
     if not tail:
         return " codex wrote nothing on stderr."

@@ -17,7 +17,6 @@ from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import CodexNotInstalledError, binary
 from fake_codex.real_codex_env import codex_env, provider_args
 from fake_codex.responses_server import ResponsesServer
-from plexum_openai_provider.appserver import server as appserver
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
@@ -25,6 +24,7 @@ from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, ToolCall, ToolResult
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, open_turn, run_turn
+from plexum_openai_provider.turn.app_server import pool as appserver
 
 pytestmark = pytest.mark.e2e
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)

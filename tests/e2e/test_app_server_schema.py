@@ -14,7 +14,7 @@ import pytest
 
 from conformance.installs import VERSIONS, CodexNotInstalledError, binary
 from fake_codex.real_codex_env import codex_env
-from plexum_openai_provider.appserver import params
+from plexum_openai_provider.turn.app_server import params
 
 pytestmark = pytest.mark.e2e
 READ_NOTIFICATIONS = (

@@ -569,7 +569,7 @@ ROWS = ROWS + DAEMON
 
 # The same faults on backend `app-server` (docs/app-server.md), and its own.
 AS = "tests/integration/test_app_server_backend.py::"
-ASR = "tests/unit/test_appserver_rpc.py::"
+ASR = "tests/turn/app_server/test_rpc_client.py::"
 APP_SERVER: tuple[Row, ...] = (
     Row(
         AS + "test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_turn_works",

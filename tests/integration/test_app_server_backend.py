@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from plexum_openai_provider.appserver import server as appserver
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
@@ -30,6 +29,7 @@ from plexum_openai_provider.events import (
 )
 from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn, run_turn
+from plexum_openai_provider.turn.app_server import pool as appserver
 
 from .conftest import FAST_LIMITS, ProviderOnFake
 

@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 import plexum_openai_provider.bridge.mcp_server as bridge_server
 import plexum_openai_provider.consume as consume_mod
 import plexum_openai_provider.sessions as sessions_mod
-import plexum_openai_provider.turn.attempt as attempt_mod
-import plexum_openai_provider.turn.stream as stream_mod
-import plexum_openai_provider.turn.turn as turn_mod
+import plexum_openai_provider.turn.backend as backend_mod
+import plexum_openai_provider.turn.exec.exec_attempt as attempt_mod
+import plexum_openai_provider.turn.exec.stdout_loop as stream_mod
+import plexum_openai_provider.turn.lifetime as turn_mod
 from plexum_openai_provider import (
     CanonicalEvent,
     ToolSpec,
@@ -123,7 +124,7 @@ TURN_SEAMS: dict[str, tuple[Any, str, bool]] = {
     "spawn": (attempt_mod, "spawn", True),
     "prompt_write": (attempt_mod, "write_and_close", True),
     "stdout_line": (stream_mod, "parse_exec_line", False),
-    "mirror": (attempt_mod, "mirror_turn", False),
+    "mirror": (backend_mod, "mirror_turn", False),
     "teardown": (attempt_mod, "terminate_group", True),
 }
 

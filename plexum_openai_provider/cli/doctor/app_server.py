@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from ...appserver.server import AppServerStartError, acquire, shutdown_all
 from ...config import HostConfig
+from ...errors import AppServerStartError
+from ...turn.app_server.pool import acquire, shutdown_all
 from .finding import Finding
 
 HANDSHAKE_TIMEOUT_S = 30.0

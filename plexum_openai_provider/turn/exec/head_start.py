@@ -18,12 +18,12 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
-from ..codex.argv import build_exec_argv
-from ..config import HostConfig, codex_env
-from ..errors import ConfigError, SessionStoreError
-from ..sessions import SessionStore, ThreadRecord, try_workspace_lock
-from .mirror import RolloutPosition, start_position
-from .request import TurnRequest, prompt_problem
+from ...codex.argv import build_exec_argv
+from ...config import HostConfig, codex_env
+from ...errors import ConfigError, SessionStoreError
+from ...sessions import SessionStore, ThreadRecord, try_workspace_lock
+from ..mirror import RolloutPosition, start_position
+from ..request import TurnRequest, prompt_problem
 
 # A fresh pipe holds 64 KiB on Linux: a prompt that fits is written without waiting on codex.
 PROMPT_LIMIT = 64 * 1024
@@ -40,22 +40,37 @@ class HeadStart:
     start: RolloutPosition
     argv: list[str]
     prompt_error: BaseException | None  # the prompt could not be written: codex was killed
-    taken: bool = False  # the turn adopted the process and the lock
+    lock_taken: bool = False  # the turn holds the lock now (and releases it)
+    process_taken: bool = False  # an attempt adopted codex (and reaps it)
 
-    def discard(self) -> None:
-        """Stop and reap codex and release the lock, unless the turn took them over."""
-        if self.taken:
+    def take_lock(self) -> int:
+        self.lock_taken = True
+        return self.lock_fd
+
+    def matches(self, argv: list[str], record: ThreadRecord | None) -> bool:
+        """Whether this is the codex the attempt would start: same argv, same thread."""
+        return not self.process_taken and argv == self.argv and record == self.record
+
+    def stop_process(self) -> None:
+        """Stop and reap codex and what it left in its group, unless an attempt adopted it."""
+        if self.process_taken:
             return
-        self.taken = True
+        self.process_taken = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)  # what it left in its group
+            os.killpg(self.popen.pid, signal.SIGKILL)
         for pipe in (self.popen.stdout, self.popen.stderr):
             if pipe is not None:
                 pipe.close()
-        os.close(self.lock_fd)
+
+    def discard(self) -> None:
+        """Whatever the turn did not take over: codex stopped and reaped, the lock released."""
+        self.stop_process()
+        if not self.lock_taken:
+            self.lock_taken = True
+            os.close(self.lock_fd)
 
 
 def head_start(config: HostConfig, request: TurnRequest) -> HeadStart | None:

@@ -1,4 +1,4 @@
-"""One turn: `codex exec [resume]` under the workspace lock, ending with exactly one terminal event.
+"""One turn's lifetime: codex under the workspace lock, ending with exactly one terminal event.
 
 Use it as an async context manager, so a caller that stops early cannot orphan codex:
 
@@ -8,25 +8,30 @@ Use it as an async context manager, so a caller that stops early cannot orphan c
 
 `turn.cancel()` (from any task) ends it with `error{code: cancelled}`. The workspace lock is held
 for the whole turn; the thread id is stored as soon as codex announces it. When codex no longer
-has the session's thread, the turn tries once more on a fresh one (see `attempt.ThreadLost`).
+has the session's thread, the turn tries once more on a fresh one (see `backend.ThreadLost`).
+The backend (`exec` or `app-server`, config `backend`) is picked from one table, `BACKENDS`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import tempfile
 from collections.abc import AsyncGenerator
-from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from ..config import HostConfig, codex_env
+from ..config import HostConfig
 from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
 from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
-from .attempt import Attempt, ThreadLost
+from .backend import AttemptSetup, Backend, ThreadLost, ToolSetup
+
+if TYPE_CHECKING:
+    from .exec.head_start import HeadStart
 from .clock import Stop, TurnClock
 from .inputs import check_turn_inputs, prepared
 from .messages import stop_event
@@ -36,16 +41,33 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Turn", "TurnLimits", "TurnRequest", "close_backends", "open_turn", "run_turn"]
 
+# config `backend` → the room under `turn/` that runs it (its `BACKEND`), imported on first use.
+BACKENDS = {"exec": "exec", "app-server": "app_server"}
+
+
+def backend_for(config: HostConfig) -> Backend:
+    room = importlib.import_module(f".{BACKENDS[config.backend]}", __package__)
+    backend: Backend = room.BACKEND
+    return backend
+
 
 class Turn:
     """A running turn. Iterate it once; leaving the `async with` ends codex if it still runs."""
 
     def __init__(
-        self, config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
+        self,
+        config: HostConfig,
+        request: TurnRequest,
+        limits: TurnLimits | None = None,
+        *,
+        head_start: HeadStart | None = None,
     ) -> None:
         self.config = config
         self.request = request
         self.limits = limits or TurnLimits()
+        # A cold `say`'s codex, started before the loop with the workspace lock already taken
+        # (`exec/head_start.py`); the first attempt adopts it if it is the codex it would start.
+        self._head_start = head_start
         self._clock = TurnClock(
             turn_timeout_s=config.turn_timeout_s, idle_timeout_s=config.idle_timeout_s
         )
@@ -139,26 +161,29 @@ class Turn:
 
     async def _lock_and_run(self, model_arg: str | None) -> AsyncGenerator[CanonicalEvent, None]:
         request = self.request
-        lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
-        try:
-            await self._clock.wait(lock_task, idle=False)
-        except BaseException as exc:
-            # Cancelled by the clock, or the host cancelled our task (`task.cancel()`, a timeout
-            # around the turn): the waiter must not take the lock later and keep it.
-            _abandon_lock(lock_task)
-            if isinstance(exc, Stop):
-                yield stop_event(self.config, exc.code, waiting_for_lock=True)
+        if self._head_start is not None:
+            lock_fd = self._head_start.take_lock()  # taken before codex was started
+        else:
+            lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
+            try:
+                await self._clock.wait(lock_task, idle=False)
+            except BaseException as exc:
+                # Cancelled by the clock, or the host cancelled our task (`task.cancel()`, a
+                # timeout around the turn): the waiter must not take the lock later and keep it.
+                _abandon_lock(lock_task)
+                if isinstance(exc, Stop):
+                    yield stop_event(self.config, exc.code, waiting_for_lock=True)
+                    return
+                raise
+            try:
+                lock_fd = lock_task.result()
+            except OSError as exc:
+                yield ErrorEvent(
+                    "session_store",
+                    f"cannot lock the workspace {request.workspace} ({exc}); the plugin needs "
+                    "to write `.plexum-codex-session` there",
+                )
                 return
-            raise
-        try:
-            lock_fd = lock_task.result()
-        except OSError as exc:
-            yield ErrorEvent(
-                "session_store",
-                f"cannot lock the workspace {request.workspace} ({exc}); the plugin needs to "
-                "write `.plexum-codex-session` there",
-            )
-            return
         try:
             async with contextlib.aclosing(self._locked(model_arg)) as events:
                 async for event in events:
@@ -184,25 +209,22 @@ class Turn:
                 "session for another model."
             )
             model_arg = record.model_arg
+        backend = backend_for(self.config)
         async with contextlib.AsyncExitStack() as stack:
-            mcp_args: list[str] = []
-            mcp_servers: dict[str, object] = {}
+            tools: Any = None
             if request.tools:
                 try:
-                    if self.config.backend == "app-server":
-                        mcp_servers = await stack.enter_async_context(self._offer_thread_tools())
-                    else:
-                        mcp_args = await stack.enter_async_context(self._offer_tools())
+                    if request.call_tool is None:
+                        raise ConfigError("a turn with tools needs a `call_tool` callback")
+                    setup = ToolSetup(self.config, request, request.call_tool, self._codex_pid_now)
+                    tools = await stack.enter_async_context(backend.offer_tools(setup))
                 except (BridgeError, ConfigError) as exc:
                     yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
                     return
             resume = record
             while True:
                 lost: ThreadLost | None = None
-                if self.config.backend == "app-server":
-                    attempt = self._app_server_attempt(store, resume, model_arg, mcp_servers)
-                else:
-                    attempt = self._attempt(store, resume, model_arg, mcp_args)
+                attempt = backend.attempt(self._attempt_setup(store, resume, model_arg), tools)
                 async with contextlib.aclosing(attempt) as events:
                     async for item in events:
                         if isinstance(item, ThreadLost):
@@ -216,14 +238,10 @@ class Turn:
                 # lost thread's model was kept only to continue that thread).
                 resume, model_arg = None, requested_model_arg
 
-    def _attempt(
-        self,
-        store: SessionStore,
-        record: ThreadRecord | None,
-        model_arg: str | None,
-        mcp_args: list[str],
-    ) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
-        attempt = Attempt(
+    def _attempt_setup(
+        self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None
+    ) -> AttemptSetup:
+        return AttemptSetup(
             self.config,
             self.request,
             self.limits,
@@ -231,67 +249,17 @@ class Turn:
             store,
             record,
             model_arg,
-            extra_args=(*mcp_args, *self._turn_config),
+            turn_config=self._turn_config,
             turn_args=self._turn_args,
             on_spawn=self._spawned,
+            head_start=self._head_start,
         )
-        return attempt.run()
-
-    def _app_server_attempt(
-        self,
-        store: SessionStore,
-        record: ThreadRecord | None,
-        model_arg: str | None,
-        mcp_servers: dict[str, object],
-    ) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
-        from .appserver_attempt import AppServerAttempt
-
-        attempt = AppServerAttempt(
-            self.config,
-            self.request,
-            self.limits,
-            self._clock,
-            store,
-            record,
-            model_arg,
-            env=codex_env(self.config),
-            mcp_servers=mcp_servers,
-            image_paths=_image_paths(self._turn_args),
-            on_spawn=self._spawned,
-        )
-        return attempt.run()
 
     def _spawned(self, pid: int) -> None:
         self._codex_pid = pid
 
-    def _offer_tools(self) -> contextlib.AbstractAsyncContextManager[list[str]]:
-        from .tools import offer_tools  # the bridge: only turns with tools need it
-
-        request = self.request
-        if request.call_tool is None:
-            raise ConfigError("a turn with tools needs a `call_tool` callback")
-        return offer_tools(
-            self.config,
-            request.agent_id,
-            request.tools,
-            request.call_tool,
-            codex_pid=lambda: self._codex_pid,
-            env=codex_env(self.config),
-        )
-
-    def _offer_thread_tools(self) -> contextlib.AbstractAsyncContextManager[dict[str, object]]:
-        from .tools import offer_thread_tools
-
-        request = self.request
-        if request.call_tool is None:
-            raise ConfigError("a turn with tools needs a `call_tool` callback")
-        return offer_thread_tools(
-            self.config,
-            request.agent_id,
-            request.tools,
-            request.call_tool,
-            codex_pid=lambda: self._codex_pid,
-        )
+    def _codex_pid_now(self) -> int | None:
+        return self._codex_pid
 
 
 def _abandon_lock(lock_task: asyncio.Task[int]) -> None:
@@ -303,11 +271,6 @@ def _abandon_lock(lock_task: asyncio.Task[int]) -> None:
 
     lock_task.cancel()
     lock_task.add_done_callback(release)
-
-
-def _image_paths(turn_args: tuple[str, ...]) -> tuple[Path, ...]:
-    """The image copies in the turn's private folder, from its `--image PATH` options."""
-    return tuple(Path(turn_args[i + 1]) for i, a in enumerate(turn_args[:-1]) if a == "--image")
 
 
 def open_turn(config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None) -> Turn:
@@ -327,6 +290,6 @@ async def close_backends() -> None:
 
     Turns on the `exec` backend leave nothing running; this is a no-op for them.
     """
-    from ..appserver.server import shutdown_all
+    from .app_server.pool import shutdown_all
 
     await shutdown_all()

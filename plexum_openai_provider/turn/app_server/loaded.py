@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ..codex.thread_id import is_plain_id
+from ...codex.thread_id import is_plain_id
 
 FOLDER = "plexum-loaded"
 

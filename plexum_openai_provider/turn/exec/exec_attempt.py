@@ -1,35 +1,27 @@
-"""One attempt of a turn: one `codex exec [resume]` process, from spawn to reaped, as events.
+"""The exec backend's attempt: one `codex exec [resume]` process, from spawn to reaped, as events.
 
-An attempt ends with the turn's terminal event, or with `ThreadLost` when codex no longer has the
-thread it was asked to resume; the turn then decides to try once more on a fresh thread.
+The contract is the seam's (`turn/backend.py`): canonical events, then exactly one terminal event,
+or `ThreadLost` when codex prints that it has no rollout for the thread it was asked to resume.
+The prompt goes to stdin; stdout is read by `stdout_loop`, mapped by `mapper`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import hashlib
 import logging
 import signal
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from ..codex.argv import build_exec_argv, redact_argv
-from ..codex.thread_id import is_plain_id
-from ..config import HostConfig, codex_env
-from ..errors import SessionStoreError
-from ..events import (
-    CanonicalEvent,
-    ErrorEvent,
-    MessageEnd,
-    TextDelta,
-    Usage,
-    WarningEvent,
-)
-from ..process import (
+from ...codex.argv import build_exec_argv, redact_argv
+from ...codex.thread_id import is_plain_id
+from ...config import codex_env
+from ...events import CanonicalEvent, ErrorEvent, TextDelta, Usage, WarningEvent
+from ...process import (
     StderrTail,
+    adopt,
     exited,
     release_pipes,
     signal_group,
@@ -37,49 +29,20 @@ from ..process import (
     terminate_group,
     write_and_close,
 )
-from ..sessions import SessionStore, ThreadRecord
-from .clock import Stop, TurnClock
-from .inputs import turn_end
-from .messages import binary_help, stderr_tail_text, stop_event
-from .mirror import RolloutPosition, mirror_turn, start_position
-from .request import TurnLimits, TurnRequest
+from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, prompt_for_log
+from ..clock import Stop
+from ..inputs import turn_end
+from ..messages import spawn_failed, stderr_tail_text, stop_event
+from ..mirror import RolloutPosition
 
 if TYPE_CHECKING:
+    from ...sessions import ThreadRecord
     from .mapper import TurnMapper
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # What codex prints on stderr when `exec resume` finds no rollout for the thread.
 NO_ROLLOUT = "no rollout found"
-
-
-async def off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` in a worker thread: the session file's fsyncs and the rollout read block for
-    milliseconds, and other turns of this process must keep streaming meanwhile (32 concurrent
-    turns spent 40% of their loop time in fsync). A cancelled caller still waits for the thread,
-    so the turn's workspace lock is never released under a write in progress."""
-    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        with contextlib.suppress(BaseException):
-            await future
-        raise
-
-
-@dataclass(frozen=True)
-class ThreadLost:
-    """The outcome of an attempt whose thread codex no longer has (no rollout in its home)."""
-
-    thread_id: str
-
-    def warning(self) -> WarningEvent:
-        return WarningEvent(
-            f"codex no longer has thread {self.thread_id} (no rollout found in its "
-            "CODEX_HOME); starting a new thread — the earlier conversation is not in its "
-            "context"
-        )
 
 
 def signal_text(number: int) -> str:
@@ -90,72 +53,49 @@ def signal_text(number: int) -> str:
         return f"signal {number}"
 
 
-def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
-    """The prompt for the debug log: its length and a digest, unless the operator opted in."""
-    if verbatim:
-        return repr(prompt)
-    digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return f"{len(prompt)} characters, sha256 {digest} (set `log_prompts` to log the text)"
-
-
 @dataclass
-class Attempt:
-    """The state of one attempt: what it was started with, then what codex has said so far."""
+class ExecAttempt(Attempt):
+    """One `codex exec` attempt: what codex has said so far."""
 
-    config: HostConfig
-    request: TurnRequest
-    limits: TurnLimits
-    clock: TurnClock
-    store: SessionStore
-    record: ThreadRecord | None  # the thread to resume; None starts a new one
-    model_arg: str | None
     extra_args: tuple[str, ...] = ()  # the turn's MCP options, effort and codex options
-    turn_args: tuple[str, ...] = ()  # the turn's `--output-schema`/`--image`: after `resume`
-    on_spawn: Callable[[int], None] = lambda pid: None
     mapper: TurnMapper = field(init=False)
-    thread_id: str | None = field(default=None, init=False)
     fresh_thread: bool = field(init=False)
-    start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
     last_text: str | None = field(default=None, init=False)  # the final agent message so far
     prompt_error: BaseException | None = field(default=None, init=False)
-    # The save of a newly announced thread runs while codex streams on (its fsyncs took ~20 ms on
-    # a busy disk and held back every event behind them); it is awaited before the final save.
-    pending_save: asyncio.Future[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.fresh_thread = self.record is None
 
-    async def run(self) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
-        """The attempt's events; the last is terminal, or a `ThreadLost`."""
+    async def run(self) -> AttemptEvents:
         config, request, record = self.config, self.request, self.record
+        limits = self.limits
         argv = build_exec_argv(
             config.binary,
             resume_thread_id=record.thread_id if record else None,
-            model_arg=self.model_arg,
-            extra_args=[*config.extra_args, *self.extra_args],
-            turn_args=self.turn_args,
+            model_arg=self.setup.model_arg,
+            extra_args=[*config.extra_args, *self.extra_args, *self.setup.turn_config],
+            turn_args=self.setup.turn_args,
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
         log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=config.log_prompts))
-        # Before codex starts: once it runs it appends this turn's lines to the same file.
-        self.start = start_position(config, record)
-        try:
-            proc = await spawn(argv, cwd=request.workspace, env=codex_env(config))
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-            yield ErrorEvent("binary_not_found", binary_help(config, exc))
-            return
-        except OSError as exc:
-            yield ErrorEvent("spawn", f"could not start codex ({config.binary}): {exc}")
-            return
+        proc = await self._adopt(argv, record)
+        if proc is None:
+            # Before codex starts: once it runs it appends this turn's lines to the same file.
+            self.start = await self.locate_start()
+            try:
+                proc = await spawn(argv, cwd=request.workspace, env=codex_env(config))
+            except OSError as exc:
+                yield spawn_failed(config, exc)
+                return
         # From here on codex runs: every step sits inside this try, so none can skip the teardown.
         helpers: list[asyncio.Task[None]] = []
         try:
-            self.on_spawn(proc.pid)
+            self.setup.on_spawn(proc.pid)
             # Imported only now, so a cold `say` loads the stream machinery while codex starts up.
             from .mapper import TurnMapper
 
-            self.mapper = TurnMapper(previous_total=record.usage_total if record else Usage())
+            self.mapper = TurnMapper(previous_total=self.previous_total)
             stderr = StderrTail()
             helpers.append(asyncio.create_task(self._feed(proc, prompt)))
             helpers.append(asyncio.create_task(stderr.drain(proc.stderr)))
@@ -166,7 +106,7 @@ class Attempt:
             except Stop as stop:
                 for event in self.mapper.finish():
                     yield event
-                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+                await terminate_group(proc, grace_s=limits.kill_grace_s)
                 async for event in self._mirror():
                     yield event
                 yield stop_event(config, stop.code)
@@ -185,16 +125,36 @@ class Attempt:
                 task.cancel()
             try:
                 # Stops codex if it still runs, reaps it, and sweeps what it left in its group.
-                await terminate_group(proc, grace_s=self.limits.kill_grace_s)
+                await terminate_group(proc, grace_s=limits.kill_grace_s)
                 release_pipes(proc)
             except BaseException:
                 # Even a failing (or cancelled) graceful stop leaves no process behind.
                 signal_group(proc.pid, signal.SIGKILL)
                 raise
             finally:
-                if self.pending_save is not None:  # the workspace lock must outlive the write
-                    with contextlib.suppress(Exception):
-                        await self.pending_save
+                await self.settle_save()
+
+    async def _adopt(
+        self, argv: list[str], record: ThreadRecord | None
+    ) -> asyncio.subprocess.Process | None:
+        """The codex a cold `say` started before the loop ran (`head_start`), if it is the one
+        this attempt would start: where the rollout ended was taken then, the prompt written."""
+        early = self.setup.head_start
+        if early is None or not early.matches(argv, record):
+            if early is not None:
+                early.stop_process()  # not this attempt's codex: the attempt starts its own
+            return None
+        try:
+            proc = await adopt(early.popen)
+        except OSError:
+            early.stop_process()
+            return None
+        except BaseException:
+            early.stop_process()
+            raise
+        early.process_taken = True
+        self.start, self.prompt_error = early.start, early.prompt_error
+        return proc
 
     async def _feed(self, proc: asyncio.subprocess.Process, prompt: bytes) -> None:
         """Write the prompt and close stdin; if that fails, stop codex rather than let it wait
@@ -209,8 +169,8 @@ class Attempt:
     async def _stream(
         self, proc: asyncio.subprocess.Process
     ) -> AsyncGenerator[CanonicalEvent, None]:
-        from ..codex.exec_stream import ThreadStarted
-        from .stream import stream_events
+        from ...codex.exec_stream import ThreadStarted
+        from .stdout_loop import stream_events
 
         stream_gen = stream_events(
             proc,
@@ -255,51 +215,17 @@ class Attempt:
             )
             return
         if record is None or thread_id != record.thread_id:
-            put = off_loop(
-                self.store.put, self.request.session_id, ThreadRecord(thread_id, self.model_arg)
-            )
-            self.pending_save = asyncio.ensure_future(put)
+            self.save_new_thread(thread_id)
 
-    async def _mirror(self) -> AsyncIterator[CanonicalEvent]:
+    def _mirror(self) -> AsyncIterator[CanonicalEvent]:
         """This turn's tool calls from the rollout; then the thread's record is updated."""
         from .mapper import Completed
 
-        if self.pending_save is not None:
-            pending, self.pending_save = self.pending_save, None
-            try:
-                await pending
-            except (SessionStoreError, OSError) as exc:
-                yield self._save_failed(self.thread_id or "?", exc)
-        thread_id, record = self.thread_id, self.record
-        if thread_id is None or not is_plain_id(thread_id):
-            return
-        same_thread = record is not None and record.thread_id == thread_id
+        record, outcome = self.record, self.mapper.outcome
+        same_thread = record is not None and record.thread_id == self.thread_id
         start = self.start if same_thread else RolloutPosition(None, 0)
-        events, position = await off_loop(mirror_turn, self.config, thread_id, start)
-        for event in events:
-            yield event
-        outcome = self.mapper.outcome
-        if isinstance(outcome, Completed):
-            usage_total = outcome.thread_usage
-        else:
-            usage_total = record.usage_total if record is not None and same_thread else Usage()
-        path = str(position.path) if position.path is not None else None
-        saved = ThreadRecord(thread_id, self.model_arg, usage_total, path, position.offset)
-        async for event in self._save(saved):
-            yield event
-
-    async def _save(self, record: ThreadRecord) -> AsyncIterator[CanonicalEvent]:
-        """Store the session's thread; a failure costs a warning, not the turn."""
-        try:
-            await off_loop(self.store.put, self.request.session_id, record)
-        except (SessionStoreError, OSError) as exc:
-            yield self._save_failed(record.thread_id, exc)
-
-    def _save_failed(self, thread_id: str, exc: Exception) -> WarningEvent:
-        return WarningEvent(
-            f"could not store codex thread {thread_id} for session "
-            f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
-        )
+        reported = outcome.thread_usage if isinstance(outcome, Completed) else None
+        return self.mirror_and_save(start, reported)
 
     def _finish(
         self, proc: asyncio.subprocess.Process, stderr: StderrTail
@@ -309,8 +235,8 @@ class Attempt:
 
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:
-            usage = outcome.thread_usage if self.fresh_thread else outcome.turn_usage
-            return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=outcome.thread_usage)
+            before = Usage() if self.fresh_thread else self.previous_total
+            return message_end(thread_id, outcome.thread_usage, before=before)
         if isinstance(outcome, Completed):
             return ErrorEvent(
                 "protocol",

@@ -1,5 +1,6 @@
-"""`off_loop`: a turn's blocking file work runs in a thread, and cancelling the turn never leaves
-that work running behind its back (the workspace lock must outlive the write)."""
+"""The backends' seam: `off_loop` runs a turn's blocking file work in a thread, and cancelling the
+turn never leaves that work running behind its back (the workspace lock must outlive the write); and
+usage → `message_end`, written once for both backends."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import threading
 
 import pytest
 
-from plexum_openai_provider.turn.attempt import off_loop
+from plexum_openai_provider.events import Usage
+from plexum_openai_provider.turn.backend import message_end, off_loop
 
 
 async def test_the_loop_keeps_running_while_the_work_blocks_and_the_result_comes_back() -> None:
@@ -57,3 +59,11 @@ async def test_an_exception_in_the_work_reaches_the_caller() -> None:
 
     with pytest.raises(OSError, match="disk full"):
         await off_loop(failing)
+
+
+def test_message_end_reports_codexs_turn_usage_when_it_has_one_else_the_threads_growth() -> None:
+    before, total = Usage(input_tokens=10, output_tokens=2), Usage(input_tokens=25, output_tokens=5)
+    grown = message_end("t", total, before=before)
+    assert grown.usage == Usage(input_tokens=15, output_tokens=3) and grown.thread_usage == total
+    turn = Usage(input_tokens=7, output_tokens=1)
+    assert message_end("t", total, before=before, turn_usage=turn).usage == turn

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plexum_openai_provider.appserver.params import (
+from plexum_openai_provider.turn.app_server.params import (
     thread_resume_params,
     thread_start_params,
     turn_start_params,

@@ -37,7 +37,7 @@ from plexum_openai_provider.events import (
     WarningEvent,
 )
 from plexum_openai_provider.jsonrpc.framing import LineFramer, OversizedLine
-from plexum_openai_provider.turn.mapper import (
+from plexum_openai_provider.turn.exec.mapper import (
     MODEL_HINT,
     Completed,
     Failed,
@@ -45,7 +45,7 @@ from plexum_openai_provider.turn.mapper import (
     classify_failure,
 )
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 CAPTURES = sorted(FIXTURES.glob("*.stdout.jsonl"))
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -361,7 +361,7 @@ def test_a_400_about_the_context_window_of_this_model_is_not_a_model_rejection()
 
 def test_malformed_lines_are_logged_as_warnings(caplog: pytest.LogCaptureFixture) -> None:
     mapper = TurnMapper(previous_total=Usage())
-    with caplog.at_level(logging.WARNING, logger="plexum_openai_provider.turn.mapper"):
+    with caplog.at_level(logging.WARNING, logger="plexum_openai_provider.turn.exec.mapper"):
         assert mapper.feed(parse_exec_line(b"\x1b[200~noise")) == []
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
@@ -372,7 +372,7 @@ def test_a_turn_that_never_ends_has_no_outcome() -> None:
     assert [e.type for e in result.events] == ["warning"] * 3
 
 
-LOGGER = "plexum_openai_provider.turn.mapper"
+LOGGER = "plexum_openai_provider.turn.exec.mapper"
 LATE = ItemEvent("completed", "item_9", "agent_message", {"text": "late"})
 
 

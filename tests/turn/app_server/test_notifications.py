@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexum_openai_provider.appserver.notifications import NotificationMapper, TurnEnded
 from plexum_openai_provider.events import Item, Reasoning, TextDelta, Usage, WarningEvent
+from plexum_openai_provider.turn.app_server.notifications import NotificationMapper, TurnEnded
 
 
 def delta(text: str, item: str = "msg_0") -> tuple[str, dict[str, Any]]:

@@ -1,9 +1,10 @@
-"""One attempt of a turn on the warm `codex app-server`: open the thread, run the turn, mirror it.
+"""The app-server backend's attempt: open the thread on the warm server, run the turn, mirror it.
 
-The same contract as the exec attempt (`attempt.py`): canonical events, then exactly one terminal
-event, or `ThreadLost` when codex cannot resume the session's thread. The server outlives the
-turn; a turn stopped early (cancel, timeouts, the caller leaving) is interrupted with
-`turn/interrupt`, and a server that does not answer that is ended so the next turn starts afresh.
+The contract is the seam's (`turn/backend.py`): canonical events, then exactly one terminal event,
+or `ThreadLost` when codex cannot resume the session's thread. The server outlives the turn; a
+turn stopped early (cancel, timeouts, the caller leaving) is interrupted with `turn/interrupt`,
+and a server that does not answer that is ended so the next turn starts afresh. Every thread
+operation is the pool's (`pool.AppServer`); this module decides which to ask for, and when.
 """
 
 from __future__ import annotations
@@ -11,38 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..appserver.notifications import NotificationMapper
-from ..appserver.params import (
-    thread_resume_params,
-    thread_start_params,
-    turn_interrupt_params,
-    turn_start_params,
-)
-from ..appserver.rpc import CLOSED, Notification
-from ..appserver.server import AppServer, AppServerStartError, acquire
-from ..codex.thread_id import is_plain_id
-from ..config import HostConfig
-from ..errors import RpcError, ServerGone, SessionStoreError
-from ..events import (
-    CanonicalEvent,
-    ErrorEvent,
-    MessageEnd,
-    Usage,
-    WarningEvent,
-)
-from ..sessions import SessionStore, ThreadRecord
-from .attempt import ThreadLost, prompt_for_log
-from .clock import Stop, TurnClock
-from .inputs import turn_end
-from .mapper import classify_failure
-from .messages import binary_help, stderr_tail_text, stop_event
-from .mirror import RolloutPosition, mirror_turn, start_position
-from .request import TurnLimits, TurnRequest
+from ...codex.thread_id import is_plain_id
+from ...errors import AppServerStartError, RpcError, ServerGone
+from ...events import CanonicalEvent, ErrorEvent
+from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, off_loop, prompt_for_log
+from ..clock import Stop
+from ..exec.mapper import classify_failure
+from ..inputs import turn_end
+from ..messages import spawn_failed, stderr_tail_text, stop_event
+from ..mirror import RolloutPosition
+from .notifications import NotificationMapper
+from .params import thread_resume_params, thread_start_params, turn_start_params
+from .pool import AppServer, acquire
+from .rpc_client import CLOSED, Notification
 
 log = logging.getLogger(__name__)
 
@@ -54,49 +41,38 @@ class _Gone(Exception):
 
 
 @dataclass
-class AppServerAttempt:
-    """One attempt on app-server: what it was started with, then what codex has said so far."""
+class AppServerAttempt(Attempt):
+    """One attempt on app-server: what codex has said so far."""
 
-    config: HostConfig
-    request: TurnRequest
-    limits: TurnLimits
-    clock: TurnClock
-    store: SessionStore
-    record: ThreadRecord | None  # the thread to resume; None starts a new one
-    model_arg: str | None
     env: Mapping[str, str]
     mcp_servers: Mapping[str, object] = field(default_factory=dict)  # the turn's tools
     image_paths: tuple[Path, ...] = ()  # the turn's images, copied to its private folder
-    on_spawn: Callable[[int], None] = lambda pid: None
     mapper: NotificationMapper = field(default_factory=NotificationMapper, init=False)
-    thread_id: str | None = field(default=None, init=False)
     turn_id: str | None = field(default=None, init=False)
-    start: RolloutPosition = field(default=RolloutPosition(None, 0), init=False)
     _interrupted: bool = field(default=False, init=False)
 
-    async def run(self) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
-        """The attempt's events; the last is terminal, or a `ThreadLost`."""
+    async def run(self) -> AttemptEvents:
         config = self.config
         try:
             server = await self._within_clock(acquire(config, self.env))
         except Stop as stop:
             yield stop_event(config, stop.code)
             return
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-            yield ErrorEvent("binary_not_found", binary_help(config, exc))
-            return
         except AppServerStartError as exc:
             yield ErrorEvent("exit", f"{exc}.{stderr_tail_text(exc.stderr.strip())}")
             return
         except OSError as exc:
-            yield ErrorEvent("spawn", f"could not start codex app-server ({config.binary}): {exc}")
+            yield spawn_failed(config, exc, "codex app-server")
             return
-        self.on_spawn(server.pid)
-        async with contextlib.aclosing(self._on(server)) as events:
-            async for event in events:
-                yield event
+        self.setup.on_spawn(server.pid)
+        try:
+            async with contextlib.aclosing(self._on(server)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            await self.settle_save()
 
-    async def _on(self, server: AppServer) -> AsyncGenerator[CanonicalEvent | ThreadLost, None]:
+    async def _on(self, server: AppServer) -> AttemptEvents:
         try:
             opened = await self._open_thread(server)
         except Stop as stop:
@@ -108,10 +84,8 @@ class AppServerAttempt:
         if isinstance(opened, ThreadLost | ErrorEvent):
             yield opened
             return
-        thread_id, events = opened
-        for event in events:
-            yield event
-        queue = server.rpc.subscribe(thread_id)
+        thread_id = opened
+        queue = server.subscribe(thread_id)
         try:
             try:
                 async with contextlib.aclosing(self._stream(server, thread_id, queue)) as stream:
@@ -119,14 +93,14 @@ class AppServerAttempt:
                         yield event
             except Stop as stop:
                 await self._interrupt(server, queue)
-                for event in self._mirror():
+                async for event in self._mirror():
                     yield event
                 yield stop_event(self.config, stop.code)
                 return
             except _Gone:
                 yield await self._gone_event(server)
                 return
-            for event in self._mirror():
+            async for event in self._mirror():
                 yield event
             final = self._finish()
             for event in turn_end(final, self.request.output_schema, self.mapper.last_text):
@@ -135,50 +109,46 @@ class AppServerAttempt:
             if self.mapper.ended is None and not self._interrupted:
                 # The caller left early: the turn must not run on in the warm process.
                 await self._interrupt(server, queue)
-            server.rpc.unsubscribe(thread_id, queue)
+            server.unsubscribe(thread_id, queue)
             if self.mcp_servers or self._options:
-                server.reload_next.add(thread_id)
+                server.reload_before_next_turn(thread_id)
 
-    async def _open_thread(
-        self, server: AppServer
-    ) -> tuple[str, list[CanonicalEvent]] | ThreadLost | ErrorEvent:
+    async def _open_thread(self, server: AppServer) -> str | ThreadLost | ErrorEvent:
         """Resume the session's thread (unless it is loaded and fit) or start a new one."""
-        request, record, rpc = self.request, self.record, server.rpc
+        request, record = self.request, self.record
         if record is not None:
             thread_id = record.thread_id
-            fresh = bool(self.mcp_servers or self._options)
-            if thread_id in server.loaded and (fresh or thread_id in server.reload_next):
-                # A loaded thread ignores a new `config`, and what an earlier turn loaded it with
-                # (its MCP relay, its options) is gone or not ours: reload it.
-                try:
-                    await self._call(server, server.unload(thread_id))
-                except RpcError as exc:
-                    return ErrorEvent(
-                        "turn_failed",
-                        f"codex app-server could not reload thread {thread_id} for this turn's "
-                        f"tools or options ({exc.message}); try the turn again.",
-                    )
-            self.start = start_position(self.config, record)
-            if thread_id not in server.loaded:
-                params = thread_resume_params(
-                    thread_id, request.workspace, self.model_arg, self.mcp_servers, self._options
+            try:
+                own_settings = bool(self.mcp_servers or self._options)
+                await self._call(
+                    server, server.unload_if_stale(thread_id, own_settings=own_settings)
                 )
-                try:
-                    result = await self._call(server, rpc.request("thread/resume", params))
-                except RpcError as exc:
-                    log.warning("thread/resume %s failed: %s", thread_id, exc.message)
-                    if "mcp" in exc.message.lower():
-                        return self._mcp_error(exc)
-                    return ThreadLost(thread_id)
-                server.add_loaded(thread_id)
-                self._adopt_path(result)
+            except RpcError as exc:
+                return ErrorEvent(
+                    "turn_failed",
+                    f"codex app-server could not reload thread {thread_id} for this turn's "
+                    f"tools or options ({exc.message}); try the turn again.",
+                )
+            self.start = await self.locate_start()
+            params = thread_resume_params(
+                thread_id, request.workspace, self.model_arg, self.mcp_servers, self._options
+            )
+            try:
+                result = await self._call(server, server.resume_thread(thread_id, params))
+            except RpcError as exc:
+                log.warning("thread/resume %s failed: %s", thread_id, exc.message)
+                if "mcp" in exc.message.lower():
+                    return self._mcp_error(exc)
+                return ThreadLost(thread_id)
+            if result is not None:
+                await self._adopt_path(result)
             self.thread_id = thread_id
-            return thread_id, []
+            return thread_id
         params = thread_start_params(
             request.workspace, self.model_arg, self.mcp_servers, self._options
         )
         try:
-            result = await self._call(server, rpc.request("thread/start", params))
+            result = await self._call(server, server.start_thread(params))
         except RpcError as exc:
             if "mcp" in exc.message.lower():
                 return self._mcp_error(exc)
@@ -189,17 +159,17 @@ class AppServerAttempt:
             return ErrorEvent(
                 "protocol", f"codex app-server started a thread without a usable id: {new_id!r}"
             )
-        thread_id = new_id
-        server.add_loaded(thread_id)
-        self.thread_id = thread_id
-        self._adopt_path(result)
-        return thread_id, list(self._save(ThreadRecord(thread_id, self.model_arg)))
+        server.add_loaded(new_id)
+        self.thread_id = new_id
+        await self._adopt_path(result)
+        self.save_new_thread(new_id)
+        return new_id
 
     @property
     def _options(self) -> dict[str, str]:
         return dict(self.request.codex_options or {})
 
-    def _adopt_path(self, result: dict[str, Any]) -> None:
+    async def _adopt_path(self, result: dict[str, Any]) -> None:
         """`thread.path` is the rollout: mirror from it (from 0 for a new thread)."""
         thread = result.get("thread")
         path = thread.get("path") if isinstance(thread, dict) else None
@@ -208,8 +178,7 @@ class AppServerAttempt:
         if self.record is None:
             self.start = RolloutPosition(Path(path), 0)
         elif self.start.path is None:
-            rollout = Path(path)
-            self.start = RolloutPosition(rollout, rollout.stat().st_size if rollout.exists() else 0)
+            self.start = await off_loop(rollout_end, Path(path))
 
     def _mcp_error(self, exc: RpcError) -> ErrorEvent:
         return ErrorEvent("mcp", f"the turn's tools could not be offered: {exc.message}")
@@ -227,7 +196,7 @@ class AppServerAttempt:
         )
         log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=self.config.log_prompts))
         try:
-            result = await self._call(server, server.rpc.request("turn/start", params))
+            result = await self._call(server, server.start_turn(params))
         except RpcError as exc:
             message = f"codex app-server refused the turn: {exc.message}"
             self.mapper.feed(
@@ -280,9 +249,7 @@ class AppServerAttempt:
             return
         try:
             async with asyncio.timeout(self.limits.kill_grace_s):
-                await server.rpc.request(
-                    "turn/interrupt", turn_interrupt_params(thread_id, turn_id)
-                )
+                await server.interrupt(thread_id, turn_id)
                 while self.mapper.ended is None:
                     note = await queue.get()
                     if note is CLOSED:
@@ -294,13 +261,7 @@ class AppServerAttempt:
             await server.close(grace_s=self.limits.kill_grace_s)
 
     async def _gone_event(self, server: AppServer) -> ErrorEvent:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(server.proc.wait()), 2.0)
-        code = server.proc.returncode
-        how = f"exited with code {code}" if code is not None and code >= 0 else "was killed"
-        if code is None:
-            how = "closed its output"
-        tail = server.stderr.text().strip()
+        how, tail = await server.how_it_ended()
         await server.close(grace_s=0.5)
         return ErrorEvent(
             "exit",
@@ -335,39 +296,31 @@ class AppServerAttempt:
                     await task
         return task.result()
 
-    def _mirror(self) -> Iterator[CanonicalEvent]:
+    def _mirror(self) -> AsyncIterator[CanonicalEvent]:
         """This turn's tool calls from the rollout; then the thread's record is updated."""
-        thread_id, record = self.thread_id, self.record
-        if thread_id is None:
-            return
-        events, position = mirror_turn(self.config, thread_id, self.start)
-        yield from events
-        previous = record.usage_total if record is not None else Usage()
-        total = self.mapper.thread_usage if self.mapper.ended is not None else None
-        path = str(position.path) if position.path is not None else None
-        yield from self._save(
-            ThreadRecord(thread_id, self.model_arg, total or previous, path, position.offset)
-        )
-
-    def _save(self, record: ThreadRecord) -> Iterator[CanonicalEvent]:
-        """Store the session's thread; a failure costs a warning, not the turn."""
-        try:
-            self.store.put(self.request.session_id, record)
-        except (SessionStoreError, OSError) as exc:
-            yield WarningEvent(
-                f"could not store codex thread {record.thread_id} for session "
-                f"{self.request.session_id!r} ({exc}); the next turn may start a new thread"
-            )
+        reported = self.mapper.thread_usage if self.mapper.ended is not None else None
+        return self.mirror_and_save(self.start, reported)
 
     def _finish(self) -> CanonicalEvent:
         ended, thread_id = self.mapper.ended, self.thread_id
         assert ended is not None and thread_id is not None
         if ended.status == "completed":
-            previous = self.record.usage_total if self.record is not None else Usage()
-            total = self.mapper.thread_usage or previous
-            usage = self.mapper.usage or total.minus(previous)
-            return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=total)
+            before = self.previous_total
+            total = self.mapper.thread_usage or before
+            return message_end(thread_id, total, before=before, turn_usage=self.mapper.usage)
         if ended.status == "interrupted":
             return ErrorEvent("turn_failed", "codex interrupted the turn before it ended")
         code, message = classify_failure(ended.error or "codex reported that the turn failed")
         return ErrorEvent(code, message)
+
+
+def rollout_end(rollout: Path) -> RolloutPosition:
+    """The rollout's end (0 when it is not there yet). A file that cannot be read leaves the
+    position unknown: the mirror then locates the rollout afresh."""
+    try:
+        return RolloutPosition(rollout, rollout.stat().st_size)
+    except (FileNotFoundError, NotADirectoryError):
+        return RolloutPosition(rollout, 0)
+    except OSError as exc:
+        log.warning("cannot read the size of rollout %s: %s", rollout, exc)
+        return RolloutPosition(None, 0)

@@ -15,9 +15,9 @@ import json
 import logging
 from typing import Any
 
-from ..errors import RpcError, ServerGone
-from ..jsonrpc.framing import LineFramer, OversizedLine
-from ..jsonrpc.messages import (
+from ...errors import RpcError, ServerGone
+from ...jsonrpc.framing import LineFramer, OversizedLine
+from ...jsonrpc.messages import (
     METHOD_NOT_FOUND,
     error_message,
     notification,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plexum_openai_provider.appserver.loaded import held_elsewhere, mark, release
+from plexum_openai_provider.turn.app_server.loaded import held_elsewhere, mark, release
 
 THREAD = "01a232b3-0000-7000-8000-000000000000"
 
@@ -29,7 +29,7 @@ def test_the_mark_of_a_process_that_exited_is_gone(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys; from pathlib import Path;"
-            "from plexum_openai_provider.appserver.loaded import mark;"
+            "from plexum_openai_provider.turn.app_server.loaded import mark;"
             f"mark(Path({str(tmp_path)!r}), {THREAD!r}); print('held', flush=True);"
             "sys.stdin.read()",
         ],

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import (
+from ...events import (
     USAGE_KEYS,
     CanonicalEvent,
     Item,

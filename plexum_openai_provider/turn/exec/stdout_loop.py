@@ -12,11 +12,11 @@ import logging
 import signal
 from collections.abc import AsyncGenerator
 
-from ..codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
-from ..events import CanonicalEvent, WarningEvent
-from ..jsonrpc.framing import LineFramer, OversizedLine
-from ..process import exited, signal_group
-from .clock import TurnClock
+from ...codex.exec_stream import ThreadStarted, is_reconnect_notice, parse_exec_line
+from ...events import CanonicalEvent, WarningEvent
+from ...jsonrpc.framing import LineFramer, OversizedLine
+from ...process import exited, signal_group
+from ..clock import TurnClock
 from .mapper import TurnMapper
 
 READ_CHUNK = 256 * 1024

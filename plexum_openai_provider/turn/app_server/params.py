@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..version import __version__
+from ...version import __version__
 
 CLIENT_NAME = "plexum-openai-provider"
 # The bypass of `codex exec --dangerously-bypass-approvals-and-sandbox` (codex-facts §11).

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from plexum_openai_provider.appserver.rpc import CLOSED, RpcClient
 from plexum_openai_provider.errors import RemoteError, ServerGone
+from plexum_openai_provider.turn.app_server.rpc_client import CLOSED, RpcClient
 
 # A scripted server: for each request line, the lines it answers with ({id} = the request's id).
 SCRIPT = r"""

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..codex.exec_stream import (
+from ...codex.exec_stream import (
     ExecEvent,
     ItemEvent,
     MalformedLine,
@@ -27,7 +27,7 @@ from ..codex.exec_stream import (
     UnknownEvent,
     is_reconnect_notice,
 )
-from ..events import CanonicalEvent, ErrorCode, Item, Reasoning, TextDelta, Usage, WarningEvent
+from ...events import CanonicalEvent, ErrorCode, Item, Reasoning, TextDelta, Usage, WarningEvent
 
 logger = logging.getLogger(__name__)
 

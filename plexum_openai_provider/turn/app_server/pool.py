@@ -1,10 +1,11 @@
-"""The warm `codex app-server` processes of this plugin process: one per (binary, CODEX_HOME, args).
+"""The warm `codex app-server` pool of this plugin process: one per (binary, CODEX_HOME, args).
 
 `acquire(config, env)` returns a running, initialized server, starting it on first use and again
 after it died (a dead one is reaped first). `shutdown_all()` ends them all: EOF on stdin (codex
-exits 0 on it), a bounded wait, then SIGTERM/SIGKILL to the process group. Each server remembers
-which threads it has loaded (`loaded`), because a loaded thread ignores edits to its rollout and
-keeps the file open: consume unloads it first (`unload`).
+exits 0 on it), a bounded wait, then SIGTERM/SIGKILL to the process group. A server owns the
+thread operations a turn asks for (start, resume, reload, unload, interrupt, its notifications)
+and remembers which threads it has loaded, because a loaded thread ignores edits to its rollout
+and keeps the file open: consume unloads it first (`unload_everywhere`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..config import HostConfig, codex_home
-from ..errors import RpcError, ServerGone
-from ..process import StderrTail, spawn, terminate_group
+from ...config import HostConfig, codex_home
+from ...errors import AppServerStartError, RpcError, ServerGone
+from ...process import StderrTail, spawn, terminate_group
 from . import loaded
-from .params import initialize_params, thread_params
-from .rpc import RpcClient
+from .params import initialize_params, thread_params, turn_interrupt_params
+from .rpc_client import Notification, RpcClient
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,6 @@ INIT_TIMEOUT_S = 60.0  # codex reads its config and auth before it answers `init
 CLOSE_GRACE_S = 3.0
 
 Key = tuple[str, str | None, tuple[str, ...]]
-
-
-class AppServerStartError(Exception):
-    """The app-server could not be started or did not complete the handshake."""
-
-    def __init__(self, message: str, stderr: str = "") -> None:
-        super().__init__(message)
-        self.stderr = stderr
 
 
 @dataclass
@@ -72,6 +66,61 @@ class AppServer:
                 self._marks[thread_id] = loaded.mark(self.codex_home, thread_id)
             except (OSError, ValueError) as exc:
                 log.warning("cannot mark thread %s as loaded: %s", thread_id, exc)
+
+    def is_loaded(self, thread_id: str) -> bool:
+        return thread_id in self.loaded
+
+    async def start_thread(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`thread/start`; the caller marks the new thread loaded (`add_loaded`) once it has
+        checked its id. Raises RpcError or ServerGone."""
+        return await self.rpc.request("thread/start", params)
+
+    async def resume_thread(self, thread_id: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """`thread/resume`, unless the thread is loaded here already (then None: nothing to do).
+        Raises RpcError or ServerGone."""
+        if thread_id in self.loaded:
+            return None
+        result = await self.rpc.request("thread/resume", params)
+        self.add_loaded(thread_id)
+        return result
+
+    async def unload_if_stale(self, thread_id: str, *, own_settings: bool) -> None:
+        """Unload a loaded thread that must be loaded afresh: a loaded thread ignores a new
+        `config`, so a turn with its own settings (`own_settings`: tools, codex options) needs
+        that, and so does the turn after one (what it loaded the thread with is gone or not
+        ours). Raises RpcError or ServerGone."""
+        if thread_id in self.loaded and (own_settings or thread_id in self.reload_next):
+            await self.unload(thread_id)
+
+    def reload_before_next_turn(self, thread_id: str) -> None:
+        """This turn loaded the thread with its own settings: the next turn reloads it."""
+        self.reload_next.add(thread_id)
+
+    async def start_turn(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`turn/start`. Raises RpcError or ServerGone."""
+        return await self.rpc.request("turn/start", params)
+
+    async def interrupt(self, thread_id: str, turn_id: str) -> None:
+        """`turn/interrupt`. Raises RpcError or ServerGone."""
+        await self.rpc.request("turn/interrupt", turn_interrupt_params(thread_id, turn_id))
+
+    def subscribe(self, thread_id: str) -> asyncio.Queue[Notification]:
+        """The queue the thread's notifications arrive on (`rpc.CLOSED` once the server is gone)."""
+        return self.rpc.subscribe(thread_id)
+
+    def unsubscribe(self, thread_id: str, queue: asyncio.Queue[Notification]) -> None:
+        self.rpc.unsubscribe(thread_id, queue)
+
+    async def how_it_ended(self, wait_s: float = 2.0) -> tuple[str, str]:
+        """For a server gone mid-turn: how it ended (after a bounded wait for its exit) and the
+        tail of its stderr."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), wait_s)
+        code = self.proc.returncode
+        how = f"exited with code {code}" if code is not None and code >= 0 else "was killed"
+        if code is None:
+            how = "closed its output"
+        return how, self.stderr.text().strip()
 
     def _drop(self, thread_id: str) -> None:
         self.loaded.discard(thread_id)
@@ -138,13 +187,21 @@ def find(config: HostConfig) -> AppServer | None:
     return server if server is not None and server.alive else None
 
 
-def loaded_anywhere(thread_id: str) -> list[AppServer]:
+def _loaded_anywhere(thread_id: str) -> list[AppServer]:
     servers = _registry().servers.values()
     for server in servers:
         if not server.alive:
             for loaded_id in list(server.loaded):
                 server._drop(loaded_id)  # a dead server holds nothing open any more
     return [s for s in servers if s.alive and thread_id in s.loaded]
+
+
+async def unload_everywhere(thread_id: str) -> None:
+    """Every warm server of this process that has the thread loaded lets go of it (a server that
+    dies meanwhile holds nothing any more). Raises RpcError when one refuses."""
+    for server in _loaded_anywhere(thread_id):
+        with contextlib.suppress(ServerGone):
+            await server.unload(thread_id)
 
 
 async def acquire(config: HostConfig, env: Mapping[str, str]) -> AppServer:
