@@ -25,7 +25,6 @@ from plexum_openai_provider.codex.mcp_entry import (
     wanted_entry,
 )
 from plexum_openai_provider.errors import RegistrationError
-from plexum_openai_provider.process import run_captured
 
 RELAY_MODULE = "plexum_openai_provider.bridge.relay"
 _CLI_TIMEOUT = 30.0
@@ -50,6 +49,9 @@ def default_plugin_command() -> list[str]:
 async def _codex(
     binary: str, args: Sequence[str], env: Mapping[str, str], name: str
 ) -> tuple[int, str, str]:
+    # Here, not at the top: a cold `say` builds the relay's command before asyncio has loaded.
+    from plexum_openai_provider.process import run_captured
+
     try:
         return await run_captured([binary, *args], env=env, timeout_s=_CLI_TIMEOUT)
     except TimeoutError:

@@ -29,6 +29,7 @@ from .mirror import RolloutPosition, mirror_turn, start_position
 from .request import TurnLimits, TurnRequest
 
 if TYPE_CHECKING:
+    from ..bridge.socket_path import Listener
     from .exec.head_start import HeadStart
 
 T = TypeVar("T")
@@ -109,6 +110,7 @@ class ToolSetup:
     request: TurnRequest
     call: ToolCallback
     codex_pid: Callable[[], int | None]  # the running attempt's codex, for the MCP peer check
+    listener: Listener | None = None  # the agent's socket, bound by a cold `say`'s head start
 
 
 class Backend(Protocol):

@@ -72,7 +72,9 @@ class Turn:
             turn_timeout_s=config.turn_timeout_s, idle_timeout_s=config.idle_timeout_s
         )
         self._events: AsyncGenerator[CanonicalEvent, None] | None = None
-        self._codex_pid: int | None = None  # the running attempt's codex, for the MCP peer check
+        # The running attempt's codex, for the MCP peer check; a head-started one's from the
+        # start: its mcp-host may connect as soon as the tools are served, before the adoption.
+        self._codex_pid: int | None = head_start.popen.pid if head_start is not None else None
         self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
         self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
 
@@ -216,7 +218,11 @@ class Turn:
                 try:
                     if request.call_tool is None:
                         raise ConfigError("a turn with tools needs a `call_tool` callback")
-                    setup = ToolSetup(self.config, request, request.call_tool, self._codex_pid_now)
+                    early = self._head_start
+                    listener = early.take_listener() if early is not None else None
+                    setup = ToolSetup(
+                        self.config, request, request.call_tool, self._codex_pid_now, listener
+                    )
                     tools = await stack.enter_async_context(backend.offer_tools(setup))
                 except (BridgeError, ConfigError) as exc:
                     yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS, call_builtin
-from plexum_openai_provider.events import MessageEnd
+from plexum_openai_provider.events import MessageEnd, ToolResult
 from plexum_openai_provider.sessions import SessionStore, ThreadRecord, try_workspace_lock
 from plexum_openai_provider.turn.exec.head_start import HeadStart, head_start
 from plexum_openai_provider.turn.lifetime import Turn
 from plexum_openai_provider.turn.request import TurnRequest
 
 from .conftest import FAST_LIMITS, ProviderOnFake, group_alive, types
+from .test_tools_fake import tool_turn
 from .test_turn import PLAIN
 
 
@@ -94,16 +95,58 @@ async def test_discarding_an_unused_head_start_stops_codex_and_releases_the_lock
     assert _lock_is_free(workspace)
 
 
+async def test_with_tools_the_socket_is_bound_first_and_the_call_goes_through(
+    provider: ProviderOnFake,
+) -> None:
+    provider.scenario([tool_turn("ada", "ping 7")], codex_version="0.135.0")
+    config = replace(provider.config, socket_dir=str(provider.root / "sock"))
+    workspace = provider.workspace()
+    request = replace(
+        _request(workspace), agent_id="ada", tools=BUILTIN_TOOLS, call_tool=call_builtin
+    )
+    early = head_start(config, request)
+    assert early is not None and early.listener is not None
+    socket_path = early.listener.path
+    assert socket_path.exists()  # bound before codex started: mcp-host's connect waits for us
+    try:
+        async with Turn(config, request, FAST_LIMITS, head_start=early) as turn:
+            events = [event async for event in turn]
+    finally:
+        early.discard()
+    assert isinstance(events[-1], MessageEnd)
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert [r.block_id for r in results] == ["call_e1"] and "ping 7" in str(results[0].output)
+    assert early.process_taken and len(provider.invocations()) == 1
+    assert not socket_path.exists()  # the turn's server closed it
+
+
+async def test_an_unused_head_start_with_tools_closes_its_socket(provider: ProviderOnFake) -> None:
+    provider.scenario([PLAIN])
+    config = replace(provider.config, socket_dir=str(provider.root / "sock"))
+    request = replace(
+        _request(provider.workspace()), agent_id="ada", tools=BUILTIN_TOOLS, call_tool=call_builtin
+    )
+    early = head_start(config, request)
+    assert early is not None and early.listener is not None
+    socket_path = early.listener.path
+    early.discard()
+    assert not socket_path.exists()
+    assert early.popen.returncode is not None
+
+
 @pytest.mark.parametrize(
-    "case", ["tools", "app-server", "busy workspace", "model kept by the thread", "empty prompt"]
-)
+    "case",
+    ["tools registered globally", "app-server", "busy workspace", "model kept by the thread",
+     "empty prompt"],
+)  # fmt: skip
 async def test_no_head_start_where_the_turn_must_decide_first(
     provider: ProviderOnFake, case: str
 ) -> None:
     workspace = provider.workspace()
     config, request = provider.config, _request(workspace)
     held = None
-    if case == "tools":
+    if case == "tools registered globally":  # `codex mcp add` runs on the loop, before codex
+        config = replace(config, mcp_registration="global", socket_dir=str(provider.root / "s"))
         request = replace(request, tools=BUILTIN_TOOLS, call_tool=call_builtin)
     elif case == "app-server":
         config = replace(config, backend="app-server")

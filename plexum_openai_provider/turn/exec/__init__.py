@@ -31,6 +31,7 @@ class ExecBackend:
             setup.call,
             codex_pid=setup.codex_pid,
             env=codex_env(setup.config),
+            listener=setup.listener,
         )
 
     def attempt(self, setup: AttemptSetup, tools: Any) -> AttemptEvents:

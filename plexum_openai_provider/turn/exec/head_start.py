@@ -2,12 +2,14 @@
 those imports (half of a cold `say`'s own cost) run while codex starts up. Imported alone, before
 them: it loads only the config, the session store, the argv builder and the rollout locator.
 
-Only for a plain exec turn that would start at once: no tools, images, output schema, effort or
-codex options, a prompt the turn accepts, the workspace lock free now, a session that keeps its
-model. Anything else gives None, and the turn starts codex itself as always. What it does before
-the spawn is what the turn would do — take the lock, read the session, note where the rollout
-ends, build the argv — and the turn adopts the process only when it would have started that very
-argv for that thread; otherwise `discard` stops it and the turn starts its own.
+Only for a plain exec turn that would start at once: no images, output schema, effort or codex
+options, tools only in mode `per-turn`, a prompt the turn accepts, the workspace lock free now, a
+session that keeps its model. Anything else gives None, and the turn starts codex itself as
+always. What it does before the spawn is what the turn would do — take the lock, read the
+session, note where the rollout ends, bind the agent's tool socket, build the argv — and the turn
+adopts the process only when it would have started that very argv for that thread; otherwise
+`discard` stops it and the turn starts its own. The socket is bound before codex starts, so
+mcp-host's connection waits in its backlog until the turn serves it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import os
 import signal
 import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...codex.argv import build_exec_argv
 from ...config import HostConfig, codex_env
-from ...errors import ConfigError, SessionStoreError
+from ...errors import BridgeError, ConfigError, SessionStoreError
 from ...sessions import SessionStore, ThreadRecord, try_workspace_lock
 from ..mirror import RolloutPosition, start_position
 from ..request import TurnRequest, prompt_problem
+
+if TYPE_CHECKING:
+    from ...bridge.socket_path import Listener
 
 # A fresh pipe holds 64 KiB on Linux: a prompt that fits is written without waiting on codex.
 PROMPT_LIMIT = 64 * 1024
@@ -40,12 +46,17 @@ class HeadStart:
     start: RolloutPosition
     argv: list[str]
     prompt_error: BaseException | None  # the prompt could not be written: codex was killed
+    listener: Listener | None = None  # the agent's tool socket, bound before codex started
     lock_taken: bool = False  # the turn holds the lock now (and releases it)
     process_taken: bool = False  # an attempt adopted codex (and reaps it)
 
     def take_lock(self) -> int:
         self.lock_taken = True
         return self.lock_fd
+
+    def take_listener(self) -> Listener | None:
+        listener, self.listener = self.listener, None
+        return listener
 
     def matches(self, argv: list[str], record: ThreadRecord | None) -> bool:
         """Whether this is the codex the attempt would start: same argv, same thread."""
@@ -68,6 +79,9 @@ class HeadStart:
     def discard(self) -> None:
         """Whatever the turn did not take over: codex stopped and reaped, the lock released."""
         self.stop_process()
+        listener = self.take_listener()
+        if listener is not None:
+            listener.close()
         if not self.lock_taken:
             self.lock_taken = True
             os.close(self.lock_fd)
@@ -75,9 +89,11 @@ class HeadStart:
 
 def head_start(config: HostConfig, request: TurnRequest) -> HeadStart | None:
     """Start codex for `request` now, or None when the turn should start it itself."""
-    plain = not (
-        request.tools
-        or request.images
+    tools_ok = not request.tools or (
+        config.mcp_registration == "per-turn" and request.call_tool is not None
+    )
+    plain = tools_ok and not (
+        request.images
         or request.output_schema is not None
         or request.reasoning_effort is not None
         or request.codex_options
@@ -113,11 +129,14 @@ def _spawn(
         return None  # the turn reports it
     if record is not None and record.model_arg != model_arg:
         return None  # the turn warns that the thread keeps its model
+    listener, tool_args = _bind_tools(config, request)
+    if request.tools and listener is None:
+        return None  # the turn reports why the tools cannot be offered
     argv = build_exec_argv(
         config.binary,
         resume_thread_id=record.thread_id if record else None,
         model_arg=model_arg,
-        extra_args=config.extra_args,
+        extra_args=[*config.extra_args, *tool_args],
     )
     start = start_position(config, record)  # before codex appends this turn's lines
     try:
@@ -131,6 +150,8 @@ def _spawn(
             start_new_session=True,
         )
     except OSError:
+        if listener is not None:
+            listener.close()
         return None  # the turn tries again and reports why it cannot start codex
     prompt_error: BaseException | None = None
     assert popen.stdin is not None
@@ -144,4 +165,20 @@ def _spawn(
             os.killpg(popen.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             popen.stdin.close()
-    return HeadStart(popen, lock_fd, record, model_arg, start, argv, prompt_error)
+    return HeadStart(popen, lock_fd, record, model_arg, start, argv, prompt_error, listener)
+
+
+def _bind_tools(config: HostConfig, request: TurnRequest) -> tuple[Listener | None, list[str]]:
+    """The agent's socket bound and the `-c` options that make codex start `mcp-host`, as the
+    turn's `offer_tools` would make them (mode `per-turn`); (None, []) without tools or when
+    the socket cannot be had."""
+    if not request.tools:
+        return None, []
+    from ...bridge.socket_path import bind_listener
+    from ..tools import agent_socket, per_turn_args
+
+    try:
+        socket_path = agent_socket(config, request.agent_id)
+        return bind_listener(socket_path), per_turn_args(request.agent_id, socket_path)
+    except (BridgeError, ConfigError, OSError):
+        return None, []
