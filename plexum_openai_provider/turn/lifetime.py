@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import AsyncGenerator
 from types import TracebackType
@@ -294,8 +295,9 @@ async def run_turn(
 async def close_backends() -> None:
     """End the warm `codex app-server` processes of this process (call it before exiting).
 
-    Turns on the `exec` backend leave nothing running; this is a no-op for them.
+    Turns on the `exec` backend leave nothing running; this is a no-op for them — and without
+    importing the app-server room (a cold `say` on exec spent ~10 ms loading it to close nothing).
     """
-    from .app_server.pool import shutdown_all
-
-    await shutdown_all()
+    pool = sys.modules.get(f"{__package__}.app_server.pool")
+    if pool is not None:  # no app-server was ever started without importing it
+        await pool.shutdown_all()
