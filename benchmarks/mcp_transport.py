@@ -4,7 +4,9 @@ bearer token from an env var) against a stdio MCP server codex starts itself, pe
 For each version: a bare `codex exec` whose model calls the tool `echo` once, with the tool served
 by (a) the conformance stdio echo server (a Python process codex starts, as it starts `mcp-host`)
 and (b) `benchmarks.http_mcp` already running; and, as the floor, the same exec with no MCP server
-and no call. Rounds are interleaved; medians and the pair ratios are printed.
+and no call. Rounds are interleaved; medians and the pair ratios are printed, for wall time and
+for the CPU time of each exec's process tree (steadier on a loaded machine; the warm HTTP
+server's own CPU, a few ms a turn, is not in it).
 Usage: `python -m benchmarks.mcp_transport [-n RUNS] [--versions 0.135.0,0.169.0]`.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import secrets
 import statistics
 import subprocess
@@ -28,6 +31,7 @@ from fake_codex.real_codex_env import EXEC_FLAGS, provider_args
 SERVER = "echo"
 TOKEN_VAR = "BENCH_MCP_TOKEN"
 VERSIONS = ("0.135.0", "0.150.1", "0.169.0", "0.171.0")
+CPU: list[float] = []  # CPU seconds (user+sys) of each exec's process tree, in run order
 
 
 def http_args(url: str) -> list[str]:
@@ -41,10 +45,13 @@ def http_args(url: str) -> list[str]:
 def _exec(binary: Path, url: str, version: str, extra: list[str], rig: Rig,
           env: dict[str, str], call: bool) -> float:  # fmt: skip
     argv = [str(binary), "exec", *EXEC_FLAGS, *provider_args(url, version), *extra, "--", "-"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, input=b"hi", capture_output=True, cwd=rig.workspace(), env=env,
                           timeout=60)  # fmt: skip
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if b"turn.completed" not in proc.stdout:
         raise RuntimeError(f"{version}: exec failed: {proc.stdout[-300:]!r} {proc.stderr[-300:]!r}")
     if call:
@@ -86,6 +93,7 @@ def measure(version: str, runs: int) -> dict[str, list[float]]:
             order = list(cases.items())
             for name, run in order if i % 2 else reversed(order):
                 samples[name].append(run())
+                samples.setdefault(f"{name} CPU", []).append(CPU[-1])
         return samples
     finally:
         http.terminate()
@@ -106,14 +114,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a version without HTTP MCP: say so, go on
             print(f"codex {version}: {exc}")
             continue
-        base = samples["no MCP"]
         line = [f"codex {version}:"]
         for name, values in samples.items():
+            base = samples["no MCP CPU" if name.endswith("CPU") else "no MCP"]
             ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
             line.append(f"{name} {statistics.median(values) * 1000:.0f} ms ({ratio:.2f}x)")
-        stdio, http = samples["stdio server"], samples["HTTP server"]
-        gain = statistics.median(s - h for s, h in zip(stdio, http, strict=True))
-        line.append(f"HTTP saves {gain * 1000:.0f} ms a turn (median of pair differences)")
+        for what in ("", " CPU"):
+            stdio, http = samples[f"stdio server{what}"], samples[f"HTTP server{what}"]
+            gain = statistics.median(s - h for s, h in zip(stdio, http, strict=True))
+            line.append(
+                f"HTTP saves{what or ' wall'} {gain * 1000:.0f} ms a turn (median of diffs)"
+            )
         print("  ".join(line), flush=True)
     return 0
 
