@@ -27,8 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.figures import Figure  # noqa: E402
 from conformance.installs import binary as native_binary  # noqa: E402
-from fake_codex import responses_server  # noqa: E402
-from fake_codex.real_codex_env import codex_env, exec_argv, provider_args  # noqa: E402
+from fake_codex.responses import script as responses_script  # noqa: E402
+from fake_codex.responses import server as responses_server  # noqa: E402
+from fake_codex.testing.real_env import codex_env, exec_argv, provider_args  # noqa: E402
 from plexum_openai_provider.config import HostConfig  # noqa: E402
 from plexum_openai_provider.events import MessageEnd, TextDelta  # noqa: E402
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn  # noqa: E402
@@ -60,7 +61,7 @@ class _DeltaClock:
 
     def __init__(self) -> None:
         self.first: list[float] = []
-        self._encode = responses_server.encode_sse
+        self._encode = responses_script.encode_sse
 
     def __enter__(self) -> _DeltaClock:
         def encode(event: Any) -> bytes:
@@ -70,11 +71,11 @@ class _DeltaClock:
                 self.first.append(time.monotonic())
             return data
 
-        responses_server.encode_sse = encode
+        responses_script.encode_sse = encode
         return self
 
     def __exit__(self, *exc: object) -> None:
-        responses_server.encode_sse = self._encode
+        responses_script.encode_sse = self._encode
 
 
 def _bare_exec(binary: Path, base_url: str, version: str, home: Path, work: Path) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.responses import ECHO_TEXT
 from benchmarks.rig import ROOT, ResponsesProcess, Rig, echo_server_args
 from conformance.installs import binary as installed_binary
-from fake_codex.real_codex_env import EXEC_FLAGS, provider_args
+from fake_codex.testing.real_env import EXEC_FLAGS, provider_args
 
 SERVER = "echo"
 TOKEN_VAR = "BENCH_MCP_TOKEN"

@@ -1,6 +1,6 @@
 """A stateless fake Responses server for benchmarks: the reply depends on the request alone.
 
-The project's fake server (fake_codex/responses_server.py) plays a scripted queue; benchmarks run
+The project's fake server (fake_codex/responses/server.py) plays a scripted queue; benchmarks run
 many turns, interleaved and concurrent, so here each request is answered from what it holds: with
 `--tool NAMESPACE`, a request without a tool output gets a `function_call` of NAMESPACE's `echo`,
 and one with an output gets the final message; otherwise every request gets the message. Run as
@@ -14,13 +14,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-from fake_codex.responses_server import (
-    RecordedRequest,
-    ResponsesServer,
-    _http_head,
-    encode_sse,
-    sse_events,
-)
+from fake_codex.responses.requests import RecordedRequest
+from fake_codex.responses.script import encode_sse, sse_events
+from fake_codex.responses.server import ResponsesServer, _http_head
 
 ANSWER = "benchmark answer"
 ECHO_TEXT = "benchmark echo"

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from conformance.installs import binary as installed_binary
-from fake_codex.real_codex_env import EXEC_FLAGS, codex_env, provider_args
+from fake_codex.testing.real_env import EXEC_FLAGS, codex_env, provider_args
 
 CODEX_VERSION = "0.169.0"
 ROOT = Path(__file__).resolve().parents[1]

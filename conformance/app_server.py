@@ -1,11 +1,10 @@
 """The fake codex's `app-server` against the real one: the same steps, the normalised notification
 streams compared, and what the model received checked on both (the scenario's expectations).
 
-A case is a scenario (docs/scenarios.md) plus steps: `turn` (a prompt on the case's thread) or
-`reload_after_edit` (archive, replace a text in the rollout, unarchive, resume: what consume
-does to a loaded thread). Both backends are driven by the same stdio JSON-RPC client; the real
-codex is pointed at `ResponsesServer`, which checks `expect_prompt`/`expect_history_*` itself,
-the fake checks them from its own history. `python -m conformance.app_server` prints the table.
+The cases are `app_server_cases.py`. Both backends are driven by the same stdio JSON-RPC client;
+the real codex is pointed at `ResponsesServer`, which checks `expect_prompt`/`expect_history_*`
+itself, the fake checks them from its own history. `python -m conformance.app_server` prints the
+table.
 """
 
 from __future__ import annotations
@@ -20,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.app_server_cases import CASES, Case, Json
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import binary as native_binary
-from fake_codex.real_codex_env import codex_env, provider_args
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.real_env import codex_env, provider_args
 
 FAKE = [sys.executable, "-m", "fake_codex"]
 FAKE_BASE_URL = "http://127.0.0.1:9/v1"
@@ -64,119 +64,6 @@ ITEM_KEYS = (
     "arguments",
     "result",
     "error",
-)
-
-Json = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    scenario: Json
-    steps: tuple[Json, ...]
-    mcp: bool = False  # start the thread with the echo MCP server
-
-
-def _message(text: str, deltas: list[str] | None = None) -> Json:
-    item: Json = {"type": "message", "text": text}
-    if deltas is not None:
-        item["deltas"] = deltas
-    return item
-
-
-def _turns(*turns: Json) -> Json:
-    return {"schema_version": 1, "turns": list(turns)}
-
-
-SHELL = {
-    "type": "function_call",
-    "name": "exec_command",
-    "arguments": {"cmd": "echo PAYLOAD_7"},
-    "call_id": "call_sh",
-}
-MCP_CALL = {
-    "type": "function_call",
-    "namespace": "mcp__echo",
-    "name": "echo",
-    "arguments": {"text": "via mcp"},
-    "call_id": "call_mcp",
-}
-USAGE = {"input_tokens": 11, "cached_tokens": 3, "output_tokens": 4, "reasoning_tokens": 1}
-
-CASES: tuple[Case, ...] = (
-    Case(
-        "message",
-        _turns({"requests": [{"output": [_message("hello")], "usage": USAGE}]}),
-        ({"turn": "hi"},),
-    ),
-    Case(
-        "deltas",
-        _turns(
-            {"requests": [{"output": [_message("a streamed reply", ["a str", "eamed", " reply"])]}]}
-        ),
-        ({"turn": "stream please"},),
-    ),
-    Case(
-        "reasoning_two_messages",
-        _turns(
-            {
-                "requests": [
-                    {
-                        "output": [
-                            {"type": "reasoning", "summary": ["**Plan** think"]},
-                            _message("first"),
-                            _message("second"),
-                        ],
-                        "usage": USAGE,
-                    }
-                ]
-            }
-        ),
-        ({"turn": "go"},),
-    ),
-    Case(
-        "shell_then_message",
-        _turns({"requests": [{"output": [SHELL], "usage": USAGE}, {"output": [_message("ran")]}]}),
-        ({"turn": "run it"},),
-    ),
-    Case(
-        "http_500",
-        _turns({"requests": [{"http_status": 500, "body": "boom"}]}),
-        ({"turn": "fail please"},),
-    ),
-    Case(
-        "two_turns_warm",
-        _turns(
-            {"requests": [{"output": [_message("one")], "usage": USAGE}]},
-            {
-                "expect_prompt": "second",
-                "expect_history_contains": ["one", "first"],
-                "requests": [{"output": [_message("two")], "usage": USAGE}],
-            },
-        ),
-        ({"turn": "first"}, {"turn": "second"}),
-    ),
-    Case(
-        "edit_while_loaded_then_reload",
-        _turns(
-            {"requests": [{"output": [SHELL]}, {"output": [_message("ran")]}]},
-            {"expect_history_contains": ["PAYLOAD_7"], "requests": [{"output": [_message("a")]}]},
-            {"expect_history_excludes": ["PAYLOAD_7"], "requests": [{"output": [_message("b")]}]},
-        ),
-        (
-            {"turn": "run it"},
-            {"edit": ["PAYLOAD_7", "consumed"]},
-            {"turn": "loaded: the edit is not seen"},
-            {"reload_after_edit": True},
-            {"turn": "reloaded: the edit is seen"},
-        ),
-    ),
-    Case(
-        "mcp_tool_call",
-        _turns({"requests": [{"output": [MCP_CALL]}, {"output": [_message("called")]}]}),
-        ({"turn": "call echo"},),
-        mcp=True,
-    ),
 )
 
 
@@ -340,7 +227,7 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
 
 def fake_version(version: str) -> str:
     """The version the fake emulates for `version` (its nearest known one at or below it)."""
-    from fake_codex.versions import behaviour_for
+    from fake_codex.core.versions import behaviour_for
 
     try:
         return behaviour_for(version).version

@@ -20,8 +20,8 @@ from typing import Any
 
 from conformance.installs import binary as native_binary
 from conformance.scenario_set import IMAGE_DIR, ConformanceScenario, Invocation
-from fake_codex.real_codex_env import codex_env, provider_args
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.real_env import codex_env, provider_args
 from plexum_openai_provider.codex.argv import build_exec_argv
 from plexum_openai_provider.config import DEFAULT_MODEL, HostConfig
 from plexum_openai_provider.consume import consume_blocks

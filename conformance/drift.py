@@ -1,10 +1,10 @@
 """The drift check: how a newer real codex differs from the fake's nearest known profile.
 
 `python -m conformance.compare --latest` asks the npm registry for the newest `@openai/codex`,
-installs it (`fake_codex.real_codex`), plays every scenario on it and on the fake emulating the
-nearest known version, and prints what changed, column by column: the to-do list for the fake's
-next profile. `--drift V`
-does the same for a version V you name. Known divergences are NOT applied: drift is the raw truth.
+installs it (`fake_codex.testing.real_codex`), plays every scenario on it and on the fake
+emulating the nearest known version, and prints what changed, column by column: the to-do list for
+the fake's next profile. `--drift V` does the same for a version V you name. Known divergences
+are NOT applied: drift is the raw truth.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.compare import Cell, unified
 from conformance.divergences import COLUMNS
 from conformance.installs import CACHE_DIR
-from fake_codex import real_codex
-from fake_codex.versions import KNOWN_VERSIONS, nearest_known
+from conformance.verdict import Cell, unified
+from fake_codex.core.versions import KNOWN_VERSIONS, nearest_known
+from fake_codex.testing import real_codex
 
 PACKAGE = "@openai/codex"
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")

@@ -2,15 +2,16 @@
 
 `VERSIONS` are the versions conformance compares (every version the fake has a profile for);
 `binary(version)` is the installed native executable or `CodexNotInstalledError` naming the
-install command. Installing is `fake_codex.real_codex` (`scripts/install_codex.py` wraps it).
+install command. Installing is `fake_codex.testing.real_codex` (`scripts/install_codex.py`
+wraps it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fake_codex.real_codex import CodexNotInstalledError, native_binary
-from fake_codex.versions import KNOWN_VERSIONS
+from fake_codex.core.versions import KNOWN_VERSIONS
+from fake_codex.testing.real_codex import CodexNotInstalledError, native_binary
 
 __all__ = ["CACHE_DIR", "REPO_ROOT", "VERSIONS", "CodexNotInstalledError", "binary"]
 

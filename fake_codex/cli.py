@@ -12,12 +12,12 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from fake_codex import clap
-from fake_codex.invocation_log import Invocation
+from fake_codex.core import clap
+from fake_codex.core.invocation_log import Invocation
 
 if TYPE_CHECKING:
-    from fake_codex.scenario import Scenario
-    from fake_codex.versions import Behaviour
+    from fake_codex.core.scenario import Scenario
+    from fake_codex.core.versions import Behaviour
 
 EX_SOFTWARE = 70
 DEFAULT_VERSION = "0.169.0"  # same as scenario.DEFAULT_CODEX_VERSION, without importing it
@@ -41,8 +41,8 @@ def _version(environ: Mapping[str, str]) -> str:
 def _load(environ: Mapping[str, str]) -> tuple[Scenario | None, Behaviour]:
     from pathlib import Path
 
-    from fake_codex.scenario import DEFAULT_CODEX_VERSION, ScenarioError, load_scenario
-    from fake_codex.versions import behaviour_for
+    from fake_codex.core.scenario import DEFAULT_CODEX_VERSION, ScenarioError, load_scenario
+    from fake_codex.core.versions import behaviour_for
 
     path = environ.get("FAKE_CODEX_SCENARIO")
     try:
@@ -56,7 +56,7 @@ def _load(environ: Mapping[str, str]) -> tuple[Scenario | None, Behaviour]:
 
 
 def _exec(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
-    from fake_codex.exec_cmd import run_exec
+    from fake_codex.exec.command import run_exec
 
     scenario, behaviour = _load(environ)
     return run_exec(args, scenario, behaviour, inv)
@@ -69,13 +69,13 @@ def _login(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
 
 
 def _mcp(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
-    from fake_codex.mcp_cmd import run_mcp
+    from fake_codex.mcp.command import run_mcp
 
     return run_mcp(args, _load(environ)[1], environ)
 
 
 def _app_server(args: list[str], environ: Mapping[str, str], inv: Invocation) -> int:
-    from fake_codex.app_server import run_app_server
+    from fake_codex.app_server.server import run_app_server
 
     scenario, behaviour = _load(environ)
     return run_app_server(args, scenario, behaviour, inv)

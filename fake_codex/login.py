@@ -11,9 +11,9 @@ import json
 import sys
 from collections.abc import Mapping
 
-from fake_codex import clap
-from fake_codex.home import home_for_reading
-from fake_codex.versions import Behaviour
+from fake_codex.core import clap
+from fake_codex.core.home import home_for_reading
+from fake_codex.core.versions import Behaviour
 
 
 def mask_key(key: str) -> str:

@@ -1,9 +1,9 @@
 """Shared test setup: hypothesis profiles (`ci` if CI=true, `dev`, `mutation`); `live` on
-request; the fault-matrix plugin; and a check that the suite leaves nothing behind in /tmp."""
+request; the fault-matrix plugin; and the check that the suite leaves nothing of its own behind
+in /tmp (`tests/leftovers.py`)."""
 
 from __future__ import annotations
 
-import glob
 import os
 
 import pytest
@@ -38,26 +38,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-pytest_plugins = ["tests.faults.plugin"]
-
-# What the suite must not leave in /tmp: the default socket dir's entries, and demo folders.
-_TMP_WATCH = (f"/tmp/plexum-{os.getuid()}/*", "/tmp/plexum-demo.*")
-_tmp_before: set[str] = set()
-
-
-def _tmp_entries() -> set[str]:
-    return {path for pattern in _TMP_WATCH for path in glob.glob(pattern)}
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _tmp_before.update(_tmp_entries())
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    left = sorted(_tmp_entries() - _tmp_before)
-    if left and not hasattr(session.config, "workerinput"):
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        message = "the test suite left entries in /tmp: " + ", ".join(left)
-        if reporter is not None:
-            reporter.write_line(message, red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+pytest_plugins = ["tests.faults.plugin", "tests.leftovers"]

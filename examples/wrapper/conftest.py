@@ -1,2 +1,2 @@
 # What a wrapper's own root conftest.py holds to use the fake codex and the real one.
-pytest_plugins = ["fake_codex.pytest_plugin"]
+pytest_plugins = ["fake_codex.testing.plugin"]

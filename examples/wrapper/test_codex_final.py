@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from codex_final import CodexFailed, final_message
 
-from fake_codex.testing import FakeCodex, RealCodex, answer
+from fake_codex.testing.fakes import FakeCodex, RealCodex, answer
 
 
 def test_the_final_message_is_the_last_one_of_the_turn(codex: FakeCodex | RealCodex) -> None:

@@ -20,9 +20,9 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from conformance.codex_run import CodexRun
-from fake_codex.pytest_plugin import RealCodexInstalls
-from fake_codex.real_codex_env import codex_env, exec_argv
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.plugin import RealCodexInstalls
+from fake_codex.testing.real_env import codex_env, exec_argv
 from plexum_openai_provider.bridge.mcp_server import ToolSpec, serve_tools
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.peers import descends_from

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.app_server import CASES, Case, compare, diff_text
+from conformance.app_server import compare, diff_text
+from conformance.app_server_cases import CASES, Case
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import CodexNotInstalledError
 from conformance.installs import binary as native_binary

@@ -11,11 +11,11 @@ import pytest
 
 from conformance import divergences as div
 from conformance.backends import Capture, InvocationCapture
-from conformance.compare import Cell, changed_lines, judge, table
 from conformance.normalise import Normaliser, canonical_arguments
 from conformance.scenario_set import SCENARIO_DIR, Invocation, load, load_all
-from fake_codex.responses_server import replies_from_scenario, validate_reply
-from fake_codex.scenario import load_scenario as fake_load_scenario
+from conformance.verdict import Cell, changed_lines, judge, table
+from fake_codex.core.scenario import load_scenario as fake_load_scenario
+from fake_codex.responses.script import replies_from_scenario, validate_reply
 
 T1 = "01a20111-b76a-7ae0-9e94-0c6ac1d6dc9d"
 T2 = "01a20111-c6b9-7226-a3ef-1bde66dfa413"

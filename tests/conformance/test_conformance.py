@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from conformance import divergences
-from conformance.compare import Cell, compare_pairs, report_diffs
+from conformance.compare import compare_pairs
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import CodexNotInstalledError
 from conformance.installs import binary as native_binary
 from conformance.scenario_set import ConformanceScenario, load_all
+from conformance.verdict import Cell, report_diffs
 
 # The first test of a version runs its ~60 comparisons (40-90 s on 2 busy cores, past the
 # suite's default 120 s when the machine is very busy).

@@ -10,8 +10,8 @@ import pytest
 
 from conformance import drift
 from conformance.backends import Capture, InvocationCapture
-from conformance.compare import Cell, judge
 from conformance.scenario_set import load
+from conformance.verdict import Cell, judge
 from conformance.views import rollout_view
 
 

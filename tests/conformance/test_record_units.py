@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from conformance.record import build_scenario, error_reply, parse_exec_args, usage_from
+from conformance.from_rollout import build_scenario, error_reply, usage_from
+from conformance.record import parse_exec_args
 
 URL = "http://127.0.0.1:4000/v1/responses"
 

@@ -1,4 +1,4 @@
-"""e2e tests run on the plugin's `real_codex` (fake_codex.pytest_plugin): the REAL native codex,
+"""e2e tests run on the plugin's `real_codex` (fake_codex.testing.plugin): the REAL native codex,
 a throwaway CODEX_HOME, a fake Responses server. Each test runs on every version below unless it
 parametrizes `real_codex_version` itself. A codex that cannot be installed FAILS the test (the
 project's `real_codex_missing = "fail"`), it never skips."""

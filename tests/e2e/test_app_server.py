@@ -15,8 +15,8 @@ import pytest
 
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import CodexNotInstalledError, binary
-from fake_codex.real_codex_env import codex_env, provider_args
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.real_env import codex_env, provider_args
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
@@ -158,16 +158,18 @@ async def test_cancel_interrupts_the_turn_and_the_next_turn_works(
     home: Path, tmp_path: Path
 ) -> None:
     version = "0.169.0"
-    slow = {"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}
-    async with ResponsesServer([slow, streamed("after")]) as server:
+    held = {"output": [{"type": "message", "text": "held"}], "gate": "model"}
+    async with ResponsesServer([held, streamed("after")]) as server:
         config = config_for(version, home, server, tmp_path)
         request = TurnRequest(prompt="hi", workspace=tmp_path)
+        gate = server.gate("model")
         async with open_turn(config, request, LIMITS) as turn:
             events = asyncio.create_task(_collect(turn))
-            await server.wait_for_requests(1, timeout=20)
+            await gate.reached(timeout=20)  # codex is streaming the reply, the model holds
             pid = appserver.find(config).pid  # type: ignore[union-attr]
             turn.cancel()
             result = await asyncio.wait_for(events, 20)
+        gate.release()
         assert result[-1] == ErrorEvent("cancelled", "the turn was cancelled")
         after = await run_turn(config, request, LIMITS)
     assert isinstance(after[-1], MessageEnd), after[-1]

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from conformance.installs import VERSIONS, CodexNotInstalledError, binary
-from fake_codex.real_codex_env import codex_env
+from fake_codex.testing.real_env import codex_env
 from plexum_openai_provider.turn.app_server import params
 
 pytestmark = pytest.mark.e2e

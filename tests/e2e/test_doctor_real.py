@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider.bridge.registration import default_plugin_command, ensure_registered
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
 from plexum_openai_provider.cli.doctor import run_checks

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from fake_codex.pytest_plugin import RealCodexInstalls
-from fake_codex.real_codex_env import codex_env, provider_args
-from fake_codex.responses_server import ResponsesServer
+from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.plugin import RealCodexInstalls
+from fake_codex.testing.real_env import codex_env, provider_args
 from plexum_openai_provider import ErrorEvent, HostConfig, TurnLimits, TurnRequest, run_turn
 
 pytestmark = pytest.mark.e2e

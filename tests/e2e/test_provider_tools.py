@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS

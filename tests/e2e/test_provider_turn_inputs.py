@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider import StructuredOutput, TurnRequest, run_turn
 from plexum_openai_provider.events import MessageEnd
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, TextDelta, ToolCall
@@ -105,15 +105,17 @@ async def test_cancel_mid_turn_leaves_no_codex_process(
     if launcher == "node":
         binary = Path(str(native).split("/node_modules/")[0]) / "node_modules/.bin/codex"
         assert binary.exists(), binary
-    slow = {"output": [{"type": "message", "text": "slow"}], "delay_ms": 30000}
-    real_codex.write_scenario([{"requests": [slow]}])
+    held = {"output": [{"type": "message", "text": "held"}], "gate": "model"}
+    real_codex.write_scenario([{"requests": [held]}])
+    gate = real_codex.gate("model")
     before = codex_processes(real_codex.home)
     request = TurnRequest(prompt="hi", workspace=tmp_path)
     async with open_turn(config_for(real_codex, binary), request, LIMITS) as turn:
         events = asyncio.create_task(_collect(turn))
-        await real_codex.wait_for_requests(1, timeout=20)
+        await gate.reached(timeout=20)  # codex is streaming the reply, the model holds
         turn.cancel()
         result = await asyncio.wait_for(events, 20)
+    gate.release()
     assert result[-1] == ErrorEvent("cancelled", "the turn was cancelled")
     deadline = asyncio.get_running_loop().time() + 5
     while (

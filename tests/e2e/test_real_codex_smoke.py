@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from conformance.codex_run import CodexRun, run_codex
-from fake_codex.real_codex_env import exec_argv, resume_argv
-from fake_codex.responses_server import last_user_text
-from fake_codex.testing import RealCodex
+from fake_codex.responses.requests import last_user_text
+from fake_codex.testing.fakes import RealCodex
+from fake_codex.testing.real_env import exec_argv, resume_argv
 
 pytestmark = pytest.mark.e2e
 

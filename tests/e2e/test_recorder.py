@@ -22,7 +22,7 @@ from conformance.backends import run_fake
 from conformance.compare import Cell, judge, report_diffs
 from conformance.record import main, record
 from conformance.scenario_set import SCENARIO_DIR, McpServer, load
-from fake_codex.pytest_plugin import RealCodexInstalls
+from fake_codex.testing.plugin import RealCodexInstalls
 
 pytestmark = pytest.mark.e2e
 VERSION = "0.169.0"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.daemon.host import ReferenceHost
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import RealCodex
+from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider.daemon.client import PluginConnection, serve_argv
 
 from ..protocol_schema import SchemaCheck

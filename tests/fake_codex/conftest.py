@@ -4,7 +4,7 @@ keeping duplicate keys, normalise volatile values, and wait on conditions with a
 Tests reach everything through the `env` fixture (an `Env`), so no test imports this module
 (other test folders have their own `conftest.py`). The throwaway CODEX_HOME is the plugin's
 `codex_home` (without the fake's marker: the home guard is under test here), the executable and
-the rollout finder come from `fake_codex.testing`."""
+the rollout finder come from `fake_codex.testing.fakes`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import install_fake_codex, rollout_paths
+from fake_codex.testing.fakes import install_fake_codex
+from fake_codex.testing.homes import rollout_paths
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

@@ -269,3 +269,16 @@ def test_outside_a_git_repo_exec_needs_skip_git_repo_check(env: Any) -> None:
     )
     (env.cwd / ".git").mkdir()
     assert env.run(["exec", "--json", "--", "hi"], stdin=None).returncode == 0
+
+
+def test_login_status_masks_the_api_key_like_codex() -> None:
+    from fake_codex.core.versions import behaviour_for
+    from fake_codex.login import mask_key, status_text
+
+    assert mask_key("sk-test-1234567890abcdef") == "sk-test-***bcdef"
+    new, old = behaviour_for("0.169.0"), behaviour_for("0.150.1")
+    assert status_text(None, new) == ("Not logged in\n", 1)
+    auth = json.loads('{"auth_mode":"apikey","OPENAI_API_KEY":"sk-test-1234567890abcdef"}')
+    text, code = status_text(auth, new)
+    assert code == 0 and text.startswith("API key configured - sk-test-***bcdef\n")
+    assert status_text(auth, old) == ("Logged in using an API key - sk-test-***bcdef\n", 0)

@@ -1,4 +1,4 @@
-"""The provider on the plugin's fake codex (`fake_codex.pytest_plugin`): a HostConfig whose
+"""The provider on the plugin's fake codex (`fake_codex.testing.plugin`): a HostConfig whose
 `binary` is the fake, turns run through the provider, the `say`/`consume` CLI as a user runs it."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from fake_codex.testing import FakeCodex, LoggedInvocation, scenario_document
+from fake_codex.testing.fakes import FakeCodex, scenario_document
+from fake_codex.testing.homes import LoggedInvocation
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.events import CanonicalEvent
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn

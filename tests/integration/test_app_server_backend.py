@@ -27,7 +27,6 @@ from plexum_openai_provider.events import (
     ToolCall,
     ToolResult,
 )
-from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn, run_turn
 from plexum_openai_provider.turn.app_server import pool as appserver
 
@@ -52,27 +51,15 @@ def slow(text: str = "slow") -> dict[str, Any]:
     return {"requests": [{"output": [{"type": "message", "text": text}], "delay_ms": 30000}]}
 
 
+def held(text: str = "held") -> dict[str, Any]:
+    """A turn whose reply waits at the gate `model` until the test releases it."""
+    return {"requests": [{"output": [{"type": "message", "text": text}], "gate": "model"}]}
+
+
 def warm(config: HostConfig) -> appserver.AppServer:
     server = appserver.find(config)
     assert server is not None
     return server
-
-
-async def until(condition: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
-def turn_is_running(fake: ProviderOnFake, workspace: Path) -> bool:
-    """The session's rollout shows the turn started (codex is waiting for the model)."""
-    record = SessionStore(workspace).get("default")
-    if record is None:
-        return False
-    return any(
-        '"task_started"' in p.read_text()
-        for p in Path(str(fake.config.codex_home)).glob(f"sessions/*/*/*/*{record.thread_id}.jsonl")
-    )
 
 
 async def test_text_streams_as_deltas_and_the_warm_process_serves_the_next_turn(
@@ -120,12 +107,12 @@ async def test_the_server_dying_between_turns_costs_nothing_but_a_restart(
 async def test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_turn_works(
     fake: ProviderOnFake,
 ) -> None:
-    fake.scenario([slow(), said("after the crash")])
+    fake.scenario([held(), said("after the crash")])
     ws = fake.workspace()
     request = TurnRequest(prompt="hi", workspace=ws)
     async with open_turn(fake.config, request, FAST_LIMITS) as turn:
         events = asyncio.create_task(collect(turn))
-        await until(lambda: turn_is_running(fake, ws))
+        await fake.fake.gate("model").reached(timeout=10)
         os.killpg(warm(fake.config).pid, signal.SIGKILL)
         crashed = await asyncio.wait_for(events, 10)
     end = crashed[-1]
@@ -137,14 +124,16 @@ async def test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_t
 
 
 async def test_cancel_interrupts_the_turn_and_keeps_the_process(fake: ProviderOnFake) -> None:
-    fake.scenario([slow(), said("next")])
+    fake.scenario([held(), said("next")])
     ws = fake.workspace()
+    gate = fake.fake.gate("model")
     async with open_turn(fake.config, TurnRequest(prompt="hi", workspace=ws), FAST_LIMITS) as turn:
         events = asyncio.create_task(collect(turn))
-        await until(lambda: turn_is_running(fake, ws))
+        await gate.reached(timeout=10)
         pid = warm(fake.config).pid
         turn.cancel()
         result = await asyncio.wait_for(events, 10)
+    gate.release()  # the interrupted turn's worker ends; its output is dropped
     assert result[-1] == ErrorEvent("cancelled", "the turn was cancelled")
     after = await fake.turn("again")
     assert isinstance(after[-1], MessageEnd) and warm(fake.config).pid == pid

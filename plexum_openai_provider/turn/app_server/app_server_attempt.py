@@ -22,7 +22,7 @@ from ...errors import AppServerStartError, RpcError, ServerGone
 from ...events import CanonicalEvent, ErrorEvent
 from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, off_loop, prompt_for_log
 from ..clock import Stop
-from ..exec.mapper import classify_failure
+from ..failures import classify_failure
 from ..inputs import turn_end
 from ..messages import spawn_failed, stderr_tail_text, stop_event
 from ..mirror import RolloutPosition

@@ -231,7 +231,8 @@ class ExecAttempt(Attempt):
         self, proc: asyncio.subprocess.Process, stderr: StderrTail
     ) -> CanonicalEvent | ThreadLost:
         """The attempt's last word once codex has exited: terminal event, or `ThreadLost`."""
-        from .mapper import Completed, Failed, classify_failure
+        from ..failures import classify_failure
+        from .mapper import Completed, Failed
 
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:

@@ -1,4 +1,5 @@
-"""TurnMapper and classify_failure, over the real codex captures and generated streams."""
+"""TurnMapper (turn/exec/mapper.py) and classify_failure (turn/failures.py), over the real codex
+captures and generated streams."""
 
 from __future__ import annotations
 
@@ -37,13 +38,8 @@ from plexum_openai_provider.events import (
     WarningEvent,
 )
 from plexum_openai_provider.jsonrpc.framing import LineFramer, OversizedLine
-from plexum_openai_provider.turn.exec.mapper import (
-    MODEL_HINT,
-    Completed,
-    Failed,
-    TurnMapper,
-    classify_failure,
-)
+from plexum_openai_provider.turn.exec.mapper import Completed, Failed, TurnMapper
+from plexum_openai_provider.turn.failures import MODEL_HINT, classify_failure
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 CAPTURES = sorted(FIXTURES.glob("*.stdout.jsonl"))

@@ -1,0 +1,125 @@
+"""One app-server turn on a worker thread: the scenario turn picked and checked (prompt, loaded
+history), the shared `TurnRunner` run with an `AppRecorder`, its exec events translated to
+notifications; a refused turn or a fake limitation fails the turn (`turn/completed` failed).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fake_codex.agent.history import check_history, history_text
+from fake_codex.agent.lines import TurnInfo
+from fake_codex.agent.runner import TurnRunner, TurnSetup
+from fake_codex.app_server.notes import Notes, Translator, user_message_item
+from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
+from fake_codex.core import gates
+from fake_codex.core.config import settings_from
+from fake_codex.core.home import claim_turn
+from fake_codex.core.scenario import FakeLimitation, default_turn
+
+if TYPE_CHECKING:
+    from fake_codex.core.events import Totals
+    from fake_codex.core.scenario import Scenario, Turn
+    from fake_codex.core.versions import Behaviour
+
+
+class _TurnRefused(Exception):
+    """The scenario refuses this turn (prompt or history mismatch, no turn left): it fails."""
+
+
+@dataclass(frozen=True)
+class TurnWorker:
+    """What a turn needs from the server: the scenario, the version, the notification writer."""
+
+    scenario: Scenario | None
+    b: Behaviour
+    out: Notes
+    home: Path
+
+    def info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
+        settings = settings_from(thread.config, thread.model)
+        return TurnInfo(
+            thread_id=thread.id,
+            cwd=str(thread.cwd),
+            model=settings.model or self.b.default_model,
+            provider_id=settings.provider_id,
+            approval_policy="never",
+            sandbox="danger-full-access",
+            turn_id=turn_id,
+        )
+
+    def start(self, thread: LoadedThread, job: Job, prompt: str) -> None:
+        """Run the turn on a daemon thread: the JSON-RPC loop keeps reading (interrupt, steer)."""
+        threading.Thread(target=self._run, args=(thread, job, prompt), daemon=True).start()
+
+    def _run(self, thread: LoadedThread, job: Job, prompt: str) -> None:
+        translator = Translator(self.out, thread.id, job, self.b, self.scenario)
+        try:
+            translator.begin(user_message_item(prompt))
+            turn = self._pick_turn(thread, prompt)
+            translator.expect(turn)
+            writer = JobWriter(thread.writer, job)
+            recorder = AppRecorder(writer, self.b, self.info(thread, job.turn_id))
+
+            def on_usage(last: Totals, total: Totals) -> None:
+                thread.last = last
+                translator.usage(last, total)
+
+            recorder.on_usage = on_usage
+            if not thread.first_turn:
+                recorder.restore_last(thread.last)
+            setup = TurnSetup(
+                turn=turn,
+                behaviour=self.b,
+                settings=settings_from(thread.config, thread.model),
+                cwd=thread.cwd,
+                prompt=prompt,
+                emit=translator.feed,
+                recorder=recorder,
+                thread_totals=thread.totals,
+                first_turn=thread.first_turn,
+                label=self._label(),
+                mcp=thread.mcp,
+                history=lambda: list(thread.items),
+                hold=lambda name: gates.hold(self.home, name),
+            )
+            TurnRunner(setup).run()
+            thread.first_turn = False
+        except (FakeLimitation, _TurnRefused) as exc:
+            sys.stderr.write(f"{exc}\n")
+            translator.fail(str(exc))
+        finally:
+            job.done.set()
+
+    def _label(self) -> str:
+        return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"
+
+    def _pick_turn(self, thread: LoadedThread, prompt: str) -> Turn:
+        if self.scenario is None:
+            return default_turn(prompt, False)
+        index = claim_turn(self.home, str(Path(self.scenario.source).resolve()))
+        where = f"{self._label()}, turn {index}"
+        if index >= len(self.scenario.turns):
+            raise _TurnRefused(
+                f"{self._label()} has {len(self.scenario.turns)} turn(s), but this is turn "
+                f"#{index + 1} with it"
+            )
+        turn = self.scenario.turns[index]
+        if turn.expect_prompt is not None and prompt != turn.expect_prompt:
+            raise _TurnRefused(f"{where}: prompt {prompt!r} != expect_prompt")
+        if turn.expect_prompt_contains is not None and turn.expect_prompt_contains not in prompt:
+            raise _TurnRefused(f"{where}: prompt {prompt!r} lacks expect_prompt_contains")
+        if turn.expect_history_contains or turn.expect_history_excludes:
+            # The loaded history, not the file: a loaded thread ignores edits (codex-facts §11).
+            problem = check_history(
+                history_text(list(thread.items), prompt),
+                turn.expect_history_contains,
+                turn.expect_history_excludes,
+            )
+            if problem is not None:
+                raise _TurnRefused(f"{where}: {problem}")
+        return turn
