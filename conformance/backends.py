@@ -20,6 +20,7 @@ from typing import Any
 
 from conformance.installs import binary as native_binary
 from conformance.scenario_set import IMAGE_DIR, ConformanceScenario, Invocation
+from fake_codex.core.files import write_atomic
 from fake_codex.responses.server import ResponsesServer
 from fake_codex.testing.real_env import codex_env, provider_args
 from plexum_openai_provider.codex.argv import build_exec_argv
@@ -109,6 +110,20 @@ def _processes(wrapper: Path) -> list[tuple[int | None, list[Any], str]]:
     return out
 
 
+def _is_call(line: bytes, call_id: str) -> bool:
+    """True for the rollout line of the tool call `call_id` (not its output)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    payload = record.get("payload") if isinstance(record, dict) else None
+    return (
+        isinstance(payload, dict)
+        and payload.get("call_id") == call_id
+        and payload.get("type") in ("function_call", "custom_tool_call", "local_shell_call")
+    )
+
+
 def _read_jsonl(path: Path) -> list[Any]:
     if not path.exists():
         return []
@@ -168,7 +183,7 @@ class _Player:
         return args
 
     async def _before(self, inv: Invocation) -> None:
-        """The invocation's preparations: consume call ids, delete the thread's rollout."""
+        """The invocation's preparations: consume call ids, delete or cut the thread's rollout."""
         if inv.consume:
             config = HostConfig(codex_home=str(self.home), consume_wait_s=10)
             try:
@@ -182,6 +197,24 @@ class _Player:
                 self.capture.problems.append(f"no rollout to delete for session {inv.session}")
             for path in found:
                 path.unlink()
+        for call_id, cut in ((inv.cut_after_call, True), (inv.drop_call, False)):
+            if call_id is not None:
+                self._edit_rollout(inv.session, call_id, cut)
+
+    def _edit_rollout(self, session: str, call_id: str, cut: bool) -> None:
+        """Cut the session thread's rollout right after the line of `call_id`'s call (`cut`), or
+        remove that line; the same bytes edit on the real and the fake codex's rollout."""
+        thread = self.threads.get(session)
+        found = list(self.home.glob(f"sessions/**/rollout-*{thread}.jsonl")) if thread else []
+        for path in found:
+            lines = path.read_bytes().splitlines(keepends=True)
+            at = next((n for n, line in enumerate(lines) if _is_call(line, call_id)), None)
+            if at is None:
+                continue
+            kept = lines[: at + 1] if cut else lines[:at] + lines[at + 1 :]
+            write_atomic(path, b"".join(kept).decode())
+            return
+        self.capture.problems.append(f"no call {call_id} in session {session}'s rollout")
 
     def fake_log(self, index: int) -> Path:
         return self.capture.run_dir / f"fake-log-{index}.jsonl"

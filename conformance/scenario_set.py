@@ -30,6 +30,8 @@ _INVOCATION_KEYS = frozenset(
         "stream_max_retries",
         "consume",
         "delete_rollout",
+        "cut_after_call",
+        "drop_call",
         "images",
         "output_schema",
         "reasoning_effort",
@@ -83,9 +85,11 @@ class Invocation:
     `session` names a provider session (same name = resume its thread). `direct` runs the argv
     ourselves, for what the provider never does (a model switch on resume). Before the
     invocation, `consume` blanks those call ids in the session's rollout with the provider's
-    `consume_blocks`, and `delete_rollout` deletes the session thread's rollout file.
-    `images` (file names in the workspace, where `images/` is copied), `output_schema`,
-    `reasoning_effort` and `codex_options` are the turn's inputs: `TurnRequest` fields, or for a
+    `consume_blocks`, `delete_rollout` deletes the session thread's rollout file,
+    `cut_after_call` cuts it right after that call's line (a crash mid-tool: no output) and
+    `drop_call` removes that call's line (its output stays). `images` (file names in the
+    workspace, where `images/` is copied), `output_schema`, `reasoning_effort` and
+    `codex_options` are the turn's inputs: `TurnRequest` fields, or for a
     direct run the argv the provider would build from them; `codex_args` (direct only) are raw
     codex options put where the provider puts a turn's files (after `resume`; never `-c`).
     """
@@ -98,6 +102,8 @@ class Invocation:
     stream_max_retries: int = 0
     consume: tuple[str, ...] = ()
     delete_rollout: bool = False
+    cut_after_call: str | None = None
+    drop_call: str | None = None
     images: tuple[str, ...] = ()
     output_schema: Any = None
     reasoning_effort: str | None = None
@@ -173,12 +179,18 @@ def _invocation(raw: Any, where: str) -> Invocation:
         stream_max_retries=int(raw.get("stream_max_retries", 0)),
         consume=tuple(str(c) for c in raw.get("consume", ())),
         delete_rollout=bool(raw.get("delete_rollout", False)),
+        cut_after_call=_optional_str(raw.get("cut_after_call")),
+        drop_call=_optional_str(raw.get("drop_call")),
         images=tuple(str(i) for i in raw.get("images", ())),
         output_schema=raw.get("output_schema"),
         reasoning_effort=raw.get("reasoning_effort"),
         codex_options=tuple((str(k), str(v)) for k, v in raw.get("codex_options", {}).items()),
         codex_args=codex_args,
     )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _mcp_server(name: str, raw: Any, where: str) -> McpServer:

@@ -8,13 +8,27 @@ user / assistant / developer message texts and image data URLs, function_call `a
 custom_tool_call `input`, and the outputs of function_call_output / custom_tool_call_output (a
 string, or the `text` of each input_text part). A `compacted` line replaces everything before
 it by its `replacement_history` (which ends with the summary; `compacted_history`), as codex does.
+`for_prompt` is codex's pairing repair before every request (a call without output gets an
+"aborted" one, an output without its call is dropped).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
+
+# call type -> (the output codex makes up for it when it has none, that output's id prefix)
+_REPAIRED = {
+    "function_call": ("function_call_output", "fco"),
+    "local_shell_call": ("function_call_output", "fco"),
+    "custom_tool_call": ("custom_tool_call_output", "ctco"),
+}
+_ANSWERS = {  # output type -> the call types whose call_id keeps it
+    "function_call_output": ("function_call", "local_shell_call"),
+    "custom_tool_call_output": ("custom_tool_call",),
+}
 
 
 def history_items(path: Path) -> list[dict[str, Any]]:
@@ -46,6 +60,43 @@ def compacted_history(payload: dict[str, Any]) -> list[dict[str, Any]]:
         content = [{"type": "input_text", "text": summary}]
         return [{"type": "message", "role": "user", "content": content}]
     return []
+
+
+def for_prompt(items: list[dict[str, Any]], family: int) -> list[dict[str, Any]]:
+    """The input codex sends for `items` (checked on the real 0.135.0, 0.150.1, 0.169.0 and
+    0.171.0 by resuming a cut rollout): a function_call / custom_tool_call whose call_id has no
+    output of its kind anywhere gets one right after it, text "aborted" (0.150+: with an `id`,
+    `fco_`/`ctco_` + a UUID fixed per call); a function_call_output / custom_tool_call_output
+    whose call_id no call of its kind has is dropped. By call_id, not by order: an output that
+    comes BEFORE its call is kept, and the API rejects that request (the real codex sends it)."""
+    calls: dict[str, set[str]] = {}
+    outputs: dict[str, set[str]] = {}
+    for item in items:
+        kind, call_id = item.get("type"), item.get("call_id")
+        if isinstance(call_id, str) and kind in _REPAIRED:
+            calls.setdefault(call_id, set()).add(str(kind))
+        elif isinstance(call_id, str) and kind in _ANSWERS:
+            outputs.setdefault(call_id, set()).add(str(kind))
+    sent: list[dict[str, Any]] = []
+    for item in items:
+        kind, call_id = item.get("type"), item.get("call_id")
+        orphan = kind in _ANSWERS and not calls.get(str(call_id), set()) & set(_ANSWERS[str(kind)])
+        if orphan and isinstance(call_id, str):
+            continue  # an output no call of its kind answers: codex leaves it out
+        sent.append(item)
+        if kind in _REPAIRED and isinstance(call_id, str):
+            output, prefix = _REPAIRED[str(kind)]
+            if output not in outputs.get(call_id, set()):
+                sent.append(_aborted(output, prefix, call_id, family))
+    return sent
+
+
+def _aborted(output: str, prefix: str, call_id: str, family: int) -> dict[str, Any]:
+    if family < 150:
+        return {"type": output, "call_id": call_id, "output": "aborted"}
+    # codex's id is a UUIDv5 fixed per call (its name space is not reproduced; ids are masked)
+    fixed = uuid.uuid5(uuid.NAMESPACE_OID, f"{prefix}:{call_id}")
+    return {"type": output, "id": f"{prefix}_{fixed}", "call_id": call_id, "output": "aborted"}
 
 
 def _output_text(output: Any) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fake_codex.agent.history import check_history, history_text
+from fake_codex.agent.history import check_history, for_prompt, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.app_server.notes import Notes, Translator, user_message_item
@@ -84,7 +84,7 @@ class TurnWorker:
                 first_turn=thread.first_turn,
                 label=self._label(),
                 mcp=thread.mcp,
-                history=lambda: list(thread.items),
+                history=lambda: for_prompt(list(thread.items), self.b.family),
                 hold=lambda name: gates.hold(self.home, name),
             )
             TurnRunner(setup).run()
@@ -116,7 +116,7 @@ class TurnWorker:
         if turn.expect_history_contains or turn.expect_history_excludes:
             # The loaded history, not the file: a loaded thread ignores edits (codex-facts §11).
             problem = check_history(
-                history_text(list(thread.items), prompt),
+                history_text(for_prompt(list(thread.items), self.b.family), prompt),
                 turn.expect_history_contains,
                 turn.expect_history_excludes,
             )

@@ -72,12 +72,13 @@ def _backtrace(environ: Mapping[str, str]) -> str:
     return rust_backtrace(environ)
 
 
-def _model_input(rollout: Path | None) -> list[dict[str, Any]]:
-    """What the next model request carries: the history codex replays from the rollout (an
-    ephemeral exec writes none, so its requests go unchecked)."""
-    from fake_codex.agent.history import history_items
+def _model_input(rollout: Path | None, family: int) -> list[dict[str, Any]]:
+    """What the next model request carries: the history codex replays from the rollout, its
+    pairing repaired as codex does (`history.for_prompt`; an ephemeral exec writes none, so its
+    requests go unchecked)."""
+    from fake_codex.agent.history import for_prompt, history_items
 
-    return history_items(rollout) if rollout is not None else []
+    return for_prompt(history_items(rollout), family) if rollout is not None else []
 
 
 def _pick_turn(
@@ -86,6 +87,7 @@ def _pick_turn(
     prompt: str,
     switched: bool,
     rollout: Path | None,
+    family: int,
     new_parts: tuple[str, ...] = (),
 ) -> Turn:
     if scenario is None:
@@ -115,9 +117,9 @@ def _pick_turn(
             f"{shown(turn.expect_prompt_contains)}, got {shown(prompt)}\n",
         )
     if turn.expect_history_contains or turn.expect_history_excludes:
-        from fake_codex.agent.history import check_history, history_items, history_text
+        from fake_codex.agent.history import check_history, history_text
 
-        items = history_items(rollout) if rollout is not None else []
+        items = _model_input(rollout, family)
         # The new user message: its image parts (tags, data URLs), then the prompt.
         text = history_text(items, "\n".join((*new_parts, prompt)))
         problem = check_history(text, turn.expect_history_contains, turn.expect_history_excludes)
@@ -212,9 +214,7 @@ class ExecRun:
         rollout, then the new user message (only with FAKE_CODEX_LOG: it costs a rollout read)."""
         if not self.inv.environ.get("FAKE_CODEX_LOG"):
             return
-        from fake_codex.agent.history import history_items
-
-        items = history_items(rollout) if rollout is not None else []
+        items = _model_input(rollout, self.b.family)
         parts = [*(images.request if images else []), {"type": "input_text", "text": prompt}]
         user = {"type": "message", "role": "user", "content": parts}
         self.inv.extra["model_input"] = [*items, user]
@@ -277,7 +277,9 @@ class ExecRun:
         compacts = switched is not None and self.b.compacts_on_switch(switched, model)
         new_parts = tuple(_part_strings(images.request)) if images else ()
         self._record_model_input(path, prompt.text, images)
-        turn = _pick_turn(self.scenario, home, prompt.text, compacts, path, new_parts)
+        turn = _pick_turn(
+            self.scenario, home, prompt.text, compacts, path, self.b.family, new_parts
+        )
         faults = turn.faults
         if faults.stderr:
             write_stderr(faults.stderr if faults.stderr.endswith("\n") else faults.stderr + "\n")
@@ -335,7 +337,7 @@ class ExecRun:
             first_turn=history is None,
             label=f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex",
             mcp=mcp,
-            history=lambda: _model_input(writer.path),
+            history=lambda: _model_input(writer.path, self.b.family),
             hold=lambda name: gates.hold(home, name),
         )
         try:

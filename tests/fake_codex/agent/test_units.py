@@ -108,3 +108,40 @@ def test_history_mismatches_say_what_was_expected_and_what_the_history_holds() -
     )
     assert "secret payload" in holds and len(holds) < 400
     assert check_history("fine", ("fine",), ("bad",)) is None
+
+
+# -- codex's pairing repair before each request (history.for_prompt), as the real binaries do ---
+
+_FC = {"type": "function_call", "name": "exec_command", "arguments": "{}", "call_id": "c1"}
+_CTC = {"type": "custom_tool_call", "name": "exec", "input": "text(1)", "call_id": "c2"}
+_SAID = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "x"}]}
+
+
+def test_a_call_without_output_gets_aborted_right_after_it_and_its_id_from_0_150() -> None:
+    from fake_codex.agent.history import for_prompt
+
+    old = for_prompt([_FC, _SAID, _CTC], 135)
+    assert old == [
+        _FC,
+        {"type": "function_call_output", "call_id": "c1", "output": "aborted"},
+        _SAID,
+        _CTC,
+        {"type": "custom_tool_call_output", "call_id": "c2", "output": "aborted"},
+    ]
+    new = for_prompt([_FC, _SAID, _CTC], 171)
+    assert new[1]["id"].startswith("fco_") and new[4]["id"].startswith("ctco_")
+    assert list(new[1]) == ["type", "id", "call_id", "output"]
+    assert for_prompt([_FC], 171)[1]["id"] == new[1]["id"], "fixed per call, like codex's"
+
+
+def test_an_output_without_its_call_kind_is_dropped_and_order_is_not_repaired() -> None:
+    from fake_codex.agent.history import for_prompt
+    from fake_codex.core.pairing import violations
+
+    orphan = {"type": "function_call_output", "call_id": "gone", "output": "x"}
+    wrong_kind = {"type": "custom_tool_call_output", "call_id": "c1", "output": "y"}
+    answer = {"type": "function_call_output", "call_id": "c1", "output": "z"}
+    assert for_prompt([orphan, _FC, wrong_kind, answer], 150) == [_FC, answer]
+    early = [answer, _FC]  # an output before its call: codex sends it, the API says 400
+    assert for_prompt(early, 169) == early
+    assert violations(for_prompt(early, 169))

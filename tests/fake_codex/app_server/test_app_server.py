@@ -246,3 +246,43 @@ def test_automatic_compaction_drops_the_call_from_the_loaded_history(
     assert "CALL_PAYLOAD" not in json.dumps(compacted["replacement_history"])
     second = client.turn(thread["id"], "again")
     assert second[-1]["params"]["turn"]["status"] == "completed", second[-1]
+
+
+def test_a_resumed_thread_whose_rollout_lost_an_output_sends_it_aborted(
+    env: Env, tmp_path: Path, cleanup: list[Client]
+) -> None:
+    """The loaded history is repaired like codex does before each request (a call without
+    output gets "aborted"), so the turn completes instead of hitting the API's 400."""
+    shell = {
+        "type": "function_call",
+        "name": "exec_command",
+        "arguments": {"cmd": "printf APP-%s RESULT"},
+        "call_id": "call_1",
+    }
+    done = {"output": [{"type": "message", "text": "ok"}]}
+    turns = (
+        {"requests": [{"output": [shell]}, done]},
+        {
+            "requests": [done],
+            "expect_history_contains": ["aborted"],
+            "expect_history_excludes": ["APP-RESULT"],
+        },
+    )
+    path_to_scenario = scenario(tmp_path, *turns)
+    first = server(env, path_to_scenario)
+    cleanup.append(first)
+    first.init()
+    thread = first.start_thread(env.cwd)
+    first.turn(thread["id"], "run it")
+    kill_group(first.proc)
+    path = Path(thread["path"])
+    lines = path.read_text().splitlines(keepends=True)
+    call = next(n for n, ln in enumerate(lines) if '"type":"function_call",' in ln)
+    path.write_text("".join(lines[: call + 1]))  # a crash right after the call
+
+    second = server(env, path_to_scenario)
+    cleanup.append(second)
+    second.init()
+    assert "result" in second.request("thread/resume", {"threadId": thread["id"]})
+    last = second.turn(thread["id"], "again")[-1]
+    assert last["params"]["turn"]["status"] == "completed", last
