@@ -17,10 +17,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.figures import Figure
+from benchmarks.figures import Figure, best
 from benchmarks.rig import ResponsesProcess, Rig, codex_exec_argv, provider, real_codex
 
 PROBE = Path(__file__).resolve().with_name("say_probe.py")
@@ -147,15 +147,6 @@ def _imports_alone(modules: Sequence[str]) -> float:
     return float(out)
 
 
-def _best(fn: Callable[[], object], repeat: int = 20) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def _in_process_alone(rig: Rig, config: Path) -> dict[str, float]:
     """The small synchronous stages, each done alone in this (warm) process."""
     from plexum_openai_provider.config import load_config
@@ -183,11 +174,11 @@ def _in_process_alone(rig: Rig, config: Path) -> dict[str, float]:
             json.loads(line)
 
     return {
-        "config": _best(lambda: load_config(str(config))),
-        "lock": _best(lock),
-        "session read": _best(lambda: json.loads(session_path.read_bytes())),
-        "tool offering": _best(bind),
-        "mirror + session save": _best(mirror) if rollouts else 0.0,
+        "config": best(lambda: load_config(str(config)), 20),
+        "lock": best(lock, 20),
+        "session read": best(lambda: json.loads(session_path.read_bytes()), 20),
+        "tool offering": best(bind, 20),
+        "mirror + session save": best(mirror, 20) if rollouts else 0.0,
     }
 
 
