@@ -30,6 +30,7 @@ FAKE_BASE_URL = "http://127.0.0.1:9/v1"
 REPO = Path(__file__).resolve().parent.parent
 MCP_ECHO = REPO / "conformance" / "mcp_echo_server.py"
 STEP_TIMEOUT_S = 60.0
+REPLY = "<reply>"  # a request's result, kept in the stream where it arrived
 # Process-level notifications (or ones the provider never reads whose fields are codex's own).
 SKIPPED = frozenset(
     {
@@ -75,6 +76,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def normalise(notes: list[Json], root: Path) -> list[Json]:
     """The notifications a comparison looks at, volatile values masked."""
     out: list[Json] = []
+    last_status: Any = None
     for note in notes:
         method = note.get("method")
         if not isinstance(method, str) or method in SKIPPED:
@@ -86,7 +88,17 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
             # The real process sends it asynchronously around archive: its place in the stream
             # varies from run to run (seen on 0.169.0 under load); the provider never reads it.
             continue
+        if method == "thread/status/changed":
+            kind = status.get("type") if isinstance(status, dict) else None
+            if kind == last_status:
+                # Only its flags changed (waitingOnApproval on, then off): the real process sends
+                # the "off" racing the declined item (seen on 0.169.0 and 0.171.0); unread.
+                continue
+            last_status = kind
         view: Json = {"method": method}
+        if method == REPLY:
+            out.append(_mask(_reply_view(params), root))
+            continue
         item = params.get("item")
         if isinstance(item, dict):
             view["item"] = {k: item[k] for k in ITEM_KEYS if k in item}
@@ -110,8 +122,33 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
             view["last"], view["total"] = usage.get("last"), usage.get("total")
         if method == "warning":
             view["message"] = params.get("message")
+        if method.startswith("$request "):
+            view["params"] = params
         out.append(_mask(view, root))
     return out
+
+
+def _reply_view(params: Json) -> Json:
+    """A result as compared: its keys, and the thread's keys, status, preview, fork origin and
+    turns (status and item types); ids, times and paths are not compared."""
+    result = params.get("result") or {}
+    view: Json = {"reply": params.get("to"), "keys": sorted(result)}
+    thread = result.get("thread")
+    if isinstance(thread, dict):
+        view["thread"] = {
+            "keys": sorted(thread),
+            "status": (thread.get("status") or {}).get("type"),
+            "preview": thread.get("preview"),
+            "forked": thread.get("forkedFromId") is not None,
+            "turns": [
+                [t.get("status"), t.get("itemsView"), [i.get("type") for i in t.get("items", [])]]
+                for t in thread.get("turns") or []
+            ],
+        }
+    turn = result.get("turn")
+    if isinstance(turn, dict):
+        view["turn"] = {"keys": sorted(turn), "status": turn.get("status")}
+    return view
 
 
 def _mask(value: Any, root: Path) -> Any:
@@ -128,10 +165,11 @@ def _mask(value: Any, root: Path) -> Any:
 
 
 class _Client:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, approval: str | None = None) -> None:
         self.proc = proc
         self.n = 0
         self.notes: list[Json] = []
+        self.approval = approval  # the answer to codex's approval requests (None: decline)
 
     async def request(self, method: str, params: Json) -> Json:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -145,16 +183,37 @@ class _Client:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 result = reply.get("result")
-                return result if isinstance(result, dict) else {}
+                result = result if isinstance(result, dict) else {}
+                self.notes.append({"method": REPLY, "params": {"to": method, "result": result}})
+                return result
             if "method" in reply and "id" not in reply:
                 self.notes.append(reply)
+            elif "method" in reply:
+                await self._answer(reply)
+
+    async def _answer(self, request: Json) -> None:
+        """A request codex makes of us (an approval): kept in the stream as `$request`, and
+        answered with the case's decision."""
+        assert self.proc.stdin is not None
+        params = request.get("params") if isinstance(request.get("params"), dict) else {}
+        assert isinstance(params, dict)
+        shown = {k: params.get(k) for k in ("command", "cwd", "reason")}
+        self.notes.append({"method": f"$request {request['method']}", "params": shown})
+        reply = {"id": request["id"], "result": {"decision": self.approval or "decline"}}
+        self.proc.stdin.write(json.dumps(reply).encode() + b"\n")
+        await self.proc.stdin.drain()
 
     async def until_turn_completed(self) -> None:
+        await self.until("turn/completed")
+
+    async def until(self, method: str) -> None:
         while True:
             note = await self._read()
-            if "method" in note and "id" not in note:
+            if "method" in note and "id" in note:
+                await self._answer(note)
+            elif "method" in note:
                 self.notes.append(note)
-                if note["method"] == "turn/completed":
+                if note["method"] == method:
                     return
 
     async def _read(self) -> Json:
@@ -180,7 +239,7 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
         start_new_session=True,
         limit=1 << 26,
     )
-    client = _Client(proc)
+    client = _Client(proc, case.approval)
     try:
         async with asyncio.timeout(STEP_TIMEOUT_S * (len(case.steps) + 1)):
             await client.request(
@@ -192,6 +251,13 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
                 "sandbox": "danger-full-access",
             }
             start["model"] = "gpt-5.5"  # classic function calls on every version
+            turn_policy: Json = {}
+            if case.approval is not None:
+                start.update(approvalPolicy="on-request", sandbox="workspace-write")
+                turn_policy = {
+                    "approvalPolicy": "on-request",
+                    "sandboxPolicy": {"type": "workspaceWrite", "excludeSlashTmp": True},
+                }
             if case.mcp:
                 server = {
                     "command": sys.executable,
@@ -204,11 +270,37 @@ async def play(case: Case, argv: list[str], env: dict[str, str], root: Path) -> 
             for step in case.steps:
                 if "turn" in step:
                     text = {"type": "text", "text": step["turn"]}
-                    await client.request("turn/start", {"threadId": thread_id, "input": [text]})
+                    turn = {"threadId": thread_id, "input": [text], **turn_policy}
+                    await client.request("turn/start", turn)
                     await client.until_turn_completed()
                 elif "edit" in step:
                     old, new = step["edit"]
                     path.write_text(path.read_text().replace(old, new))  # in place: same inode
+                elif "read" in step:
+                    params: Json = {"threadId": thread_id, "includeTurns": step["read"]}
+                    await client.request("thread/read", params)
+                elif "fork_turn" in step:
+                    fork: Json = {"threadId": thread_id, "cwd": str(work), "model": "gpt-5.5"}
+                    fork["sandbox"] = "danger-full-access"
+                    forked = (await client.request("thread/fork", fork))["thread"]["id"]
+                    text = {"type": "text", "text": step["fork_turn"]}
+                    await client.request("turn/start", {"threadId": forked, "input": [text]})
+                    await client.until_turn_completed()
+                elif "interrupt" in step:
+                    text = {"type": "text", "text": step["interrupt"]}
+                    turn = {"threadId": thread_id, "input": [text]}
+                    turn_id = (await client.request("turn/start", turn))["turn"]["id"]
+                    await client.until("item/completed")  # the prompt's item: the turn runs
+                    stop = {"threadId": thread_id, "turnId": turn_id}
+                    await client.request("turn/interrupt", stop)
+                    await client.until_turn_completed()
+                elif "archive_read_unarchive" in step:
+                    await client.request("thread/archive", {"threadId": thread_id})
+                    await client.request("thread/read", {"threadId": thread_id})
+                    await client.request("thread/unarchive", {"threadId": thread_id})
+                    again: Json = {"threadId": thread_id, "cwd": str(work), "model": "gpt-5.5"}
+                    again["sandbox"] = "danger-full-access"
+                    await client.request("thread/resume", again)
                 elif "reload_after_edit" in step:
                     await client.request("thread/archive", {"threadId": thread_id})
                     await client.request("thread/unarchive", {"threadId": thread_id})
@@ -248,8 +340,10 @@ class Result:
         return self.fake == self.real and not self.model_problems
 
 
-async def compare(case: Case, version: str, root: Path) -> Result:
-    scenario = {**case.scenario, "codex_version": fake_version(version)}
+async def compare(case: Case, version: str, root: Path, fake_as: str | None = None) -> Result:
+    """`case` on the fake (emulating `fake_as`, default the nearest known version) and on the
+    real codex `version`."""
+    scenario = {**case.scenario, "codex_version": fake_as or fake_version(version)}
     problems: list[str] = []
     fake_root, real_root = root / "fake", root / "real"
     for d in (fake_root, real_root):

@@ -1,6 +1,9 @@
 """The app-server conformance cases: a scenario (docs/scenarios.md) plus the steps both backends
-play — `turn` (a prompt on the case's thread) or `reload_after_edit` (archive, replace a text in
-the rollout, unarchive, resume: what consume does to a loaded thread). Data only.
+play — `turn` (a prompt on the case's thread), `reload_after_edit` (archive, replace a text in
+the rollout, unarchive, resume: what consume does to a loaded thread), `read` (thread/read,
+`includeTurns` as given), `fork_turn` (thread/fork, then a turn on the fork), `interrupt` (a turn
+interrupted once started), `archive_read_unarchive` (archive, read, unarchive, resume). Every
+request's result is compared too (its keys and the thread's). Data only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ class Case:
     scenario: Json
     steps: tuple[Json, ...]
     mcp: bool = False  # start the thread with the echo MCP server
+    # Run in workspace-write with `approvalPolicy: on-request` and answer every approval request
+    # codex makes with this decision (`accept`, `decline`).
+    approval: str | None = None
 
 
 def _message(text: str, deltas: list[str] | None = None) -> Json:
@@ -44,6 +50,19 @@ MCP_CALL = {
     "name": "echo",
     "arguments": {"text": "via mcp"},
     "call_id": "call_mcp",
+}
+
+
+# The model asks to leave the sandbox (`approvalPolicy: on-request` makes codex ask the client).
+ESCALATED = {
+    "type": "function_call",
+    "name": "exec_command",
+    "arguments": {
+        "cmd": "touch ../outside-the-workspace",
+        "sandbox_permissions": "require_escalated",
+        "justification": "write next to the workspace",
+    },
+    "call_id": "call_esc",
 }
 
 
@@ -123,5 +142,43 @@ CASES: tuple[Case, ...] = (
         _turns({"requests": [{"output": [MCP_CALL]}, {"output": [_message("called")]}]}),
         ({"turn": "call echo"},),
         mcp=True,
+    ),
+    Case(
+        "read_fork_archive",
+        _turns(
+            {"requests": [{"output": [SHELL], "usage": USAGE}, {"output": [_message("ran")]}]},
+            {
+                "expect_history_contains": ["PAYLOAD_7", "ran"],
+                "requests": [{"output": [_message("forked")], "usage": USAGE}],
+            },
+            {"requests": [{"output": [_message("resumed")]}]},
+        ),
+        (
+            {"turn": "run it"},
+            {"read": True},
+            {"read": False},
+            {"fork_turn": "on the fork"},
+            {"archive_read_unarchive": True},
+            {"turn": "after the round trip"},
+        ),
+    ),
+    Case(
+        "interrupt",
+        # The last step: after an interrupt the real Responses server cannot tell the next
+        # request's turn (the interrupted reply is still being streamed to nobody).
+        _turns({"requests": [{"output": [_message("slow")], "delay_ms": 2000}]}),
+        ({"interrupt": "stop me"},),
+    ),
+    Case(
+        "approval_accepted",
+        _turns({"requests": [{"output": [ESCALATED]}, {"output": [_message("ran")]}]}),
+        ({"turn": "write outside"},),
+        approval="accept",
+    ),
+    Case(
+        "approval_declined",
+        _turns({"requests": [{"output": [ESCALATED]}, {"output": [_message("not run")]}]}),
+        ({"turn": "write outside"},),
+        approval="decline",
     ),
 )

@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from conformance import app_server_drift, drift
 from conformance import divergences as div
-from conformance import drift
+from conformance.app_server_schema import SchemaGenerationError
 from conformance.backends import run_fake, run_real
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import CodexNotInstalledError, binary
@@ -128,7 +129,16 @@ def _drift(args: argparse.Namespace) -> int:
             shutil.rmtree(root, ignore_errors=True)
     print(drift.render(cells, real, emulated, args.context))
     print(f"\n{len(cells)} scenarios in {time.monotonic() - started:.1f}s")
-    return 1 if any(c.diffs or c.problems for c in cells) else 0
+    app_root = Path(tempfile.mkdtemp(prefix="conformance-drift-app-server-"))
+    try:
+        lines, app_changed = app_server_drift.check(real, emulated, app_root)
+    except (SchemaGenerationError, CodexNotInstalledError) as exc:
+        print(f"drift: the app-server check could not run: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        shutil.rmtree(app_root, ignore_errors=True)
+    print("\n".join(lines))
+    return 1 if app_changed or any(c.diffs or c.problems for c in cells) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .codex.rollout.splice import DEFAULT_MARKER
 from .errors import ConfigError
+from .sandbox import APPROVALS, MODES, Sandbox
 
 CONFIG_ENV = "PLEXUM_OPENAI_PROVIDER_CONFIG"
 DEFAULT_MODEL = "codex"
@@ -50,7 +51,27 @@ class HostConfig:
     log_prompts: bool = False
     # `exec`: one `codex exec` per turn; `app-server`: a warm `codex app-server` streaming deltas.
     backend: str = "exec"
+    # What codex's shell may touch (`sandbox`, `network_access`, `writable_roots`, `approvals`),
+    # and per agent id the same keys under `agents` (see `sandbox.py` and the README).
+    # A turn whose thread's context is at least this full (tokens / the model's window) ends with
+    # a `warning` before its `message_end` (which carries the figures in `context`).
+    context_warning_fraction: float = 0.8
+    # How long the daemon may take to answer an approval (`approval/request`); then: decline.
+    approval_timeout_s: float = 120.0
+    sandbox: Sandbox = field(default_factory=Sandbox)
+    agents: Mapping[str, Sandbox] = field(default_factory=dict)
+    # A session whose codex thread another process holds (docs/sharing-codex-home.md): how long a
+    # turn waits for it before ending in `thread_busy` (0: at once).
+    busy_wait_s: float = 0.0
+    # `app-server`: a loaded thread is given back (codex's writer lock freed) after this long
+    # without a turn, and beyond `max_loaded_threads` the least recently used go first.
+    idle_unload_s: float = 10.0
+    max_loaded_threads: int = 32
     source: str | None = None  # the file this came from, for error messages (not a config key)
+
+    def sandbox_for(self, agent_id: str) -> Sandbox:
+        """The agent's own sandbox (config `agents`), else the default one."""
+        return self.agents.get(agent_id, self.sandbox)
 
     def model_arg(self, model: str) -> str | None:
         """The `--model` value for a Plexum model id; None means "let codex choose".
@@ -68,6 +89,12 @@ class HostConfig:
         if model in self.model_args:
             return self.model_args[model]
         return None if model == DEFAULT_MODEL else model
+
+    def allows_model_arg(self, model_arg: str | None) -> bool:
+        """Whether `model_arg` is a `--model` value this config can produce (None: codex's
+        default). A session file's model is checked with it before it may reach codex's argv:
+        the file is in the workspace, which the model can write."""
+        return any(self.model_arg(model) == model_arg for model in self.supported_models)
 
 
 def _expect_str(value: Any, key: str, path: str) -> str:
@@ -87,6 +114,24 @@ def _expect_seconds(value: Any, key: str, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ConfigError("must be a positive, finite number of seconds", path=path, key=key)
     return float(value)
+
+
+def _expect_fraction(value: Any, key: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError("must be a number above 0 and at most 1 (e.g. 0.8)", path=path, key=key)
+    return float(value)
+
+
+def _expect_wait(value: Any, key: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ConfigError("must be a finite number of seconds, 0 or more", path=path, key=key)
+    return float(value)
+
+
+def _expect_count(value: Any, key: str, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+        raise ConfigError("must be a whole number from 1 to 100000", path=path, key=key)
+    return value
 
 
 def _expect_bool(value: Any, key: str, path: str) -> bool:
@@ -139,10 +184,80 @@ _FIELDS = {
     "tool_timeout_s": _expect_seconds,
     "log_prompts": _expect_bool,
     "backend": _expect_backend,
+    "context_warning_fraction": _expect_fraction,
+    "approval_timeout_s": _expect_seconds,
+    "busy_wait_s": _expect_wait,
+    "idle_unload_s": _expect_wait,
+    "max_loaded_threads": _expect_count,
 }
 
 
 _UNSET_BY_NULL = ("codex_home", "socket_dir")
+_SANDBOX_KEYS = ("sandbox", "network_access", "writable_roots", "approvals")
+
+
+def _parse_sandbox(raw: Mapping[str, Any], base: Sandbox, where: str, path: str) -> Sandbox:
+    """The sandbox keys of `raw` over `base`; `where` prefixes the key in errors."""
+    values: dict[str, Any] = {}
+    if "sandbox" in raw:
+        if raw["sandbox"] not in MODES:
+            raise ConfigError(
+                f"must be one of {', '.join(MODES)}", path=path, key=f"{where}sandbox"
+            )
+        values["mode"] = raw["sandbox"]
+    if "network_access" in raw:
+        values["network_access"] = _expect_bool(
+            raw["network_access"], f"{where}network_access", path
+        )
+    if "writable_roots" in raw:
+        roots = _expect_str_list(raw["writable_roots"], f"{where}writable_roots", path)
+        for root in roots:
+            if not os.path.isabs(root) or any(ord(c) < 32 for c in root):
+                raise ConfigError(
+                    f"{root!r} must be an absolute path without control characters",
+                    path=path,
+                    key=f"{where}writable_roots",
+                )
+        values["writable_roots"] = roots
+    if "approvals" in raw:
+        if raw["approvals"] not in APPROVALS:
+            raise ConfigError(
+                f"must be one of {', '.join(APPROVALS)}", path=path, key=f"{where}approvals"
+            )
+        values["approvals"] = raw["approvals"]
+    sandbox = Sandbox(**{**base.__dict__, **values})
+    if sandbox.approvals == "daemon" and not sandbox.sandboxed:
+        raise ConfigError(
+            'approvals "daemon" needs a sandbox (`workspace-write` or `read-only`): with '
+            "`bypass` codex never asks",
+            path=path,
+            key=f"{where}approvals",
+        )
+    return sandbox
+
+
+def _parse_agents(raw: Any, base: Sandbox, path: str) -> dict[str, Sandbox]:
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            'must be an object mapping agent ids to their sandbox keys, e.g. {"ada": '
+            '{"sandbox": "read-only"}}',
+            path=path,
+            key="agents",
+        )
+    agents: dict[str, Sandbox] = {}
+    for agent_id, entry in raw.items():
+        where = f"agents.{agent_id}."
+        if not isinstance(entry, dict):
+            raise ConfigError("must be an object", path=path, key=f"agents.{agent_id}")
+        unknown = sorted(set(entry) - set(_SANDBOX_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"unknown key; known keys: {', '.join(_SANDBOX_KEYS)}",
+                path=path,
+                key=where + unknown[0],
+            )
+        agents[agent_id] = _parse_sandbox(entry, base, where, path)
+    return agents
 
 
 def parse_config(raw: Any, path: str) -> HostConfig:
@@ -157,9 +272,12 @@ def parse_config(raw: Any, path: str) -> HostConfig:
             values[key] = _parse_model_args(value, path)
         elif key in _FIELDS:
             values[key] = _FIELDS[key](value, key, path)
-        else:
-            known = ", ".join(sorted([*_FIELDS, "model_args"]))
+        elif key not in (*_SANDBOX_KEYS, "agents"):
+            known = ", ".join(sorted([*_FIELDS, "model_args", *_SANDBOX_KEYS, "agents"]))
             raise ConfigError(f"unknown key; known keys: {known}", path=path, key=key)
+    values["sandbox"] = _parse_sandbox(raw, Sandbox(), "", path)
+    if "agents" in raw:
+        values["agents"] = _parse_agents(raw["agents"], values["sandbox"], path)
     if "supported_models" in values and not values["supported_models"]:
         raise ConfigError("must list at least one model", path=path, key="supported_models")
     # A relative path would be read against each process's cwd (codex and mcp-host run in the

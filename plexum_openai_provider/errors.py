@@ -26,6 +26,10 @@ class ConfigError(ProviderError):
         super().__init__(f"{where}{what}{message}")
 
 
+class SandboxWidened(ConfigError):
+    """A turn asked for a sandbox mode wider than its agent's (or for no known mode)."""
+
+
 class TurnInputError(ConfigError):
     """A turn input is unusable; `key` names the TurnRequest field (and where in it)."""
 
@@ -118,6 +122,14 @@ class RemoteError(RpcError):
         return f"{where}{self.message} (JSON-RPC error {self.code})"
 
 
+class NoAnswer(RpcError):
+    """A child (`codex app-server`) left one of our requests unanswered past its deadline."""
+
+
+class ReplyTooLong(RpcError):
+    """A child's reply to one of our requests was longer than the line limit (it was dropped)."""
+
+
 class ServerGone(ProviderError):
     """A JSON-RPC child process (`codex app-server`) closed its stdout before the reply came."""
 
@@ -136,3 +148,13 @@ class AppServerStartError(ProviderError):
     def __init__(self, message: str, stderr: str = "") -> None:
         super().__init__(message)
         self.stderr = stderr
+
+
+class ControlError(ProviderError):
+    """A control of a running turn or a session (steer, fork) could not be applied. `reason` is
+    what a daemon can act on: `steer_unsupported` (the exec backend: send it as the next turn),
+    `not_running` (no codex turn to steer), `codex_refused`, `fork_failed`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)

@@ -25,6 +25,7 @@ ErrorCode = Literal[
     "binary_not_found",  # `binary` missing or not executable
     "spawn",  # the OS refused to start codex for another reason
     "exit",  # codex exited non-zero (or by a signal) without a terminal event
+    "thread_busy",  # another process (a codex not run by this turn) holds the session's thread
     "auth",  # codex is not logged in / the API key was refused (HTTP 401)
     "model_rejected",  # the account does not allow this model (HTTP 400 invalid_request_error)
     "turn_failed",  # codex reported `turn.failed`
@@ -130,16 +131,47 @@ class ErrorEvent(_Event):
 
 
 @dataclass(frozen=True)
+class Context:
+    """How full the thread's context is after the turn: `tokens` (the last model request's input
+    plus its output) of the model's `window` (None when codex did not report it)."""
+
+    tokens: int
+    window: int | None
+
+    @property
+    def fraction(self) -> float | None:
+        return self.tokens / self.window if self.window else None
+
+    def to_json(self) -> dict[str, Any]:
+        fraction = self.fraction
+        return {
+            "tokens": self.tokens,
+            "window": self.window,
+            "fraction": round(fraction, 4) if fraction is not None else None,
+        }
+
+
+@dataclass(frozen=True)
 class MessageEnd(_Event):
     """Terminal: the turn completed.
 
-    `usage` is this turn alone; `thread_usage` is codex's running total for the thread.
+    `usage` is this turn alone; `thread_usage` is codex's running total for the thread;
+    `context` how full the thread's context is now (absent when codex reported no usage).
     """
 
     thread_id: str
     usage: Usage
     thread_usage: Usage
+    context: Context | None = None
     type: Literal["message_end"] = "message_end"
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.context is None:
+            del out["context"]
+        else:
+            out["context"] = self.context.to_json()
+        return out
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
 """Durable writes: nothing the project writes is left half-written.
 
 `atomic_write_text` replaces a file through a temp file, fsync and `os.replace`; `fsync_dir` makes a
-rename inside a directory durable. `os` only: `tempfile` (with `shutil`, `random` and the
-compression modules it pulls in) cost every cold turn 3-6 ms of imports for one `mkstemp`.
+rename inside a directory durable; `directory_problem` says why a path is no usable directory,
+without raising (an overlong path makes `Path.is_dir()` raise). `os` only: `tempfile` (with
+`shutil`, `random` and the compression modules it pulls in) cost every cold turn 3-6 ms of
+imports for one `mkstemp`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 _TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
@@ -21,6 +24,19 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def directory_problem(path: Path) -> str | None:
+    """None when `path` is a directory; else what is wrong with it (never raises)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "is not a directory (it does not exist)"
+    except OSError as exc:  # ENAMETOOLONG, EACCES, ELOOP...: is_dir() would raise these
+        return f"cannot be used ({exc.strerror or exc})"
+    except ValueError as exc:  # an embedded NUL
+        return f"cannot be used ({exc})"
+    return None if stat.S_ISDIR(info.st_mode) else "is not a directory"
 
 
 def create_temp(folder: Path, name: str) -> tuple[int, str]:

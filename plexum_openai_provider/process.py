@@ -3,7 +3,11 @@
 codex is started through a launcher at times (the npm node wrapper forks the native binary) and
 can leave children of its own (a `git`, a shell command), so every stop signals the whole group:
 SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once more for stragglers.
-A child started before the event loop ran (`say`'s head start) is adopted into the same surface.
+Every child dies with us (Linux: a parent-death signal) and carries an owner marker
+(`owners.OWNER_ENV`) that its own children inherit: reaping a child also ends those that left
+its group (real codex runs the model's commands in sessions of their own), and a later `serve`
+ends what a killed one left. A child started before the event loop ran (`say`'s head start, with
+the same signal and a marker) is adopted into the same surface, its marker with it.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .owners import OWNER_ENV, end_marked, new_marker, parent_death_hook
+
 STDERR_TAIL_BYTES = 16 * 1024
 EXIT_POLL_S = 0.02
 EXIT_REAP_POLL_S = 0.001  # after the pidfd said it exited: the watcher reaps it at once
+_markers: dict[int, str] = {}  # a running child's pid -> the owner marker it was started with
 
 
 async def spawn(
@@ -29,15 +36,19 @@ async def spawn(
 
     Raises FileNotFoundError / PermissionError / OSError as the OS reports them.
     """
-    return await asyncio.create_subprocess_exec(
+    marker = new_marker()
+    proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env=dict(env),
+        env={**env, OWNER_ENV: marker},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=parent_death_hook(),
     )
+    _markers[proc.pid] = marker
+    return proc
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
@@ -165,8 +176,9 @@ class AdoptedProcess(asyncio.subprocess.Process):
             pipe.close()
 
 
-async def adopt(popen: subprocess.Popen[bytes]) -> AdoptedProcess:
-    """Read a running child's stdout and stderr on this loop (both must be pipes)."""
+async def adopt(popen: subprocess.Popen[bytes], marker: str) -> AdoptedProcess:
+    """Read a running child's stdout and stderr on this loop (both must be pipes). `marker` is
+    the owner marker it was started with: reaping it ends what it started outside its group."""
     loop = asyncio.get_running_loop()
     readers: list[asyncio.StreamReader] = []
     pipes: list[asyncio.BaseTransport] = []
@@ -183,6 +195,7 @@ async def adopt(popen: subprocess.Popen[bytes]) -> AdoptedProcess:
         for opened in pipes:
             opened.close()
         raise
+    _markers[popen.pid] = marker
     return AdoptedProcess(popen, readers[0], readers[1], pipes)
 
 
@@ -223,8 +236,17 @@ async def reap(proc: asyncio.subprocess.Process) -> None:
         except asyncio.CancelledError:
             signal_group(pgid, signal.SIGKILL)
             await exited(proc)
+            _end_escaped(proc)
             raise
     signal_group(pgid, signal.SIGKILL)
+    _end_escaped(proc)
+
+
+def _end_escaped(proc: asyncio.subprocess.Process) -> None:
+    """Kill what the child started outside its group (found by the marker it inherited)."""
+    marker = _markers.pop(proc.pid, None)
+    if marker is not None:
+        end_marked(lambda found: found == marker)
 
 
 async def write_and_close(proc: asyncio.subprocess.Process, data: bytes) -> None:
@@ -280,9 +302,11 @@ async def run_captured(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=dict(env),
+        env={**env, OWNER_ENV: (marker := new_marker())},
         start_new_session=True,
+        preexec_fn=parent_death_hook(),
     )
+    _markers[proc.pid] = marker
     try:
         async with asyncio.timeout(timeout_s):
             out, err = await proc.communicate()

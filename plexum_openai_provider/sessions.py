@@ -3,18 +3,22 @@
 `<workspace>/.plexum-codex-session` holds JSON
 `{"version": 1, "threads": {session_id: {thread_id, model_arg, usage_total}}}`; the seed's
 plain-text file (one thread id) is read as the session `default`. Writes are atomic (temp file,
-fsync, rename). `workspace_lock` is an fcntl lock on a sibling file, so turns and consumes on
-one workspace never interleave, across processes too.
+fsync, rename); a write also removes what a killed writer left (stale temp files of ours, by name
+and age, regular files only). `workspace_lock` is an fcntl lock on a sibling file, so turns and
+consumes on one workspace never interleave, across processes too.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import fcntl
 import json
 import os
+import re
 import stat
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +31,15 @@ from .files import atomic_write_text
 
 SESSION_FILE = ".plexum-codex-session"
 LOCK_FILE = ".plexum-codex-session.lock"
+QUEUE_FILE = ".plexum-codex-session.queue"  # the lock's turnstile (see acquire_workspace_lock)
 STORE_VERSION = 1
 LEGACY_SESSION = "default"
+# `files.create_temp`'s names for the session file, and how old one must be to be left over: the
+# store is written under the workspace lock, so an older one's writer is gone (killed mid-write).
+_TEMP_NAME = re.compile(rf"\.{re.escape(SESSION_FILE)}\.[0-9a-f]{{12}}\.tmp")
+STALE_TEMP_S = 60.0
+# O_NOFOLLOW: a symlink planted at a lock path must not make us open another file.
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,7 @@ class SessionStore:
             "version": STORE_VERSION,
             "threads": {sid: rec.to_json() for sid, rec in sorted(threads.items())},
         }
+        remove_stale_temps(self.path.parent)
         atomic_write_text(self.path, json.dumps(body, indent=2) + "\n")
 
     def _legacy(self, text: str) -> ThreadRecord:
@@ -180,35 +192,92 @@ class SessionStore:
         )
 
 
-def try_workspace_lock(workspace: Path) -> int | None:
-    """The workspace's exclusive lock if it is free now (its descriptor: close it to release),
-    else None. Raises OSError when the lock file cannot be opened or locked at all."""
-    # O_NOFOLLOW: a symlink planted at the lock path must not make us open another file.
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    fd = os.open(workspace / LOCK_FILE, flags, 0o600)
+def remove_stale_temps(workspace: Path) -> None:
+    """Delete the session store's temp files a killed writer left: our name pattern, a regular
+    file (never a symlink or folder the model planted), untouched for `STALE_TEMP_S`."""
+    cutoff = time.time() - STALE_TEMP_S
+    with contextlib.suppress(OSError), os.scandir(workspace) as entries:
+        for entry in entries:
+            if not _TEMP_NAME.fullmatch(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    os.unlink(entry.path)
+
+
+# Waiters of this process per lock file (device, inode), first come first served.
+_waiting: dict[tuple[int, int], collections.deque[object]] = {}
+
+
+def _try_flock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
     except OSError as exc:
-        os.close(fd)
         if exc.errno not in (errno.EAGAIN, errno.EACCES):
             raise
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
+        return False
+    return True
+
+
+def try_workspace_lock(workspace: Path) -> int | None:
+    """The workspace's exclusive lock if it is free now and nobody queues for it (its descriptor:
+    close it to release), else None. A newcomer as in `acquire_workspace_lock`: it passes the
+    turnstile first, without waiting, so a cold `say` never jumps a consume or turn in line.
+    Raises OSError when the lock files cannot be opened or locked at all."""
+    fd = os.open(workspace / LOCK_FILE, _LOCK_FLAGS, 0o600)
+    gate = -1
+    taken = False
+    try:
+        info = os.fstat(fd)
+        if _waiting.get((info.st_dev, info.st_ino)):
+            return None  # a waiter of this process is in line
+        gate = os.open(workspace / QUEUE_FILE, _LOCK_FLAGS, 0o600)
+        taken = _try_flock(gate) and _try_flock(fd)
+        return fd if taken else None
+    finally:
+        if gate >= 0:
+            os.close(gate)
+        if not taken:
+            os.close(fd)
 
 
 async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> int:
     """Take the workspace's exclusive lock and return its descriptor (close it to release).
 
-    Waiting polls without blocking the loop, so a cancelled waiter leaves nothing behind.
+    Fair, so a consume is not starved by turns that retake the lock the moment they let go: the
+    waiters of this process queue in order, and the one at the head holds a turnstile (a flock on
+    `.plexum-codex-session.queue`) while it waits, which newcomers of any process must pass
+    first. Uncontended, both are taken at once. Waiting polls without blocking the loop, so a
+    cancelled waiter leaves nothing behind.
     """
     import asyncio  # here: a cold `say` reads its session before asyncio has loaded
 
-    while (fd := try_workspace_lock(workspace)) is None:
-        await asyncio.sleep(poll_s)
-    return fd
+    fd = os.open(workspace / LOCK_FILE, _LOCK_FLAGS, 0o600)
+    gate = -1
+    ticket = object()
+    info = os.fstat(fd)
+    key = (info.st_dev, info.st_ino)
+    queue = _waiting.setdefault(key, collections.deque())
+    queue.append(ticket)
+    try:
+        while queue[0] is not ticket:
+            await asyncio.sleep(poll_s)
+        gate = os.open(workspace / QUEUE_FILE, _LOCK_FLAGS, 0o600)
+        while not _try_flock(gate):
+            await asyncio.sleep(poll_s)
+        while not _try_flock(fd):
+            await asyncio.sleep(poll_s)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        if gate >= 0:
+            os.close(gate)  # the turnstile: the next waiter (of any process) may queue at the lock
+        queue.remove(ticket)
+        if not queue and _waiting.get(key) is queue:
+            del _waiting[key]
 
 
 @contextlib.asynccontextmanager

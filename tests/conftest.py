@@ -1,13 +1,19 @@
 """Shared test setup: hypothesis profiles (`ci` if CI=true, `dev`, `mutation`); `live` on
-request; the fault-matrix plugin; and the check that the suite leaves nothing of its own behind
+request; the fault-matrix plugin; the app-server schemas of the real binaries (generated once per
+session); and the check that the suite leaves nothing of its own behind
 in /tmp (`tests/leftovers.py`)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import Phase, settings
+
+if TYPE_CHECKING:
+    from conformance.app_server_schema import Schema
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 # CI machines are slow and shared: a fixed, modest budget and no per-example deadline.
@@ -39,3 +45,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 pytest_plugins = ["tests.faults.plugin", "tests.leftovers"]
+
+
+@pytest.fixture(scope="session")
+def app_server_schemas(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, str], Schema]:
+    """`get(version, flavour)`: the app-server JSON Schema the real codex `version` generates
+    (`stable` or `experimental`), generated once per session. A missing binary FAILS the test."""
+    from conformance.app_server_schema import Schema, generate
+    from conformance.installs import CodexNotInstalledError, binary
+
+    root = tmp_path_factory.mktemp("app-server-schemas")
+    cache: dict[tuple[str, str], Schema] = {}
+
+    def get(version: str, flavour: str) -> Schema:
+        if (version, flavour) not in cache:
+            try:
+                codex = binary(version)
+            except CodexNotInstalledError as exc:
+                pytest.fail(str(exc), pytrace=False)
+            out = root / f"{version}-{flavour}"
+            generate(codex, out, experimental=flavour == "experimental")
+            cache[version, flavour] = Schema(out)
+        return cache[version, flavour]
+
+    return get

@@ -21,7 +21,10 @@ RESPONSE_DEFS = {
     "cancel": "cancelResponse",
     "consume": "consumeResponse",
     "shutdown": "shutdownResponse",
+    "steer": "steerResponse",
+    "fork": "forkResponse",
     "tools/call": "toolsCallResponse",
+    "approval/request": "approvalResponse",
 }
 
 

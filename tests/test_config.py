@@ -63,10 +63,14 @@ def test_all_keys_are_read(tmp_path: Path) -> None:
                     "turn_timeout_s": 60,
                     "idle_timeout_s": 2.5,
                     "backend": "app-server",
+                    "busy_wait_s": 0,
+                    "idle_unload_s": 0,
+                    "max_loaded_threads": 4,
                 },
             )
         )
     )
+    assert (config.busy_wait_s, config.idle_unload_s, config.max_loaded_threads) == (0, 0, 4)
     assert config.extra_args == ("-c", "x=1")
     assert config.model_arg("gpt") == "gpt-5.5"
     assert config.model_arg("codex") is None
@@ -77,6 +81,11 @@ def test_all_keys_are_read(tmp_path: Path) -> None:
 
 def test_the_default_backend_is_exec() -> None:
     assert HostConfig().backend == "exec"
+
+
+def test_thread_sharing_defaults_wait_for_nothing_and_give_threads_back() -> None:
+    config = HostConfig()
+    assert (config.busy_wait_s, config.idle_unload_s, config.max_loaded_threads) == (0, 10, 32)
 
 
 @pytest.mark.parametrize(
@@ -90,6 +99,10 @@ def test_the_default_backend_is_exec() -> None:
         ({"turn_timeout_s": 0}, "turn_timeout_s", "positive"),
         ({"idle_timeout_s": True}, "idle_timeout_s", "positive"),
         ({"backend": "appserver"}, "backend", "exec, app-server"),
+        ({"busy_wait_s": -1}, "busy_wait_s", "0 or more"),
+        ({"idle_unload_s": float("inf")}, "idle_unload_s", "0 or more"),
+        ({"max_loaded_threads": 0}, "max_loaded_threads", "whole number"),
+        ({"max_loaded_threads": 2.5}, "max_loaded_threads", "whole number"),
     ],
 )
 def test_bad_values_name_the_file_and_the_key(

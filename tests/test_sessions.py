@@ -373,3 +373,32 @@ def test_a_session_file_growing_after_the_size_check_is_read_only_one_byte_past_
     monkeypatch.setattr(os, "fstat", stale_fstat)
     assert len(sessions._read_regular_file(path, 100)) == 101
     assert len(sessions._read_regular_file(path, 2 * 1024 * 1024)) == 2 * 1024 * 1024 + 1
+
+
+def test_stale_temp_files_of_the_store_are_removed_on_the_next_write_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    # What a serve killed mid-write leaves: `..plexum-codex-session.<12 hex>.tmp`.
+    stale = tmp_path / "..plexum-codex-session.0123456789ab.tmp"
+    stale.write_text('{"version": 1, "thr')
+    fresh = tmp_path / "..plexum-codex-session.abcdef012345.tmp"  # maybe being written now
+    fresh.write_text("{")
+    other = tmp_path / "..plexum-codex-session.not-hex-name.tmp"
+    other.write_text("the model's own file")
+    folder = tmp_path / "..plexum-codex-session.00000000000a.tmp"
+    folder.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep")
+    link = tmp_path / "..plexum-codex-session.00000000000b.tmp"
+    link.symlink_to(target)
+    old = os.stat(stale).st_mtime - 3600
+    for path in (stale, other, folder):
+        os.utime(path, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
+
+    SessionStore(tmp_path).put("s", ThreadRecord("019a0000-0000-7000-8000-000000000001", None))
+
+    assert not stale.exists()
+    assert fresh.read_text() == "{" and other.exists() and folder.is_dir()
+    assert link.is_symlink() and target.read_text() == "keep"
+    assert SessionStore(tmp_path).get("s") is not None

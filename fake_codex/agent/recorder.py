@@ -20,7 +20,6 @@ from fake_codex.core.ids import uuid7
 if TYPE_CHECKING:
     from fake_codex.agent.images import ImageParts
 
-CONTEXT_WINDOW = 258400
 BASE_INSTRUCTIONS = "You are Codex (fake-codex stand-in: no real model behind this thread)."
 _RATE_LIMITS_169 = {
     "limit_id": "codex",
@@ -80,10 +79,14 @@ class Recorder(ToolLines):
             payload["root_turn_id"] = t.turn_id
         payload.update(
             started_at=t.started_at,
-            model_context_window=CONTEXT_WINDOW,
+            model_context_window=self._window,
             collaboration_mode_kind="default",
         )
         self.w.write("event_msg", payload)
+
+    @property
+    def _window(self) -> int:
+        return self.b.context_window(self.t.model)
 
     def _collab(self) -> dict[str, Any]:
         settings = {"model": self.t.model, "reasoning_effort": None, "developer_instructions": None}
@@ -265,7 +268,7 @@ class Recorder(ToolLines):
             }
             if self.b.family >= 169 and reasoning_flag is not None:
                 info["last_usage_includes_reasoning"] = reasoning_flag
-            info["model_context_window"] = CONTEXT_WINDOW
+            info["model_context_window"] = self._window
         if last is not None:
             self._last = last
         limits = _RATE_LIMITS_169 if self.b.family >= 150 else _RATE_LIMITS_135
@@ -274,11 +277,11 @@ class Recorder(ToolLines):
     def context_full(self) -> None:
         """After context_length_exceeded codex marks the window full: usage zero, total the
         whole window (no `last_usage_includes_reasoning`)."""
-        usage = {**self._usage(Totals()), "total_tokens": CONTEXT_WINDOW}
+        usage = {**self._usage(Totals()), "total_tokens": self._window}
         info = {
             "total_token_usage": usage,
             "last_token_usage": dict(usage),
-            "model_context_window": CONTEXT_WINDOW,
+            "model_context_window": self._window,
         }
         limits = _RATE_LIMITS_169 if self.b.family >= 150 else _RATE_LIMITS_135
         self.w.write("event_msg", {"type": "token_count", "info": info, "rate_limits": limits})
@@ -290,7 +293,7 @@ class Recorder(ToolLines):
         info: dict[str, Any] = {"total_token_usage": self._usage(thread), "last_token_usage": last}
         if self.b.family >= 169:
             info["last_usage_includes_reasoning"] = True
-        info["model_context_window"] = CONTEXT_WINDOW
+        info["model_context_window"] = self._window
         limits = _RATE_LIMITS_169 if self.b.family >= 150 else _RATE_LIMITS_135
         self.w.write("event_msg", {"type": "token_count", "info": info, "rate_limits": limits})
 

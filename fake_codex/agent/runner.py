@@ -63,8 +63,14 @@ class TurnSetup:
     effort_changed: bool = False  # a resumed turn with another effort than the thread's last
     # The input a model request carries now (the model-visible history): checked like the API.
     history: Callable[[], Sequence[Any]] = lambda: ()
+    # app-server names a tool item by its call id and shows each patched file's diff: told here
+    # (exec item id, call id, {path: diff}) before the item's events are emitted.
+    tool_item: Callable[[str, str, dict[str, str]], None] | None = None
     # Holds a reply's gate (core/gates.py) until the test releases it.
     hold: Callable[[str], None] = lambda name: None
+    # app-server with `approvalPolicy: on-request`: asks the client before an escalated command
+    # (item id, command, cwd, the model's justification) → approved?
+    approve: Callable[[str, str, str, Any], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,26 @@ class ToolCalls:
                 raise FakeLimitation(f"{s.label}: exec_command call {call.call_id!r} has no `cmd`")
             workdir = call.arguments.get("workdir")
             cwd = s.cwd / workdir if isinstance(workdir, str) else s.cwd
-            item_id = self.ids.new()
             display = display_command(cmd)
+            item_id = self.ids.new()
+            if s.tool_item is not None:
+                s.tool_item(item_id, call.call_id, {})
+            escalated = call.arguments.get("sandbox_permissions") == "require_escalated"
+            if escalated and s.approve is not None:
+                # The approver shows the item started, asks, and shows a declined one (real 0.171).
+                reason = call.arguments.get("justification")
+                if not s.approve(item_id, display, str(cwd), reason):
+                    # codex: the command is not run and the model reads that it was rejected
+                    rec.tool_output(
+                        "function_call_output", "fco", call.call_id, "exec command rejected by user"
+                    )
+                    return
+                started_ms = time.time_ns() // 1_000_000
+                result = run_shell(cmd, cwd)
+                done = ev.command(item_id, display, result.output, result.exit_code)
+                s.emit(ev.item_completed({**done, "aggregated_output": None}))  # as real sends
+                rec.shell_result(call.call_id, result, started_ms)
+                return
             s.emit(ev.item_started(ev.command(item_id, display, "", None)))
             started_ms = time.time_ns() // 1_000_000
             result = run_shell(cmd, cwd)
@@ -69,6 +87,8 @@ class ToolCalls:
                 return
             changes = [(path, kind) for path, kind, _ in patch.changes]
             item_id = self.ids.new()
+            if s.tool_item is not None:
+                s.tool_item(item_id, call.call_id, dict(zip(patch.paths, patch.diffs, strict=True)))
             s.emit(ev.item_started(ev.file_change(item_id, changes, done=False)))
             s.emit(ev.item_completed(ev.file_change(item_id, changes, done=True)))
             rec.patch_result(call.call_id, patch, patch.model_output)
@@ -122,6 +142,8 @@ class ToolCalls:
         s = self.s
         assert s.mcp is not None
         item_id = self.ids.new()
+        if s.tool_item is not None and output:
+            s.tool_item(item_id, call_id, {})
         args = arguments if arguments is not None else {}
         s.emit(
             ev.item_started(

@@ -6,6 +6,7 @@ Results carry what the exec item, the rollout and the model-visible output text 
 
 from __future__ import annotations
 
+import difflib
 import math
 import shlex
 import time
@@ -80,6 +81,13 @@ class FileOp:
 class PatchResult:
     changes: tuple[tuple[str, str, str], ...]  # (absolute path, kind, new or old content)
     summary: str
+    # Per change, as app-server shows it: add → the content, delete → the old content, update →
+    # the unified diff's hunks.
+    diffs: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(path for path, _, _ in self.changes)
 
     @property
     def model_output(self) -> str:
@@ -147,20 +155,24 @@ def apply_patch(text: str, cwd: Path) -> PatchResult:
     """Verify the whole patch first, then write; a failing patch changes nothing."""
     ops = parse_patch(text)
     planned: list[tuple[Path, str, str | None, str]] = []
+    diffs: list[str] = []
     for op in ops:
         target = (cwd / op.path).resolve()
         if op.kind == "add":
             body = "".join(ln[1:] + "\n" for ln in op.lines if ln.startswith("+"))
             planned.append((target, "add", body, body))
+            diffs.append(body)
             continue
         if not target.is_file():
             raise PatchError(f"Failed to read file to {op.kind}: {target}")
         old = target.read_text(encoding="utf-8")
         if op.kind == "delete":
             planned.append((target, "delete", None, old))
+            diffs.append(old)
         else:
             new = _apply_update(old, op.lines, str(target))
             planned.append((target, "update", new, new))
+            diffs.append(_hunks(old, new))
     letters = {"add": "A", "delete": "D", "update": "M"}
     for target, _kind, content, _ in planned:
         if content is None:
@@ -171,4 +183,10 @@ def apply_patch(text: str, cwd: Path) -> PatchResult:
     summary = "Success. Updated the following files:\n" + "".join(
         f"{letters[op.kind]} {op.path}\n" for op in ops
     )
-    return PatchResult(tuple((str(t), k, c) for t, k, _, c in planned), summary)
+    return PatchResult(tuple((str(t), k, c) for t, k, _, c in planned), summary, tuple(diffs))
+
+
+def _hunks(old: str, new: str) -> str:
+    """The unified diff of `old` → `new` without its file headers (app-server's `diff`)."""
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="")
+    return "".join(line + "\n" for line in lines if not line.startswith(("---", "+++")))

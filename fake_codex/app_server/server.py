@@ -1,12 +1,18 @@
 """`codex app-server`, the subset the provider uses: JSON-RPC over stdio, threads, scenario turns.
 
 Requests: `initialize` (then the `initialized` notification), `thread/start`, `thread/resume`,
-`thread/archive`, `thread/unarchive`, `turn/start`, `turn/interrupt`. A turn runs the same
-`TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a worker thread, and its exec
-events are translated to app-server notifications (`notes.py`; a loaded thread's state is in
-`state.py`, a turn's worker in `worker.py`). Like the real binary (codex-facts §11), a loaded
-thread keeps its rollout open and ignores edits to it: it sees the model-visible history it
-loaded plus what it appended, until it is unloaded (archive).
+`thread/fork`, `thread/read`, `thread/archive`, `thread/unarchive`, `thread/unsubscribe`,
+`turn/start`, `turn/steer`, `turn/interrupt`; every reply and notification in the shape of the
+emulated version's schema (`shapes.py`), approvals asked of the client as requests
+(`controls.py`). A loaded thread holds codex's writer lock from 0.150 (`core/writer_lock.py`:
+another process's resume is refused with -32600); `thread/unsubscribe` unloads only from 0.169,
+and only with `thread_unload_delay_secs=0` (the real default, ~60 s, is not emulated: the thread
+stays). A turn runs the same `TurnRunner` as `exec` (scenario replies, rollout, tools, MCP) on a
+worker thread, its exec events translated to app-server notifications (`notes.py`; a loaded
+thread's state is in `state.py`, a turn's worker in `worker.py`). Like the real binary
+(codex-facts §11), a loaded thread keeps its rollout open and ignores edits to it: it sees the
+model-visible history it loaded plus what it appended, until it is unloaded (archive,
+unsubscribe). Thread objects, read and fork are `threads.py`.
 """
 
 from __future__ import annotations
@@ -22,33 +28,26 @@ from typing import TYPE_CHECKING, Any
 from fake_codex.agent.history import history_items
 from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import read_history, rollout_path
-from fake_codex.app_server.notes import Notes
-from fake_codex.app_server.state import Job, KeptWriter, LoadedThread
+from fake_codex.app_server import shapes
+from fake_codex.app_server.controls import Requests, steer
+from fake_codex.app_server.notes import Notes, user_message_item
+from fake_codex.app_server.state import Job, KeptWriter, LoadedThread, first_prompt, last_turn_id
+from fake_codex.app_server.threads import INVALID_REQUEST, RpcFailure, ThreadViews
 from fake_codex.app_server.worker import TurnWorker
-from fake_codex.core.config import ConfigError, load_config, settings_from
+from fake_codex.core import writer_lock
 from fake_codex.core.home import HomeRefused, find_rollout, home_for_writing
 from fake_codex.core.ids import is_uuid, uuid7
+from fake_codex.core.writer_lock import ThreadLock
 
 if TYPE_CHECKING:
     from fake_codex.core.invocation_log import Invocation
     from fake_codex.core.scenario import Scenario
     from fake_codex.core.versions import Behaviour
-    from fake_codex.mcp.client import McpManager
 
-INVALID_REQUEST = -32600
-INTERNAL_ERROR = -32603
-METHOD_NOT_FOUND = -32601
 EX_SOFTWARE = 70
 
 
-class RpcFailure(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class AppServer:
+class AppServer(ThreadViews):
     def __init__(
         self,
         scenario: Scenario | None,
@@ -61,12 +60,19 @@ class AppServer:
         self.inv = inv
         self.overrides = overrides
         self.home = home_for_writing(inv.environ)
-        self.out = Notes()
+        self.out = Notes(behaviour.family)
         self.initialized = False
+        self.originator = "codex_vscode"
         self.threads: dict[str, LoadedThread] = {}
         self.archived: set[str] = set()
+        self.locks: dict[str, ThreadLock] = {}  # codex's writer lock of each loaded thread
         self._after: list[Callable[[], None]] = []
-        self.worker = TurnWorker(scenario, behaviour, self.out, self.home)
+        # The completed turns of every thread this process ran (thread/read, resume, fork).
+        self.turn_log: dict[str, list[dict[str, Any]]] = {}
+        self.requests = Requests(self.out)
+        self.worker = TurnWorker(
+            scenario, behaviour, self.out, self.home, self.turn_log, self.requests
+        )
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -79,6 +85,8 @@ class AppServer:
                 continue
             if isinstance(message, dict) and isinstance(message.get("method"), str):
                 self._handle(message)
+            elif isinstance(message, dict) and "id" in message:
+                self.requests.answer(message)  # the client's answer to an approval
         for thread in list(self.threads.values()):
             self._unload(thread)
         return 0
@@ -97,16 +105,32 @@ class AppServer:
             else:
                 handler = _HANDLERS.get(method)
                 if handler is None:
-                    raise RpcFailure(METHOD_NOT_FOUND, f"method not found: {method}")
+                    unknown = f"Invalid request: unknown variant `{method}`"
+                    raise RpcFailure(INVALID_REQUEST, unknown)
                 result = handler(self, params)
         except RpcFailure as exc:
             self.out.send({"id": request_id, "error": {"code": exc.code, "message": exc.message}})
             return
-        self.out.send({"id": request_id, "result": result})
+        self._reply(request_id, method, result)
         if method == "turn/start":
             self._start_worker(params)
         while self._after:
             self._after.pop(0)()  # what codex sends after its reply (e.g. the interrupted turn)
+
+    def _reply(self, request_id: Any, method: str, result: dict[str, Any]) -> None:
+        """Send a result, with the scenario's process faults (docs/scenarios.md)."""
+        faults = self.scenario.app_server_faults if self.scenario is not None else None
+        oversize = faults.oversize_reply if faults is not None else None
+        if oversize is not None and oversize.method == method:
+            result = {**result, "fakeCodexPadding": "x" * int(oversize.mib * 1024 * 1024)}
+        self.out.send({"id": request_id, "result": result})
+        if faults is not None and faults.crash_after_reply == method:
+            sys.stderr.write(
+                f"thread 'main' panicked at app-server: fake-codex fault crash_after_reply "
+                f"{method}\nnote: run with `RUST_BACKTRACE=1`\n"
+            )
+            sys.stderr.flush()
+            os._exit(101)
 
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.initialized:
@@ -114,6 +138,8 @@ class AppServer:
         self.initialized = True
         info = params.get("clientInfo")
         name = info.get("name") if isinstance(info, dict) else None
+        if isinstance(name, str) and name:
+            self.originator = name
         return {
             "userAgent": f"{name or 'client'}/{self.b.version} (fake-codex)",
             "codexHome": str(self.home),
@@ -123,45 +149,13 @@ class AppServer:
 
     # --- threads ---------------------------------------------------------------------------
 
-    def _config(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            config = load_config(self.home, self.overrides)
-        except ConfigError as exc:
-            raise RpcFailure(INVALID_REQUEST, str(exc)) from None
-        extra = params.get("config")
-        if isinstance(extra, dict):
-            for key, value in extra.items():
-                if isinstance(value, dict) and isinstance(config.get(key), dict):
-                    config[key] = {**config[key], **value}
-                else:
-                    config[key] = value
-        return config
-
-    def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
-        from fake_codex.mcp.client import McpStartupError, start_configured
-
-        try:
-            return start_configured(config, self.b.version, cwd, self.inv.environ)
-        except McpStartupError as exc:
-            message = str(exc).split("thread/start failed: ", 1)[-1]
-            raise RpcFailure(INTERNAL_ERROR, message) from None
-
-    def _thread_json(self, thread: LoadedThread, status: str) -> dict[str, Any]:
-        return {
-            "id": thread.id,
-            "path": str(thread.path),
-            "cwd": str(thread.cwd),
-            "modelProvider": settings_from(thread.config, thread.model).provider_id,
-            "status": {"type": status},
-            "turns": [],
-        }
-
     def _thread_start(self, params: dict[str, Any]) -> dict[str, Any]:
         cwd = Path(str(params.get("cwd") or os.getcwd()))
         config = self._config(params)
         model = params.get("model") if isinstance(params.get("model"), str) else None
         mcp = self._start_mcp(config, cwd)
         thread_id = uuid7()
+        self._lock(thread_id)
         path = rollout_path(self.home, thread_id)
         items: list[Any] = []
         writer = KeptWriter(path, self.b.has_ordinal, 0, items)
@@ -172,19 +166,8 @@ class AppServer:
         )
         Recorder(writer, self.b, self.worker.info(thread, uuid7())).session_meta()
         self.threads[thread_id] = thread
-        self.out.note("thread/started", {"thread": self._thread_json(thread, "idle")})
-        return self._thread_result(thread)
-
-    def _thread_result(self, thread: LoadedThread) -> dict[str, Any]:
-        settings = settings_from(thread.config, thread.model)
-        return {
-            "thread": self._thread_json(thread, "idle"),
-            "model": settings.model or self.b.default_model,
-            "modelProvider": settings.provider_id,
-            "cwd": str(thread.cwd),
-            "approvalPolicy": "never",
-            "sandbox": {"type": "dangerFullAccess"},
-        }
+        self._announce(thread)
+        return self._thread_result(thread, params, resumed=False)
 
     def _thread_resume(self, params: dict[str, Any]) -> dict[str, Any]:
         thread_id = str(params.get("threadId"))
@@ -192,12 +175,14 @@ class AppServer:
             raise RpcFailure(INVALID_REQUEST, f"invalid thread id: {thread_id!r} is not a UUID")
         loaded = self.threads.get(thread_id)
         if loaded is not None:
-            return self._thread_result(loaded)  # a new config is ignored (codex-facts §11)
+            # A new config is ignored (codex-facts §11).
+            return self._thread_result(loaded, params, resumed=True)
         if thread_id in self.archived:
             raise RpcFailure(INVALID_REQUEST, f"thread {thread_id} is archived")
         path = find_rollout(self.home, thread_id)
         if path is None:
             raise RpcFailure(INVALID_REQUEST, f"no rollout found for thread id {thread_id}")
+        self._lock(thread_id)
         history = read_history(path)
         cwd = Path(str(params.get("cwd") or history.cwd or os.getcwd()))
         config = self._config(params)
@@ -218,16 +203,42 @@ class AppServer:
             False,
             mcp,
         )
+        thread.preview = first_prompt(path)
         self.threads[thread_id] = thread
         # A thread loaded from disk: idle, with the usage its rollout recorded (real 0.135-0.169).
         self.out.note("thread/status/changed", {"threadId": thread_id, "status": _idle()})
         from fake_codex.app_server.notes import token_usage
 
         usage = token_usage(history.last, history.totals, self.b.family >= 150)
-        self.out.note("thread/tokenUsage/updated", {"threadId": thread_id, "tokenUsage": usage})
-        return self._thread_result(thread)
+        turn_id = last_turn_id(path) or uuid7()  # the schema requires one; codex names the last
+        params = {"threadId": thread_id, "turnId": turn_id, "tokenUsage": usage}
+        # After the reply (real 0.135-0.171); the status change comes before it.
+        self._after.append(lambda: self.out.note("thread/tokenUsage/updated", params))
+        return self._thread_result(thread, params, resumed=True)
+
+    def _thread_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread_id = str(params.get("threadId"))
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            return {"status": "notLoaded"}
+        configured = _unload_delay(self.overrides)
+        if writer_lock.unsubscribe_unload_delay(self.b.family, configured) == 0:
+
+            def unloaded() -> None:
+                self._unload(thread)
+                not_loaded = {"type": "notLoaded"}
+                self.out.note(
+                    "thread/status/changed", {"threadId": thread_id, "status": not_loaded}
+                )
+                self.out.note("thread/closed", {"threadId": thread_id})
+
+            self._after.append(unloaded)
+        return {"status": "unsubscribed"}
 
     def _unload(self, thread: LoadedThread) -> None:
+        lock = self.locks.pop(thread.id, None)
+        if lock is not None:
+            lock.release()
         self.threads.pop(thread.id, None)
         if thread.running is not None:
             thread.running.interrupted = True
@@ -249,7 +260,7 @@ class AppServer:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), str(target))
         self.archived.add(thread_id)
-        self.out.note("thread/archived", {"threadId": thread_id})
+        self._after.append(lambda: self.out.note("thread/archived", {"threadId": thread_id}))
         return {}
 
     def _thread_unarchive(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -266,11 +277,8 @@ class AppServer:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(found[0]), str(target))
         self.archived.discard(thread_id)
-        self.out.note("thread/unarchived", {"threadId": thread_id})
-        thread = {"id": thread_id, "path": str(target), "status": {"type": "notLoaded"}}
-        return {"thread": thread}
-
-    # --- turns -----------------------------------------------------------------------------
+        self._after.append(lambda: self.out.note("thread/unarchived", {"threadId": thread_id}))
+        return {"thread": self._stored_thread_json(thread_id, target)}
 
     def _loaded(self, params: dict[str, Any]) -> LoadedThread:
         thread_id = str(params.get("threadId"))
@@ -283,19 +291,40 @@ class AppServer:
         thread = self._loaded(params)
         if thread.running is not None and not thread.running.done.is_set():
             raise RpcFailure(INVALID_REQUEST, "a turn is already running on this thread")
-        thread.running = Job(uuid7())
-        return {"turn": _turn_json(thread.running.turn_id, "inProgress")}
+        policy = params.get("approvalPolicy")
+        thread.running = Job(
+            uuid7(), approval_policy=policy if isinstance(policy, str) else "never"
+        )
+        return {"turn": shapes.turn_json(self.b.family, thread.running.turn_id, "inProgress")}
+
+    def _turn_steer(self, params: dict[str, Any]) -> dict[str, Any]:
+        """More input for the running turn: kept on the job and shown as a user message item
+        (the fake's model does not see it: its replies are scripted)."""
+        thread = self._loaded(params)
+        job = thread.running
+        text = _text_of(params)
+        refused = steer(job, params.get("expectedTurnId"), text)
+        if refused is not None or job is None:
+            raise RpcFailure(INVALID_REQUEST, refused or "no active turn to steer")
+        translator = job.translator
+        if translator is not None:
+            self._after.append(lambda: translator.steer(user_message_item(text, self.b.family)))
+        return {"turnId": job.turn_id}
 
     def _turn_interrupt(self, params: dict[str, Any]) -> dict[str, Any]:
         thread = self._loaded(params)
         job = thread.running
-        if job is not None and job.turn_id == params.get("turnId") and not job.done.is_set():
+        if job is None or job.done.is_set():
+            raise RpcFailure(INVALID_REQUEST, "no active turn to interrupt")
+        if job.turn_id == params.get("turnId") and job.hung:
+            job.interrupted = True  # fault no_turn_completed: acknowledged, and still no end
+        elif job.turn_id == params.get("turnId"):
             job.interrupted = True
             job.done.set()  # the thread takes a new turn at once; the worker's output is dropped
 
             def interrupted() -> None:
                 self.out.note("thread/status/changed", {"threadId": thread.id, "status": _idle()})
-                turn = _turn_json(job.turn_id, "interrupted")
+                turn = shapes.turn_json(self.b.family, job.turn_id, "interrupted")
                 self.out.note("turn/completed", {"threadId": thread.id, "turn": turn})
 
             self._after.append(interrupted)
@@ -305,29 +334,52 @@ class AppServer:
         thread = self.threads[str(params.get("threadId"))]
         job = thread.running
         assert job is not None
-        parts = params.get("input")
-        prompt = "".join(
-            p.get("text", "")
-            for p in (parts if isinstance(parts, list) else [])
-            if isinstance(p, dict) and p.get("type") == "text"
-        )
+        prompt = _text_of(params)
+        if not thread.preview:
+            thread.preview = prompt
         self.worker.start(thread, job, prompt)
+
+
+def _text_of(params: dict[str, Any]) -> str:
+    parts = params.get("input")
+    return "".join(
+        p.get("text", "")
+        for p in (parts if isinstance(parts, list) else [])
+        if isinstance(p, dict) and p.get("type") == "text"
+    )
+
+
+def _unload_delay(overrides: tuple[str, ...]) -> float | None:
+    """`-c thread_unload_delay_secs=N` among the server's options (the last one counts)."""
+    value = None
+    for option in overrides:
+        key, _, raw = option.partition("=")
+        if key.strip() == "thread_unload_delay_secs":
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                value = None
+    return value
 
 
 def _idle() -> dict[str, Any]:
     return {"type": "idle"}
 
 
-def _turn_json(turn_id: str, status: str, error: Any = None) -> dict[str, Any]:
-    return {"id": turn_id, "items": [], "status": status, "error": error}
+def _active() -> dict[str, Any]:
+    return {"type": "active", "activeFlags": []}
 
 
 _HANDLERS = {
     "thread/start": AppServer._thread_start,
     "thread/resume": AppServer._thread_resume,
+    "thread/fork": AppServer._thread_fork,
+    "thread/read": AppServer._thread_read,
     "thread/archive": AppServer._thread_archive,
     "thread/unarchive": AppServer._thread_unarchive,
+    "thread/unsubscribe": AppServer._thread_unsubscribe,
     "turn/start": AppServer._turn_start,
+    "turn/steer": AppServer._turn_steer,
     "turn/interrupt": AppServer._turn_interrupt,
 }
 

@@ -8,7 +8,9 @@ model request's usage as app-server does.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +91,9 @@ class LoadedThread:
     first_turn: bool
     mcp: McpManager | None = None
     running: Job | None = None
+    created: int = field(default_factory=lambda: int(time.time()))
+    preview: str = ""  # the thread's first prompt
+    forked_from: str | None = None
 
 
 @dataclass
@@ -96,3 +101,53 @@ class Job:
     turn_id: str
     interrupted: bool = False
     done: threading.Event = field(default_factory=threading.Event)
+    translator: Any = None  # the turn's `notes.Translator`, once its worker runs
+    hung: bool = False  # fault no_turn_completed: never done, its end never sent
+    approval_policy: str = "never"  # `turn/start`'s; `on-request` asks for escalated commands
+    steers: list[str] = field(default_factory=list)  # `turn/steer` texts this turn took
+
+
+def last_turn_id(path: Path) -> str | None:
+    """The id of the rollout's last turn (`turn_id` of its last line that names one)."""
+    found = None
+    try:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for raw in lines:
+                if '"turn_id"' not in raw:
+                    continue
+                try:
+                    payload = json.loads(raw).get("payload")
+                except (ValueError, AttributeError):
+                    continue
+                if isinstance(payload, dict) and isinstance(payload.get("turn_id"), str):
+                    found = payload["turn_id"]
+    except OSError:
+        return None
+    return found
+
+
+def first_prompt(path: Path) -> str:
+    """The first user prompt of a rollout (a thread's `preview`), "" when it has none: the first
+    user message `response_item` that is not codex's own context (`<environment_context>`…)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for raw in lines:
+                if '"role":"user"' not in raw.replace(" ", ""):
+                    continue
+                try:
+                    payload = json.loads(raw).get("payload")
+                except (ValueError, AttributeError):
+                    continue
+                if not isinstance(payload, dict) or payload.get("type") != "message":
+                    continue
+                texts = [
+                    part.get("text", "")
+                    for part in payload.get("content") or []
+                    if isinstance(part, dict) and part.get("type") == "input_text"
+                ]
+                text = "".join(t for t in texts if isinstance(t, str))
+                if text and not text.startswith("<"):
+                    return text
+    except OSError:
+        return ""
+    return ""

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fake_codex.agent.history import check_history, for_prompt, history_text
 from fake_codex.agent.lines import TurnInfo
 from fake_codex.agent.runner import TurnRunner, TurnSetup
-from fake_codex.app_server.notes import Notes, Translator, user_message_item
+from fake_codex.app_server.controls import Requests, approve_command
+from fake_codex.app_server.notes import Notes, Translator, TurnAbandoned, user_message_item
 from fake_codex.app_server.state import AppRecorder, Job, JobWriter, LoadedThread
+from fake_codex.core import events as ev
 from fake_codex.core import gates
 from fake_codex.core.config import settings_from
 from fake_codex.core.home import claim_turn
@@ -39,6 +42,8 @@ class TurnWorker:
     b: Behaviour
     out: Notes
     home: Path
+    turn_log: dict[str, list[dict[str, Any]]]  # thread id → its completed turns, in full
+    requests: Requests | None = None
 
     def info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
         settings = settings_from(thread.config, thread.model)
@@ -58,8 +63,11 @@ class TurnWorker:
 
     def _run(self, thread: LoadedThread, job: Job, prompt: str) -> None:
         translator = Translator(self.out, thread.id, job, self.b, self.scenario)
+        translator.cwd = str(thread.cwd)
+        job.translator = translator
+        translator.on_end = self.turn_log.setdefault(thread.id, []).append
         try:
-            translator.begin(user_message_item(prompt))
+            translator.begin(user_message_item(prompt, self.b.family))
             turn = self._pick_turn(thread, prompt)
             translator.expect(turn)
             writer = JobWriter(thread.writer, job)
@@ -85,15 +93,42 @@ class TurnWorker:
                 label=self._label(),
                 mcp=thread.mcp,
                 history=lambda: for_prompt(list(thread.items), self.b.family),
+                tool_item=translator.tool_item,
                 hold=lambda name: gates.hold(self.home, name),
+                approve=self._approver(thread, job, translator),
             )
             TurnRunner(setup).run()
             thread.first_turn = False
+        except TurnAbandoned:
+            pass  # interrupted during a silent model (fault): nothing more is sent or written
         except (FakeLimitation, _TurnRefused) as exc:
             sys.stderr.write(f"{exc}\n")
             translator.fail(str(exc))
         finally:
-            job.done.set()
+            if not job.hung:
+                job.done.set()
+
+    def _approver(
+        self, thread: LoadedThread, job: Job, translator: Translator
+    ) -> Callable[[str, str, str, Any], bool] | None:
+        requests = self.requests
+        if requests is None or job.approval_policy != "on-request":
+            return None
+
+        def approve(item_id: str, command: str, cwd: str, reason: Any) -> bool:
+            # Real 0.171: active (waiting on approval), the item started, the request; then a
+            # declined item before the status clears, or the status before the item runs.
+            translator.status_active(["waitingOnApproval"])
+            translator.feed(ev.item_started(ev.command(item_id, command, "", None)))
+            shown = translator.client_item_id(item_id)
+            approved = approve_command(requests, job, thread.id, shown, command, cwd, reason)
+            if not approved:
+                declined = {**ev.command(item_id, command, "", None), "status": "declined"}
+                translator.feed(ev.item_completed({**declined, "aggregated_output": None}))
+            translator.status_active([])
+            return approved
+
+        return approve
 
     def _label(self) -> str:
         return f"fake-codex: scenario {self.scenario.source}" if self.scenario else "fake-codex"

@@ -126,6 +126,24 @@ class Faults:
     line_delay_ms: int = 0
     ignore_sigterm: bool = False
     grandchild: bool = False
+    # The fake app-server only: the model never answers the request after a tool call; the
+    # turn's end (`turn/completed`, also after an interrupt) is never sent.
+    silent_after_tool: bool = False
+    no_turn_completed: bool = False
+
+
+@dataclass(frozen=True)
+class OversizeReply:
+    method: str
+    mib: float
+
+
+@dataclass(frozen=True)
+class AppServerFaults:
+    """Process-level misbehaviour of the fake app-server (docs/scenarios.md)."""
+
+    crash_after_reply: str | None = None  # exit 101 right after the first reply to this method
+    oversize_reply: OversizeReply | None = None  # that method's replies padded to `mib` MiB
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,7 @@ class Scenario:
     # an old or odd codex without the fake emulating it.
     reported_version: str | None = None
     source: str = "<memory>"
+    app_server_faults: AppServerFaults = field(default_factory=AppServerFaults)
 
 
 class _At:
@@ -351,7 +370,26 @@ def _faults(value: Any, at: _At) -> Faults:
         line_delay_ms=_opt_int(d, "line_delay_ms", at) or 0,
         ignore_sigterm=_bool(d, "ignore_sigterm", at),
         grandchild=_bool(d, "grandchild", at),
+        silent_after_tool=_bool(d, "silent_after_tool", at),
+        no_turn_completed=_bool(d, "no_turn_completed", at),
     )
+
+
+def _app_server_faults(value: Any, at: _At) -> AppServerFaults:
+    d = _obj(value, at, {"crash_after_reply", "oversize_reply"})
+    crash = d.get("crash_after_reply")
+    if crash is not None:
+        crash = _str(crash, at.key("crash_after_reply"))
+    oversize = None
+    if d.get("oversize_reply") is not None:
+        oat = at.key("oversize_reply")
+        od = _obj(d["oversize_reply"], oat, {"method", "mib"})
+        method = _str(od.get("method"), oat.key("method"))
+        mib = od.get("mib", 1)
+        if isinstance(mib, bool) or not isinstance(mib, int | float) or mib <= 0:
+            raise oat.key("mib").fail("expected a positive number")
+        oversize = OversizeReply(method, float(mib))
+    return AppServerFaults(crash, oversize)
 
 
 def _turn(value: Any, at: _At) -> Turn:
@@ -381,6 +419,7 @@ def parse_scenario(document: Any, source: str = "<memory>") -> Scenario:
     """Build a `Scenario` from an already decoded JSON document."""
     at = _At(source)
     top = {"schema_version", "description", "codex_version", "reported_version", "turns"}
+    top.add("app_server_faults")
     d = _obj(document, at, top)
     version = d.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
@@ -395,6 +434,11 @@ def parse_scenario(document: Any, source: str = "<memory>") -> Scenario:
         codex_version=_opt_str(d, "codex_version", at) or DEFAULT_CODEX_VERSION,
         reported_version=_opt_str(d, "reported_version", at),
         source=source,
+        app_server_faults=(
+            AppServerFaults()
+            if d.get("app_server_faults") is None
+            else _app_server_faults(d["app_server_faults"], at.key("app_server_faults"))
+        ),
     )
 
 

@@ -89,6 +89,14 @@ class Behaviour:
         models = _COMPACTING_MODELS[self.family]
         return self.family >= 150 and old in models and new in models
 
+    def context_window(self, model: str) -> int:
+        """The model's context window as codex reports it (`model_context_window`): 475000 for
+        the large-window models the version has metadata for, else 258400 (measured on the real
+        0.169.0 and 0.171.0: gpt-6.1-terra and gpt-6.2-sol; an unknown model gets the default)."""
+        if model in _LARGE_WINDOW_MODELS and self.knows_model(model):
+            return LARGE_CONTEXT_WINDOW
+        return CONTEXT_WINDOW
+
     @property
     def default_model(self) -> str:
         """The model codex picks with no `-m` and no config (mock provider, codex-facts §8;
@@ -96,6 +104,9 @@ class Behaviour:
         return _DEFAULT_MODELS[self.family]
 
 
+CONTEXT_WINDOW = 258400
+LARGE_CONTEXT_WINDOW = 475000
+_LARGE_WINDOW_MODELS = frozenset({"gpt-6.1-terra", "gpt-6.2-sol", "gpt-6.2-astra"})
 _DEFAULT_MODELS = {135: "gpt-5.5", 150: "gpt-5.6-sol", 169: "gpt-6.1-sol", 171: "gpt-6.2-sol"}
 # Models with metadata (no `Model metadata ... not found` warning in 0.150+; a switch between two
 # of them compacts in 0.150+). Probed on the real binaries with `exec -m M` (2026-12-01): gpt-5.4

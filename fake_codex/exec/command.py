@@ -20,7 +20,7 @@ from fake_codex.agent.recorder import Recorder
 from fake_codex.agent.rollout import RolloutWriter, ThreadHistory, read_history, rollout_path
 from fake_codex.agent.runner import TurnRunner, TurnSetup
 from fake_codex.core import events as ev
-from fake_codex.core import gates
+from fake_codex.core import gates, writer_lock
 from fake_codex.core.config import ConfigError, check_enums, load_config, settings_from
 from fake_codex.core.home import (
     HomeRefused,
@@ -39,6 +39,8 @@ from fake_codex.core.scenario import (
     default_turn,
 )
 from fake_codex.core.versions import Behaviour
+from fake_codex.core.writer_lock import ThreadLock, WriterConflict
+from fake_codex.core.writer_lock import acquire as acquire_writer_lock
 from fake_codex.exec.args import ExecArgs, HelpRequested, VersionRequested, parse_exec_args
 from fake_codex.exec.model_request import (
     SchemaFileError,
@@ -162,6 +164,7 @@ class ExecRun:
         self.b = behaviour
         self.inv = inv
         self._mcp: McpManager | None = None
+        self._lock: ThreadLock | None = None
 
     def _crash(self, code: int) -> None:
         write_stderr(
@@ -235,6 +238,8 @@ class ExecRun:
         finally:
             if self._mcp is not None:
                 self._mcp.stop()
+            if self._lock is not None:
+                self._lock.release()  # as codex does on exit: the file goes with the lock
 
     def _run(self) -> int:
         a, environ = self.args, self.inv.environ
@@ -267,6 +272,13 @@ class ExecRun:
         if not a.skip_git_repo_check and not _inside_git_worktree(cwd):
             raise ExitNow(1, NOT_TRUSTED)
         thread_id, path, history = self._locate(home, cwd)
+        if not a.ephemeral:
+            # Before any model request (no scenario turn is claimed): real 0.150+ refuses here.
+            try:
+                self._lock = acquire_writer_lock(home, thread_id, self.b.family)
+            except WriterConflict:
+                text = "".join(f"{ln}\n" for ln in writer_lock.exec_stderr_lines(thread_id))
+                raise ExitNow(writer_lock.EXEC_EXIT_CODE, text) from None
         prompt = prompt or self._prompt()
         model = settings.model or self.b.default_model
         switched = history.last_model if history and history.last_model != model else None

@@ -40,6 +40,7 @@ from plexum_openai_provider.jsonrpc.messages import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    encode_line,
     error_message,
     result_message,
 )
@@ -63,7 +64,7 @@ def _error_result(message: str) -> JsonObject:
 
 
 def _reply_line(payload: JsonObject) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return encode_line(payload)  # never raises: a lone surrogate reaches codex as U+FFFD
 
 
 class TurnToolServer:
@@ -311,12 +312,16 @@ class _Session:
         task.add_done_callback(forget)
 
     async def _run_call(self, request_id: Any, params: Any) -> None:
+        # A task nobody awaits: nothing may escape it (the relay hanging up is not a bug).
         try:
-            result = await self.server.call_tool_result(params)
-        except RpcError as exc:
-            await self._send_error(request_id, exc)
-            return
-        await self._send(result_message(request_id, result))
+            try:
+                result = await self.server.call_tool_result(params)
+            except RpcError as exc:
+                await self._send_error(request_id, exc)
+                return
+            await self._send(result_message(request_id, result))
+        except (ConnectionError, OSError) as exc:
+            log.debug("tools/call %r: the relay went away before the answer (%s)", request_id, exc)
 
     def _notify(self, method: str, params: Any) -> None:
         if method == "notifications/initialized":

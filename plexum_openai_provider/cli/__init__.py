@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="EFFORT",
         help="none, minimal, low, medium, high or xhigh (default: the model's)",
     )
+    say.add_argument(
+        "--sandbox",
+        choices=("read-only", "workspace-write", "bypass"),
+        help="narrow the agent's sandbox (config `sandbox`) for this turn; never widens it",
+    )
     say.add_argument("text", nargs="+", metavar="TEXT", help="the prompt; `-` reads stdin")
     consume = sub.add_parser("consume", help="blank tool calls in a session's codex rollout")
     consume.add_argument("--config", help="config.json to use instead of the default path")

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..config import load_config
 from ..consume import consume_blocks
 from ..errors import ConfigError, ConsumeError, ProviderError
+from ..files import directory_problem
 
 
 def consume(args: argparse.Namespace) -> int:
@@ -24,8 +25,9 @@ def consume(args: argparse.Namespace) -> int:
         print(f"plexum-openai-provider: config error: {exc}", file=sys.stderr)
         return 2
     workspace = Path(args.workspace).resolve()
-    if not workspace.is_dir():
-        print(f"plexum-openai-provider: workspace {workspace} is not a directory", file=sys.stderr)
+    problem = directory_problem(workspace)
+    if problem is not None:
+        print(f"plexum-openai-provider: workspace {workspace} {problem}", file=sys.stderr)
         return 2
     try:
         result = asyncio.run(consume_blocks(config, workspace, args.session, args.block_ids))

@@ -4,7 +4,8 @@ The reference host starts `serve`, which runs the fake codex (its scenario:
 daemon/demo.scenario.json) in a throwaway HOME and CODEX_HOME: a turn; a resumed turn in which the
 model calls two host tools through MCP and the real `mcp-host`; the blocks the host mirrored into
 its dynamic.jsonl; consume of the heavy block; a resumed turn, with what the model was sent read
-from the fake codex's own record of the request. Exit 0 when every step showed what it should.
+from the fake codex's own record of the request; then approvals routed to the daemon (one approved,
+one declined: `demo_approvals.py`). Exit 0 when every step showed what it should.
 """
 
 from __future__ import annotations
@@ -236,6 +237,11 @@ async def _run(root: Path, sockets: Path, show: Show) -> None:
         raise DemoFailed("the model was still sent the consumed report")
     show.line("proof", f"the report's rows ({REPORT_ROW!r}, …) are not in the request")
 
+    from .demo_approvals import approvals_phase
+
+    with open(root / "serve-approvals.log", "wb") as approvals_log:
+        await approvals_phase(root, config, env, show, AGENT, approvals_log.fileno())
+
 
 def demo(args: argparse.Namespace) -> int:
     show = Show(sys.stdout, raw=args.json)
@@ -262,7 +268,7 @@ def demo(args: argparse.Namespace) -> int:
         show.heading("done")
         show.line(
             "demo",
-            f"turn, resumes, MCP tools, blocks, consume, the model's view: via serve "
+            f"turn, resumes, MCP tools, blocks, consume, the model's view, approvals: via serve "
             f"(protocol {PROTOCOL_VERSION})",
         )
     return 0 if ok else 1

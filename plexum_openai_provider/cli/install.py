@@ -47,11 +47,20 @@ def _json_value(value: object) -> Any:
 def default_config() -> dict[str, Any]:
     """Every config.json key with its default, taken from HostConfig itself (nothing copied)."""
     defaults = HostConfig()
-    return {
+    config = {
         f.name: _json_value(getattr(defaults, f.name))
         for f in dataclasses.fields(HostConfig)
-        if f.name != "source"  # where a config came from, not a key
+        if f.name not in ("source", "sandbox")  # where a config came from; a key group
     }
+    # The sandbox is four top-level keys (the same four per agent under `agents`).
+    sandbox = defaults.sandbox
+    config.update(
+        sandbox=sandbox.mode,
+        network_access=sandbox.network_access,
+        writable_roots=list(sandbox.writable_roots),
+        approvals=sandbox.approvals,
+    )
+    return config
 
 
 def manifest() -> dict[str, Any]:

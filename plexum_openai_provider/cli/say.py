@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from ..config import HostConfig, load_config
 from ..errors import ConfigError
 from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage
+from ..files import directory_problem
 from ..turn.request import TurnRequest
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
 
@@ -59,8 +60,9 @@ def say(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _usage_error(args, str(exc), label="config error: ")
     workspace = Path(args.workspace).resolve()
-    if not workspace.is_dir():
-        return _usage_error(args, f"workspace {workspace} is not a directory")
+    problem = directory_problem(workspace)
+    if problem is not None:
+        return _usage_error(args, f"workspace {workspace} {problem}")
     schema = _read_schema(args.output_schema) if args.output_schema else None
     if isinstance(schema, str):
         return _usage_error(args, f"--output-schema: {schema}")
@@ -83,6 +85,7 @@ def say(args: argparse.Namespace) -> int:
         images=tuple(Path(p).resolve() for p in args.image),
         output_schema=schema,
         reasoning_effort=args.reasoning_effort,
+        sandbox=args.sandbox,
     )
     render = _print_json if args.json else _print_human
     early = _head_start(config, request)

@@ -1,7 +1,7 @@
 """`serve`: the Plexum daemon's way in — the JSON-RPC protocol of docs/protocol.md on stdio.
 
-Exit 0 after `shutdown`, EOF on stdin, SIGTERM or SIGINT (running turns cancelled, codex reaped);
-2 when config.json is invalid (the reason on stderr, before any protocol message).
+Exit 0 after `shutdown`, EOF on stdin, SIGTERM, SIGINT or SIGHUP (running turns cancelled, codex
+reaped); 2 when config.json is invalid (the reason on stderr, before any protocol message).
 """
 
 from __future__ import annotations

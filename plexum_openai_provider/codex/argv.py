@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-BASE_FLAGS = ("--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "--json")
+# No sandbox and no approvals: the Go plugin's way, and config `sandbox: "bypass"`.
+BYPASS_FLAG = "--dangerously-bypass-approvals-and-sandbox"
+BASE_FLAGS = ("--skip-git-repo-check", BYPASS_FLAG, "--json")
 
 
 def build_exec_argv(
@@ -25,8 +27,11 @@ def build_exec_argv(
     model_arg: str | None,
     extra_args: Sequence[str] = (),
     turn_args: Sequence[str] = (),
+    sandbox_args: Sequence[str] = (BYPASS_FLAG,),
 ) -> list[str]:
-    argv = [binary, "exec", *BASE_FLAGS]
+    """`sandbox_args` stand where the bypass flag stands (`-s MODE` and its `-c`s, or the flag
+    itself): before `resume`, which rejects `-s` after it."""
+    argv = [binary, "exec", "--skip-git-repo-check", *sandbox_args, "--json"]
     if model_arg is not None:
         argv.extend(["--model", model_arg])
     argv.extend(extra_args)

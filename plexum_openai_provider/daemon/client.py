@@ -77,6 +77,8 @@ class PluginConnection:
         assert proc.stdin is not None and proc.stdout is not None
         self.proc = proc
         self._on_tools_call = on_tools_call
+        # The answer to `approval/request` (set by a host that declared `capabilities.approvals`).
+        self.on_approval: ToolsCallHandler | None = None
         self._observe = observe
         self._ids = itertools.count(1)
         self._pending: dict[int | str, tuple[str, asyncio.Future[Any]]] = {}
@@ -244,12 +246,14 @@ class PluginConnection:
             future.set_result(message.get("result"))
 
     async def _answer(self, message: dict[str, Any]) -> None:
-        """Answer the plugin's request (`tools/call`) through the handler."""
+        """Answer the plugin's request (`tools/call`, `approval/request`) through its handler."""
         method, request_id = message["method"], message["id"]
+        handlers = {"tools/call": self._on_tools_call, "approval/request": self.on_approval}
         try:
-            if method != "tools/call" or self._on_tools_call is None:
+            handler = handlers.get(method)
+            if handler is None:
                 raise RemoteError(METHOD_NOT_FOUND, f"this host does not serve {method!r}")
-            result = await self._on_tools_call(message.get("params", {}))
+            result = await handler(message.get("params", {}))
             reply = result_message(request_id, result)
         except NoReply:
             return

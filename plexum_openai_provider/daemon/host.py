@@ -21,8 +21,10 @@ from typing import Any
 from ..door.version import PROTOCOL_VERSION
 from ..errors import RemoteError
 from ..files import atomic_write_text
+from ..jsonrpc.messages import encode_line
 from ..version import __version__
 from .client import Observer, PluginConnection, TurnOutcome, serve_argv
+from .policy import ApprovalPolicy, over_fraction
 
 SHUTDOWN_WAIT_S = 30.0
 ToolHandler = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
@@ -102,7 +104,8 @@ def _safe_part(value: str) -> str:
 
 def _atomic_write_lines(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    # encode_line never raises: a lone surrogate becomes U+FFFD; lines end at b"\n" only.
+    atomic_write_text(path, "".join(encode_line(r).decode() for r in records))
 
 
 class ReferenceHost:
@@ -117,6 +120,7 @@ class ReferenceHost:
         self.initialize_result: dict[str, Any] = {}
         self._turn_ids = itertools.count(1)
         self.tool_calls: list[dict[str, Any]] = []  # every tools/call the plugin made
+        self.approvals: list[dict[str, Any]] = []  # every approval/request and its decision
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -130,8 +134,11 @@ class ReferenceHost:
         stderr: int | None = None,
         observe: Observer | None = None,
         argv: Sequence[str] | None = None,
+        approval_policy: ApprovalPolicy | None = None,
     ) -> AsyncIterator[ReferenceHost]:
-        """Start `serve`, initialize it, and shut it down when the block ends."""
+        """Start `serve`, initialize it, and shut it down when the block ends. With an
+        `approval_policy` the host declares `capabilities.approvals` and answers codex's
+        approval requests with it (every one is recorded in `approvals`)."""
         host: ReferenceHost | None = None
 
         async def on_tools_call(params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -146,8 +153,18 @@ class ReferenceHost:
             observe=observe,
         )
         host = cls(conn, data_dir, tools)
+        if approval_policy is not None:
+            policy = approval_policy
+
+            async def on_approval(params: Mapping[str, Any]) -> Mapping[str, Any]:
+                assert host is not None
+                decision = await policy(params)
+                host.approvals.append({**params, "decision": decision})
+                return {"decision": decision}
+
+            conn.on_approval = on_approval
         try:
-            await host.initialize()
+            await host.initialize(approvals=approval_policy is not None)
             yield host
         finally:
             with contextlib.suppress(RemoteError, ConnectionError, TimeoutError):
@@ -156,14 +173,14 @@ class ReferenceHost:
                     await asyncio.wait_for(conn.request("shutdown"), SHUTDOWN_WAIT_S)
             await conn.close()
 
-    async def initialize(self) -> dict[str, Any]:
-        self.initialize_result = await self.conn.request(
-            "initialize",
-            {
-                "protocol_version": PROTOCOL_VERSION,
-                "host": {"name": "plexum-openai-provider reference host", "version": __version__},
-            },
-        )
+    async def initialize(self, *, approvals: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "protocol_version": PROTOCOL_VERSION,
+            "host": {"name": "plexum-openai-provider reference host", "version": __version__},
+        }
+        if approvals:
+            params["capabilities"] = {"approvals": True}
+        self.initialize_result = await self.conn.request("initialize", params)
         return self.initialize_result
 
     async def call_tool(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -183,7 +200,10 @@ class ReferenceHost:
         path = self.dynamic_path(agent_id, session_id)
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        # Lines end at b"\n" only: str.splitlines() would also cut at U+2028, U+2029 or U+0085,
+        # which JSON strings (a tool's output) may hold as they are.
+        lines = path.read_bytes().split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]
 
     async def turn(
         self,
@@ -196,8 +216,11 @@ class ReferenceHost:
         turn_id: str | None = None,
         tools: bool = True,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        consume_over: float | None = None,
     ) -> TurnOutcome:
-        """Run one turn through the plugin and record its blocks in the session's file."""
+        """Run one turn through the plugin and record its blocks in the session's file; with
+        `consume_over`, consume the session's tool blocks when the turn leaves the thread's
+        context at least that full (`policy.over_fraction`)."""
         turn_id = turn_id or f"{agent_id}-turn-{next(self._turn_ids)}"
         params = {
             "turn_id": turn_id,
@@ -209,6 +232,8 @@ class ReferenceHost:
         }
         outcome = await self.conn.turn(params, on_event=on_event)
         self._record(agent_id, session_id, turn_id, text, outcome.events)
+        if consume_over is not None and over_fraction(outcome.terminal, consume_over):
+            await self.consume(agent_id, workspace, session_id)
         return outcome
 
     def _record(

@@ -33,9 +33,12 @@ from .. import (
     open_turn,
 )
 from ..errors import RpcError
+from ..files import directory_problem
 from ..jsonrpc import messages as rpc
 from ..jsonrpc.framing import OversizedLine
+from ..turn.lifetime import Turn
 from ..version import __version__
+from . import controls
 from . import params as p
 from .tools_call import ToolCalls
 from .version import PROTOCOL_VERSION
@@ -53,17 +56,19 @@ class _RunningTurn:
     def __init__(self, turn_id: str) -> None:
         self.turn_id = turn_id
         self.cancelled = asyncio.Event()
-        self._cancel: Callable[[], None] | None = None
+        self._cancel: Callable[[], bool] | None = None
+        self.turn: Turn | None = None  # once it runs: what `steer` reaches
+        self.attached = asyncio.Event()  # set with `turn`
 
-    def attach(self, cancel: Callable[[], None]) -> None:
+    def attach(self, cancel: Callable[[], bool]) -> None:
         self._cancel = cancel
         if self.cancelled.is_set():
             cancel()
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
+        """False when the turn's outcome was already decided (codex had ended it)."""
         self.cancelled.set()
-        if self._cancel is not None:
-            self._cancel()
+        return self._cancel() if self._cancel is not None else True
 
 
 class PluginServer:
@@ -76,18 +81,23 @@ class PluginServer:
         *,
         max_line_bytes: int,
         limits: TurnLimits | None = None,
+        on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_shutdown = on_shutdown
         self._send = send
         self.max_line_bytes = max_line_bytes
         self.limits = limits
         self.initialized = False
+        self.daemon_approves = False  # declared in `initialize`: it answers `approval/request`
         self.closing = False
         self.stopped = asyncio.Event()  # set once `shutdown` has been answered
         self._turns: dict[str, _RunningTurn] = {}
         self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._agent_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Running consumes and their request ids: `shutdown` cancels them, like turns.
+        self._consumes: dict[asyncio.Task[None], rpc.RequestId] = {}
         self.tool_calls = ToolCalls(send, timeout_s=config.tool_timeout_s)
 
     # -- lines in --------------------------------------------------------------------------
@@ -115,15 +125,24 @@ class PluginServer:
         if not line.strip():
             return
         try:
-            message = json.loads(line, parse_constant=_reject_constant)
+            # Decoded strictly: json.loads(bytes) would let UTF-8-encoded surrogates through.
+            message = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             await self._error(None, RpcError(rpc.PARSE_ERROR, f"not valid JSON in UTF-8: {exc}"))
             return
         try:
             incoming = rpc.classify(message)
         except RpcError as exc:
+            if rpc.is_response(message):  # never answer a response, not even a malformed one
+                log.warning("ignored a malformed response: %s", exc.message)
+                return
             await self._error(rpc.request_id_of(message), exc)
             return
+        if rpc.SURROGATE_ESCAPE.search(line) and isinstance(incoming, rpc.Request):
+            where = rpc.lone_surrogate(incoming.params)
+            if where is not None:  # decided once, here: refused, naming the field
+                await self._error(incoming.id, p.lone_surrogate_param(where))
+                return
         if isinstance(incoming, rpc.Response):
             if not self.tool_calls.resolve(incoming):
                 log.warning("ignored a response to no pending request (id %r)", incoming.id)
@@ -143,7 +162,10 @@ class PluginServer:
         method, params = request.method, request.params
         if method == "shutdown":
             if not self.closing:
-                self._spawn(self._shutdown_request(request.id))
+                # At once, not in the task: a second shutdown or a turn in the same read must
+                # be refused (two shutdown tasks would each wait for the other, for good).
+                self.closing = True
+                self._spawn(request.id, self._shutdown_request(request.id))
                 return
             raise RpcError(p.SHUTTING_DOWN, "shutdown is already under way")
         if self.closing:
@@ -157,12 +179,17 @@ class PluginServer:
             self._start_turn(request.id, p.parse_turn(params))
         elif method == "consume":
             self._require_initialized()
-            self._spawn(self._consume(request.id, p.parse_consume(params)))
+            consume = self._spawn(request.id, self._consume(request.id, p.parse_consume(params)))
+            self._consumes[consume] = request.id
+            consume.add_done_callback(lambda task: self._consumes.pop(task, None))
+        elif method in controls.METHODS:
+            self._require_initialized()
+            self._spawn(request.id, self._control(request))
         else:
             raise RpcError(
                 rpc.METHOD_NOT_FOUND,
                 f"unknown method {method!r}; this plugin serves initialize, turn, cancel, "
-                "consume, shutdown",
+                "consume, steer, fork, shutdown",
             )
 
     def _require_initialized(self) -> None:
@@ -182,6 +209,7 @@ class PluginServer:
             )
         log.info("initialized by %s %s", params.host_name, params.host_version)
         self.initialized = True
+        self.daemon_approves = params.approvals
         models = []
         for model in self.config.supported_models:
             model_arg = self.config.model_arg(model)
@@ -199,6 +227,7 @@ class PluginServer:
                     "consume": True,
                     "cancel": True,
                     "per_turn_usage": True,
+                    **controls.capabilities(self.config),
                 },
                 "limits": {
                     "max_line_bytes": self.max_line_bytes,
@@ -210,8 +239,9 @@ class PluginServer:
     def _cancel(self, turn_id: str) -> dict[str, Any]:
         running = self._turns.get(turn_id)
         if running is not None:
-            running.cancel()
-            return {"turn_id": turn_id, "status": "cancelling"}
+            # Too late once codex has ended the turn: its own terminal event follows.
+            status = "cancelling" if running.cancel() else "finished"
+            return {"turn_id": turn_id, "status": status}
         status = "finished" if turn_id in self._finished else "unknown"
         return {"turn_id": turn_id, "status": status}
 
@@ -242,7 +272,7 @@ class PluginServer:
             ) from None
         running = _RunningTurn(params.turn_id)
         self._turns[params.turn_id] = running
-        self._spawn(self._turn(request_id, params, running))
+        self._spawn(request_id, self._turn(request_id, params, running))
 
     async def _turn(
         self, request_id: rpc.RequestId, params: p.TurnParams, running: _RunningTurn
@@ -304,9 +334,17 @@ class PluginServer:
                 output_schema=params.output_schema,
                 reasoning_effort=params.reasoning_effort,
                 codex_options=params.codex_options,
+                sandbox=params.sandbox,
+                approve=(
+                    controls.approval_callback(self.tool_calls, self.config, params)
+                    if self.daemon_approves
+                    else None
+                ),
             )
             async with open_turn(self.config, request, self.limits) as turn:
                 running.attach(turn.cancel)
+                running.turn = turn
+                running.attached.set()
                 async for event in turn:
                     yield event
         finally:
@@ -321,8 +359,9 @@ class PluginServer:
         return call
 
     async def _consume(self, request_id: rpc.RequestId, params: p.ConsumeParams) -> None:
-        if not params.workspace.is_dir():
-            await self._error(request_id, p.bad_param("workspace", "is not a directory"))
+        problem = directory_problem(params.workspace)
+        if problem is not None:
+            await self._error(request_id, p.bad_param("workspace", problem))
             return
         try:
             result = await consume_blocks(
@@ -333,36 +372,68 @@ class PluginServer:
             return
         await self._reply(request_id, result.to_json())
 
+    async def _control(self, request: rpc.Request) -> None:
+        """`steer` and `fork` (door/controls.py), answered when done; never raises."""
+        try:
+            result = await controls.handle(self.config, request, self._turns)
+        except RpcError as exc:
+            await self._error(request.id, exc)
+            return
+        await self._reply(request.id, result)
+
     async def _shutdown_request(self, request_id: rpc.RequestId) -> None:
         cancelled = await self.shutdown()
         await self._reply(request_id, {"cancelled": cancelled})
         self.stopped.set()
 
     async def shutdown(self) -> list[str]:
-        """Cancel every running turn and wait for all of them (and consumes) to end."""
+        """Cancel every running turn and consume and wait for all of them to end."""
         self.closing = True
+        if self._on_shutdown is not None:
+            self._on_shutdown()
         cancelled = sorted(self._turns)
         for running in list(self._turns.values()):
             running.cancel()
         self.tool_calls.cancel_all()
+        # A consume still waiting (for the workspace lock, or for codex to unload the thread)
+        # gives up and is answered here; one already rewriting finishes first (`consume_blocks`).
+        consumes = dict(self._consumes)
+        for consume in consumes:
+            consume.cancel()
         current = asyncio.current_task()
         others = [t for t in self._tasks if t is not current]
         if others:
             await asyncio.gather(*others, return_exceptions=True)
+        message = "consume failed: the plugin is shutting down; nothing was rewritten"
+        for consume, request_id in consumes.items():
+            if consume.cancelled():
+                await self._error(request_id, RpcError(p.CONSUME_FAILED, message))
         await close_backends()  # the warm `codex app-server` (backend `app-server`) ends with us
         return cancelled
 
     # -- out -------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    def _spawn(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(self._answered(request_id, coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _answered(self, request_id: rpc.RequestId, coro: Awaitable[None]) -> None:
+        """Run a request's task; a bug in it still answers the request (-32603), never a
+        `Task exception was never retrieved` and a daemon waiting forever."""
+        try:
+            await coro
+        except Exception:
+            log.exception("internal error while serving request %r", request_id)
+            await self._error(
+                request_id, RpcError(rpc.INTERNAL_ERROR, "internal error; see stderr")
+            )
 
     async def _reply(self, request_id: rpc.RequestId, result: Mapping[str, Any]) -> None:
         await self._send(rpc.result_message(request_id, result))
 
-    async def _error(self, request_id: rpc.RequestId | None, error: RpcError) -> None:
+    async def _error(self, request_id: rpc.AnswerId, error: RpcError) -> None:
         log.info("answering with error %d: %s", error.code, error.message)
         await self._send(rpc.error_message(request_id, error))
 

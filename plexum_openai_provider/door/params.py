@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RpcError
-from ..jsonrpc.messages import INVALID_PARAMS
+from ..jsonrpc.messages import INVALID_PARAMS, lone_surrogate
 
 # This protocol's codes (the -32000..-32099 "server error" range); docs/protocol.md lists them.
 UNSUPPORTED_PROTOCOL_VERSION = -32000
@@ -26,12 +26,22 @@ UNSUPPORTED_MODEL = -32003
 LINE_TOO_LONG = -32004
 SHUTTING_DOWN = -32005
 CONSUME_FAILED = -32006
+CONTROL_FAILED = -32007  # steer / fork: `data.reason` says why (docs/protocol.md)
 
 MAX_ID_CHARS = 256  # turn, agent and session ids: a daemon's ids, never prose
 
 
 def bad_param(field: str, problem: str) -> RpcError:
     return RpcError(INVALID_PARAMS, f"params.{field}: {problem}", {"field": f"params.{field}"})
+
+
+def lone_surrogate_param(field: str) -> RpcError:
+    """A lone surrogate anywhere in params (a string or a key at `field`) is refused, never
+    passed on: no UTF-8 writer downstream (codex's schema file, the MCP server) could encode it."""
+    return bad_param(
+        field.lstrip("."),
+        "holds a lone surrogate (an unpaired \\ud800-\\udfff escape): not Unicode text",
+    )
 
 
 # -- params of each method --------------------------------------------------------------------
@@ -43,12 +53,8 @@ def _string(params: Mapping[str, Any], key: str, field: str, *, ident: bool = Fa
     value = params[key]
     if not isinstance(value, str):
         raise bad_param(field, f"must be a string, not {_json_type(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise bad_param(
-            field, "holds a lone surrogate (\\ud800-\\udfff): not Unicode text"
-        ) from None
+    if lone_surrogate(value) is not None:
+        raise lone_surrogate_param(field)
     if ident:
         if not value:
             raise bad_param(field, "must not be empty")
@@ -93,15 +99,21 @@ class InitializeParams:
     protocol_version: str
     host_name: str
     host_version: str
+    approvals: bool = False  # the daemon answers `approval/request` (`capabilities.approvals`)
 
 
 def parse_initialize(params: Mapping[str, Any]) -> InitializeParams:
     version = _string(params, "protocol_version", "protocol_version")
     host = _object(params, "host", "host")
+    capabilities = _optional_object(params, "capabilities") or {}
+    approvals = capabilities.get("approvals", False)
+    if not isinstance(approvals, bool):
+        raise bad_param("capabilities.approvals", f"must be a boolean, not {_json_type(approvals)}")
     return InitializeParams(
         version,
         _string(host, "name", "host.name"),
         _string(host, "version", "host.version"),
+        approvals,
     )
 
 
@@ -128,6 +140,7 @@ class TurnParams:
     output_schema: Mapping[str, Any] | None = None
     reasoning_effort: str | None = None
     codex_options: Mapping[str, str] | None = None
+    sandbox: str | None = None  # narrows the agent's sandbox for this turn (never widens it)
 
 
 def _tools(params: Mapping[str, Any]) -> tuple[ToolParam, ...]:
@@ -213,7 +226,35 @@ def parse_turn(params: Mapping[str, Any]) -> TurnParams:
         output_schema=_optional_object(params, "output_schema"),
         reasoning_effort=effort,
         codex_options=_codex_options(params),
+        sandbox=_string(params, "sandbox", "sandbox") if "sandbox" in params else None,
     )
+
+
+@dataclass(frozen=True)
+class ForkParams:
+    agent_id: str
+    workspace: Path
+    session_id: str
+    new_session_id: str
+
+
+def parse_fork(params: Mapping[str, Any]) -> ForkParams:
+    """`fork {agent: {id, workspace}, session_id, new_session_id}`."""
+    agent = _object(params, "agent", "agent")
+    return ForkParams(
+        _string(agent, "id", "agent.id", ident=True),
+        _workspace(_string(agent, "workspace", "agent.workspace"), "agent.workspace"),
+        _string(params, "session_id", "session_id", ident=True),
+        _string(params, "new_session_id", "new_session_id", ident=True),
+    )
+
+
+def parse_steer(params: Mapping[str, Any]) -> tuple[str, str]:
+    """`steer {turn_id, input}`: the running turn and the user's added text."""
+    text = _string(params, "input", "input")
+    if not text.strip():
+        raise bad_param("input", "must hold some text")
+    return _string(params, "turn_id", "turn_id", ident=True), text
 
 
 def parse_cancel(params: Mapping[str, Any]) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .. import ToolReply
-from ..jsonrpc.messages import RequestId, Response, request_message
+from ..jsonrpc.messages import RequestId, Response, lone_surrogate, request_message
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,9 @@ def parse_call_tool_result(result: Any) -> ToolReply | str:
     """A `CallToolResult` as a ToolReply, or a sentence saying why it is not one."""
     if not isinstance(result, dict):
         return "the result is not an object"
+    where = lone_surrogate(result)
+    if where is not None:  # refused like a lone surrogate in a request: never passed to codex
+        return f"`{where.lstrip('.') or 'result'}` holds a lone surrogate: not Unicode text"
     content = result.get("content")
     if not isinstance(content, list):
         return "`content` is not an array"
@@ -80,6 +83,8 @@ class ToolCalls:
         if response.is_error:
             error = response.error if isinstance(response.error, dict) else {}
             message = error.get("message", "no message")
+            if not isinstance(message, str) or lone_surrogate(message) is not None:
+                message = "(the error's message is not Unicode text)"
             return ToolReply.text(
                 f"the Plexum daemon failed tools/call for {name!r}: {message} "
                 f"(JSON-RPC error {error.get('code')})",
@@ -94,6 +99,23 @@ class ToolCalls:
                 is_error=True,
             )
         return reply
+
+    async def ask(
+        self, method: str, params: Mapping[str, Any], timeout_s: float
+    ) -> Response | None:
+        """Another reverse request (`approval/request`): the daemon's response, or None when it
+        gave none within `timeout_s` (or went away)."""
+        request_id = f"plugin-{next(self._ids)}"
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            await self._send(request_message(request_id, method, params))
+            async with asyncio.timeout(timeout_s):
+                return await future
+        except TimeoutError:
+            return None
+        finally:
+            self._pending.pop(request_id, None)
 
     def cancel_all(self) -> None:
         """Fail every waiting call (the daemon is gone): each becomes an MCP error result."""

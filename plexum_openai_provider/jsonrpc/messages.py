@@ -2,12 +2,16 @@
 
 Pure functions over decoded JSON: `classify` tells a request from a notification, a response or
 garbage (raising `RpcError(INVALID_REQUEST)`); the builders return the dicts every side writes.
-`tagged=False` leaves out `"jsonrpc": "2.0"`, as `codex app-server` speaks it.
+`tagged=False` leaves out `"jsonrpc": "2.0"`, as `codex app-server` speaks it. JSON may escape a
+lone surrogate (`"\\ud800"`), which no UTF-8 writer can encode: `lone_surrogate` finds one in a
+decoded value, and `encode_line` (every writer's encoder) replaces one with U+FFFD, never raising.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,15 +60,40 @@ Incoming = Request | Notification | Response
 
 
 def valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is None
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def request_id_of(message: Any) -> RequestId | None:
-    """The id to answer an invalid message with, when one can be read from it (else null)."""
-    if isinstance(message, dict) and valid_id(message.get("id")):
-        value: RequestId = message["id"]
-        return value
+# The id an error answer echoes: a request's id when it is a string or a number (a fractional
+# one included, so the sender can still match the error), else null.
+AnswerId = str | int | float | None
+
+
+def request_id_of(message: Any) -> AnswerId:
+    """The id to answer an invalid request with, when one can be read from it (else null)."""
+    value = message.get("id") if isinstance(message, dict) else None
+    if valid_id(value) or (isinstance(value, float) and math.isfinite(value)):
+        answer: AnswerId = value
+        return answer
     return None
+
+
+def is_response(message: Any) -> bool:
+    """A message shaped like a response (no `method`; a `result` or an `error`): valid or not,
+    it is never answered — two peers that answered each other's bad responses would loop."""
+    return (
+        isinstance(message, dict)
+        and "method" not in message
+        and ("result" in message or "error" in message)
+    )
+
+
+def _integral(value: Any) -> Any:
+    """`2.0` is the integer 2 (JSON Schema says so too); a fraction stays what it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def classify(message: Any) -> Incoming:
@@ -75,8 +104,10 @@ def classify(message: Any) -> Incoming:
     if message.get("jsonrpc") != JSONRPC:
         raise RpcError(INVALID_REQUEST, 'a message needs "jsonrpc": "2.0"')
     has_id = "id" in message
-    if has_id and not valid_id(message["id"]):
-        raise RpcError(INVALID_REQUEST, "`id` must be a string or an integer")
+    if has_id:
+        message = {**message, "id": _integral(message["id"])}
+        if not valid_id(message["id"]):
+            raise RpcError(INVALID_REQUEST, "`id` must be a string or an integer")
     if "method" in message:
         method = message["method"]
         if not isinstance(method, str) or not method:
@@ -108,6 +139,43 @@ def remote_error(error: Any, *, method: str | None = None) -> RemoteError:
         error.get("data"),
         method=method,
     )
+
+
+# -- text: lone surrogates ---------------------------------------------------------------------
+
+# In a str, a pair is already one code point: any surrogate left is a lone one.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# How one can get into a decoded line at all (a JSON escape; raw bytes are not UTF-8).
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """Where in a decoded JSON value a string (or key) holds a lone surrogate: a path suffix such
+    as `.tools[0].input_schema` (`""` for the value itself), or None."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _LONE_SURROGATE.search(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not key.isascii() and _LONE_SURROGATE.search(key):
+                    return path
+                stack.append((f"{path}.{key}", child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
+
+
+def encode_line(message: Any) -> bytes:
+    """One message as one line of UTF-8 JSON; a lone surrogate becomes U+FFFD (never raises for
+    decoded JSON values)."""
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode() + b"\n"
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode() + b"\n"
 
 
 # -- messages we send -------------------------------------------------------------------------
@@ -143,7 +211,5 @@ def result_message(request_id: RequestId, result: Mapping[str, Any]) -> dict[str
     return {"jsonrpc": JSONRPC, "id": request_id, "result": dict(result)}
 
 
-def error_message(
-    request_id: RequestId | None, error: RpcError, *, tagged: bool = True
-) -> dict[str, Any]:
+def error_message(request_id: AnswerId, error: RpcError, *, tagged: bool = True) -> dict[str, Any]:
     return {**_envelope(tagged), "id": request_id, "error": error.to_json()}

@@ -2,9 +2,11 @@
 
 An attempt is one try at the turn on one backend: canonical events, then exactly one terminal
 event, or `ThreadLost` when codex no longer has the session's thread (the turn then tries once
-more on a fresh one). `Attempt` holds what both backends start with and the steps they share,
-written once: the session save and the rollout mirror off the event loop, usage → `message_end`.
-`Backend` is what `Turn` picks by `config.backend`: how a turn's tools are offered, how it runs.
+more on a fresh one), or `ThreadBusy` when another process holds it (the turn waits for it up to
+`busy_wait_s`, else ends in `thread_busy`). `Attempt` holds what both backends start with and the
+steps they share, written once: the session save and the rollout mirror off the event loop,
+usage → `message_end`. `Backend` is what `Turn` picks by `config.backend`: how a turn's tools are
+offered, how it runs.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..bridge.spec import ToolCallback
 from ..codex.thread_id import is_plain_id
-from ..config import HostConfig
+from ..config import HostConfig, codex_home
 from ..errors import SessionStoreError
-from ..events import CanonicalEvent, MessageEnd, Usage, WarningEvent
+from ..events import CanonicalEvent, Context, MessageEnd, Usage, WarningEvent
+from ..ownership.holders import Holder
+from ..sandbox import Sandbox
 from ..sessions import SessionStore, ThreadRecord
 from .clock import TurnClock
 from .mirror import RolloutPosition, mirror_turn, start_position
 from .request import TurnLimits, TurnRequest
+from .steer import SteerSlot
 
 if TYPE_CHECKING:
     from ..bridge.socket_path import Listener
@@ -63,6 +69,15 @@ class ThreadLost:
         )
 
 
+@dataclass(frozen=True)
+class ThreadBusy:
+    """The outcome of an attempt whose thread another process holds (docs/sharing-codex-home.md):
+    codex refused it (its writer lock), or where codex takes no lock another process writes it."""
+
+    thread_id: str
+    holders: tuple[Holder, ...]
+
+
 def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
     """The prompt for the debug log: its length and a digest, unless the operator opted in."""
     if verbatim:
@@ -72,16 +87,41 @@ def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
 
 
 def message_end(
-    thread_id: str, thread_usage: Usage, *, before: Usage, turn_usage: Usage | None = None
+    thread_id: str,
+    thread_usage: Usage,
+    *,
+    before: Usage,
+    turn_usage: Usage | None = None,
+    context: Context | None = None,
 ) -> MessageEnd:
     """The turn's `message_end`: its usage as codex reported it for the turn, or else the growth
     of the thread's total since `before` (the total stored before this turn; zero for a thread
-    this turn started)."""
+    this turn started); `context`, how full the thread's context is now, when known."""
     usage = turn_usage if turn_usage is not None else thread_usage.minus(before)
-    return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=thread_usage)
+    return MessageEnd(thread_id=thread_id, usage=usage, thread_usage=thread_usage, context=context)
 
 
-AttemptEvents = AsyncGenerator[CanonicalEvent | ThreadLost, None]
+def mirror_and_measure(
+    config: HostConfig, thread_id: str, start: RolloutPosition, measure: bool
+) -> tuple[list[CanonicalEvent], RolloutPosition, Context | None]:
+    """The mirror (`mirror.mirror_turn`), and with `measure` the context figures of the turn's
+    last `token_count` in the same lines (exec reports them nowhere else). One worker call."""
+    events, position = mirror_turn(config, thread_id, start)
+    context = None
+    if measure and position.path is not None:
+        from ..codex.rollout.context import last_context
+
+        begin = start.offset if start.path == position.path else 0
+        try:
+            fill = last_context(position.path, begin, position.offset)
+        except OSError:
+            fill = None  # the mirror has warned about an unreadable rollout already
+        if fill is not None:
+            context = Context(fill.tokens, fill.window)
+    return events, position, context
+
+
+AttemptEvents = AsyncGenerator[CanonicalEvent | ThreadLost | ThreadBusy, None]
 
 
 @dataclass(frozen=True)
@@ -97,6 +137,8 @@ class AttemptSetup:
     model_arg: str | None
     turn_config: tuple[str, ...] = ()  # effort and codex option `-c`s
     turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image PATH` (copies in a temp folder)
+    sandbox: Sandbox = field(default_factory=Sandbox)  # the agent's, narrowed by the turn
+    steer_slot: SteerSlot = field(default_factory=SteerSlot)  # where a steer reaches the attempt
     on_spawn: Callable[[int], None] = lambda pid: None  # codex's pid, for the MCP peer check
     # exec only: a codex a cold `say` started before the event loop, adopted if it matches.
     head_start: HeadStart | None = None
@@ -121,6 +163,8 @@ class Backend(Protocol):
     `BridgeError` or `ConfigError` before yielding. `attempt` runs one attempt (see `Attempt`).
     """
 
+    steers: bool  # can a running turn take more user input (`Turn.steer`)
+
     def offer_tools(self, setup: ToolSetup) -> contextlib.AbstractAsyncContextManager[Any]: ...
 
     def attempt(self, setup: AttemptSetup, tools: Any) -> AttemptEvents: ...
@@ -137,6 +181,9 @@ class Attempt(ABC):
     # The save of a newly announced thread runs while codex streams on (its fsyncs took ~20 ms on
     # a busy disk and held back every event behind them); it is awaited before the final save.
     pending_save: asyncio.Future[None] | None = field(default=None, init=False)
+    # How full the thread's context is after the turn: app-server reports it live
+    # (`thread/tokenUsage/updated`); on exec the mirror reads it from the rollout.
+    context: Context | None = field(default=None, init=False)
 
     @property
     def config(self) -> HostConfig:
@@ -170,6 +217,37 @@ class Attempt(ABC):
     @abstractmethod
     def run(self) -> AttemptEvents:
         """The attempt's events; the last is terminal, or a `ThreadLost`."""
+
+    async def busy_before_resume(self, *, loaded_here: bool = False) -> ThreadBusy | None:
+        """Whether another process holds the thread this attempt would resume, asked only where
+        codex cannot say it itself (see `ownership.busy.busy_before_resume`)."""
+        record = self.record
+        if record is None or loaded_here:
+            return None
+        from ..ownership import codex_locks_threads
+        from ..ownership.busy import busy_before_resume
+
+        home = codex_home(self.config)
+        if codex_locks_threads(home):
+            return None  # codex enforces its lock and refuses the thread itself (no thread hop)
+        remembered = Path(record.rollout_path) if record.rollout_path else None
+        holders = await off_loop(busy_before_resume, home, record.thread_id, remembered)
+        return None if holders is None else ThreadBusy(record.thread_id, holders)
+
+    def busy_from_codex(self, text: str) -> ThreadBusy | None:
+        """codex's own refusal (exec stderr, app-server error) of the thread we asked for."""
+        from ..codex.writer_conflict import conflict_thread
+        from ..ownership.holders import lock_holders
+        from ..ownership.writer_lock import lock_path
+
+        record = self.record
+        if record is None or conflict_thread(text) != record.thread_id:
+            return None
+        try:
+            path = lock_path(codex_home(self.config), record.thread_id)
+        except ValueError:
+            return ThreadBusy(record.thread_id, ())
+        return ThreadBusy(record.thread_id, lock_holders(path))
 
     async def locate_start(self) -> RolloutPosition:
         """Where this turn's lines will begin in the resumed thread's rollout (taken before codex
@@ -205,7 +283,10 @@ class Attempt(ABC):
         thread_id, record = self.thread_id, self.record
         if thread_id is None or not is_plain_id(thread_id):
             return
-        events, position = await off_loop(mirror_turn, self.config, thread_id, start)
+        events, position, context = await off_loop(
+            mirror_and_measure, self.config, thread_id, start, self.context is None
+        )
+        self.context = self.context or context
         for event in events:
             yield event
         same_thread = record is not None and record.thread_id == thread_id

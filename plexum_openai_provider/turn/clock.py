@@ -29,6 +29,7 @@ class TurnClock:
         self._turn_timeout_s = turn_timeout_s
         self._idle_timeout_s = idle_timeout_s
         self._cancelled = asyncio.Event()
+        self._settled = False
         self._deadline = 0.0
         self.last_progress = 0.0
 
@@ -37,8 +38,14 @@ class TurnClock:
         self._deadline = now + self._turn_timeout_s
         self.last_progress = now
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
+        """Stop the turn; False when it comes too late to change its outcome (`settle`)."""
         self._cancelled.set()
+        return not self._settled
+
+    def settle(self) -> None:
+        """codex has ended the turn: its outcome is decided, and a cancel changes nothing."""
+        self._settled = True
 
     def progress(self) -> None:
         self.last_progress = asyncio.get_running_loop().time()

@@ -31,7 +31,7 @@ _Final = TypeVar("_Final")  # the attempt's last value: an event, or the lost-th
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 # Per-turn `-c` overrides a host may set: key -> the values every supported codex accepts.
 # (`web_search="indexed"` exists from 0.150 only; `sandbox_mode` and the like are never here:
-# the plugin always runs codex sandbox-bypassed and that is not a per-turn choice.)
+# the sandbox is the agent's (config), narrowed by the turn's own `sandbox` field, see sandbox.py.)
 CODEX_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "web_search": ("disabled", "cached", "live"),
     "model_reasoning_summary": ("auto", "concise", "detailed", "none"),

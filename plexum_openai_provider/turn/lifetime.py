@@ -6,7 +6,8 @@ Use it as an async context manager, so a caller that stops early cannot orphan c
         async for event in turn:
             ...
 
-`turn.cancel()` (from any task) ends it with `error{code: cancelled}`. The workspace lock is held
+`turn.cancel()` (from any task) ends it with `error{code: cancelled}`, unless codex had already
+ended it (then it returns False and the turn keeps its own end). The workspace lock is held
 for the whole turn; the thread id is stored as soon as codex announces it. When codex no longer
 has the session's thread, the turn tries once more on a fresh one (see `backend.ThreadLost`).
 The backend (`exec` or `app-server`, config `backend`) is picked from one table, `BACKENDS`.
@@ -22,21 +23,32 @@ import os
 import sys
 import tempfile
 from collections.abc import AsyncGenerator
+from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..config import HostConfig
-from ..errors import BridgeError, ConfigError, SessionStoreError, TurnInputError
-from ..events import CanonicalEvent, ErrorEvent, WarningEvent, is_terminal
+from ..config import HostConfig, codex_home
+from ..errors import (
+    BridgeError,
+    ConfigError,
+    ControlError,
+    SandboxWidened,
+    SessionStoreError,
+    TurnInputError,
+)
+from ..events import CanonicalEvent, ErrorEvent, MessageEnd, WarningEvent, is_terminal
+from ..files import directory_problem
 from ..sessions import SessionStore, ThreadRecord, acquire_workspace_lock
-from .backend import AttemptSetup, Backend, ThreadLost, ToolSetup
-
-if TYPE_CHECKING:
-    from .exec.head_start import HeadStart
+from .backend import AttemptSetup, Backend, ThreadBusy, ThreadLost, ToolSetup
 from .clock import Stop, TurnClock
 from .inputs import check_turn_inputs, prepared
 from .messages import stop_event
 from .request import TurnLimits, TurnRequest, prompt_problem
+from .steer import SteerSlot
+
+if TYPE_CHECKING:
+    from .exec.head_start import HeadStart
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +90,8 @@ class Turn:
         self._codex_pid: int | None = head_start.popen.pid if head_start is not None else None
         self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
         self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
+        self._sandbox = config.sandbox_for(request.agent_id)
+        self._steer_slot = SteerSlot()
 
     async def __aenter__(self) -> Turn:
         return self
@@ -96,9 +110,22 @@ class Turn:
             self._events = self._run()
         return self._events
 
-    def cancel(self) -> None:
-        """Ask the turn to stop; it ends with `error{code: cancelled}`."""
-        self._clock.cancel()
+    def cancel(self) -> bool:
+        """Ask the turn to stop; it ends with `error{code: cancelled}`. False when codex had
+        already ended the turn: it then keeps the end codex gave it (`message_end` or `error`)."""
+        return self._clock.cancel()
+
+    async def steer(self, text: str) -> None:
+        """Add `text` to the running turn, as the user's message (app-server backend). Raises
+        ControlError: `steer_unsupported` on exec (send it as the next turn instead),
+        `not_running`, `codex_refused`."""
+        if not backend_for(self.config).steers:
+            raise ControlError(
+                "steer_unsupported",
+                f"the {self.config.backend} backend cannot add input to a running turn; send it "
+                "as the next turn (or use backend app-server)",
+            )
+        await self._steer_slot.steer(text)
 
     async def _run(self) -> AsyncGenerator[CanonicalEvent, None]:
         """The turn's events; whatever goes wrong inside, exactly one terminal event, last."""
@@ -111,10 +138,16 @@ class Turn:
                         log.warning("dropping a %s event after the terminal event", event.type)
                         continue
                     ended = is_terminal(event)
+                    if isinstance(event, MessageEnd):
+                        warning = context_warning(event, self.config.context_warning_fraction)
+                        if warning is not None:
+                            yield warning
                     yield event
         except Exception as exc:  # a bug must not leave the host without a terminal event
             log.exception("plexum-openai-provider: unexpected error in a turn")
             failure = exc
+        finally:
+            self._steer_slot.end()
         if not ended:
             what = f"{type(failure).__name__}: {failure}" if failure else "no terminal event"
             yield ErrorEvent(
@@ -135,8 +168,9 @@ class Turn:
         except ConfigError as exc:
             yield ErrorEvent("config", str(exc))
             return
-        if not request.workspace.is_dir():
-            yield ErrorEvent("config", f"workspace {request.workspace} is not a directory")
+        problem = directory_problem(request.workspace)
+        if problem is not None:
+            yield ErrorEvent("config", f"workspace {request.workspace} {problem}")
             return
         try:
             inputs = check_turn_inputs(
@@ -147,6 +181,11 @@ class Turn:
             )
         except TurnInputError as exc:
             yield ErrorEvent("config", str(exc))
+            return
+        try:
+            self._sandbox = self.config.sandbox_for(request.agent_id).narrowed(request.sandbox)
+        except SandboxWidened as exc:
+            yield ErrorEvent("config", f"sandbox: {exc}")
             return
         with prepared(inputs) as turn_args:
             if turn_args is None:
@@ -204,7 +243,17 @@ class Turn:
             yield ErrorEvent("session_store", str(exc))
             return
         requested_model_arg = model_arg
-        if record is not None and record.model_arg != model_arg:
+        if record is not None and not self.config.allows_model_arg(record.model_arg):
+            # The session file is in the workspace, which the model can write: only a model
+            # config.json allows may reach codex's argv.
+            yield WarningEvent(
+                f"session {request.session_id!r}: the session file names --model "
+                f"{record.model_arg!r} for codex thread {record.thread_id}, which is not one "
+                "config.json allows (`supported_models` / `model_args`); it is ignored and the "
+                "requested model used"
+            )
+            record = replace(record, model_arg=model_arg)
+        elif record is not None and record.model_arg != model_arg:
             yield WarningEvent(
                 f"session {request.session_id!r} continues codex thread {record.thread_id}, "
                 f"started with --model {record.model_arg or '(codex default)'}; that model is "
@@ -229,21 +278,67 @@ class Turn:
                     yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
                     return
             resume = record
+            waited_for_thread = False
             while True:
                 lost: ThreadLost | None = None
+                busy: ThreadBusy | None = None
                 attempt = backend.attempt(self._attempt_setup(store, resume, model_arg), tools)
                 async with contextlib.aclosing(attempt) as events:
                     async for item in events:
                         if isinstance(item, ThreadLost):
                             lost = item
                             yield item.warning()
+                        elif isinstance(item, ThreadBusy):
+                            busy = item
                         else:
                             yield item
+                if busy is not None:
+                    # Never a silent new thread: wait for it (once, bounded), or say who has it.
+                    if waited_for_thread or not self.config.busy_wait_s:
+                        yield self._busy_event(busy)
+                        return
+                    waited_for_thread = True
+                    async for event in self._wait_for_thread(busy, resume):
+                        yield event
+                        if isinstance(event, ErrorEvent):
+                            return
+                    continue
                 if lost is None or resume is None:
                     return
                 # The one retry: the same prompt on a fresh thread, with the model asked for (the
                 # lost thread's model was kept only to continue that thread).
                 resume, model_arg = None, requested_model_arg
+
+    def _busy_event(self, busy: ThreadBusy) -> ErrorEvent:
+        from ..ownership.busy import busy_message
+
+        text = busy_message(busy.thread_id, self.request.session_id, busy.holders)
+        return ErrorEvent("thread_busy", text)
+
+    async def _wait_for_thread(
+        self, busy: ThreadBusy, record: ThreadRecord | None
+    ) -> AsyncGenerator[CanonicalEvent, None]:
+        """Wait up to `busy_wait_s` (and within the turn's limits) for the thread to be free."""
+        from ..ownership.busy import wait_free
+
+        wait_s = self.config.busy_wait_s
+        yield WarningEvent(
+            f"codex thread {busy.thread_id} is in use by another process; waiting up to "
+            f"{wait_s:g}s for it (busy_wait_s)"
+        )
+        rollout = Path(record.rollout_path) if record and record.rollout_path else None
+        waiter = asyncio.ensure_future(
+            wait_free(codex_home(self.config), busy.thread_id, rollout, wait_s=wait_s)
+        )
+        try:
+            await self._clock.wait(waiter, idle=False)
+        except Stop as stop:
+            waiter.cancel()
+            yield stop_event(self.config, stop.code)
+            return
+        still = waiter.result()
+        if still is not None:
+            yield self._busy_event(ThreadBusy(busy.thread_id, still or busy.holders))
 
     def _attempt_setup(
         self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None
@@ -258,6 +353,8 @@ class Turn:
             model_arg,
             turn_config=self._turn_config,
             turn_args=self._turn_args,
+            sandbox=self._sandbox,
+            steer_slot=self._steer_slot,
             on_spawn=self._spawned,
             head_start=self._head_start,
         )
@@ -267,6 +364,19 @@ class Turn:
 
     def _codex_pid_now(self) -> int | None:
         return self._codex_pid
+
+
+def context_warning(end: MessageEnd, fraction: float) -> WarningEvent | None:
+    """The warning for a thread whose context is at least `fraction` full, or None."""
+    context = end.context
+    full = context.fraction if context is not None else None
+    if context is None or full is None or full < fraction:
+        return None
+    return WarningEvent(
+        f"the thread's context is {full:.0%} full ({context.tokens} of {context.window} tokens) "
+        "after this turn; consume tool blocks or start a new session before codex has to "
+        "compact it"
+    )
 
 
 def _abandon_lock(lock_task: asyncio.Task[int]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..bridge.spec import ToolCallback, ToolSpec
 from ..config import DEFAULT_MODEL
+from .approval import Approve
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ class TurnRequest:
     output_schema: Mapping[str, Any] | None = None
     reasoning_effort: str | None = None
     codex_options: Mapping[str, str] | None = None
+    # A sandbox mode narrower than the agent's (config `sandbox`), for this turn only; a wider
+    # one ends the turn with `error{config}` before codex starts.
+    sandbox: str | None = None
+    # Where codex's approval requests go (sandboxed modes, `approvals: "daemon"`, app-server):
+    # returns `approve`, `approve_for_session` or `decline`; None declines every one.
+    approve: Approve | None = None
 
 
 def prompt_problem(prompt: str) -> str | None:

@@ -5,15 +5,16 @@ it reads present in each: the method subset of docs/app-server.md, checked, not 
 from __future__ import annotations
 
 import json
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from conformance.installs import VERSIONS, CodexNotInstalledError, binary
-from fake_codex.testing.real_env import codex_env
+from conformance.app_server_schema import Schema
+from conformance.installs import VERSIONS
+from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn.app_server import params
 
 pytestmark = pytest.mark.e2e
@@ -27,28 +28,19 @@ READ_NOTIFICATIONS = (
     "error",
     "warning",
 )
+WRITE = Sandbox("workspace-write", True, ("/srv/shared",), approvals="daemon")
+READ = Sandbox("read-only")
 MCP = {"plexum-host-a": {"command": "/usr/bin/python3", "args": ["-m", "relay", "mcp-host"]}}
 
 
-def generated(version: str, tmp: Path) -> Path:
-    try:
-        codex = binary(version)
-    except CodexNotInstalledError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    out, home = tmp / "schema", tmp / "home"
-    home.mkdir()
-    subprocess.run(
-        [str(codex), "app-server", "generate-json-schema", "--out", str(out)],
-        env=codex_env(home),
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return out
+def excludes_turns(version: str) -> bool:
+    """What the provider decides from the version codex reports (`pool.AppServer`)."""
+    return (params.codex_version(f"x/{version} (y)") or (0, 0, 0)) >= params.EXCLUDE_TURNS_FROM
 
 
-def requests() -> list[dict[str, Any]]:
+def requests(version: str) -> list[dict[str, Any]]:
     ws, thread = Path("/w"), "01a232b3-0000-7000-8000-000000000000"
+    exclude = excludes_turns(version)
     sent = [
         ("initialize", params.initialize_params()),
         (
@@ -56,7 +48,10 @@ def requests() -> list[dict[str, Any]]:
             params.thread_start_params(ws, "gpt-5.5", MCP, {"model_verbosity": "high"}),
         ),
         ("thread/start", params.thread_start_params(ws, None, {})),
-        ("thread/resume", params.thread_resume_params(thread, ws, "gpt-5.5", MCP)),
+        (
+            "thread/resume",
+            params.thread_resume_params(thread, ws, "gpt-5.5", MCP, exclude_turns=exclude),
+        ),
         (
             "turn/start",
             params.turn_start_params(
@@ -68,7 +63,13 @@ def requests() -> list[dict[str, Any]]:
             ),
         ),
         ("turn/start", params.turn_start_params(thread, "hi")),
+        ("thread/start", params.thread_start_params(ws, None, {}, sandbox=WRITE)),
+        ("thread/resume", params.thread_resume_params(thread, ws, None, {}, sandbox=READ)),
+        ("turn/start", params.turn_start_params(thread, "hi", sandbox=WRITE)),
+        ("turn/start", params.turn_start_params(thread, "hi", sandbox=READ)),
         ("turn/interrupt", params.turn_interrupt_params(thread, "turn-1")),
+        ("turn/steer", params.turn_steer_params(thread, "turn-1", "and this")),
+        ("thread/fork", params.thread_fork_params(thread, ws)),
         ("thread/archive", params.thread_params(thread)),
         ("thread/unarchive", params.thread_params(thread)),
     ]
@@ -84,18 +85,21 @@ def methods(schema: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_request_the_provider_sends_is_valid_for_the_binarys_own_schema(
-    version: str, tmp_path: Path
+    version: str, app_server_schemas: Callable[[str, str], Schema]
 ) -> None:
-    out = generated(version, tmp_path)
+    out = app_server_schemas(version, "stable").root  # generated once per session
     schema = json.loads((out / "ClientRequest.json").read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
-    for message in requests():
+    for message in requests(version):
         errors = [e.message for e in validator.iter_errors(message)]
         assert errors == [], (message["method"], errors[:3])
     # ... and a request it does not know is refused by the same check (the check can fail).
     assert list(validator.iter_errors({"id": 1, "method": "thread/nonsense", "params": {}}))
     no_input = {"id": 1, "method": "turn/start", "params": {"threadId": "t"}}
     assert list(validator.iter_errors(no_input))
+    # `excludeTurns` is sent exactly where the binary's stable schema has it.
+    resume = json.loads((out / "v2" / "ThreadResumeParams.json").read_text())
+    assert ("excludeTurns" in resume["properties"]) == excludes_turns(version)
     notifications = json.loads((out / "ServerNotification.json").read_text())
     assert set(READ_NOTIFICATIONS) <= methods(notifications)
     assert {"initialized"} <= methods(json.loads((out / "ClientNotification.json").read_text()))

@@ -33,6 +33,7 @@ async def test_doctor_reads_the_real_codex(
         "codex_home": str(real_codex.home),
         "socket_dir": str(socket_dir),
         "mcp_registration": "global",
+        "sandbox": "workspace-write",  # the default `bypass` is a warning of its own
     }
     config.write_text(json.dumps(body))
     await ensure_registered(

@@ -567,9 +567,116 @@ DAEMON: tuple[Row, ...] = (
 )
 ROWS = ROWS + DAEMON
 
+# Hardening II: a hostile daemon, and a `serve` that dies or is stopped the hard ways.
+SH = "tests/integration/test_serve_hostile.py::"
+SL = "tests/integration/test_serve_lifetime.py::"
+DH = "tests/door/test_dispatch_hardening.py::"
+HOSTILE_DAEMON: tuple[Row, ...] = (
+    Row(
+        SH + "test_bad_framing_is_read_line_by_line_and_every_request_answered",
+        "daemon: bad framing (a byte per write, two requests per write, CRLF, blank and NUL "
+        "lines, a last request without newline before EOF)",
+        "every line read and answered, the last one too; NUL line -32700; exit 0",
+        60.0,
+    ),
+    Row(
+        SH + "test_bad_json_rpc_shapes_get_errors_and_responses_are_never_answered",
+        "daemon: responses with null/fractional ids or both members; a fractional request id; "
+        "a lone surrogate in a tool schema and in a tools/call answer",
+        "responses never answered (no ping-pong); the id echoed; -32602 naming the field; "
+        "codex gets an error result and the turn goes on",
+        60.0,
+    ),
+    Row(
+        SH + "test_lifecycle_abuse_gets_clear_errors_and_never_a_second_answer",
+        "daemon: consume before initialize, initialize twice, a running turn's id again, two "
+        "requests on one line, shutdown twice with a turn behind it in one write",
+        "-32001, -32002, -32700, -32005 once each; one shutdown answer; turn cancelled; exit 0",
+        60.0,
+    ),
+    *(
+        Row(
+            SH + "test_a_tools_call_answered_late_or_twice_counts_once_and_the_turn_goes_on"
+            f"[{how}]",
+            f"daemon: the host answers tools/call {how}",
+            what,
+            60.0,
+        )
+        for how, what in (
+            ("late", "the late answer ignored; codex got the timeout result; the next turn works"),
+            ("twice", "the second answer ignored; the turn goes on"),
+        )
+    ),
+    Row(
+        SH + "test_a_daemon_that_stops_reading_or_closes_its_end_cannot_hold_serve_up"
+        "[stops_reading]",
+        "daemon: stops reading stdout mid-turn (serve blocked on a 2 MiB line), then EOF",
+        "the blocked write abandoned; exit 0 within the kill grace; codex reaped",
+        60.0,
+    ),
+    Row(
+        SH + "test_a_daemon_that_stops_reading_or_closes_its_end_cannot_hold_serve_up"
+        "[closes_its_end]",
+        "daemon: closes its end of serve's stdout mid-turn, then EOF",
+        "serve goes on without a traceback; exit 0; codex reaped",
+        60.0,
+    ),
+    *(
+        Row(
+            SV + f"test_sighup_or_sigint_mid_turn_is_handled_like_sigterm[{sig}]",
+            f"daemon: {sig} mid-turn",
+            "like SIGTERM: turn cancelled, codex reaped, exit 0, session file whole",
+            60.0,
+        )
+        for sig in ("SIGHUP", "SIGINT")
+    ),
+    Row(
+        SL + "test_serve_killed_with_sigkill_takes_codex_along_and_the_next_serve_ends_the_rest",
+        "daemon: serve killed with SIGKILL mid-turn (codex left a grandchild)",
+        "codex dies with serve; the next serve ends the rest before it answers; a live "
+        "serve's codex untouched",
+        60.0,
+    ),
+    Row(
+        SL + "test_reaping_a_child_ends_what_it_started_outside_its_group",
+        "codex's command escaped its process group (a session of its own, as real codex runs "
+        "shell commands)",
+        "ended, by its owner marker, when codex is reaped",
+    ),
+    Row(
+        DH + "test_a_workspace_that_cannot_be_stat_ed_gets_an_answer_to_consume_and_config_on_turn",
+        "daemon: a workspace whose stat() fails (ENAMETOOLONG)",
+        "consume answered -32602 naming the field; turn ends error{config}",
+    ),
+    Row(
+        "tests/test_sessions_fairness.py::"
+        "test_a_consume_gets_the_lock_under_steady_turns_of_another_process",
+        "consume while another process runs turn after turn on the workspace",
+        "gets the lock (a fair turnstile), well within consume_wait_s",
+    ),
+    Row(
+        "tests/test_sessions.py::"
+        "test_stale_temp_files_of_the_store_are_removed_on_the_next_write_and_nothing_else",
+        "a half-written session temp file left by a killed serve",
+        "removed on the next write; planted symlinks, folders, other names untouched",
+    ),
+)
+ROWS = (
+    ROWS
+    + HOSTILE_DAEMON
+    + (
+        _h(
+            "test_a_model_the_config_does_not_allow_never_reaches_codex_from_the_session_file",
+            "session file: model_arg o1-pro, not in config.json",
+            "a warning; ignored, the requested model used; the thread resumed",
+        ),
+    )
+)
+
 # The same faults on backend `app-server` (docs/app-server.md), and its own.
 AS = "tests/integration/test_app_server_backend.py::"
 ASR = "tests/turn/app_server/test_rpc_client.py::"
+AH = "tests/integration/test_app_server_hardening.py::"
 APP_SERVER: tuple[Row, ...] = (
     Row(
         AS + "test_a_crash_mid_turn_ends_that_turn_with_a_clear_error_and_the_next_turn_works",
@@ -625,6 +732,69 @@ APP_SERVER: tuple[Row, ...] = (
         ASR + "test_the_child_exiting_wakes_the_pending_request_and_every_queue",
         "app-server: exits while a request waits",
         "the request and every waiting turn woken, none hangs",
+    ),
+    Row(
+        ASR + "test_a_reply_over_the_line_limit_fails_its_request_at_once",
+        "app-server: a reply over the line limit",
+        "that request fails at once (its id read from the line); the client goes on",
+    ),
+    # Hardening II: the stand-in (tests/integration/app_server_stand_in.py) drops, refuses or
+    # pads one request of the real process underneath, so each race window is wide open.
+    Row(
+        AH + "test_a_cancel_while_the_reload_waits_for_archive_leaves_the_thread_usable",
+        "app-server: cancel while thread/archive's reply is lost (a reload)",
+        "error{cancelled}; unarchive still sent; the next turn continues the same thread",
+    ),
+    Row(
+        AH
+        + "test_consume_with_the_server_killed_between_archive_and_unarchive_recovers_the_thread",
+        "app-server: killed between thread/archive and thread/unarchive (consume)",
+        "the thread unarchived by a new process; consume and the next turn go on",
+    ),
+    Row(
+        AH + "test_a_consume_whose_unarchive_goes_unanswered_says_the_thread_is_left_archived",
+        "app-server: archive's reply lost and unarchive unanswered (consume)",
+        "ConsumeError says the thread is left archived; the next turn unarchives it",
+    ),
+    Row(
+        AH + "test_a_cancel_during_resume_still_makes_consume_unload_the_thread_codex_loaded",
+        "app-server: cancel during thread/resume (codex loads the thread anyway)",
+        "the thread stays marked; consume unloads it before the rewrite",
+    ),
+    Row(
+        AH + "test_a_cancel_during_turn_start_interrupts_the_turn_codex_started",
+        "app-server: cancel before turn/start's reply",
+        "the turn is named by turn/started and interrupted; nothing runs on",
+    ),
+    *(
+        Row(
+            AH + f"test_a_failed_interrupt_stops_only_its_own_thread[{fault}]",
+            f"app-server: turn/interrupt {how}",
+            "that thread is unloaded; another turn of the process completes",
+        )
+        for fault, how in (("error", "refused (RpcError)"), ("drop", "left unanswered"))
+    ),
+    *(
+        Row(
+            AH + f"test_serve_exits_within_the_kill_grace_while_a_consume_waits[{waits}]",
+            f"daemon EOF while a consume waits for {waits}",
+            "the consume answered with an error; serve exits within the kill grace + 1 s",
+            60.0,
+        )
+        for waits in ("thread/archive", "the workspace lock")
+    ),
+    Row(
+        AH + "test_a_resume_reply_over_the_line_limit_still_resumes_the_thread",
+        "app-server: thread/resume's reply over the line limit",
+        "no wait for idle_timeout_s: the thread counts as loaded and the turn completes",
+    ),
+    *(
+        Row(
+            AH + f"test_another_agents_shell_cannot_call_this_agents_tools[{backend}]",
+            f"{backend}: another agent's shell dials this agent's tool socket",
+            "refused; the host never sees the call",
+        )
+        for backend in ("app-server", "exec")
     ),
 )
 ROWS = ROWS + APP_SERVER

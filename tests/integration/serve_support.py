@@ -44,9 +44,15 @@ class ServeWorld:
             self.argv(*extra), on_tools_call=on_tools_call, observe=self.check
         )
 
-    def host(self, tools: tuple[HostTool, ...] = DEMO_TOOLS, data: str = "host-data") -> Any:
+    def host(
+        self, tools: tuple[HostTool, ...] = DEMO_TOOLS, data: str = "host-data", **extra: Any
+    ) -> Any:
         return ReferenceHost.start(
-            self.fake.root / data, config_path=self.config_path, tools=tools, observe=self.check
+            self.fake.root / data,
+            config_path=self.config_path,
+            tools=tools,
+            observe=self.check,
+            **extra,
         )
 
 

@@ -88,8 +88,9 @@ def problems(found: dict[str, Finding]) -> list[Finding]:
 
 async def test_a_healthy_setup_passes_every_check(doc: Doctor) -> None:
     doc.healthy()
-    found = await doc.run()
+    found = await doc.run(sandbox="workspace-write")
     assert problems(found) == []
+    assert found["sandbox"].message.startswith("every agent: workspace-write (network off")
     assert found["version"].message == "codex 0.169.0"
     assert found["login"].message.startswith("codex login status: API key configured")
     assert "will be created (0700)" in found["socket_dir"].message
@@ -302,7 +303,7 @@ async def test_a_correct_global_registration_passes(doc: Doctor) -> None:
         env=dict(os.environ),
         codex_home=doc.codex_home,
     )
-    found = await doc.run(mcp_registration="global")
+    found = await doc.run(mcp_registration="global", sandbox="read-only")
     assert found["registration plexum-host-agent1"].status == "ok"
     assert problems(found) == []
 
@@ -414,3 +415,75 @@ async def test_an_app_server_that_dies_at_its_handshake_fails_with_its_stderr(do
     check = found["app-server"]
     assert check.status == "fail", check
     assert "handshake" in check.message and "--strict-config" in check.message
+
+
+async def test_doctor_names_each_agents_sandbox_and_warns_about_bypass_plainly(doc: Doctor) -> None:
+    doc.healthy()
+    found = await doc.run(agents={"ro": {"sandbox": "read-only"}, "wild": {"sandbox": "bypass"}})
+    default, ro, wild = found["sandbox"], found["sandbox ro"], found["sandbox wild"]
+    assert default.status == "warn" and default.message.startswith("agents not listed: codex runs")
+    assert "other agents' workspaces" in default.message and "workspace-write" in default.fix
+    assert ro.status == "ok" and ro.message == (
+        "agent ro: read-only (no writes, no network; approvals: never)"
+    )
+    assert wild.status == "warn"
+    exec_daemon = await doc.run(sandbox="workspace-write", approvals="daemon")
+    assert exec_daemon["sandbox"].status == "warn"
+    assert "exec backend cannot ask" in exec_daemon["sandbox"].message
+
+
+# A process holding a thread's writer lock the way codex does (tests/unit/test_ownership_*).
+_HOLD_LOCK = r"""
+import fcntl, os, sys
+folder, thread = sys.argv[1], sys.argv[2]
+os.makedirs(folder, exist_ok=True)
+c = os.open(os.path.join(folder, ".coordination.lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(c, fcntl.LOCK_EX)
+fd = os.open(os.path.join(folder, thread + ".lock"), os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+os.close(c)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_a_thread_held_by_another_process_warns_naming_it_and_stale_locks_are_noted(
+    doc: Doctor,
+) -> None:
+    doc.healthy()
+    held, stale = "01a24876-6e8c-7680-93ee-98a687165f97", "01a24876-0000-7680-93ee-98a687165f97"
+    folder = doc.codex_home / "thread-writer-locks"
+    folder.mkdir(parents=True)
+    (folder / f"{stale}.lock").touch()
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(folder), held],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            found = await doc.run()
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    threads = found["threads"]
+    assert threads.status == "warn"
+    assert f"thread {held} by pid {proc.pid}" in threads.message
+    assert "thread_busy" in threads.fix
+    assert (
+        found["stale_locks"].status == "info"
+        and "1 stale lock file" in found["stale_locks"].message
+    )
+    # once the holder is gone its file is stale too, and nothing is held
+    found = await doc.run()
+    assert found["threads"].status == "ok"
+    assert "2 stale lock file" in found["stale_locks"].message
+
+
+async def test_a_codex_home_without_writer_locks_is_explained(doc: Doctor) -> None:
+    doc.healthy()
+    found = await doc.run()
+    assert found["threads"].status == "info"
+    assert "0.135 takes no writer lock" in found["threads"].message
+    assert "stale_locks" not in found

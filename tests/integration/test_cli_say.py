@@ -79,3 +79,19 @@ def test_an_unsupported_model_exits_2(provider: ProviderOnFake) -> None:
 def test_a_missing_workspace_exits_2(provider: ProviderOnFake, tmp_path: Path) -> None:
     result = provider.cli("say", "x", workspace=tmp_path / "nope")
     assert result.returncode == 2 and "not a directory" in result.stderr
+
+
+def test_say_sandbox_narrows_the_agents_mode_and_refuses_to_widen_it(
+    provider: ProviderOnFake,
+) -> None:
+    provider.scenario([{"requests": [{"output": [{"type": "message", "text": "ok"}]}]}])
+    config = {"sandbox": "workspace-write"}
+    narrowed = provider.cli("say", "--no-tools", "--sandbox", "read-only", "hi", config=config)
+    assert narrowed.returncode == 0, narrowed.stderr
+    argv = provider.invocations()[-1].argv
+    assert argv[argv.index("-s") + 1] == "read-only"
+    assert "--dangerously-bypass-approvals-and-sandbox" not in argv
+    widened = provider.cli("say", "--no-tools", "--sandbox", "bypass", "hi", config=config)
+    assert widened.returncode != 0
+    assert "only narrow" in widened.stdout + widened.stderr
+    assert len(provider.invocations()) == 1  # codex never ran for the refused turn

@@ -54,6 +54,12 @@ def test_the_demo_script_shows_every_step_and_the_model_side_proof(tmp_path: Pat
     assert "sent   > call_demo_report output: ...(tool called)" in sent
     assert "sent   > call_demo_echo output: note: the user wants the Q3 totals" in sent
     assert any(line.startswith("proof  > the report's rows") for line in sent)
+    approvals = after("approvals")
+    asked = [line for line in approvals if line.startswith("asked  > ")]
+    assert len(asked) == 2
+    assert "approved-by-the-host" in asked[0] and asked[0].endswith("-> approve")
+    assert "declined-by-the-host" in asked[1] and asked[1].endswith("-> decline")
+    assert "proof  > approved-by-the-host was written; declined-by-the-host was not" in approvals
     # Nothing left behind: no throwaway folder, no ~/.codex or ~/.plexum in the HOME it ran with.
     assert list(tmp_path.glob("plexum-demo.*")) == []
     assert not (tmp_path / "user-home" / ".codex").exists()

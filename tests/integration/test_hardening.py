@@ -733,3 +733,24 @@ async def test_a_symlink_planted_at_the_lock_path_is_not_followed(provider: Prov
     assert len(events) == 1 and isinstance(events[0], ErrorEvent)
     assert events[0].code == "session_store" and "lock" in events[0].message
     assert target.read_text() == "keep me"
+
+
+async def test_a_model_the_config_does_not_allow_never_reaches_codex_from_the_session_file(
+    provider: ProviderOnFake,
+) -> None:
+    # codex runs sandbox-bypassed: the model can rewrite the session file in its workspace.
+    provider.scenario([tool_turn("call_first"), tool_turn("call_second")])
+    ws = provider.workspace()
+    await provider.turn()
+    body = session_file(ws)
+    body["threads"]["default"]["model_arg"] = "o1-pro"
+    (ws / ".plexum-codex-session").write_text(json.dumps(body))
+    events = await provider.turn("again")
+    assert isinstance(events[-1], MessageEnd), events
+    argv = provider.invocations()[-1].argv
+    assert "o1-pro" not in argv and "--model" not in argv[: argv.index("--")]
+    warnings = [e.message for e in events if e.type == "warning"]  # type: ignore[union-attr]
+    assert any("o1-pro" in w and "not one config.json allows" in w for w in warnings), warnings
+    # The thread goes on (resumed), and the file now holds what the config allows.
+    assert "resume" in argv
+    assert session_file(ws)["threads"]["default"]["model_arg"] is None

@@ -3,20 +3,34 @@ the turn only when it is the very codex the turn would start; otherwise stopped,
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS, call_builtin
-from plexum_openai_provider.events import MessageEnd, ToolResult
-from plexum_openai_provider.sessions import SessionStore, ThreadRecord, try_workspace_lock
+from plexum_openai_provider.events import ErrorEvent, MessageEnd, ToolResult
+from plexum_openai_provider.owners import OWNER_ENV
+from plexum_openai_provider.sessions import (
+    LOCK_FILE,
+    QUEUE_FILE,
+    SessionStore,
+    ThreadRecord,
+    acquire_workspace_lock,
+    try_workspace_lock,
+)
 from plexum_openai_provider.turn.exec.head_start import HeadStart, head_start
 from plexum_openai_provider.turn.lifetime import Turn
 from plexum_openai_provider.turn.request import TurnRequest
 
 from .conftest import FAST_LIMITS, ProviderOnFake, group_alive, types
+from .test_serve_lifetime import gone_within
+from .test_thread_ownership_fake import foreign_turn
 from .test_tools_fake import tool_turn
 from .test_turn import PLAIN
 
@@ -162,3 +176,180 @@ async def test_no_head_start_where_the_turn_must_decide_first(
     if held is not None:
         os.close(held)
     assert _lock_is_free(workspace)
+
+
+async def test_a_session_model_config_does_not_allow_never_reaches_codex(
+    provider: ProviderOnFake,
+) -> None:
+    # The session file is in the workspace, which the model can write (issue 19 #12): the head
+    # start checks its model against config.json as the turn does, before anything is spawned.
+    provider.scenario([PLAIN, PLAIN])
+    workspace = provider.workspace()
+    first = await provider.turn("one")
+    assert isinstance(first[-1], MessageEnd), first[-1]
+    store = SessionStore(workspace)
+    record = store.get("default")
+    assert record is not None
+    store.put("default", replace(record, model_arg="gpt-planted"))
+    config = replace(provider.config, supported_models=("codex", "gpt-ok"))
+    assert not config.allows_model_arg("gpt-planted") and config.allows_model_arg("gpt-ok")
+    assert head_start(config, _request(workspace)) is None
+    assert len(provider.invocations()) == 1  # no codex, not even one stopped at once
+    assert _lock_is_free(workspace)
+    # Through `say` as a user runs it: the turn warns, resumes the thread with the asked model.
+    said = provider.cli("say", "--json", "--no-tools", "hi", config={"supported_models": ["codex"]})
+    assert said.returncode == 0, said.stderr
+    assert "gpt-planted" in said.stdout  # the warning names it
+    invocation = provider.invocations()[-1]
+    assert len(provider.invocations()) == 2
+    assert "gpt-planted" not in invocation.argv and "--model" not in invocation.argv
+    assert invocation.argv[-2:] == [record.thread_id, "-"]
+
+
+async def test_no_head_start_past_a_waiting_consume_of_another_process(
+    provider: ProviderOnFake,
+) -> None:
+    # A waiter at the head of the line holds the turnstile (`sessions.QUEUE_FILE`) until it has
+    # the lock: a cold `say` arriving then must queue behind it, not take the free lock first.
+    provider.scenario([PLAIN])
+    workspace = provider.workspace()
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", TURNSTILE_HOLDER, str(workspace / QUEUE_FILE),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            assert await holder.stdout.readline() == b"holding\n"
+        assert _lock_file_is_free(workspace)  # the lock itself is free: only the line is not
+        assert head_start(provider.config, _request(workspace)) is None
+        assert provider.invocations() == []
+    finally:
+        holder.stdin.close()
+        async with asyncio.timeout(30):
+            await holder.wait()
+    early = head_start(provider.config, _request(workspace))  # the line is empty again
+    assert early is not None
+    early.discard()
+
+
+async def test_no_head_start_past_a_waiter_of_this_process(provider: ProviderOnFake) -> None:
+    workspace = provider.workspace()
+    running = try_workspace_lock(workspace)  # a turn of this process runs
+    assert running is not None
+    waiter = asyncio.ensure_future(acquire_workspace_lock(workspace))  # a consume waits for it
+    async with asyncio.timeout(30):
+        while _lock_file_is_free(workspace, queue=True):
+            await asyncio.sleep(0.01)  # until the waiter holds the turnstile
+    os.close(running)  # the turn ends; nothing awaits before the head start looks
+    early = head_start(provider.config, _request(workspace))
+    if early is not None:
+        early.discard()
+    assert early is None
+    async with asyncio.timeout(30):
+        os.close(await waiter)  # the consume got it
+    assert provider.invocations() == []
+
+
+@pytest.mark.parametrize("version", ["0.135.0", "0.150.1", "0.171.0"])
+async def test_a_thread_another_codex_holds_ends_in_thread_busy(
+    provider: ProviderOnFake, version: str
+) -> None:
+    # codex ≥ 0.150 takes a writer lock and refuses the thread (the head start may spawn it: the
+    # adopted attempt reads codex's refusal); 0.135 takes none, so the head start checks the
+    # rollout's writers first, as the turn does, and leaves the turn to say who holds it.
+    provider.scenario(
+        [said("one"), said("foreign answer", delay_ms=2000), said("after")],
+        codex_version=version,
+    )
+    workspace = provider.workspace()
+    first = await provider.turn("one")
+    assert isinstance(first[-1], MessageEnd), first[-1]
+    record = SessionStore(workspace).get("default")
+    assert record is not None
+    async with foreign_turn(provider, record.thread_id) as foreign:
+        early = head_start(provider.config, _request(workspace, "meanwhile"))
+        assert (early is None) == (version == "0.135.0")
+        request = _request(workspace, "meanwhile")
+        try:
+            async with Turn(provider.config, request, FAST_LIMITS, head_start=early) as turn:
+                events = [event async for event in turn]
+        finally:
+            if early is not None:
+                early.discard()
+        last = events[-1]
+        assert isinstance(last, ErrorEvent) and last.code == "thread_busy", events
+        assert f"pid {foreign.pid}" in last.message
+        assert SessionStore(workspace).get("default") == record
+        assert _lock_is_free(workspace)
+
+
+async def test_the_head_started_codex_is_marked_and_dies_with_its_starter(
+    provider: ProviderOnFake, tmp_path: Path
+) -> None:
+    provider.scenario([said("slow", delay_ms=60_000)])
+    workspace = provider.workspace()
+    starter = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", STARTER, provider.config.binary, str(provider.config.codex_home),
+        str(workspace), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        env=provider.fake.env,
+    )  # fmt: skip
+    assert starter.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            pid_text, marker = (await starter.stdout.readline()).decode().split()
+        codex = int(pid_text)
+        assert _environ(codex).get(OWNER_ENV) == marker  # reaping and `serve`'s sweep find it
+        assert marker.startswith(f"{starter.pid}:")
+    finally:
+        starter.kill()  # SIGKILL: no `finally` of the starter runs
+        await starter.wait()
+    assert gone_within(codex, 10), "the head-started codex outlived the say that started it"
+
+
+def said(text: str, delay_ms: int = 0) -> dict[str, Any]:
+    reply: dict[str, Any] = {"output": [{"type": "message", "text": text}]}
+    if delay_ms:
+        reply["delay_ms"] = delay_ms
+    return {"requests": [reply]}
+
+
+TURNSTILE_HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+STARTER = """
+import sys
+from pathlib import Path
+from plexum_openai_provider.config import HostConfig
+from plexum_openai_provider.turn.exec.head_start import head_start
+from plexum_openai_provider.turn.request import TurnRequest
+config = HostConfig(binary=sys.argv[1], codex_home=sys.argv[2])
+early = head_start(config, TurnRequest(prompt="hi", workspace=Path(sys.argv[3])))
+assert early is not None
+print(early.popen.pid, early.marker, flush=True)
+sys.stdin.read()
+"""
+
+
+def _lock_file_is_free(workspace: Path, *, queue: bool = False) -> bool:
+    """Whether the lock file (or, with `queue`, the turnstile) could be taken now — probed with a
+    lock taken and dropped at once, not through `try_workspace_lock`."""
+    fd = os.open(workspace / (QUEUE_FILE if queue else LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _environ(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        entries = f.read().decode(errors="replace").split("\0")
+    return dict(entry.partition("=")[::2] for entry in entries if "=" in entry)

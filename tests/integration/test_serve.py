@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,12 @@ async def test_initialize_reports_the_version_the_models_and_the_capabilities(
         "consume": True,
         "cancel": True,
         "per_turn_usage": True,
+        "backend": "exec",
+        "steer": False,
+        "fork": True,
+        "approvals": False,
+        "context": True,
+        "sandbox": True,
     }
 
 
@@ -529,4 +536,45 @@ async def test_sigterm_mid_turn_stops_codex_and_exits_0(serve_world: ServeWorld)
     # The daemon still heard how the turn ended.
     outcome = await asyncio.wait_for(running, 10)
     assert outcome.terminal["code"] == "cancelled"
+    await conn.close()
+
+
+async def test_the_reference_host_keeps_a_tool_output_holding_unicode_line_separators(
+    serve_world: ServeWorld,
+) -> None:
+    # U+2028/U+2029/U+0085 are line breaks to str.splitlines(), not to JSON Lines.
+    text = "a\u2028b\u2029c\x85d"
+    call = tool_call(AGENT, "echo", {"text": text}, "call_ls")
+    serve_world.fake.scenario([calls_then_says([call], "echoed")])
+    workspace = serve_world.fake.workspace()
+    async with serve_world.host() as host:
+        outcome = await host.turn(AGENT, workspace, "s1", "echo it")
+        assert outcome.terminal["type"] == "message_end", outcome.events
+        tool = [b for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"]
+        assert [b["id"] for b in tool] == ["call_ls"]
+        assert text in json.dumps(tool[0]["output"], ensure_ascii=False)
+        result = await host.consume(AGENT, workspace, "s1")
+        assert result == {"consumed": ["call_ls"], "unknown": []}
+        assert [b["consumed"] for b in host.blocks(AGENT, "s1") if b["kind"] == "tool"] == [True]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT], ids=["SIGHUP", "SIGINT"])
+async def test_sighup_or_sigint_mid_turn_is_handled_like_sigterm(
+    serve_world: ServeWorld, sig: signal.Signals
+) -> None:
+    serve_world.fake.scenario([hangs(grandchild=True)])
+    conn = await serve_world.connection()
+    await initialized(conn)
+    queue = conn.subscribe("t-hup")
+    running = asyncio.ensure_future(conn.turn(turn_params(serve_world, "t-hup")))
+    await asyncio.wait_for(queue.get(), 30)
+    record = serve_world.fake.invocations()[0]
+    conn.proc.send_signal(sig)  # SIGHUP: the daemon's terminal went away
+    assert await asyncio.wait_for(conn.proc.wait(), 10) == 0
+    assert not group_alive(record.pgid)
+    outcome = await asyncio.wait_for(running, 10)
+    assert outcome.terminal["code"] == "cancelled"
+    workspace = serve_world.fake.workspace()
+    assert list(workspace.glob(".*.tmp")) == []
+    assert "thread_id" in (workspace / ".plexum-codex-session").read_text()
     await conn.close()

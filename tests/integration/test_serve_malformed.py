@@ -52,7 +52,7 @@ def cases(world: ServeWorld) -> Iterator[tuple[str, bytes, int | None, int, str]
     yield "a batch", b"[]", None, -32600, "batches are not supported"
     yield "a number", b"42", None, -32600, "JSON object"
     yield "no jsonrpc", b'{"id": 5, "method": "cancel"}', 5, -32600, '"jsonrpc": "2.0"'
-    yield "a float id", b'{"jsonrpc": "2.0", "id": 1.5, "method": "x"}', None, -32600, "`id`"
+    yield "a float id", b'{"jsonrpc": "2.0", "id": 1.5, "method": "x"}', 1.5, -32600, "`id`"
     yield "method not a string", request(7, None, 6), 6, -32600, "`method`"  # type: ignore[arg-type]
     yield "params an array", request("cancel", ["t"], 7), 7, -32600, "by-name"
     yield "neither", b'{"jsonrpc": "2.0", "id": 8}', 8, -32600, "not a request"

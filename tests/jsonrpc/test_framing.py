@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexum_openai_provider.jsonrpc.framing import LineFramer, OversizedLine
+from plexum_openai_provider.jsonrpc.framing import HEAD_BYTES, Line, LineFramer, OversizedLine
 
 MAX = 16
 
@@ -159,3 +159,15 @@ def test_each_oversized_line_is_reported_exactly_once_and_neighbours_stay_intact
     out = frame(data, cuts)
     assert out == expected(lines)
     assert sum(isinstance(x, OversizedLine) for x in out) == sum(len(x) > MAX for x in lines)
+
+
+def test_an_oversized_line_keeps_its_first_bytes_whatever_the_chunking() -> None:
+    line = b'{"id":7,"result":' + b"x" * 500 + b"}"
+    data = line + b"\nok\n"
+    for cut in (1, 5, 64, 300, len(data)):
+        framer = LineFramer(300)  # over HEAD_BYTES, as every real limit is
+        out: list[Line] = []
+        for i in range(0, len(data), cut):
+            out += framer.feed(data[i : i + cut])
+        assert out == [OversizedLine(len(line)), b"ok"]
+        assert isinstance(out[0], OversizedLine) and out[0].head == line[:HEAD_BYTES]

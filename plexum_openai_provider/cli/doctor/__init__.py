@@ -1,6 +1,7 @@
 """`doctor`: checks the setup the daemon will run the plugin in, and says for each problem what
 to do. Exit 1 when a check fails, 0 with warnings only; `--json` prints the findings for machines.
-The checks live here by subject: config, binary, codex, app_server, folders, manifest.
+The checks live here by subject: config, binary, codex, app_server, folders, manifest, threads,
+sandbox.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .config import check_config, check_models
 from .finding import Finding
 from .folders import check_codex_home, check_rollouts, check_socket_dir
 from .manifest import check_manifest
+from .sandbox import check_sandboxes
+from .threads import check_threads
 
 
 def _user_home(environ: Mapping[str, str]) -> Path | None:
@@ -46,6 +49,7 @@ def plugin_command(environ: Mapping[str, str]) -> list[str]:
 async def run_checks(explicit_config: str | None, environ: Mapping[str, str]) -> list[Finding]:
     config_finding, config = check_config(explicit_config)
     found = [config_finding, check_manifest(_user_home(environ)), *check_models(config)]
+    found += check_sandboxes(config)
     binary_finding, binary = check_binary(config, environ)
     found.append(binary_finding)
     env = dict(environ)
@@ -67,6 +71,7 @@ async def run_checks(explicit_config: str | None, environ: Mapping[str, str]) ->
     else:
         found.append(Finding("login", "skip", "not checked: codex cannot be run (see above)"))
     found += [check_codex_home(home, config, environ), check_rollouts(home)]
+    found += check_threads(home)
     found.append(check_socket_dir(config))
     if runs and binary is not None:
         found += await check_registrations(config, binary, env, plugin_command(environ))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from plexum_openai_provider.codex.rollout.calls import CallParser, parse_tool_calls
+    from plexum_openai_provider.codex.rollout.context import ContextFill, last_context
     from plexum_openai_provider.codex.rollout.locate import locate_rollout
     from plexum_openai_provider.codex.rollout.reader import MirrorResult, read_tool_calls
     from plexum_openai_provider.codex.rollout.rewrite import ConsumeResult, consume_rollout
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 _HOMES = {
     "CallParser": "calls",
     "parse_tool_calls": "calls",
+    "ContextFill": "context",
+    "last_context": "context",
     "locate_rollout": "locate",
     "MirrorResult": "reader",
     "read_tool_calls": "reader",
@@ -35,8 +38,10 @@ __all__ = [
     "DEFAULT_MARKER",
     "CallParser",
     "ConsumeResult",
+    "ContextFill",
     "MirrorResult",
     "consume_rollout",
+    "last_context",
     "locate_rollout",
     "parse_tool_calls",
     "read_tool_calls",

@@ -20,6 +20,8 @@ from ..backend import AttemptEvents, AttemptSetup, ToolSetup
 class AppServerBackend:
     """`Backend` for the warm app-server: tools as the thread's `mcp_servers`, turns on a thread."""
 
+    steers = True  # `turn/steer` with `expectedTurnId`, in every pinned version's stable schema
+
     def offer_tools(self, setup: ToolSetup) -> contextlib.AbstractAsyncContextManager[Any]:
         from ..tools import offer_thread_tools
 

@@ -75,6 +75,9 @@ class NotificationMapper:
         self.ended: TurnEnded | None = None
         self.usage: Usage | None = None  # this turn: the sum of its requests' `last`
         self.thread_usage: Usage | None = None  # the thread so far (`total`)
+        # The last request's `totalTokens` (what the context holds now) and the model's window.
+        self.context_tokens: int | None = None
+        self.context_window: int | None = None
         self.failure: str | None = None  # the last `error` codex will not retry
         self.last_text: str | None = None  # the last completed agent message (structured output)
         self._streamed: dict[str, str] = {}  # agent message item id → text sent so far
@@ -101,6 +104,7 @@ class NotificationMapper:
                 last = usage_from(token_usage.get("last"))
                 self.usage = last if self.usage is None else _plus(self.usage, last)
                 self.thread_usage = usage_from(token_usage.get("total"))
+                self._context(token_usage)
             return []
         if method == "error":
             return self._error(params)
@@ -116,6 +120,19 @@ class NotificationMapper:
             return self._completed(params)
         log.debug("skipping app-server notification %s", method)
         return []
+
+    def _context(self, token_usage: dict[str, Any]) -> None:
+        last = token_usage.get("last")
+        if isinstance(last, dict):
+            total = last.get("totalTokens")
+            if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+                self.context_tokens = total
+            else:
+                used = usage_from(last)
+                self.context_tokens = used.input_tokens + used.output_tokens
+        window = token_usage.get("modelContextWindow")
+        if isinstance(window, int) and not isinstance(window, bool) and window > 0:
+            self.context_window = window
 
     def _delta(self, params: dict[str, Any]) -> list[CanonicalEvent]:
         item_id, delta = params.get("itemId"), params.get("delta")

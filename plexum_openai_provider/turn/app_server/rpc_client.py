@@ -1,9 +1,10 @@
 """JSON-RPC over a child's stdio, newline-delimited, as `codex app-server` speaks it (stdlib only).
 
 `RpcClient(proc)` frames stdout itself (`jsonrpc/framing.py`, bounded lines), resolves replies to
-`request()`, routes notifications to the queue of the thread they name (`subscribe`), and refuses
-any request the server makes of us (with approval policy `never` none is expected). When stdout
-closes, every waiter is woken: pending requests raise `ServerGone`, queues get `CLOSED`.
+`request()`, routes notifications to the queue of the thread they name (`subscribe`), hands the
+requests the server makes of us to `on_request` (approvals: `approvals.ApprovalRouter`) and
+refuses the rest. When stdout closes, every waiter is woken: pending requests raise
+`ServerGone`, queues get `CLOSED`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ import contextlib
 import itertools
 import json
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
-from ...errors import RpcError, ServerGone
+from ...errors import ReplyTooLong, RpcError, ServerGone
 from ...jsonrpc.framing import LineFramer, OversizedLine
 from ...jsonrpc.messages import (
+    INTERNAL_ERROR,
     METHOD_NOT_FOUND,
     error_message,
     notification,
     remote_error,
     request_message,
+    result_message,
 )
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 READ_CHUNK = 256 * 1024
 MAX_LINE_BYTES = 64 * 1024 * 1024
 Notification = tuple[str, dict[str, Any]]
+# codex writes a reply as `{"id":N,"result":…`: the id of a reply too long to keep.
+_REPLY_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*(\d+)\s*,')
 # What a subscriber's queue receives when the server's stdout has closed (compare with `is`).
 CLOSED: Notification = ("$closed", {})
 
@@ -47,6 +54,8 @@ class RpcClient:
         self._queues: dict[str, asyncio.Queue[Notification]] = {}
         self.closed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        # Requests codex makes of us (approvals): True when the hook answered it (`reply`).
+        self.on_request: Callable[[dict[str, Any]], bool] | None = None
 
     def start(self) -> None:
         self._reader = asyncio.create_task(self._read_loop())
@@ -74,6 +83,11 @@ class RpcClient:
         finally:
             self._pending.pop(request_id, None)
         return result if isinstance(result, dict) else {}
+
+    def reply(self, request_id: Any, result: dict[str, Any]) -> None:
+        """Answer a request codex made of us (a server gone meanwhile needs no answer)."""
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
+            self._write(result_message(request_id, result))  # codex accepts the "jsonrpc" tag
 
     def notify(self, method: str) -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -116,6 +130,7 @@ class RpcClient:
     def _dispatch(self, line: bytes | OversizedLine) -> None:
         if isinstance(line, OversizedLine):
             log.warning("skipped a %d byte line from codex app-server", line.size)
+            self._too_long(line)
             return
         try:
             message = json.loads(line)
@@ -126,7 +141,9 @@ class RpcClient:
             return
         method = message.get("method")
         if "id" in message and isinstance(method, str):
-            # A request of the server's (an approval): never expected with policy `never`.
+            if self.on_request is not None and self.on_request(message):
+                return
+            # Another request of the server's: nothing we serve.
             log.warning("refusing codex app-server request %s", method)
             error = RpcError(METHOD_NOT_FOUND, "not supported by plexum-openai-provider")
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -144,6 +161,21 @@ class RpcClient:
                 queue.put_nowait((method, params))
             else:
                 log.debug("app-server notification %s for no waiting turn", method)
+
+    def _too_long(self, line: OversizedLine) -> None:
+        """A reply over the limit fails its request at once (it would wait for ever)."""
+        match = _REPLY_ID.match(line.head)
+        entry = self._pending.get(int(match.group(1))) if match else None
+        if entry is None or entry[1].done():
+            return
+        method, future = entry
+        future.set_exception(
+            ReplyTooLong(
+                INTERNAL_ERROR,
+                f"{method}: codex app-server's reply of {line.size} bytes is over the line limit "
+                f"({self._framer.max_line_bytes} bytes)",
+            )
+        )
 
     def _resolve(self, message: dict[str, Any]) -> None:
         entry = self._pending.get(message["id"]) if isinstance(message["id"], int) else None

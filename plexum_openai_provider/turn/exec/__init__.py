@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # the seam loads asyncio: `head_start` must import this room 
 class ExecBackend:
     """`Backend` for `codex exec`: tools as `-c` options, one process per attempt."""
 
+    steers = False  # `codex exec` reads its prompt once; nothing reaches a running turn
+
     def offer_tools(self, setup: ToolSetup) -> contextlib.AbstractAsyncContextManager[Any]:
         from ..tools import offer_tools  # the bridge: only turns with tools need it
 

@@ -29,7 +29,14 @@ from ...process import (
     terminate_group,
     write_and_close,
 )
-from ..backend import Attempt, AttemptEvents, ThreadLost, message_end, prompt_for_log
+from ..backend import (
+    Attempt,
+    AttemptEvents,
+    ThreadBusy,
+    ThreadLost,
+    message_end,
+    prompt_for_log,
+)
 from ..clock import Stop
 from ..inputs import turn_end
 from ..messages import spawn_failed, stderr_tail_text, stop_event
@@ -75,12 +82,18 @@ class ExecAttempt(Attempt):
             model_arg=self.setup.model_arg,
             extra_args=[*config.extra_args, *self.extra_args, *self.setup.turn_config],
             turn_args=self.setup.turn_args,
+            sandbox_args=self.setup.sandbox.exec_args(),
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
         log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=config.log_prompts))
+        # A head-started codex passed the same busy check before it was spawned (`head_start`).
         proc = await self._adopt(argv, record)
         if proc is None:
+            busy = await self.busy_before_resume()
+            if busy is not None:
+                yield busy
+                return
             # Before codex starts: once it runs it appends this turn's lines to the same file.
             self.start = await self.locate_start()
             try:
@@ -111,6 +124,7 @@ class ExecAttempt(Attempt):
                     yield event
                 yield stop_event(config, stop.code)
                 return
+            self.clock.settle()  # codex's stdout has ended: a cancel from now on is too late
             for event in self.mapper.finish():
                 yield event
             await self._wait_exit(proc)
@@ -145,7 +159,7 @@ class ExecAttempt(Attempt):
                 early.stop_process()  # not this attempt's codex: the attempt starts its own
             return None
         try:
-            proc = await adopt(early.popen)
+            proc = await adopt(early.popen, early.marker)
         except OSError:
             early.stop_process()
             return None
@@ -229,15 +243,16 @@ class ExecAttempt(Attempt):
 
     def _finish(
         self, proc: asyncio.subprocess.Process, stderr: StderrTail
-    ) -> CanonicalEvent | ThreadLost:
-        """The attempt's last word once codex has exited: terminal event, or `ThreadLost`."""
+    ) -> CanonicalEvent | ThreadLost | ThreadBusy:
+        """The attempt's last word once codex has exited: terminal event, `ThreadLost` or
+        `ThreadBusy` (codex refused the thread: another process writes it; empty stdout)."""
         from ..failures import classify_failure
         from .mapper import Completed, Failed
 
         outcome, thread_id = self.mapper.outcome, self.thread_id
         if isinstance(outcome, Completed) and thread_id is not None:
             before = Usage() if self.fresh_thread else self.previous_total
-            return message_end(thread_id, outcome.thread_usage, before=before)
+            return message_end(thread_id, outcome.thread_usage, before=before, context=self.context)
         if isinstance(outcome, Completed):
             return ErrorEvent(
                 "protocol",
@@ -258,6 +273,9 @@ class ExecAttempt(Attempt):
         returncode = proc.returncode
         if self.record is not None and thread_id is None and NO_ROLLOUT in tail:
             return ThreadLost(self.record.thread_id)
+        busy = self.busy_from_codex(tail) if thread_id is None else None
+        if busy is not None:
+            return busy
         if returncode is not None and returncode != 0:
             how = (
                 f"was killed by {signal_text(-returncode)}"

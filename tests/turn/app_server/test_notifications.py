@@ -114,3 +114,15 @@ def test_unknown_notifications_and_malformed_params_are_skipped() -> None:
     ]
     assert feed_all(mapper, notes) == []
     assert mapper.ended is None
+
+
+def test_the_context_is_the_last_requests_total_of_the_models_window() -> None:
+    mapper = NotificationMapper()
+    for total, window in ((300, None), (1200, 272000)):
+        last = {"inputTokens": 1000, "outputTokens": 150, "totalTokens": total}
+        note = {"tokenUsage": {"last": last, "total": last, "modelContextWindow": window}}
+        mapper.feed("thread/tokenUsage/updated", note)
+    assert (mapper.context_tokens, mapper.context_window) == (1200, 272000)
+    without_total = {"last": {"inputTokens": 40, "outputTokens": 2}, "total": {}}
+    mapper.feed("thread/tokenUsage/updated", {"tokenUsage": without_total})
+    assert (mapper.context_tokens, mapper.context_window) == (42, 272000)

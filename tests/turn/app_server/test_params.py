@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn.app_server.params import (
+    EXCLUDE_TURNS_FROM,
+    codex_version,
     thread_resume_params,
     thread_start_params,
     turn_start_params,
@@ -45,8 +48,44 @@ def test_a_turn_sends_images_first_then_the_text_and_its_own_effort_and_schema()
         "input": [{"type": "localImage", "path": "/i/a.png"}, {"type": "text", "text": "--look"}],
         "effort": "high",
         "outputSchema": schema,
+        "approvalPolicy": "never",
+        "sandboxPolicy": {"type": "dangerFullAccess"},
     }
     assert turn_start_params("t-1", "hi") == {
         "threadId": "t-1",
         "input": [{"type": "text", "text": "hi"}],
+        "approvalPolicy": "never",
+        "sandboxPolicy": {"type": "dangerFullAccess"},
     }
+
+
+def test_a_resume_asks_codex_to_leave_the_history_out_only_where_the_version_takes_it() -> None:
+    assert thread_resume_params("t-1", Path("/w"), None, {}, exclude_turns=True)["excludeTurns"]
+    assert "excludeTurns" not in thread_resume_params("t-1", Path("/w"), None, {})
+    takes = {
+        agent: (codex_version(agent) or (0, 0, 0)) >= EXCLUDE_TURNS_FROM
+        for agent in (
+            "plexum-openai-provider/0.135.0 (Debian 12.0.0; x86_64) xterm (p; 1)",
+            "plexum-openai-provider/0.150.1 (Debian 12.0.0; x86_64) xterm (p; 1)",
+            "plexum-openai-provider/0.169.0 (Debian 12.0.0; x86_64) xterm (p; 1)",
+            "x/0.171.0 (fake-codex)",
+            "no version here",
+        )
+    }
+    assert list(takes.values()) == [False, False, True, True, False]
+
+
+def test_a_sandboxed_turn_carries_its_policy_on_the_thread_and_on_every_turn() -> None:
+    sandbox = Sandbox("workspace-write", writable_roots=("/shared",), approvals="daemon")
+    start = thread_start_params(Path("/w"), None, {}, sandbox=sandbox)
+    assert (start["sandbox"], start["approvalPolicy"]) == ("workspace-write", "on-request")
+    assert turn_start_params("t-1", "hi", sandbox=sandbox)["sandboxPolicy"] == {
+        "type": "workspaceWrite",
+        "writableRoots": ["/shared"],
+        "networkAccess": False,
+        "excludeSlashTmp": True,
+        "excludeTmpdirEnvVar": True,
+    }
+    read_only = turn_start_params("t-1", "hi", sandbox=Sandbox("read-only"))
+    assert read_only["sandboxPolicy"] == {"type": "readOnly", "networkAccess": False}
+    assert read_only["approvalPolicy"] == "never"

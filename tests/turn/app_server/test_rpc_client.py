@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from plexum_openai_provider.errors import RemoteError, ServerGone
+from plexum_openai_provider.errors import RemoteError, ReplyTooLong, ServerGone
 from plexum_openai_provider.turn.app_server.rpc_client import CLOSED, RpcClient
 
 # A scripted server: for each request line, the lines it answers with ({id} = the request's id).
@@ -34,6 +34,9 @@ for raw in sys.stdin:
         out.append(json.dumps({"id": rid, "result": {"ok": True}}))
     elif method == "fail":
         out.append(json.dumps({"id": rid, "error": {"code": -32600, "message": "nope"}}))
+    elif method == "huge":
+        out.append(json.dumps({"id": rid, "result": {"history": "h" * 5000}}))
+        out.append(json.dumps({"id": 77, "result": {"history": "h" * 5000}}))
     elif method == "die":
         sys.exit(3)
     elif method == "echo-approval-reply":
@@ -93,3 +96,11 @@ async def test_the_child_exiting_wakes_the_pending_request_and_every_queue(
     assert client.subscribe("t9").get_nowait() is CLOSED
     with pytest.raises(ServerGone):
         await client.request("anything", {})
+
+
+async def test_a_reply_over_the_line_limit_fails_its_request_at_once(client: RpcClient) -> None:
+    with pytest.raises(ReplyTooLong, match="over the line limit"):
+        await asyncio.wait_for(client.request("huge", {}), 5)
+    # The client goes on: the next request is answered as usual.
+    with pytest.raises(RemoteError, match="nope"):
+        await asyncio.wait_for(client.request("fail", {}), 5)
