@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,10 +89,22 @@ async def consume_blocks(
         finally:
             if task.done():
                 held.release()
-            else:  # cancelled twice: codex's lock is let go only when the rewrite is over
-                task.add_done_callback(lambda _: held.release())
+            else:  # cancelled twice: both locks are let go only when the rewrite is over
+                task.add_done_callback(_release_when_done(held, lock_fd))
+                lock_fd = -1
     finally:
+        if lock_fd >= 0:
+            os.close(lock_fd)
+
+
+def _release_when_done(held: WriterLock, lock_fd: int) -> Callable[[object], None]:
+    """A done-callback letting go of codex's writer lock and the workspace lock."""
+
+    def release(_: object) -> None:
+        held.release()
         os.close(lock_fd)
+
+    return release
 
 
 async def _hold_thread(
