@@ -138,6 +138,8 @@ class Turn:
                         log.warning("dropping a %s event after the terminal event", event.type)
                         continue
                     ended = is_terminal(event)
+                    if ended:
+                        self._stop_unadopted()
                     if isinstance(event, MessageEnd):
                         warning = context_warning(event, self.config.context_warning_fraction)
                         if warning is not None:
@@ -149,6 +151,7 @@ class Turn:
         finally:
             self._steer_slot.end()
         if not ended:
+            self._stop_unadopted()
             what = f"{type(failure).__name__}: {failure}" if failure else "no terminal event"
             yield ErrorEvent(
                 "internal",
@@ -231,7 +234,15 @@ class Turn:
                 async for event in events:
                     yield event
         finally:
+            self._stop_unadopted()  # codex never runs in the workspace without its lock
             os.close(lock_fd)
+
+    def _stop_unadopted(self) -> None:
+        """Stop and reap a head-started codex no attempt adopted, and let go of what of the head
+        start the turn did not take (a no-op once it took all): the turn ends, or lets go of the
+        workspace lock, only once nothing of that codex is left running."""
+        if self._head_start is not None:
+            self._head_start.discard()
 
     async def _locked(self, model_arg: str | None) -> AsyncGenerator[CanonicalEvent, None]:
         """The turn once the workspace is ours: its thread, its tools, then its attempts."""

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS, call_builtin
+from plexum_openai_provider.codex.argv import BYPASS_FLAG
 from plexum_openai_provider.events import ErrorEvent, MessageEnd, ToolResult
 from plexum_openai_provider.owners import OWNER_ENV
+from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.sessions import (
     LOCK_FILE,
     QUEUE_FILE,
@@ -146,6 +148,29 @@ async def test_an_unused_head_start_with_tools_closes_its_socket(provider: Provi
     early.discard()
     assert not socket_path.exists()
     assert early.popen.returncode is not None
+
+
+@pytest.mark.parametrize("asked", [None, "read-only"])
+async def test_a_sandboxed_agents_head_start_is_sandboxed_and_never_bypassed(
+    provider: ProviderOnFake, asked: str | None
+) -> None:
+    # Issue 21: a sandboxed agent's codex is never started with the bypass flag, not even for the
+    # moment before the turn compares it with the one it would start.
+    provider.scenario([PLAIN])
+    config = replace(provider.config, agents={"ada": Sandbox(mode="workspace-write")})
+    workspace = provider.workspace()
+    request = replace(_request(workspace), agent_id="ada", sandbox=asked)
+    early = head_start(config, request)
+    assert early is not None
+    assert BYPASS_FLAG not in early.argv
+    assert early.argv[early.argv.index("-s") + 1] == (asked or "workspace-write")
+    async with Turn(config, request, FAST_LIMITS, head_start=early) as turn:
+        events = [event async for event in turn]
+    early.discard()
+    assert isinstance(events[-1], MessageEnd) and early.process_taken  # the turn's own argv
+    assert [inv.argv[1:] for inv in provider.invocations()] == [early.argv[1:]]
+    wider = replace(request, sandbox="bypass")  # the turn refuses it: nothing is started
+    assert head_start(config, wider) is None and len(provider.invocations()) == 1
 
 
 @pytest.mark.parametrize(
