@@ -3,7 +3,7 @@
 Runs every figure of the Speed issue, each against a baseline measured in the same run, prints ONE
 table (figure, baseline, ours, ratio, target, spread) and writes the same rows as JSON. The exit
 status says whether the benchmarks RAN (0) or crashed (1); targets are reported, never gated on.
-`--quick` is a smoke of each figure (< 30 s) for CI; `--tests` adds P6, which runs pytest.
+`--quick` is a smoke of each figure (< 30 s) for CI; `--tests` adds P6, which runs the README's test commands.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke of each figure (< 30 s)")
     parser.add_argument(
         "--tests", nargs="?", const="fast", choices=("fast", "full"),
-        help='P6: time the fast loop, tests/unit + tests/fake_codex (full: also -m "not live")',
+        help="P6: time the README's fast loop (full: also its test command, scripts/test)",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="where to write the rows (default: benchmarks/)")
     parser.add_argument("--only", help="comma-separated figure keys, e.g. P1b,P3")

@@ -12,6 +12,7 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.figures import Figure, Pairs, interleave, render, spread
 from benchmarks.responses import ANSWER, reply_for
+from benchmarks.suite import FAST_LOOP, TEST_COMMAND, readme_command
 
 
 def figure(ratio: float, target: str) -> Figure:
@@ -151,3 +152,17 @@ def test_the_load_latency_runs_from_codex_s_last_write_of_a_reply_to_the_daemon_
     assert latencies({"a1 t0": 5000, "a2 t1": 2500}, written) == [2e-6, 5e-7]
     with pytest.raises(RuntimeError, match="a2 t1"):
         latencies({"a2 t1": 1500}, written)  # read before any write: the stamps are wrong
+
+
+def test_p6_times_the_commands_the_readme_documents(tmp_path: Path) -> None:
+    # P6 must time what a developer runs: the README's own lines, read each run, not a copy.
+    assert readme_command(FAST_LOOP)[:3] == [".venv/bin/python", "-m", "pytest"]
+    assert readme_command(TEST_COMMAND) == ["bash", "scripts/test"]
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# x\n```sh\nrun --fast \\\n  'a b'   # the fast loop: quick\nmake  # other\n```\n"
+        "```\nnot sh  # the test command\n```\n"
+    )
+    assert readme_command(FAST_LOOP, readme) == ["run", "--fast", "a b"]
+    with pytest.raises(LookupError, match="the test command"):
+        readme_command(TEST_COMMAND, readme)
