@@ -3,7 +3,8 @@
 Runs every figure of the Speed issue, each against a baseline measured in the same run, prints ONE
 table (figure, baseline, ours, ratio, target, spread) and writes the same rows as JSON. The exit
 status says whether the benchmarks RAN (0) or crashed (1); targets are reported, never gated on.
-`--quick` is a smoke of each figure (< 30 s) for CI; `--tests` adds P6, which runs the README's test commands.
+`--quick` is a smoke of each figure (< 30 s) for CI; `--tests` adds P6, which runs the README's
+test commands.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from ..ownership.holders import Holder
 from ..sandbox import Sandbox
 from ..sessions import SessionStore, ThreadRecord
 from .clock import TurnClock
-from .mirror import RolloutPosition, mirror_turn, start_position
+from .mirror import RolloutPosition, mirror_turn, remembered_position, start_position
 from .request import TurnLimits, TurnRequest
 from .steer import SteerSlot
 
@@ -254,6 +254,11 @@ class Attempt(ABC):
         writes them; see `mirror.start_position`), found off the loop."""
         if self.record is None:
             return RolloutPosition(None, 0)  # a new thread: its file starts with this turn
+        # The remembered spot is checked on the loop: a warm turn saves a hop to a worker thread
+        # and back (~2 ms on a busy machine); locating the file afresh may scan, so it does not.
+        known = remembered_position(self.config, self.record)
+        if known is not None:
+            return known
         return await off_loop(start_position, self.config, self.record)
 
     def save_new_thread(self, thread_id: str) -> None:
@@ -283,20 +288,30 @@ class Attempt(ABC):
         thread_id, record = self.thread_id, self.record
         if thread_id is None or not is_plain_id(thread_id):
             return
-        events, position, context = await off_loop(
-            mirror_and_measure, self.config, thread_id, start, self.context is None
+        same_thread = record is not None and record.thread_id == thread_id
+        total = reported_total or (self.previous_total if same_thread else Usage())
+        events, context, failed = await off_loop(
+            self._mirror_then_save, thread_id, start, total, self.context is None
         )
         self.context = self.context or context
         for event in events:
             yield event
-        same_thread = record is not None and record.thread_id == thread_id
-        total = reported_total or (self.previous_total if same_thread else Usage())
+        if failed is not None:
+            yield self._save_failed(thread_id, failed)
+
+    def _mirror_then_save(
+        self, thread_id: str, start: RolloutPosition, total: Usage, measure: bool
+    ) -> tuple[list[CanonicalEvent], Context | None, Exception | None]:
+        """The mirror, then the thread's record stored with the position it ended at: one worker
+        call (each hop to a worker thread and back cost a warm turn a wake-up on a busy machine)."""
+        events, position, context = mirror_and_measure(self.config, thread_id, start, measure)
         path = str(position.path) if position.path is not None else None
         saved = ThreadRecord(thread_id, self.model_arg, total, path, position.offset)
         try:
-            await off_loop(self.setup.store.put, self.request.session_id, saved)
+            self.setup.store.put(self.request.session_id, saved)
         except (SessionStoreError, OSError) as exc:
-            yield self._save_failed(thread_id, exc)
+            return events, context, exc
+        return events, context, None
 
     def _save_failed(self, thread_id: str, exc: Exception) -> WarningEvent:
         """A failed save costs a warning, not the turn."""

@@ -29,6 +29,21 @@ class RolloutPosition:
     offset: int
 
 
+def remembered_position(config: HostConfig, record: ThreadRecord) -> RolloutPosition | None:
+    """The position the session file remembers, if it still holds (this thread's file under
+    CODEX_HOME/sessions, a line start inside it); None when the rollout must be located
+    (`start_position`). A few system calls: cheap enough to ask on the event loop."""
+    if record.rollout_path is None or record.rollout_offset is None:
+        return None
+    remembered = Path(record.rollout_path)
+    home = codex_home(config)
+    if trusted_rollout(home, record.thread_id, remembered) and _line_start(
+        remembered, record.rollout_offset
+    ):
+        return RolloutPosition(remembered, record.rollout_offset)
+    return None
+
+
 def start_position(config: HostConfig, record: ThreadRecord | None) -> RolloutPosition:
     """Where this turn's lines will begin in the thread's rollout (taken before codex starts).
 
