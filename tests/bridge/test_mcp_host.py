@@ -266,3 +266,6 @@ def test_mcp_host_imports_only_the_standard_library_on_its_way_in(
         m for m in imported - ours - site_hooks if m.split(".")[0] not in sys.stdlib_module_names
     }
     assert foreign == set()
+    # What codex waits for on every turn with tools: not the `socket` wrapper (it loads selectors
+    # and enum, ~5 ms).
+    assert {"socket", "selectors"} & imported == set()
