@@ -85,12 +85,12 @@ async def offer_thread_tools(
     to codex's config.toml. Raises `BridgeError` before yielding.
     """
     from ..bridge.names import server_name
-    from ..bridge.registration import default_plugin_command
+    from ..bridge.registration import turn_plugin_command
     from ..codex.mcp_entry import server_table
 
     socket_path = agent_socket(config, agent_id)
     table: dict[str, object] = {
-        server_name(agent_id): server_table(agent_id, socket_path, default_plugin_command())
+        server_name(agent_id): server_table(agent_id, socket_path, turn_plugin_command())
     }
     async with _serving(socket_path, tools, call, agent_id, codex_pid):
         yield table
@@ -99,11 +99,11 @@ async def offer_thread_tools(
 def per_turn_args(agent_id: str, socket_path: Path) -> list[str]:
     """The `-c` options of mode `per-turn`: the whole server entry on the exec's argv."""
     from ..bridge.names import server_name
-    from ..bridge.registration import default_plugin_command
+    from ..bridge.registration import turn_plugin_command
     from ..codex.mcp_entry import per_turn_overrides
 
     name = server_name(agent_id)
-    return per_turn_overrides(name, socket_path, agent_id, default_plugin_command())
+    return per_turn_overrides(name, socket_path, agent_id, turn_plugin_command())
 
 
 def agent_socket(config: HostConfig, agent_id: str) -> Path:
