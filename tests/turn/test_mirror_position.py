@@ -4,12 +4,15 @@ remembered spot is used only while it still holds, whether asked on the loop
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.sessions import ThreadRecord
 from plexum_openai_provider.turn.mirror import (
     RolloutPosition,
+    _line_start,
     remembered_position,
     start_position,
 )
@@ -53,3 +56,15 @@ def test_a_spot_that_no_longer_holds_is_not_used_and_the_file_is_read_from_its_e
         )
         assert remembered_position(config, record) is None, (path, offset)
         assert start_position(config, record) == RolloutPosition(rollout, len(LINES))
+
+
+def test_the_line_check_never_blocks_on_a_fifo_swapped_in_for_the_rollout(tmp_path: Path) -> None:
+    # It runs on the event loop (`remembered_position`); after the regular-file check the model
+    # could swap in a FIFO nobody writes to: a blocking open would stall every turn of `serve`.
+    fifo = tmp_path / f"rollout-2026-12-06T00-00-00-{THREAD}.jsonl"
+    os.mkfifo(fifo)
+    result: list[bool] = []
+    checker = threading.Thread(target=lambda: result.append(_line_start(fifo, 0)), daemon=True)
+    checker.start()
+    checker.join(timeout=10)
+    assert result == [False], "the check blocked on the FIFO"
