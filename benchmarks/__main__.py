@@ -3,7 +3,8 @@
 Runs every figure of the Speed issue, each against a baseline measured in the same run, prints ONE
 table (figure, baseline, ours, ratio, target, spread) and writes the same rows as JSON. The exit
 status says whether the benchmarks RAN (0) or crashed (1); targets are reported, never gated on.
-`--quick` is a smoke of each figure (< 30 s) for CI; `--tests` adds P6, which runs pytest.
+`--quick` is a smoke of each figure (< 30 s) for CI; `--tests` adds P6, which runs the README's
+test commands.
 """
 
 from __future__ import annotations
@@ -28,17 +29,21 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
     from benchmarks import (
         bench_app_server,
         bench_rollout,
+        budget,
         concurrency,
+        load,
         startup,
         stream,
         suite,
         turns,
+        warm_serve,
     )
 
     pairs = 2 if quick else 20
     plan: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("P1a", lambda: turns.warm(pairs)),
         ("P1b", lambda: turns.cold(pairs)),
+        ("P1b", lambda: budget.figures(1 if quick else 7)),
         ("P2", lambda: [startup.mcp_host(3 if quick else 21)]),
         ("P3", lambda: [stream.throughput(2 if quick else 100, 1 if quick else 3)]),
         ("P3", lambda: stream.latency(100 if quick else 1000)),
@@ -46,6 +51,8 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
         ("P5", lambda: [concurrency.concurrent_turns(8 if quick else 32, 1 if quick else 5)]),
         ("P7", lambda: [startup.fake_codex_exec(3 if quick else 21)]),
         ("P8", lambda: bench_app_server.figures(2 if quick else 10)),
+        ("P8b", lambda: warm_serve.figures(2 if quick else 20)),
+        ("P9", lambda: load.figures(8 if quick else 64, 2 if quick else 4)),
     ]
     if tests is not None:
         plan.append(("P6", lambda: suite.test_suite(quick, full=tests == "full")))
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke of each figure (< 30 s)")
     parser.add_argument(
         "--tests", nargs="?", const="fast", choices=("fast", "full"),
-        help='P6: time pytest -m "not e2e" (full: also -m "not live")',
+        help="P6: time the README's fast loop (full: also its test command, scripts/test)",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="where to write the rows (default: benchmarks/)")
     parser.add_argument("--only", help="comma-separated figure keys, e.g. P1b,P3")

@@ -16,6 +16,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from plexum_openai_provider.bridge.registration import turn_plugin_command
+
 INIT = json.dumps({
     "jsonrpc": "2.0", "id": 1, "method": "initialize",
     "params": {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -75,9 +77,8 @@ def main() -> int:
     py = sys.executable
     cases: dict[str, Callable[[], float]] = {
         "python -c pass": lambda: time_exit([py, "-c", "pass"]),
-        "mcp-host (no listener)": lambda: time_initialize(
-            [py, "-m", "plexum_openai_provider.bridge.relay"], env
-        ),
+        # As the turn's MCP entry starts it (`bridge.registration.turn_plugin_command`).
+        "mcp-host (no listener)": lambda: time_initialize(turn_plugin_command(), env),
     }
     if not args.no_sdk:
         cases["official SDK stdio server"] = lambda: time_initialize([py, "-c", SDK_SERVER], env)

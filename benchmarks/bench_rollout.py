@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.figures import Figure, render  # noqa: E402
+from benchmarks.figures import Figure, best, render  # noqa: E402
 from plexum_openai_provider.codex.rollout import (  # noqa: E402
     consume_rollout,
     locate_rollout,
@@ -135,15 +135,6 @@ def generate(path: Path, megabytes: int) -> list[str]:
             ids += [f"call_{turn}_{i}" for i in range(8)]
             turn += 1
     return ids
-
-
-def best(fn: Callable[[], object], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def sessions_tree(home: Path, count: int, target_ms: int) -> str:

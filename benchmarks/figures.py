@@ -74,6 +74,16 @@ def spread(values: Sequence[float]) -> str:
     return f"{low:.2f}-{high:.2f} ({what} of {n})"
 
 
+def best(fn: Callable[[], object], repeat: int = 5) -> float:
+    """The fastest of `repeat` calls (seconds): for short in-process steps, the noise floor."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()

@@ -1,6 +1,7 @@
 """P2 and P7: process start-up against `python -c pass`, interleaved.
 
-P2: `mcp-host` from spawn to its `initialize` reply (codex starts it on every turn with tools).
+P2: `mcp-host` from spawn to its `initialize` reply (codex starts it on every turn with tools), as
+the turn's MCP entry runs it (`bridge.registration.turn_plugin_command`).
 P7: the fake codex running a whole `exec --json` turn with no scenario, spawn to exit.
 """
 
@@ -32,11 +33,13 @@ def _figure(key: str, name: str, pairs: Pairs, target: str) -> Figure:
 
 
 def mcp_host(pairs: int) -> Figure:
+    from plexum_openai_provider.bridge.registration import turn_plugin_command
+
     py = sys.executable
     env = {**os.environ, "PLEXUM_MCP_SOCKET": "/nonexistent/plexum-bench.sock",
            "PLEXUM_MCP_AGENT_ID": "bench"}  # fmt: skip
     samples = interleave(
-        lambda: time_initialize([py, "-m", "plexum_openai_provider.bridge.relay"], env),
+        lambda: time_initialize(turn_plugin_command(), env),
         lambda: time_exit([py, "-c", "pass"]),
         pairs,
     )

@@ -90,6 +90,12 @@ class HostConfig:
             return self.model_args[model]
         return None if model == DEFAULT_MODEL else model
 
+    def allows_model_arg(self, model_arg: str | None) -> bool:
+        """Whether `model_arg` is a `--model` value this config can produce (None: codex's
+        default). A session file's model is checked with it before it may reach codex's argv:
+        the file is in the workspace, which the model can write."""
+        return any(self.model_arg(model) == model_arg for model in self.supported_models)
+
 
 def _expect_str(value: Any, key: str, path: str) -> str:
     if not isinstance(value, str) or not value:
@@ -289,6 +295,15 @@ def codex_home(config: HostConfig) -> Path:
         return Path(config.codex_home)
     from_env = os.environ.get("CODEX_HOME")
     return Path(from_env).absolute() if from_env else Path.home() / ".codex"
+
+
+def codex_env(config: HostConfig) -> dict[str, str]:
+    """The environment codex (and `codex mcp`) runs with."""
+    env = dict(os.environ)
+    if config.codex_home or env.get("CODEX_HOME"):
+        # Absolute: codex runs in the workspace, and the mirror must read the same home.
+        env["CODEX_HOME"] = str(codex_home(config))
+    return env
 
 
 def resolve_config_path(explicit: str | None = None) -> Path:

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .codex.rollout import ConsumeResult, consume_rollout, locate_rollout
-from .config import HostConfig, codex_home
+from .config import HostConfig, codex_env, codex_home
 from .errors import ConsumeError
 from .ownership.rewrite_guard import Refusal, hold_for_rewrite
 from .ownership.writer_lock import WriterLock
@@ -145,7 +145,6 @@ async def _unload(config: HostConfig, thread_id: str) -> None:
     from .errors import AppServerStartError, RpcError, ServerGone
     from .turn.app_server import loaded
     from .turn.app_server.pool import recover_archived, unload_everywhere
-    from .turn.backend import codex_env
 
     try:
         await unload_everywhere(thread_id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import HostConfig
+from .config import HostConfig, codex_env
 from .errors import ControlError, SessionStoreError
 from .sessions import SessionStore, ThreadRecord, acquire_workspace_lock
 
@@ -69,7 +69,6 @@ async def _fork_locked(
     config: HostConfig, workspace: Path, session_id: str, new_session_id: str, agent: str | None
 ) -> ForkResult:
     from .turn.app_server.fork import fork_thread
-    from .turn.backend import codex_env
 
     store = SessionStore(workspace)
     record = store.get(session_id)

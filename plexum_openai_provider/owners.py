@@ -1,4 +1,5 @@
-"""Owner markers: what our children started is found and ended, even outside their group.
+"""Owner markers: what our children started is found and ended, even outside their group; and
+every child dies with us (Linux: `parent_death_hook`, a SIGKILL when its starter's thread exits).
 
 Every child the plugin starts carries `OWNER_ENV` = `<pid>:<start time>:<n>` (the starter, told
 from a reused pid by its start time; `n` numbers its children) and passes it on to whatever it
@@ -15,6 +16,7 @@ import itertools
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,27 @@ log = logging.getLogger(__name__)
 OWNER_ENV = "PLEXUM_OPENAI_PROVIDER_OWNER"
 _KEY = OWNER_ENV.encode() + b"="
 _children = itertools.count(1)
+PARENT_DEATH_SIGNAL = signal.SIGKILL
+_PR_SET_PDEATHSIG = 1
+
+
+def parent_death_hook() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGKILL when the thread that forked it exits (the
+    event loop's thread: every spawn runs on the loop, `say`'s head start on the main thread that
+    then runs it), or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only now: a cold `say` imports it just before its head start spawns codex
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def die_with_parent() -> None:  # runs in the child between fork and exec: no allocation
+        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os._exit(1)
+
+    return die_with_parent
 
 
 def start_time(pid: int) -> int | None:

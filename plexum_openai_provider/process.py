@@ -6,7 +6,8 @@ SIGTERM, a bounded grace, SIGKILL, reap — and after codex has exited, once mor
 Every child dies with us (Linux: a parent-death signal) and carries an owner marker
 (`owners.OWNER_ENV`) that its own children inherit: reaping a child also ends those that left
 its group (real codex runs the model's commands in sessions of their own), and a later `serve`
-ends what a killed one left.
+ends what a killed one left. A child started before the event loop ran (`say`'s head start, with
+the same signal and a marker) is adopted into the same surface, its marker with it.
 """
 
 from __future__ import annotations
@@ -16,35 +17,16 @@ import collections
 import contextlib
 import os
 import signal
-import sys
-from collections.abc import Callable, Mapping, Sequence
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .owners import OWNER_ENV, end_marked, new_marker
+from .owners import OWNER_ENV, end_marked, new_marker, parent_death_hook
 
 STDERR_TAIL_BYTES = 16 * 1024
 EXIT_POLL_S = 0.02
-PARENT_DEATH_SIGNAL = signal.SIGKILL
-_PR_SET_PDEATHSIG = 1
+EXIT_REAP_POLL_S = 0.001  # after the pidfd said it exited: the watcher reaps it at once
 _markers: dict[int, str] = {}  # a running child's pid -> the owner marker it was started with
-
-
-def _parent_death_hook() -> Callable[[], None] | None:
-    """A preexec_fn that makes the child get SIGKILL when the thread that forked it exits (the
-    event loop's thread: every spawn below runs on the loop), or None off Linux."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes  # only now: `say`'s cold start does not pay for it before codex is spawned
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def die_with_parent() -> None:  # runs in the child between fork and exec: no allocation
-        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the line above took effect
-            os._exit(1)
-
-    return die_with_parent
 
 
 async def spawn(
@@ -63,7 +45,7 @@ async def spawn(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=_parent_death_hook(),
+        preexec_fn=parent_death_hook(),
     )
     _markers[proc.pid] = marker
     return proc
@@ -88,11 +70,133 @@ async def exited(proc: asyncio.subprocess.Process) -> int:
     too, so a process outside the group that inherited codex's stdout or stderr (a daemonizing
     child, an MCP server in its own session) would keep it — and the turn — waiting. The
     watcher sets `returncode` at the exit itself; asyncio has no public callback for that, so
-    this polls it.
+    this polls it — woken at the exit by a pidfd where Linux has one (a 20 ms poll alone cost a
+    cold turn ~10 ms on average), and never waiting longer than one poll interval per check.
     """
-    while proc.returncode is None:
-        await asyncio.sleep(EXIT_POLL_S)
+    if proc.returncode is not None:
+        return proc.returncode
+    wake = _exit_wakeup(proc.pid)
+    try:
+        while proc.returncode is None:
+            if wake is None:
+                await asyncio.sleep(EXIT_POLL_S)
+                continue
+            await asyncio.wait({wake}, timeout=EXIT_POLL_S)
+            if wake.done():
+                # Exited: the watcher reaps it and sets `returncode` within a moment.
+                wake = None
+                while proc.returncode is None:
+                    await asyncio.sleep(EXIT_REAP_POLL_S)
+    finally:
+        if wake is not None:
+            wake.cancel()
     return proc.returncode
+
+
+def _exit_wakeup(pid: int) -> asyncio.Future[None] | None:
+    """A future done when `pid` exits (a pidfd on the loop), or None where that cannot be had.
+
+    Cancelling the future (or its being done) closes the pidfd. A pid already reaped (ESRCH) or
+    recycled only costs the caller its plain poll: it still checks `returncode` every interval.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        fd = pidfd_open(pid)
+    except OSError:
+        return None
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    def close(_: asyncio.Future[None]) -> None:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+    try:
+        loop.add_reader(fd, readable)
+    except (OSError, NotImplementedError, ValueError):
+        os.close(fd)
+        return None
+    future.add_done_callback(close)
+    return future
+
+
+class AdoptedProcess(asyncio.subprocess.Process):
+    """A child started with `subprocess.Popen` before the event loop ran (`say`'s head start),
+    with the part of `asyncio.subprocess.Process` a turn uses: `pid`, `returncode`, `stdout` and
+    `stderr` readers. Its stdin was written and closed by whoever started it (`stdin` is None).
+
+    `returncode` reaps without blocking (`Popen.poll`): `exited` is woken by the exit's pidfd
+    and reads it, so no watcher thread is needed. The base class's constructor is not called:
+    it wants asyncio's own subprocess transport, which an adopted child does not have.
+    """
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        pipes: list[asyncio.BaseTransport],
+    ) -> None:
+        self._popen = popen
+        self._pipes = pipes
+        self.pid = popen.pid
+        self.stdin = None
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    async def wait(self) -> int:
+        return await exited(self)
+
+    def send_signal(self, signal: int) -> None:
+        self._popen.send_signal(signal)
+
+    def terminate(self) -> None:
+        self._popen.terminate()
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    async def communicate(
+        self, input: bytes | bytearray | memoryview | None = None
+    ) -> tuple[bytes, bytes]:
+        raise NotImplementedError("an adopted child's stdin is already closed; read its streams")
+
+    def close_pipes(self) -> None:
+        for pipe in self._pipes:
+            pipe.close()
+
+
+async def adopt(popen: subprocess.Popen[bytes], marker: str) -> AdoptedProcess:
+    """Read a running child's stdout and stderr on this loop (both must be pipes). `marker` is
+    the owner marker it was started with: reaping it ends what it started outside its group."""
+    loop = asyncio.get_running_loop()
+    readers: list[asyncio.StreamReader] = []
+    pipes: list[asyncio.BaseTransport] = []
+    try:
+        for pipe in (popen.stdout, popen.stderr):
+            if pipe is None:
+                raise ValueError("an adopted child needs stdout and stderr pipes")
+            reader = asyncio.StreamReader(loop=loop)  # the limit asyncio's subprocesses get
+            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+            read_pipe, _ = await loop.connect_read_pipe(lambda p=protocol: p, pipe)  # type: ignore[misc]
+            readers.append(reader)
+            pipes.append(read_pipe)
+    except BaseException:
+        for opened in pipes:
+            opened.close()
+        raise
+    _markers[popen.pid] = marker
+    return AdoptedProcess(popen, readers[0], readers[1], pipes)
 
 
 def release_pipes(proc: asyncio.subprocess.Process) -> None:
@@ -102,6 +206,10 @@ def release_pipes(proc: asyncio.subprocess.Process) -> None:
     process outside the group would keep our descriptors (and the transport) open for good.
     asyncio has no public way to close it, hence the private attribute, looked up defensively.
     """
+    if isinstance(proc, AdoptedProcess):
+        if proc.returncode is not None:
+            proc.close_pipes()
+        return
     transport = getattr(proc, "_transport", None)
     if proc.returncode is not None and isinstance(transport, asyncio.SubprocessTransport):
         transport.close()
@@ -196,7 +304,7 @@ async def run_captured(
         stderr=asyncio.subprocess.PIPE,
         env={**env, OWNER_ENV: (marker := new_marker())},
         start_new_session=True,
-        preexec_fn=_parent_death_hook(),
+        preexec_fn=parent_death_hook(),
     )
     _markers[proc.pid] = marker
     try:

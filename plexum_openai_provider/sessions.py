@@ -10,7 +10,6 @@ consumes on one workspace never interleave, across processes too.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import errno
@@ -39,6 +38,8 @@ LEGACY_SESSION = "default"
 # store is written under the workspace lock, so an older one's writer is gone (killed mid-write).
 _TEMP_NAME = re.compile(rf"\.{re.escape(SESSION_FILE)}\.[0-9a-f]{{12}}\.tmp")
 STALE_TEMP_S = 60.0
+# O_NOFOLLOW: a symlink planted at a lock path must not make us open another file.
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,28 @@ def _try_flock(fd: int) -> bool:
     return True
 
 
+def try_workspace_lock(workspace: Path) -> int | None:
+    """The workspace's exclusive lock if it is free now and nobody queues for it (its descriptor:
+    close it to release), else None. A newcomer as in `acquire_workspace_lock`: it passes the
+    turnstile first, without waiting, so a cold `say` never jumps a consume or turn in line.
+    Raises OSError when the lock files cannot be opened or locked at all."""
+    fd = os.open(workspace / LOCK_FILE, _LOCK_FLAGS, 0o600)
+    gate = -1
+    taken = False
+    try:
+        info = os.fstat(fd)
+        if _waiting.get((info.st_dev, info.st_ino)):
+            return None  # a waiter of this process is in line
+        gate = os.open(workspace / QUEUE_FILE, _LOCK_FLAGS, 0o600)
+        taken = _try_flock(gate) and _try_flock(fd)
+        return fd if taken else None
+    finally:
+        if gate >= 0:
+            os.close(gate)
+        if not taken:
+            os.close(fd)
+
+
 async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> int:
     """Take the workspace's exclusive lock and return its descriptor (close it to release).
 
@@ -228,9 +251,9 @@ async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> in
     first. Uncontended, both are taken at once. Waiting polls without blocking the loop, so a
     cancelled waiter leaves nothing behind.
     """
-    # O_NOFOLLOW: a symlink planted at the lock path must not make us open another file.
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    fd = os.open(workspace / LOCK_FILE, flags, 0o600)
+    import asyncio  # here: a cold `say` reads its session before asyncio has loaded
+
+    fd = os.open(workspace / LOCK_FILE, _LOCK_FLAGS, 0o600)
     gate = -1
     ticket = object()
     info = os.fstat(fd)
@@ -240,7 +263,7 @@ async def acquire_workspace_lock(workspace: Path, *, poll_s: float = 0.02) -> in
     try:
         while queue[0] is not ticket:
             await asyncio.sleep(poll_s)
-        gate = os.open(workspace / QUEUE_FILE, flags, 0o600)
+        gate = os.open(workspace / QUEUE_FILE, _LOCK_FLAGS, 0o600)
         while not _try_flock(gate):
             await asyncio.sleep(poll_s)
         while not _try_flock(fd):

@@ -357,14 +357,15 @@ async def serve_tools(
     *,
     agent_id: str,
     allow_peer: PeerCheck | None = None,
+    listener: Listener | None = None,
 ) -> AsyncIterator[TurnToolServer]:
-    """Serve `tools` on `socket_path` until the block exits (then the socket is removed).
+    """Serve `tools` on `socket_path` until the block exits (then the socket is removed), on
+    `listener` when the path was bound already (a cold `say`'s head start binds it before codex).
 
     Raises `SocketInUseError`/`UnsafeSocketDirError` before yielding when the path is not ours.
     """
-    server = TurnToolServer(
-        bind_listener(socket_path), tools, call, agent_id=agent_id, allow_peer=allow_peer
-    )
+    bound = listener if listener is not None else bind_listener(socket_path)
+    server = TurnToolServer(bound, tools, call, agent_id=agent_id, allow_peer=allow_peer)
     try:
         await server.start()
         yield server

@@ -12,8 +12,12 @@ running), `serve_empty` answers MCP itself with no tools: `initialize`, `ping`, 
 from __future__ import annotations
 
 import os
-import socket
 import sys
+
+# The C module, not `socket`: its wrapper loads enum and selectors, ~5 ms of a start that codex
+# waits for before its first model request on every turn with tools.
+from _socket import AF_UNIX, SHUT_WR, SOCK_STREAM
+from _socket import socket as Socket
 from select import select
 
 from plexum_openai_provider.codex.mcp_entry import AGENT_ENV, SOCKET_ENV
@@ -33,9 +37,9 @@ MAX_LINE_BYTES = 16 << 20
 _CHUNK = 65536
 
 
-def connect(path: str) -> socket.socket | None:
+def connect(path: str) -> Socket | None:
     """A connection to the turn's server, or None when nobody listens (missing/stale socket)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = Socket(AF_UNIX, SOCK_STREAM)
     try:
         sock.connect(path)
     except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
@@ -53,7 +57,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def relay(sock: socket.socket, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
+def relay(sock: Socket, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
     """Copy stdin → socket and socket → stdout until the socket closes.
 
     One thread, blocking writes: both peers (codex and the asyncio server) read and write
@@ -75,7 +79,7 @@ def relay(sock: socket.socket, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
                     sock.sendall(data)
                 else:
                     # Half-close: the server sees EOF, ends the session and closes its side.
-                    sock.shutdown(socket.SHUT_WR)
+                    sock.shutdown(SHUT_WR)
                     watching.remove(stdin_fd)
     except (BrokenPipeError, ConnectionResetError):
         return 0  # codex closed its end, or the server died: either way the session is over

@@ -1,13 +1,14 @@
 """`say`: one turn from a terminal. `--json` prints each canonical event as one JSON line (the
-stable machine format), a config error included; otherwise events are rendered for people: text
-on stdout, everything else (tool calls with their block ids too) on stderr. The default agent is
-one per workspace. Ctrl-C or SIGTERM cancels the turn cleanly (codex is stopped, it ends in error).
+stable machine format), a config error included; otherwise text on stdout, every other event (tool
+calls with their block ids too) on stderr. The default agent is one per workspace. A plain turn's
+codex is spawned before asyncio and the turn are imported (`turn/exec/head_start.py`), so their
+import overlaps codex's start-up. Ctrl-C or SIGTERM cancels the turn cleanly, from the moment
+codex is spawned: codex is stopped, the turn ends in `error{cancelled}`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -15,20 +16,26 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import HostConfig, load_config
 from ..errors import ConfigError
-from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage
+from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage, is_terminal
 from ..files import directory_problem
-from ..turn import TurnRequest, close_backends, open_turn
+from ..turn.request import TurnRequest
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
+
+if TYPE_CHECKING:
+    from ..turn.exec.head_start import HeadStart
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 PREVIEW_CHARS = 100
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def default_agent_id(workspace: Path) -> str:
@@ -83,41 +90,133 @@ def say(args: argparse.Namespace) -> int:
         sandbox=args.sandbox,
     )
     render = _print_json if args.json else _print_human
-    return asyncio.run(_run(config, request, render))
+    outcome = _Outcome()
+    early: HeadStart | None = None
+    try:
+        held = _Held()
+        try:
+            early = _head_start(config, request)
+        finally:
+            held.deliver(codex_started=early is not None)
+        import asyncio  # after the head start: its import overlaps codex's start-up
+
+        return asyncio.run(_run(config, request, render, outcome, early))
+    except KeyboardInterrupt:
+        if early is None:
+            raise  # no codex was started before the turn: as ever
+        # Ctrl-C or SIGTERM before the turn's own handlers were in place: what the turn would
+        # have done — codex stopped, the lock let go, one terminal event.
+        with _signals_held():
+            early.discard()
+        if outcome.last is None or not is_terminal(outcome.last):
+            from ..turn.messages import stop_event
+
+            with contextlib.suppress(BrokenPipeError):
+                outcome.show(render, stop_event(config, "cancelled"))
+        return outcome.exit_code()
+    finally:
+        if early is not None:
+            with _signals_held():
+                early.discard()  # whatever the turn did not take over: codex stopped, lock let go
+
+
+def _head_start(config: HostConfig, request: TurnRequest) -> HeadStart | None:
+    from ..turn.exec.head_start import head_start
+
+    return head_start(config, request)
+
+
+class _Held:
+    """SIGINT and SIGTERM noted, not acted on, from its creation until `deliver`: while codex is
+    spawned and handed to `say`, a KeyboardInterrupt would lose the process before anything
+    could stop it."""
+
+    def __init__(self) -> None:
+        self.caught: int | None = None
+        self.before = {sig: signal.signal(sig, self._note) for sig in HELD_SIGNALS}
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.caught = signum
+
+    def deliver(self, *, codex_started: bool = False) -> None:
+        """The handlers put back, then the signal noted acted on. Once codex runs, SIGTERM raises
+        KeyboardInterrupt as Ctrl-C does, until the turn's own handlers take both over (`say`'s
+        `except` stops codex and ends the turn)."""
+        for sig, handler in self.before.items():
+            started = codex_started and sig == signal.SIGTERM
+            signal.signal(sig, signal.default_int_handler if started else handler)
+        if self.caught is not None:
+            signal.raise_signal(self.caught)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Cleanup that a second Ctrl-C must not cut short (the signal is dropped: `say` is ending)."""
+    held = _Held()
+    try:
+        yield
+    finally:
+        held.caught = None
+        held.deliver()
+
+
+@dataclass
+class _Outcome:
+    """What `say` has shown of the turn: its exit code follows the last event."""
+
+    last: CanonicalEvent | None = None
+    reader_gone: bool = False
+
+    def show(self, render: Callable[[CanonicalEvent], None], event: CanonicalEvent) -> None:
+        self.last = event
+        if self.reader_gone:
+            return
+        try:
+            render(event)
+        except BrokenPipeError:
+            # Whoever read our output went away (`| head -1`): the caller stops the turn.
+            self.reader_gone = True
+            _silence_stdout()
+            raise
+
+    def exit_code(self) -> int:
+        last = self.last
+        if last is not None and last.type == "message_end" and not self.reader_gone:
+            return EXIT_OK
+        if last is not None and last.type == "error" and last.code == "config":
+            return EXIT_USAGE
+        return EXIT_TURN_ERROR
 
 
 async def _run(
-    config: HostConfig, request: TurnRequest, render: Callable[[CanonicalEvent], None]
+    config: HostConfig,
+    request: TurnRequest,
+    render: Callable[[CanonicalEvent], None],
+    outcome: _Outcome,
+    early: HeadStart | None = None,
 ) -> int:
+    import asyncio
+
+    from ..turn import close_backends
+    from ..turn.lifetime import Turn
+
     loop = asyncio.get_running_loop()
-    last: CanonicalEvent | None = None
-    reader_gone = False
     try:
-        async with open_turn(config, request) as turn:
+        async with Turn(config, request, head_start=early) as turn:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, turn.cancel)
             try:
                 async for event in turn:
-                    last = event
-                    if reader_gone:
-                        continue
                     try:
-                        render(event)
+                        outcome.show(render, event)
                     except BrokenPipeError:
-                        # Whoever read our output went away (`| head -1`): stop the turn cleanly.
-                        reader_gone = True
                         turn.cancel()
-                        _silence_stdout()
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
     finally:
         await close_backends()  # a warm app-server (backend `app-server`) ends with `say`
-    if last is not None and last.type == "message_end" and not reader_gone:
-        return EXIT_OK
-    if last is not None and last.type == "error" and last.code == "config":
-        return EXIT_USAGE
-    return EXIT_TURN_ERROR
+    return outcome.exit_code()
 
 
 def _read_schema(path: str) -> dict[str, object] | str:

@@ -1,17 +1,20 @@
 """Is a thread free for another codex process: codex's writer lock, and (codex 0.135 takes no
 lock) another process writing its rollout. `held_by` answers with the holders (empty: free);
-`wait_free` polls it for a bounded time; `busy_message` is what a `thread_busy` error says."""
+`busy_before_resume` is the check a turn makes before it starts codex on a thread (a cold `say`'s
+head start too, before asyncio has loaded); `wait_free` polls `held_by` for a bounded time;
+`busy_message` is what a `thread_busy` error says."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..codex.rollout import locate_rollout
+from . import codex_locks_threads
 from .holders import Holder, describe, lock_holders, opened_by
-from .writer_lock import is_held, lock_dir, lock_path
+from .writer_lock import is_held, lock_path
 
 _POLL_S = 0.05
 
@@ -24,7 +27,7 @@ def held_by(
     The writer lock is asked without being taken (a codex must never see our probe); only where
     no codex ≥ 0.150 ever ran (no lock folder) are the rollout's writers looked up in /proc.
     """
-    if lock_dir(codex_home).is_dir():
+    if codex_locks_threads(codex_home):
         if is_held(codex_home, thread_id):
             return lock_holders(lock_path(codex_home, thread_id))
         return None
@@ -32,6 +35,20 @@ def held_by(
         return None
     writers = opened_by(rollout, exclude=(os.getpid(), *exclude), writers_only=True)
     return writers or None
+
+
+def busy_before_resume(
+    codex_home: Path, thread_id: str, remembered: Path | None
+) -> tuple[Holder, ...] | None:
+    """Who else holds a thread about to be resumed (None: nobody seen), asked only where codex
+    cannot say it itself: no codex ≥ 0.150 ever ran in this CODEX_HOME (no lock folder), so
+    another process writing the rollout is the only sign (codex 0.135). Where codex takes its
+    lock, it refuses a held thread itself (its writer-conflict text: see `codex/writer_conflict`).
+    `remembered` is the session file's rollout path (untrusted: `locate_rollout` checks it)."""
+    if codex_locks_threads(codex_home):
+        return None
+    rollout = locate_rollout(codex_home, thread_id, remembered=remembered)
+    return held_by(codex_home, thread_id, rollout)
 
 
 async def wait_free(
@@ -44,6 +61,8 @@ async def wait_free(
     poll_s: float = _POLL_S,
 ) -> tuple[Holder, ...] | None:
     """None once the thread is free (within `wait_s`), else who still holds it."""
+    import asyncio  # here: a cold `say`'s head start imports this module before asyncio loads
+
     deadline = time.monotonic() + wait_s
     skip = tuple(exclude)
     while True:

@@ -10,7 +10,6 @@ holds it. A lock file nobody holds is stale (a killed codex): codex takes it ove
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import fcntl
@@ -21,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..codex.thread_id import is_plain_id
+from . import LOCK_DIR
 from .holders import Holder, describe, lock_holders
 
-LOCK_DIR = "thread-writer-locks"
 COORDINATION = ".coordination.lock"
 SUFFIX = ".lock"
 _POLL_S = 0.02
@@ -139,6 +138,8 @@ async def take(
     codex_home: Path, thread_id: str, *, wait_s: float, poll_s: float = _POLL_S
 ) -> WriterLock | Busy:
     """The thread's writer lock, waiting up to `wait_s` while someone holds it; `Busy` after."""
+    import asyncio  # here: a cold `say`'s head start checks the lock folder before asyncio loads
+
     deadline = time.monotonic() + wait_s
     while True:
         got = try_take(codex_home, thread_id)

@@ -15,12 +15,11 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import os
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..bridge.spec import ToolCallback
 from ..codex.thread_id import is_plain_id
@@ -31,9 +30,13 @@ from ..ownership.holders import Holder
 from ..sandbox import Sandbox
 from ..sessions import SessionStore, ThreadRecord
 from .clock import TurnClock
-from .mirror import RolloutPosition, mirror_turn, start_position
+from .mirror import RolloutPosition, mirror_turn, remembered_position, start_position
 from .request import TurnLimits, TurnRequest
 from .steer import SteerSlot
+
+if TYPE_CHECKING:
+    from ..bridge.socket_path import Listener
+    from .exec.head_start import HeadStart
 
 T = TypeVar("T")
 
@@ -81,15 +84,6 @@ def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
         return repr(prompt)
     digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{len(prompt)} characters, sha256 {digest} (set `log_prompts` to log the text)"
-
-
-def codex_env(config: HostConfig) -> dict[str, str]:
-    """The environment codex (and `codex mcp`) runs with."""
-    env = dict(os.environ)
-    if config.codex_home or env.get("CODEX_HOME"):
-        # Absolute: codex runs in the workspace, and the mirror must read the same home.
-        env["CODEX_HOME"] = str(codex_home(config))
-    return env
 
 
 def message_end(
@@ -146,6 +140,8 @@ class AttemptSetup:
     sandbox: Sandbox = field(default_factory=Sandbox)  # the agent's, narrowed by the turn
     steer_slot: SteerSlot = field(default_factory=SteerSlot)  # where a steer reaches the attempt
     on_spawn: Callable[[int], None] = lambda pid: None  # codex's pid, for the MCP peer check
+    # exec only: a codex a cold `say` started before the event loop, adopted if it matches.
+    head_start: HeadStart | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +152,7 @@ class ToolSetup:
     request: TurnRequest
     call: ToolCallback
     codex_pid: Callable[[], int | None]  # the running attempt's codex, for the MCP peer check
+    listener: Listener | None = None  # the agent's socket, bound by a cold `say`'s head start
 
 
 class Backend(Protocol):
@@ -223,23 +220,18 @@ class Attempt(ABC):
 
     async def busy_before_resume(self, *, loaded_here: bool = False) -> ThreadBusy | None:
         """Whether another process holds the thread this attempt would resume, asked only where
-        codex cannot say it itself: no codex ≥ 0.150 ever ran in this CODEX_HOME (no lock folder),
-        so another process writing the rollout is the only sign (codex 0.135)."""
+        codex cannot say it itself (see `ownership.busy.busy_before_resume`)."""
         record = self.record
         if record is None or loaded_here:
             return None
-        from ..codex.rollout import locate_rollout
-        from ..ownership.busy import held_by
-        from ..ownership.writer_lock import lock_dir
+        from ..ownership import codex_locks_threads
+        from ..ownership.busy import busy_before_resume
 
         home = codex_home(self.config)
-        if lock_dir(home).is_dir():
-            return None  # codex enforces its lock and refuses the thread itself
+        if codex_locks_threads(home):
+            return None  # codex enforces its lock and refuses the thread itself (no thread hop)
         remembered = Path(record.rollout_path) if record.rollout_path else None
-        rollout = await off_loop(
-            functools.partial(locate_rollout, home, record.thread_id, remembered=remembered)
-        )
-        holders = await off_loop(functools.partial(held_by, home, record.thread_id, rollout))
+        holders = await off_loop(busy_before_resume, home, record.thread_id, remembered)
         return None if holders is None else ThreadBusy(record.thread_id, holders)
 
     def busy_from_codex(self, text: str) -> ThreadBusy | None:
@@ -262,6 +254,11 @@ class Attempt(ABC):
         writes them; see `mirror.start_position`), found off the loop."""
         if self.record is None:
             return RolloutPosition(None, 0)  # a new thread: its file starts with this turn
+        # The remembered spot is checked on the loop: a warm turn saves a hop to a worker thread
+        # and back (~2 ms on a busy machine); locating the file afresh may scan, so it does not.
+        known = remembered_position(self.config, self.record)
+        if known is not None:
+            return known
         return await off_loop(start_position, self.config, self.record)
 
     def save_new_thread(self, thread_id: str) -> None:
@@ -291,20 +288,30 @@ class Attempt(ABC):
         thread_id, record = self.thread_id, self.record
         if thread_id is None or not is_plain_id(thread_id):
             return
-        events, position, context = await off_loop(
-            mirror_and_measure, self.config, thread_id, start, self.context is None
+        same_thread = record is not None and record.thread_id == thread_id
+        total = reported_total or (self.previous_total if same_thread else Usage())
+        events, context, failed = await off_loop(
+            self._mirror_then_save, thread_id, start, total, self.context is None
         )
         self.context = self.context or context
         for event in events:
             yield event
-        same_thread = record is not None and record.thread_id == thread_id
-        total = reported_total or (self.previous_total if same_thread else Usage())
+        if failed is not None:
+            yield self._save_failed(thread_id, failed)
+
+    def _mirror_then_save(
+        self, thread_id: str, start: RolloutPosition, total: Usage, measure: bool
+    ) -> tuple[list[CanonicalEvent], Context | None, Exception | None]:
+        """The mirror, then the thread's record stored with the position it ended at: one worker
+        call (each hop to a worker thread and back cost a warm turn a wake-up on a busy machine)."""
+        events, position, context = mirror_and_measure(self.config, thread_id, start, measure)
         path = str(position.path) if position.path is not None else None
         saved = ThreadRecord(thread_id, self.model_arg, total, path, position.offset)
         try:
-            await off_loop(self.setup.store.put, self.request.session_id, saved)
+            self.setup.store.put(self.request.session_id, saved)
         except (SessionStoreError, OSError) as exc:
-            yield self._save_failed(thread_id, exc)
+            return events, context, exc
+        return events, context, None
 
     def _save_failed(self, thread_id: str, exc: Exception) -> WarningEvent:
         """A failed save costs a warning, not the turn."""

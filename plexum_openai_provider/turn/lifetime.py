@@ -20,12 +20,13 @@ import contextlib
 import importlib
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import HostConfig, codex_home
 from ..errors import (
@@ -46,6 +47,9 @@ from .messages import stop_event
 from .request import TurnLimits, TurnRequest, prompt_problem
 from .steer import SteerSlot
 
+if TYPE_CHECKING:
+    from .exec.head_start import HeadStart
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Turn", "TurnLimits", "TurnRequest", "close_backends", "open_turn", "run_turn"]
@@ -64,16 +68,26 @@ class Turn:
     """A running turn. Iterate it once; leaving the `async with` ends codex if it still runs."""
 
     def __init__(
-        self, config: HostConfig, request: TurnRequest, limits: TurnLimits | None = None
+        self,
+        config: HostConfig,
+        request: TurnRequest,
+        limits: TurnLimits | None = None,
+        *,
+        head_start: HeadStart | None = None,
     ) -> None:
         self.config = config
         self.request = request
         self.limits = limits or TurnLimits()
+        # A cold `say`'s codex, started before the loop with the workspace lock already taken
+        # (`exec/head_start.py`); the first attempt adopts it if it is the codex it would start.
+        self._head_start = head_start
         self._clock = TurnClock(
             turn_timeout_s=config.turn_timeout_s, idle_timeout_s=config.idle_timeout_s
         )
         self._events: AsyncGenerator[CanonicalEvent, None] | None = None
-        self._codex_pid: int | None = None  # the running attempt's codex, for the MCP peer check
+        # The running attempt's codex, for the MCP peer check; a head-started one's from the
+        # start: its mcp-host may connect as soon as the tools are served, before the adoption.
+        self._codex_pid: int | None = head_start.popen.pid if head_start is not None else None
         self._turn_config: tuple[str, ...] = ()  # effort and option `-c`s (before resume)
         self._turn_args: tuple[str, ...] = ()  # `--output-schema`, `--image` (after resume)
         self._sandbox = config.sandbox_for(request.agent_id)
@@ -124,6 +138,8 @@ class Turn:
                         log.warning("dropping a %s event after the terminal event", event.type)
                         continue
                     ended = is_terminal(event)
+                    if ended:
+                        self._stop_unadopted()
                     if isinstance(event, MessageEnd):
                         warning = context_warning(event, self.config.context_warning_fraction)
                         if warning is not None:
@@ -135,6 +151,7 @@ class Turn:
         finally:
             self._steer_slot.end()
         if not ended:
+            self._stop_unadopted()
             what = f"{type(failure).__name__}: {failure}" if failure else "no terminal event"
             yield ErrorEvent(
                 "internal",
@@ -189,32 +206,43 @@ class Turn:
 
     async def _lock_and_run(self, model_arg: str | None) -> AsyncGenerator[CanonicalEvent, None]:
         request = self.request
-        lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
-        try:
-            await self._clock.wait(lock_task, idle=False)
-        except BaseException as exc:
-            # Cancelled by the clock, or the host cancelled our task (`task.cancel()`, a timeout
-            # around the turn): the waiter must not take the lock later and keep it.
-            _abandon_lock(lock_task)
-            if isinstance(exc, Stop):
-                yield stop_event(self.config, exc.code, waiting_for_lock=True)
+        if self._head_start is not None:
+            lock_fd = self._head_start.take_lock()  # taken before codex was started
+        else:
+            lock_task = asyncio.create_task(acquire_workspace_lock(request.workspace))
+            try:
+                await self._clock.wait(lock_task, idle=False)
+            except BaseException as exc:
+                # Cancelled by the clock, or the host cancelled our task (`task.cancel()`, a
+                # timeout around the turn): the waiter must not take the lock later and keep it.
+                _abandon_lock(lock_task)
+                if isinstance(exc, Stop):
+                    yield stop_event(self.config, exc.code, waiting_for_lock=True)
+                    return
+                raise
+            try:
+                lock_fd = lock_task.result()
+            except OSError as exc:
+                yield ErrorEvent(
+                    "session_store",
+                    f"cannot lock the workspace {request.workspace} ({exc}); the plugin needs "
+                    "to write `.plexum-codex-session` there",
+                )
                 return
-            raise
-        try:
-            lock_fd = lock_task.result()
-        except OSError as exc:
-            yield ErrorEvent(
-                "session_store",
-                f"cannot lock the workspace {request.workspace} ({exc}); the plugin needs to "
-                "write `.plexum-codex-session` there",
-            )
-            return
         try:
             async with contextlib.aclosing(self._locked(model_arg)) as events:
                 async for event in events:
                     yield event
         finally:
+            self._stop_unadopted()  # codex never runs in the workspace without its lock
             os.close(lock_fd)
+
+    def _stop_unadopted(self) -> None:
+        """Stop and reap a head-started codex no attempt adopted, and let go of what of the head
+        start the turn did not take (a no-op once it took all): the turn ends, or lets go of the
+        workspace lock, only once nothing of that codex is left running."""
+        if self._head_start is not None:
+            self._head_start.discard()
 
     async def _locked(self, model_arg: str | None) -> AsyncGenerator[CanonicalEvent, None]:
         """The turn once the workspace is ours: its thread, its tools, then its attempts."""
@@ -226,7 +254,7 @@ class Turn:
             yield ErrorEvent("session_store", str(exc))
             return
         requested_model_arg = model_arg
-        if record is not None and record.model_arg not in self._allowed_model_args():
+        if record is not None and not self.config.allows_model_arg(record.model_arg):
             # The session file is in the workspace, which the model can write: only a model
             # config.json allows may reach codex's argv.
             yield WarningEvent(
@@ -251,7 +279,11 @@ class Turn:
                 try:
                     if request.call_tool is None:
                         raise ConfigError("a turn with tools needs a `call_tool` callback")
-                    setup = ToolSetup(self.config, request, request.call_tool, self._codex_pid_now)
+                    early = self._head_start
+                    listener = early.take_listener() if early is not None else None
+                    setup = ToolSetup(
+                        self.config, request, request.call_tool, self._codex_pid_now, listener
+                    )
                     tools = await stack.enter_async_context(backend.offer_tools(setup))
                 except (BridgeError, ConfigError) as exc:
                     yield ErrorEvent("mcp", f"the turn's tools could not be offered: {exc}")
@@ -319,10 +351,6 @@ class Turn:
         if still is not None:
             yield self._busy_event(ThreadBusy(busy.thread_id, still or busy.holders))
 
-    def _allowed_model_args(self) -> set[str | None]:
-        """Every `--model` value config.json can produce (None: codex's default)."""
-        return {self.config.model_arg(model) for model in self.config.supported_models}
-
     def _attempt_setup(
         self, store: SessionStore, record: ThreadRecord | None, model_arg: str | None
     ) -> AttemptSetup:
@@ -339,6 +367,7 @@ class Turn:
             sandbox=self._sandbox,
             steer_slot=self._steer_slot,
             on_spawn=self._spawned,
+            head_start=self._head_start,
         )
 
     def _spawned(self, pid: int) -> None:
@@ -387,8 +416,9 @@ async def run_turn(
 async def close_backends() -> None:
     """End the warm `codex app-server` processes of this process (call it before exiting).
 
-    Turns on the `exec` backend leave nothing running; this is a no-op for them.
+    Turns on the `exec` backend leave nothing running; this is a no-op for them — and without
+    importing the app-server room (a cold `say` on exec spent ~10 ms loading it to close nothing).
     """
-    from .app_server.pool import shutdown_all
-
-    await shutdown_all()
+    pool = sys.modules.get(f"{__package__}.app_server.pool")
+    if pool is not None:  # no app-server was ever started without importing it
+        await pool.shutdown_all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,21 @@ log = logging.getLogger(__name__)
 class RolloutPosition:
     path: Path | None
     offset: int
+
+
+def remembered_position(config: HostConfig, record: ThreadRecord) -> RolloutPosition | None:
+    """The position the session file remembers, if it still holds (this thread's file under
+    CODEX_HOME/sessions, a line start inside it); None when the rollout must be located
+    (`start_position`). A few system calls: cheap enough to ask on the event loop."""
+    if record.rollout_path is None or record.rollout_offset is None:
+        return None
+    remembered = Path(record.rollout_path)
+    home = codex_home(config)
+    if trusted_rollout(home, record.thread_id, remembered) and _line_start(
+        remembered, record.rollout_offset
+    ):
+        return RolloutPosition(remembered, record.rollout_offset)
+    return None
 
 
 def start_position(config: HostConfig, record: ThreadRecord | None) -> RolloutPosition:
@@ -71,15 +87,24 @@ def start_position(config: HostConfig, record: ThreadRecord | None) -> RolloutPo
 
 
 def _line_start(path: Path, offset: int) -> bool:
-    """`offset` is inside the file and starts a line (the file did not shrink or change)."""
+    """`offset` is inside the file and starts a line (the file did not shrink or change). Opened
+    without blocking and checked to be a regular file once open: this runs on the event loop
+    (`remembered_position`), and the file may have been swapped for a FIFO since it was checked."""
     try:
-        with open(path, "rb", buffering=0) as f:
-            size = os.fstat(f.fileno()).st_size
-            return 0 <= offset <= size and (
-                offset == 0 or os.pread(f.fileno(), 1, offset - 1) == b"\n"
-            )
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        info = os.fstat(fd)
+        return (
+            stat.S_ISREG(info.st_mode)
+            and 0 <= offset <= info.st_size
+            and (offset == 0 or os.pread(fd, 1, offset - 1) == b"\n")
+        )
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def mirror_turn(

@@ -12,10 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..bridge.spec import ToolCallback, ToolSpec
 from ..config import HostConfig
 from ..errors import BridgeError, ConfigError
+
+if TYPE_CHECKING:
+    from ..bridge.socket_path import Listener
 
 # Registrations this process has made sure of (binary, codex_home, agent, socket): `codex mcp get`
 # once per agent, again when the socket path changes.
@@ -31,16 +35,18 @@ async def offer_tools(
     *,
     codex_pid: Callable[[], int | None],
     env: Mapping[str, str],
+    listener: Listener | None = None,
 ) -> AsyncIterator[list[str]]:
     """Serve `tools` for one turn; yields the `-c` options that make codex start `mcp-host`.
+    `listener`: the agent's socket, bound already by a cold `say`'s head start.
 
     Raises `BridgeError` (unsafe socket dir, socket in use, registration failed) before yielding.
     """
     from ..bridge.names import server_name
     from ..bridge.registration import default_plugin_command, ensure_registered
-    from ..codex.mcp_entry import exec_overrides, per_turn_overrides
+    from ..codex.mcp_entry import exec_overrides
 
-    socket_path = _agent_socket(config, agent_id)
+    socket_path = agent_socket(config, agent_id)
     name = server_name(agent_id)
     plugin_command = default_plugin_command()
     if config.mcp_registration == "global":
@@ -57,9 +63,9 @@ async def offer_tools(
             _registered.add(key)
         argv = exec_overrides(name)
     else:
-        argv = per_turn_overrides(name, socket_path, agent_id, plugin_command)
+        argv = per_turn_args(agent_id, socket_path)
 
-    async with _serving(socket_path, tools, call, agent_id, codex_pid):
+    async with _serving(socket_path, tools, call, agent_id, codex_pid, listener):
         yield argv
 
 
@@ -79,18 +85,28 @@ async def offer_thread_tools(
     to codex's config.toml. Raises `BridgeError` before yielding.
     """
     from ..bridge.names import server_name
-    from ..bridge.registration import default_plugin_command
+    from ..bridge.registration import turn_plugin_command
     from ..codex.mcp_entry import server_table
 
-    socket_path = _agent_socket(config, agent_id)
+    socket_path = agent_socket(config, agent_id)
     table: dict[str, object] = {
-        server_name(agent_id): server_table(agent_id, socket_path, default_plugin_command())
+        server_name(agent_id): server_table(agent_id, socket_path, turn_plugin_command())
     }
     async with _serving(socket_path, tools, call, agent_id, codex_pid):
         yield table
 
 
-def _agent_socket(config: HostConfig, agent_id: str) -> Path:
+def per_turn_args(agent_id: str, socket_path: Path) -> list[str]:
+    """The `-c` options of mode `per-turn`: the whole server entry on the exec's argv."""
+    from ..bridge.names import server_name
+    from ..bridge.registration import turn_plugin_command
+    from ..codex.mcp_entry import per_turn_overrides
+
+    name = server_name(agent_id)
+    return per_turn_overrides(name, socket_path, agent_id, turn_plugin_command())
+
+
+def agent_socket(config: HostConfig, agent_id: str) -> Path:
     """The agent's socket path, its folder made safe; an unusable `socket_dir` is reported."""
     from ..bridge.socket_path import ensure_socket_dir, stable_socket_path
 
@@ -114,6 +130,7 @@ async def _serving(
     call: ToolCallback,
     agent_id: str,
     codex_pid: Callable[[], int | None],
+    listener: Listener | None = None,
 ) -> AsyncIterator[None]:
     """Serve `tools` on `socket_path` for one turn, to `codex_pid()`'s descendants only (mcp-host
     is started by the codex process of this turn, or by the warm app-server serving it)."""
@@ -125,7 +142,9 @@ async def _serving(
         return leader is not None and descends_from(pid, leader)
 
     try:
-        serving = serve_tools(socket_path, tools, call, agent_id=agent_id, allow_peer=allow_peer)
+        serving = serve_tools(
+            socket_path, tools, call, agent_id=agent_id, allow_peer=allow_peer, listener=listener
+        )
         server = await serving.__aenter__()
     except OSError as exc:
         raise BridgeError(f"cannot listen on {socket_path}: {exc}") from exc

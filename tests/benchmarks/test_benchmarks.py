@@ -12,6 +12,7 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.figures import Figure, Pairs, interleave, render, spread
 from benchmarks.responses import ANSWER, reply_for
+from benchmarks.suite import FAST_LOOP, TEST_COMMAND, readme_command
 
 
 def figure(ratio: float, target: str) -> Figure:
@@ -95,3 +96,73 @@ def test_the_command_writes_the_table_as_json_and_exits_1_when_a_figure_crashes(
     assert written["crashed"] == ["P2"]
     printed = capsys.readouterr().out
     assert "P9 thing" in printed and "CRASHED: P2" in printed
+
+
+def test_the_budget_cuts_a_cold_turn_into_stages_that_add_up_to_its_wall_time() -> None:
+    from benchmarks.budget import STAGES, stage_times
+
+    names = ["spawn0", "start", "config", "lock", "session", "tools", "spawn", "spawned"]
+    names += ["first_byte", "eof", "reaped", "saved", "end"]
+    marks = {name: float(i) for i, name in enumerate(names)}
+    stages = stage_times(marks)
+    assert list(stages) == [name for name, _, _ in STAGES]
+    assert all(seconds == 1.0 for seconds in stages.values())
+    assert sum(stages.values()) == marks["end"]
+
+
+def test_without_tools_the_session_read_runs_to_the_spawn_and_overlaps_count_zero() -> None:
+    from benchmarks.budget import stage_times
+
+    marks = {"spawn0": 0.0, "start": 0.01, "config": 0.08, "lock": 0.081, "session": 0.082}
+    marks |= {"spawn": 0.09, "first_byte": 0.2, "spawned": 0.21, "eof": 0.3, "reaped": 0.31}
+    marks |= {"saved": 0.32, "end": 0.33}
+    stages = stage_times(marks)
+    assert stages["tool offering"] == 0.0
+    assert stages["session read"] == pytest.approx(0.008)
+    assert stages["spawn (exec of codex)"] == pytest.approx(0.12)
+    assert stages["first byte from codex"] == 0.0  # the pipe closed after the first read
+
+
+def test_the_budget_rows_name_their_stage_and_show_the_gap_to_the_stage_alone() -> None:
+    from benchmarks.budget import rows
+
+    table = rows({False: {"imports": (0.09, 0.07), "total (wall)": (0.3, 0.2)}}, 5)
+    assert [f.name for f in table] == [
+        "budget, no tools:  1 imports", "budget, no tools: total (wall)"
+    ]  # fmt: skip
+    assert table[0].baseline == "alone 70.0 ms" and table[0].ours == "90.0 ms"
+    assert table[0].spread == "gap +20.0 ms (medians of 5)"
+    assert table[1].ratio == pytest.approx(1.5)
+    assert table[1].baseline == "bare codex exec 200.0 ms"
+
+
+def test_the_load_latency_runs_from_codex_s_last_write_of_a_reply_to_the_daemon_s_read(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.load import latencies, written_at
+
+    (tmp_path / "101").write_bytes(
+        b'1000 {"type":"item.started","text":"fake-codex received your prompt: a1 t0"}\n'
+        b'3000 {"type":"item.completed","text":"fake-codex received your prompt: a1 t0"}\n'
+        b"4000 {}\n"
+    )
+    (tmp_path / "102").write_bytes(b"2000 received your prompt: a2 t1\n")
+    written = written_at(tmp_path)
+    assert written == {"a1 t0": [1000, 3000], "a2 t1": [2000]}
+    assert latencies({"a1 t0": 5000, "a2 t1": 2500}, written) == [2e-6, 5e-7]
+    with pytest.raises(RuntimeError, match="a2 t1"):
+        latencies({"a2 t1": 1500}, written)  # read before any write: the stamps are wrong
+
+
+def test_p6_times_the_commands_the_readme_documents(tmp_path: Path) -> None:
+    # P6 must time what a developer runs: the README's own lines, read each run, not a copy.
+    assert readme_command(FAST_LOOP)  # whatever the README documents as the fast loop
+    assert readme_command(TEST_COMMAND) == ["bash", "scripts/test"]
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# x\n```sh\nrun --fast \\\n  'a b'   # the fast loop: quick\nmake  # other\n```\n"
+        "```\nnot sh  # the test command\n```\n"
+    )
+    assert readme_command(FAST_LOOP, readme) == ["run", "--fast", "a b"]
+    with pytest.raises(LookupError, match="the test command"):
+        readme_command(TEST_COMMAND, readme)

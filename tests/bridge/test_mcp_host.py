@@ -16,6 +16,7 @@ from mcp.shared.exceptions import MCPError
 
 from plexum_openai_provider.bridge.mcp_server import ToolReply, ToolSpec, serve_tools
 from plexum_openai_provider.bridge.peers import descends_from
+from plexum_openai_provider.bridge.registration import turn_plugin_command
 from plexum_openai_provider.bridge.socket_path import stable_socket_path
 from tests.bridge.mcp_client import mcp_host_session
 
@@ -238,8 +239,12 @@ def test_mcp_host_runs_as_a_module_and_rejects_unknown_arguments() -> None:
             ["-m", "plexum_openai_provider.cli", "mcp-host"],
             {"", ".version", ".cli", ".bridge", ".bridge.relay", ".codex", ".codex.mcp_entry"},
         ),
+        (
+            turn_plugin_command()[1:],  # what codex runs for one turn's tools: no site, no runpy
+            {"", ".version", ".bridge", ".bridge.relay", ".codex", ".codex.mcp_entry"},
+        ),
     ],
-    ids=["module", "console-command"],
+    ids=["module", "console-command", "turn-command"],
 )
 def test_mcp_host_imports_only_the_standard_library_on_its_way_in(
     route: list[str], ours_expected: set[str]
@@ -266,3 +271,8 @@ def test_mcp_host_imports_only_the_standard_library_on_its_way_in(
         m for m in imported - ours - site_hooks if m.split(".")[0] not in sys.stdlib_module_names
     }
     assert foreign == set()
+    # What codex waits for on every turn with tools: not the `socket` wrapper (it loads selectors
+    # and enum, ~5 ms).
+    assert {"socket", "selectors"} & imported == set()
+    if "-S" in route:
+        assert {"site", "runpy"} & imported == set()

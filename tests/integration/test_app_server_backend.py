@@ -233,7 +233,7 @@ async def test_a_required_mcp_server_that_fails_ends_the_turn_with_an_mcp_error(
     from plexum_openai_provider.bridge import registration
 
     broken = str(fake.root / "no-such-python")
-    monkeypatch.setattr(registration, "default_plugin_command", lambda: [broken, "-m", "x"])
+    monkeypatch.setattr(registration, "turn_plugin_command", lambda: [broken, "-m", "x"])
     fake.scenario([said("never")])
     config = fake.with_config(socket_dir=str(fake.root / "sock"))
     request = TurnRequest(

@@ -95,7 +95,7 @@ def test_an_owner_marker_names_this_process_until_it_is_gone() -> None:
 async def test_reaping_a_child_ends_what_it_started_outside_its_group(tmp_path: Path) -> None:
     # Like real codex, which runs the model's command in a session of its own: the group kill
     # misses it, the marker it inherited does not.
-    from plexum_openai_provider import process
+    from plexum_openai_provider import owners, process
 
     pidfile = tmp_path / "escaped.pid"
     script = f"setsid sleep 60 & echo $! > {pidfile}; exec sleep 60"
@@ -107,4 +107,4 @@ async def test_reaping_a_child_ends_what_it_started_outside_its_group(tmp_path: 
     assert alive(escaped)
     await process.terminate_group(proc, grace_s=1)
     assert gone_within(escaped, 5), "the escaped command outlived its reaped parent"
-    assert signal.SIGKILL == process.PARENT_DEATH_SIGNAL
+    assert signal.SIGKILL == owners.PARENT_DEATH_SIGNAL

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...ownership import LOCK_DIR
 from ...ownership.holders import Holder, ancestors, command_of
-from ...ownership.writer_lock import LOCK_DIR, LockState, scan
+from ...ownership.writer_lock import LockState, scan
 from .finding import Finding
 
 _PLUGIN_MARKS = ("plexum-openai-provider", "plexum_openai_provider")

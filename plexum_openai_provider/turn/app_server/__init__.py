@@ -13,7 +13,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from ..backend import AttemptEvents, AttemptSetup, ToolSetup, codex_env
+from ...config import codex_env
+from ..backend import AttemptEvents, AttemptSetup, ToolSetup
 
 
 class AppServerBackend:

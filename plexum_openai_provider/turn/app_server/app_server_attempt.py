@@ -284,13 +284,7 @@ class AppServerAttempt(Attempt):
             self.setup.steer_slot.offer(functools.partial(self._steer, server, thread_id))
         self.clock.progress()
         while self.mapper.ended is None:
-            get = asyncio.create_task(queue.get())
-            try:
-                await self.clock.wait(get, idle=not self.mapper.busy)
-            finally:
-                if not get.done():
-                    get.cancel()
-            note = get.result()
+            note = await self._next(queue)
             if note is CLOSED:
                 raise _Gone
             method, note_params = note
@@ -305,6 +299,21 @@ class AppServerAttempt(Attempt):
                 self.turn_id = self.mapper.turn_id
             if self.mapper.ended is not None:
                 self.clock.settle()  # codex ended the turn: a cancel from now on is too late
+
+    async def _next(self, queue: asyncio.Queue[Notification]) -> Notification:
+        """The next notification, within the turn's limits. One already queued is taken at once:
+        codex writes in bursts, and waiting for a ready one cost two tasks and a loop round (a
+        notification that is there wins over a cancel, as it did; the clock is asked when none
+        is)."""
+        if not queue.empty():
+            return queue.get_nowait()
+        get = asyncio.create_task(queue.get())
+        try:
+            await self.clock.wait(get, idle=not self.mapper.busy)
+        finally:
+            if not get.done():
+                get.cancel()
+        return get.result()
 
     def _this_turn(self, method: str, params: dict[str, Any]) -> bool:
         if self.turn_id is None:

@@ -3,15 +3,18 @@
 `exec_attempt` spawns codex, writes the prompt to its stdin and reaps it; `stdout_loop` frames and
 reads its stdout under the turn's clock; `mapper` turns exec events into canonical events. The
 turn's tools reach codex as `-c` options on its argv (`turn/tools.py`). Loaded lazily: a cold
-`say` imports the stream machinery only once codex is spawned.
+`say` imports the stream machinery only once codex is spawned — by `head_start`, before asyncio.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..backend import AttemptEvents, AttemptSetup, ToolSetup, codex_env
+from ...config import codex_env
+
+if TYPE_CHECKING:  # the seam loads asyncio: `head_start` must import this room without it
+    from ..backend import AttemptEvents, AttemptSetup, ToolSetup
 
 
 class ExecBackend:
@@ -30,6 +33,7 @@ class ExecBackend:
             setup.call,
             codex_pid=setup.codex_pid,
             env=codex_env(setup.config),
+            listener=setup.listener,
         )
 
     def attempt(self, setup: AttemptSetup, tools: Any) -> AttemptEvents:

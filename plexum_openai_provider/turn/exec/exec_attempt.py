@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 
 from ...codex.argv import build_exec_argv, redact_argv
 from ...codex.thread_id import is_plain_id
+from ...config import codex_env
 from ...events import CanonicalEvent, ErrorEvent, TextDelta, Usage, WarningEvent
 from ...process import (
     StderrTail,
+    adopt,
     exited,
     release_pipes,
     signal_group,
@@ -32,7 +34,6 @@ from ..backend import (
     AttemptEvents,
     ThreadBusy,
     ThreadLost,
-    codex_env,
     message_end,
     prompt_for_log,
 )
@@ -42,6 +43,7 @@ from ..messages import spawn_failed, stderr_tail_text, stop_event
 from ..mirror import RolloutPosition
 
 if TYPE_CHECKING:
+    from ...sessions import ThreadRecord
     from .mapper import TurnMapper
 
 log = logging.getLogger(__name__)
@@ -85,17 +87,20 @@ class ExecAttempt(Attempt):
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
         log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=config.log_prompts))
-        busy = await self.busy_before_resume()
-        if busy is not None:
-            yield busy
-            return
-        # Before codex starts: once it runs it appends this turn's lines to the same file.
-        self.start = await self.locate_start()
-        try:
-            proc = await spawn(argv, cwd=request.workspace, env=codex_env(config))
-        except OSError as exc:
-            yield spawn_failed(config, exc)
-            return
+        # A head-started codex passed the same busy check before it was spawned (`head_start`).
+        proc = await self._adopt(argv, record)
+        if proc is None:
+            busy = await self.busy_before_resume()
+            if busy is not None:
+                yield busy
+                return
+            # Before codex starts: once it runs it appends this turn's lines to the same file.
+            self.start = await self.locate_start()
+            try:
+                proc = await spawn(argv, cwd=request.workspace, env=codex_env(config))
+            except OSError as exc:
+                yield spawn_failed(config, exc)
+                return
         # From here on codex runs: every step sits inside this try, so none can skip the teardown.
         helpers: list[asyncio.Task[None]] = []
         try:
@@ -142,6 +147,28 @@ class ExecAttempt(Attempt):
                 raise
             finally:
                 await self.settle_save()
+
+    async def _adopt(
+        self, argv: list[str], record: ThreadRecord | None
+    ) -> asyncio.subprocess.Process | None:
+        """The codex a cold `say` started before the loop ran (`head_start`), if it is the one
+        this attempt would start: where the rollout ended was taken then, the prompt written."""
+        early = self.setup.head_start
+        if early is None or not early.matches(argv, record):
+            if early is not None:
+                early.stop_process()  # not this attempt's codex: the attempt starts its own
+            return None
+        try:
+            proc = await adopt(early.popen, early.marker)
+        except OSError:
+            early.stop_process()
+            return None
+        except BaseException:
+            early.stop_process()
+            raise
+        early.process_taken = True
+        self.start, self.prompt_error = early.start, early.prompt_error
+        return proc
 
     async def _feed(self, proc: asyncio.subprocess.Process, prompt: bytes) -> None:
         """Write the prompt and close stdin; if that fails, stop codex rather than let it wait
