@@ -75,7 +75,8 @@ class TurnLog:
 
     def _write(self, thread_id: str, turns: list[Turn]) -> None:
         if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="fake-codex-turns-")
+            # Lives as long as the log (`close`); unlinked at once, so nothing is left behind.
+            self._file = tempfile.TemporaryFile(prefix="fake-codex-turns-")  # noqa: SIM115
         data = json.dumps(turns).encode()
         offset = self._file.seek(0, 2)  # appended: an older copy stays on disk, unread
         self._file.write(data)
