@@ -52,7 +52,7 @@ def _plan(quick: bool, tests: str | None) -> list[tuple[str, Callable[[], list[F
         ("P7", lambda: [startup.fake_codex_exec(3 if quick else 21)]),
         ("P8", lambda: bench_app_server.figures(2 if quick else 10)),
         ("P8b", lambda: warm_serve.figures(2 if quick else 20)),
-        ("P9", lambda: load.figures(8 if quick else 64, 2 if quick else 4)),
+        ("P9", lambda: load.figures(8 if quick else 64, 2 if quick else 4, 8 if quick else 32)),
     ]
     if tests is not None:
         plan.append(("P6", lambda: suite.test_suite(quick, full=tests == "full")))

@@ -100,11 +100,13 @@ class Daemon:
         self._send({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
         return await future
 
-    async def turn(self, turn_id: str, agent: str, workspace: Path, text: str) -> TurnRecord:
+    async def turn(
+        self, turn_id: str, agent: str, workspace: Path, text: str, session: str = "bench"
+    ) -> TurnRecord:
         record = TurnRecord(turn_id)
         self.turns[turn_id] = record
         params = {"turn_id": turn_id, "agent": {"id": agent, "workspace": str(workspace)},
-                  "session_id": "bench", "input": text}  # fmt: skip
+                  "session_id": session, "input": text}  # fmt: skip
         result = await self.request("turn", params)
         if result["event"]["type"] != "message_end":
             raise RuntimeError(f"turn {turn_id} ended in {result['event']}")

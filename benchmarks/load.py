@@ -3,10 +3,12 @@
 Three figures per backend (`exec`, `app-server`): throughput against the fake codex alone doing the
 same N chains of K turns (a new thread, then `exec resume` of it), the latency from the line codex
 wrote to the `turn/event` the daemon read (p50, p99: codex here is the fake under a stamping
-wrapper that logs the time of each stdout write), and `serve`'s peak RSS (VmHWM); with
-`app-server`, the warm process's own peak RSS too (its bound comes with the loaded-thread cap:
-`APP_SERVER_RSS_LIMIT_MB`). The baseline of both backends is the fake `exec` alone (the same
-turns' work); its pipe latency under that load, read by this process, is the latency's floor.
+wrapper that logs the time of each stdout write), and `serve`'s peak RSS (VmHWM). The baseline
+of both backends is the fake `exec` alone (the same turns' work); its pipe latency under that
+load, read by this process, is the latency's floor. Here each agent has its own warm app-server
+holding one thread, so the loaded-thread cap is measured apart (`load_cap.py`): ONE agent's
+app-server, many more sessions than `max_loaded_threads`, its peak RSS against the bound the cap
+implies (base + per-thread × cap + margin, both measured in the same run).
 """
 
 from __future__ import annotations
@@ -23,14 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.daemon import Daemon, children, env_without_fake_scenario, peak_rss_kb
+from benchmarks import load_cap
+from benchmarks.daemon import Daemon, env_without_fake_scenario
 from benchmarks.figures import Figure
 
 SERVE_RSS_LIMIT_MB = 150.0
 LATENCY_P99_BUDGET_MS = 20.0
-# The warm app-server's bound follows from how many threads it may keep loaded ("Thread
-# ownership" adds the cap): set it here, e.g. base + per-thread × cap, and the row gets a target.
-APP_SERVER_RSS_LIMIT_MB: float | None = None
 REPLY = re.compile(r"received your prompt: (a\d+ t\d+)")
 
 STAMPING_CODEX = """#!{python}
@@ -89,8 +89,8 @@ def quantile(values: list[float], q: int) -> float:
 
 async def _through_serve(
     folder: Path, binary: Path, backend: str, agents: int, turns: int
-) -> tuple[float, dict[str, int], int, int]:
-    """(seconds, reply key → ns the daemon read it, serve's peak kB, app-server's peak kB)."""
+) -> tuple[float, dict[str, int], int]:
+    """(seconds, reply key → ns the daemon read it, serve's peak kB)."""
     home = folder / f"home-{backend}"
     home.mkdir()
     config = folder / f"config-{backend}.json"
@@ -116,8 +116,7 @@ async def _through_serve(
         took = time.perf_counter() - start
         assert daemon.proc is not None
         serve_kb = daemon.peak_rss_kb()
-        warm_kb = max((peak_rss_kb(pid) for pid in children(daemon.proc.pid)), default=0)
-    return took, read, serve_kb, warm_kb
+    return took, read, serve_kb
 
 
 async def _alone(
@@ -163,7 +162,9 @@ async def _alone(
     return time.perf_counter() - start, read
 
 
-def figures(agents: int, turns: int) -> list[Figure]:
+def figures(agents: int, turns: int, cap_sessions: int = 32) -> list[Figure]:
+    """The load rows of both backends, then the loaded-thread cap's (`cap_sessions` sessions of
+    one agent, `turns` turns each)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
     try:
         (folder / "stamps").mkdir()
@@ -178,17 +179,13 @@ def figures(agents: int, turns: int) -> list[Figure]:
             shutil.rmtree(folder / "home-alone")
             for path in folder.glob("alone-ws*"):
                 shutil.rmtree(path)
-            took, read, serve_kb, warm_kb = asyncio.run(
+            took, read, serve_kb = asyncio.run(
                 _through_serve(folder, binary, backend, agents, turns)
             )
             lags = latencies(read, written_at(folder / "stamps"))
             rows += _rows(backend, agents, turns, total / alone, total / took, lags, bare_lags)
             rows.append(_rss_row(backend, "serve's peak RSS", serve_kb, SERVE_RSS_LIMIT_MB))
-            if backend == "app-server":
-                rows.append(
-                    _rss_row(backend, "the warm app-server's peak RSS", warm_kb,
-                             APP_SERVER_RSS_LIMIT_MB)
-                )  # fmt: skip
+        rows += load_cap.figures(folder, cap_sessions, turns)
     finally:
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(folder, ignore_errors=True)
@@ -233,15 +230,15 @@ def _rows(
     return out
 
 
-def _rss_row(backend: str, what: str, kb: int, limit: float | None) -> Figure:
+def _rss_row(backend: str, what: str, kb: int, limit: float) -> Figure:
     mb = kb / 1024
     return Figure(
         key="P9",
         name=f"{backend}: {what}",
-        baseline=f"limit {limit:g} MB" if limit is not None else "limit: none yet",
+        baseline=f"limit {limit:g} MB",
         ours=f"{mb:.0f} MB",
-        ratio=mb / limit if limit is not None else 0.0,
-        target="<= 1" if limit is not None else "",
+        ratio=mb / limit,
+        target="<= 1",
         spread="VmHWM at the end of the load",
     )
 
@@ -254,9 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__)
     parser.add_argument("--agents", type=int, default=64)
     parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--cap-sessions", type=int, default=32)
     args = parser.parse_args(argv)
     os.environ.pop("FAKE_CODEX_SCENARIO", None)
-    print(render(figures(args.agents, args.turns)))
+    print(render(figures(args.agents, args.turns, args.cap_sessions)))
     return 0
 
 

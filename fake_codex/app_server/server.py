@@ -12,7 +12,8 @@ worker thread, its exec events translated to app-server notifications (`notes.py
 thread's state is in `state.py`, a turn's worker in `worker.py`). Like the real binary
 (codex-facts §11), a loaded thread keeps its rollout open and ignores edits to it: it sees the
 model-visible history it loaded plus what it appended, until it is unloaded (archive,
-unsubscribe). Thread objects, read and fork are `threads.py`.
+unsubscribe), which frees it: its completed turns leave memory too (`turn_log.py`). Thread
+objects, read and fork are `threads.py`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from fake_codex.app_server.controls import Requests, steer
 from fake_codex.app_server.notes import Notes
 from fake_codex.app_server.state import Job, KeptWriter, LoadedThread, first_prompt, last_turn_id
 from fake_codex.app_server.threads import INVALID_REQUEST, RpcFailure, ThreadViews
+from fake_codex.app_server.turn_log import TurnLog
 from fake_codex.app_server.worker import TurnWorker
 from fake_codex.core import writer_lock
 from fake_codex.core.home import HomeRefused, find_rollout, home_for_writing
@@ -68,7 +70,7 @@ class AppServer(ThreadViews):
         self.locks: dict[str, ThreadLock] = {}  # codex's writer lock of each loaded thread
         self._after: list[Callable[[], None]] = []
         # The completed turns of every thread this process ran (thread/read, resume, fork).
-        self.turn_log: dict[str, list[dict[str, Any]]] = {}
+        self.turn_log = TurnLog()
         self.requests = Requests(self.out)
         self.worker = TurnWorker(
             scenario, behaviour, self.out, self.home, self.turn_log, self.requests
@@ -89,6 +91,7 @@ class AppServer(ThreadViews):
                 self.requests.answer(message)  # the client's answer to an approval
         for thread in list(self.threads.values()):
             self._unload(thread)
+        self.turn_log.close()
         return 0
 
     def _handle(self, message: dict[str, Any]) -> None:
@@ -245,6 +248,7 @@ class AppServer(ThreadViews):
         thread.writer.really_close()
         if thread.mcp is not None:
             thread.mcp.stop()
+        self.turn_log.spill(thread.id)  # an unloaded thread keeps no turns in memory
 
     def _thread_archive(self, params: dict[str, Any]) -> dict[str, Any]:
         thread_id = str(params.get("threadId"))

@@ -27,6 +27,7 @@ from fake_codex.core.ids import uuid7
 
 if TYPE_CHECKING:
     from fake_codex.app_server.notes import Notes
+    from fake_codex.app_server.turn_log import TurnLog
     from fake_codex.app_server.worker import TurnWorker
     from fake_codex.core.versions import Behaviour
     from fake_codex.core.writer_lock import ThreadLock
@@ -54,7 +55,7 @@ class ThreadViews:
     worker: TurnWorker
     originator: str
     threads: dict[str, LoadedThread]
-    turn_log: dict[str, list[dict[str, Any]]]
+    turn_log: TurnLog
     _after: list[Callable[[], None]]
     locks: dict[str, ThreadLock]  # codex's writer lock of each loaded thread
 
@@ -108,7 +109,7 @@ class ThreadViews:
             cli_version=self.b.version,
             originator=self.originator,
             forked_from=thread.forked_from,
-            turns=self.turn_log.get(thread.id, []) if turns else [],
+            turns=self.turn_log.get(thread.id) if turns else [],
         )
 
     def _thread_status(self, thread: LoadedThread) -> str:
@@ -177,10 +178,10 @@ class ThreadViews:
                 raise RpcFailure(INVALID_REQUEST, f"thread not loaded: {thread_id}")
             thread = self._stored_thread_json(thread_id, path)
             if turns:
-                thread["turns"] = list(self.turn_log.get(thread_id, []))
+                thread["turns"] = self.turn_log.get(thread_id)
         result: dict[str, Any] = {"thread": thread}
         if self.b.family >= 169:
-            done = self.turn_log.get(thread_id, [])
+            done = self.turn_log.get(thread_id)
             first = {"type": "turn", "turnId": done[0]["id"]} if done else None
             result["readState"] = {"firstUnread": first, "revision": str(uuid.uuid4())}
         return result
@@ -222,7 +223,7 @@ class ThreadViews:
         Recorder(writer, self.b, self.worker.info(thread, uuid7())).session_meta()
         for item in source_items:
             writer.write("response_item", item)
-        self.turn_log[thread_id] = list(self.turn_log.get(source_id, []))
+        self.turn_log.copy(source_id, thread_id)
         self.threads[thread_id] = thread
         # After the reply: the usage the fork inherits (under the source's last turn), then
         # thread/started, as the real binary sends them.

@@ -25,6 +25,7 @@ from fake_codex.core.home import claim_turn
 from fake_codex.core.scenario import FakeLimitation, default_turn
 
 if TYPE_CHECKING:
+    from fake_codex.app_server.turn_log import TurnLog
     from fake_codex.core.events import Totals
     from fake_codex.core.scenario import Scenario, Turn
     from fake_codex.core.versions import Behaviour
@@ -42,7 +43,7 @@ class TurnWorker:
     b: Behaviour
     out: Notes
     home: Path
-    turn_log: dict[str, list[dict[str, Any]]]  # thread id → its completed turns, in full
+    turn_log: TurnLog  # thread id → its completed turns, in full
     requests: Requests | None = None
 
     def info(self, thread: LoadedThread, turn_id: str) -> TurnInfo:
@@ -64,7 +65,7 @@ class TurnWorker:
     def _run(self, thread: LoadedThread, job: Job, prompt: str) -> None:
         translator = Translator(self.out, thread.id, job, self.b, self.scenario)
         translator.cwd = str(thread.cwd)
-        translator.on_end = self.turn_log.setdefault(thread.id, []).append
+        translator.on_end = lambda turn: self.turn_log.append(thread.id, turn)
         try:
             translator.begin(user_message_item(prompt, self.b.family))
             turn = self._pick_turn(thread, prompt)

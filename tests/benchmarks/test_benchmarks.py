@@ -166,3 +166,35 @@ def test_p6_times_the_commands_the_readme_documents(tmp_path: Path) -> None:
     assert readme_command(FAST_LOOP, readme) == ["run", "--fast", "a b"]
     with pytest.raises(LookupError, match="the test command"):
         readme_command(TEST_COMMAND, readme)
+
+
+def test_p9_s_rss_rows_have_targets_and_the_cap_row_holds_one_agent_s_threads_to_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A small real run on the fake codex: both backends' rows, then the loaded-thread cap's.
+    from benchmarks import load, load_cap
+
+    monkeypatch.delenv("FAKE_CODEX_SCENARIO", raising=False)
+    rows = load.figures(2, 2, cap_sessions=3 * load_cap.CAP)
+    rss = [f for f in rows if "RSS" in f.name]
+    assert [f.name.split(":")[0] for f in rss] == ["exec", "app-server", "app-server"]
+    assert all(f.target == "<= 1" and f.ratio > 0 for f in rss)
+    cap = rss[-1]
+    assert f"max_loaded_threads {load_cap.CAP}" in cap.name and cap.baseline.startswith("bound ")
+    loaded = int(cap.ours.split(", ")[1].split()[0])
+    # In-use threads are never given back: at most LANES beyond the cap, while an unload runs.
+    assert load_cap.CAP <= loaded <= load_cap.CAP + load_cap.LANES
+
+
+def test_the_cap_bound_adds_base_per_thread_times_cap_and_a_margin_of_lanes_plus_slack(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.load_cap import LANES, SLACK_MB, Bound, most_loaded
+
+    bound = Bound(base_kb=20 * 1024, per_thread_kb=512.0, probe_threads=16)
+    assert bound.margin_mb() == LANES * 0.5 + SLACK_MB
+    assert bound.limit_mb(4) == 20 + 2 + LANES * 0.5 + SLACK_MB
+    (tmp_path / "7").write_text("1\n3\n2\n0\n")
+    assert most_loaded(tmp_path, 7) == 3
+    with pytest.raises(RuntimeError, match="logged no loaded-thread count"):
+        most_loaded(tmp_path, 8)
