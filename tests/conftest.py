@@ -1,7 +1,8 @@
 """Shared test setup: hypothesis profiles (`ci` if CI=true, `dev`, `mutation`); `live` on
-request; the fault-matrix plugin; the app-server schemas of the real binaries (generated once per
-session); a short basetemp under xdist; and the check that the suite leaves nothing of its own
-behind in /tmp (`tests/leftovers.py`)."""
+request; the fault-matrix plugin; how xdist shares the tests (`tests/scheduling.py`); the
+app-server schemas of the real binaries (generated once per session); a short basetemp under
+xdist; and the check that the suite leaves nothing of its own behind in /tmp
+(`tests/leftovers.py`)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-pytest_plugins = ["tests.faults.plugin", "tests.leftovers"]
+pytest_plugins = ["tests.faults.plugin", "tests.leftovers", "tests.scheduling"]
 _SHORT_BASETEMP = pytest.StashKey[str]()
 
 

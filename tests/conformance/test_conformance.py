@@ -1,9 +1,9 @@
 """The fake codex against the real codex, one test per scenario and version (marker `e2e`).
 
 The selected comparisons of one version are run once, concurrently, when the first test of that
-version needs them; each test then checks its own cell. Under xdist (`--dist loadgroup`, set in
-pyproject) a version's cells are one group, so one worker runs its batch. A missing codex install
-FAILS (never skips), naming the install command.
+version needs them; each test then checks its own cell. Under xdist a version's cells all go to
+one worker, which plays its batch (tests/scheduling.py). A missing codex install FAILS (never
+skips), naming the install command.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from conformance.verdict import Cell, report_diffs
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 SCENARIOS = {s.name: s for s in load_all()}
 PAIRS = [(name, v) for name, s in SCENARIOS.items() for v in INSTALLED_VERSIONS if s.applies_to(v)]
-# A worker computes the batch of every version it meets: a version's cells all go to one worker.
-CELLS = [pytest.param((n, v), id=f"{n}@{v}", marks=pytest.mark.xdist_group(v)) for n, v in PAIRS]
 
 
 def _selected(session: pytest.Session, version: str) -> list[tuple[ConformanceScenario, str]]:
@@ -67,7 +65,8 @@ def cells(request: pytest.FixtureRequest) -> Iterator[Cells]:
         yield Cells(request.session, Path(root))
 
 
-@pytest.mark.parametrize("pair", CELLS)
+# tests/scheduling.py reads the version from the id's `@<version>]`.
+@pytest.mark.parametrize("pair", PAIRS, ids=[f"{n}@{v}" for n, v in PAIRS])
 def test_fake_matches_real_or_a_recorded_divergence(pair: tuple[str, str], cells: Cells) -> None:
     version = pair[1]
     try:
