@@ -42,7 +42,7 @@ def test_an_entry_an_xdist_worker_made_and_left_fails_the_run(
 ) -> None:
     # The worker made it, the controller checks: the worker hands its paths over.
     body = f"def test_leaks():\n    open({str(watched / 'worker.sock.lock')!r}, 'w').close()\n"
-    result = _run(pytester, body, "-n", "2")
+    result = _run(pytester, body, "-n", "1")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     # (xdist's progress line may precede it on the same line)
     result.stdout.fnmatch_lines(

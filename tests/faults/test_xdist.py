@@ -14,7 +14,7 @@ def test_rows_run_by_xdist_workers_are_in_the_controllers_table(tmp_path: Path) 
         "tests/test_sessions.py::test_corrupt_file_is_a_clear_error_and_is_left_untouched",
         "tests/test_sessions.py::test_ids_that_are_not_plain_are_refused[../../etc/passwd]",
     ]
-    args = ["-n", "2", "-p", "no:cacheprovider", "-q", "--basetemp", str(tmp_path / "t")]
+    args = ["-n", "1", "-p", "no:cacheprovider", "-q", "--basetemp", str(tmp_path / "t")]
     done = subprocess.run(
         [sys.executable, "-m", "pytest", *args, *rows],
         cwd=REPO,

@@ -65,7 +65,7 @@ def test_under_xdist_the_controller_reports_what_a_worker_found(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(BROKEN.replace("MARK", ""))
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-n", "1", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
