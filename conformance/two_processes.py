@@ -15,13 +15,14 @@ import json
 import re
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from conformance.installs import VERSIONS as INSTALLED_VERSIONS
 from conformance.installs import binary as native_binary
+from fake_codex.core.gates import FileGate, Gate
 from fake_codex.responses.server import ResponsesServer
 from fake_codex.testing.real_env import codex_env, exec_argv, provider_args, resume_argv
 
@@ -30,9 +31,9 @@ FAKE_BASE_URL = "http://127.0.0.1:9/v1"
 REPO = Path(__file__).resolve().parent.parent
 STEP_TIMEOUT_S = 60.0
 MODEL = "gpt-5.5"  # classic function calls on every version (no code mode)
-# The held turn: the real server waits this long before each of its 4 SSE events, the fake
-# once before its reply; either way the turn is still running while the other process acts.
-HOLD_MS = 2500
+# The held turn's reply waits at this gate (fake: a file under its CODEX_HOME; real: the Responses
+# server's) until the other process has acted: the turn is mid-request for exactly that long.
+HELD = "held"
 SHELL = {
     "type": "function_call",
     "name": "exec_command",
@@ -48,7 +49,7 @@ Json = dict[str, Any]
 def _reply(text: str, hold: bool = False) -> Json:
     reply: Json = {"output": [{"type": "message", "text": text}]}
     if hold:
-        reply["delay_ms"] = HOLD_MS
+        reply["gate"] = HELD
     return reply
 
 
@@ -60,6 +61,14 @@ def _mask(text: str, root: Path) -> str:
     return _UUID.sub("<uuid>", _STAMP.sub("<time> ", text.replace(str(root), "<root>")))
 
 
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    """Kill `proc` if it still runs (a step timed out, or the other side's failure cancelled
+    this one)."""
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
 @dataclass
 class Side:
     """One backend (fake or real) for one case: how to run codex, where its home is."""
@@ -69,6 +78,7 @@ class Side:
     version: str
     env: dict[str, str]
     root: Path
+    held: Gate | FileGate  # where the held turn's model reply waits
 
     @property
     def home(self) -> Path:
@@ -108,7 +118,10 @@ class Side:
 
     async def run(self, argv: list[str], stdin: bytes) -> Json:
         proc = await self.spawn(argv, stdin)
-        out, err = await asyncio.wait_for(proc.communicate(), STEP_TIMEOUT_S)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), STEP_TIMEOUT_S)
+        finally:
+            await _end(proc)
         return self._view(proc.returncode, out, err)
 
     def _view(self, rc: int | None, out: bytes, err: bytes) -> Json:
@@ -135,7 +148,8 @@ class Side:
 
     @contextlib.asynccontextmanager
     async def mid_turn(self, thread: str) -> AsyncIterator[asyncio.subprocess.Process]:
-        """An `exec resume` whose model reply is held back: the body runs while it is mid-turn."""
+        """An `exec resume` whose model reply is held at its gate: the body runs while it is
+        mid-turn (its model request made, no reply yet); the reply goes on after the body."""
         proc = await self.spawn(self.resume_argv(thread), b"held turn")
         assert proc.stdout is not None
         try:
@@ -143,14 +157,15 @@ class Side:
                 while b"turn.started" not in (line := await proc.stdout.readline()):
                     if not line:
                         raise RuntimeError("the held exec ended before its turn started")
+            await self.held.reached(STEP_TIMEOUT_S)
             yield proc
         finally:
-            if proc.returncode is None:
+            self.held.release()
+            try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(proc.wait(), STEP_TIMEOUT_S)
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            finally:
+                await _end(proc)
 
 
 class AppServer:
@@ -181,11 +196,11 @@ class AppServer:
         finally:
             assert proc.stdin is not None
             proc.stdin.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 10)
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 10)
+            finally:
+                await _end(proc)
 
     async def call(self, method: str, params: Json) -> Json:
         """The reply: `{"result": …}` or `{"error": {code, message}}`."""
@@ -307,7 +322,7 @@ async def consume_during_turn(side: Side) -> Json:
     }
 
 
-Case = Callable[[Side], Awaitable[Json]]
+Case = Callable[[Side], Coroutine[Any, Any, Json]]
 CASES: dict[str, tuple[Json, Case]] = {
     "exec_vs_exec": (
         _scenario([_reply("one")], [_reply("held answer", hold=True)], [_reply("second")]),
@@ -359,7 +374,8 @@ async def compare(name: str, version: str, root: Path) -> Result:
     path.write_text(json.dumps({**scenario, "codex_version": fake_version(version)}))
     env = codex_env(fake_root / "home")
     env.update(FAKE_CODEX_SCENARIO=str(path), PYTHONPATH=str(REPO))
-    fake = await case(Side(FAKE, FAKE_BASE_URL, version, env, fake_root))
+    held = FileGate(fake_root / "home", HELD)
+    fake_side = Side(FAKE, FAKE_BASE_URL, version, env, fake_root, held)
     async with ResponsesServer(scenario=scenario) as server:
         real_side = Side(
             [str(native_binary(version))],
@@ -367,8 +383,14 @@ async def compare(name: str, version: str, root: Path) -> Result:
             version,
             codex_env(real_root / "home"),
             real_root,
+            server.gate(HELD),
         )
-        real = await case(real_side)
+        # Both sides at once (their own homes, folders and servers): their waits overlap. A
+        # task group, so a side that fails cancels the other, whose processes are then ended.
+        async with asyncio.TaskGroup() as group:
+            fake_task = group.create_task(case(fake_side))
+            real_task = group.create_task(case(real_side))
+        fake, real = fake_task.result(), real_task.result()
     problems = [f"real: unserved {u.message}" for u in server.unserved]
     return Result(name, version, fake, real, problems)
 

@@ -1,11 +1,14 @@
 """Shared test setup: hypothesis profiles (`ci` if CI=true, `dev`, `mutation`); `live` on
-request; the fault-matrix plugin; the app-server schemas of the real binaries (generated once per
-session); and the check that the suite leaves nothing of its own behind
-in /tmp (`tests/leftovers.py`)."""
+request; the fault-matrix plugin; how xdist shares the tests (`tests/scheduling.py`); the
+app-server schemas of the real binaries (generated once per session); a short basetemp under
+xdist; and the check that the suite leaves nothing of its own behind in /tmp
+(`tests/leftovers.py`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -44,7 +47,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-pytest_plugins = ["tests.faults.plugin", "tests.leftovers"]
+pytest_plugins = ["tests.faults.plugin", "tests.leftovers", "tests.scheduling"]
+_SHORT_BASETEMP = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist (`-n N`) without `--basetemp`: a short one of this run's own under /tmp
+    (removed at the end). The default adds `pytest-of-<user>/pytest-<n>/popen-gw<k>/` to every
+    tmp_path, and a unix socket path must stay under ~100 bytes."""
+    controller = not hasattr(config, "workerinput")
+    if config.getoption("numprocesses", None) and controller and config.option.basetemp is None:
+        root = tempfile.mkdtemp(prefix="pt-", dir="/tmp")
+        config.stash[_SHORT_BASETEMP] = root
+        config.option.basetemp = os.path.join(root, "t")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = config.stash.get(_SHORT_BASETEMP, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

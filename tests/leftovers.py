@@ -5,6 +5,7 @@ socket `bind`) under the watched places (the default socket dir `/tmp/plexum-<ui
 folders); at the session's end, a recorded path that still exists and was not there at the start
 fails the run. Entries other processes made meanwhile (a `say` beside the suite) are named in a
 note and never fail it. The suite's subprocesses get their own folders (socket_dir, TMPDIR).
+Under xdist each worker records its own paths and hands them to the controller, which checks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ WATCH = tuple(
 _made: set[str] = set()
 _before: set[str] = set()
 _CREATE = os.O_CREAT
+_RELAY = "plexum_leftovers"  # key of a worker's paths in xdist's workeroutput
 
 
 def _watched(path: str) -> bool:
@@ -52,6 +54,12 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         _note(args[1])
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: a worker's recorded paths count as this run's own."""
+    _made.update(getattr(node, "workeroutput", {}).get(_RELAY, ()))
+
+
 def _entries() -> set[str]:
     return {path for pattern in WATCH for path in glob.glob(pattern)}
 
@@ -63,6 +71,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
+        # An xdist worker: what it made and left goes to the controller, which decides.
+        output: dict[str, Any] = session.config.workeroutput  # type: ignore[attr-defined]
+        output[_RELAY] = sorted(p for p in _made if os.path.lexists(p))
         return
     new = _entries() - _before
     ours = sorted(p for p in new if p in _made)

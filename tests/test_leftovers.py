@@ -23,9 +23,9 @@ def watched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _run(pytester: pytest.Pytester, body: str) -> pytest.RunResult:
+def _run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_inner=body)
-    return pytester.runpytest_subprocess("-p", "tests.leftovers", "-p", "no:cacheprovider")
+    return pytester.runpytest_subprocess("-p", "tests.leftovers", "-p", "no:cacheprovider", *args)
 
 
 def test_an_entry_the_run_made_and_left_fails_the_run(
@@ -35,6 +35,19 @@ def test_an_entry_the_run_made_and_left_fails_the_run(
     result = _run(pytester, body)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([f"the test suite left entries in /tmp: {watched}/mine.sock.lock"])
+
+
+def test_an_entry_an_xdist_worker_made_and_left_fails_the_run(
+    pytester: pytest.Pytester, watched: Path
+) -> None:
+    # The worker made it, the controller checks: the worker hands its paths over.
+    body = f"def test_leaks():\n    open({str(watched / 'worker.sock.lock')!r}, 'w').close()\n"
+    result = _run(pytester, body, "-n", "1")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # (xdist's progress line may precede it on the same line)
+    result.stdout.fnmatch_lines(
+        [f"*the test suite left entries in /tmp: {watched}/worker.sock.lock"]
+    )
 
 
 def test_an_entry_another_process_made_is_named_but_does_not_fail_the_run(

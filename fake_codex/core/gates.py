@@ -10,7 +10,6 @@ process: `Gate` is a pair of events. Both sides answer `reached(timeout)` (async
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import threading
@@ -61,6 +60,8 @@ class FileGate:
             time.sleep(_POLL_S)
 
     async def reached(self, timeout: float = 10.0) -> None:
+        import asyncio  # here: the fake codex imports this module and never needs asyncio
+
         async with asyncio.timeout(timeout):
             while not self.is_reached:
                 await asyncio.sleep(_POLL_S)
@@ -87,6 +88,8 @@ class Gate:
             raise TimeoutError(f"gate {self.name!r} not reached within {timeout} s")
 
     async def reached(self, timeout: float = 10.0) -> None:
+        import asyncio
+
         async with asyncio.timeout(timeout):
             while not self._reached.is_set():
                 await asyncio.sleep(_POLL_S)
@@ -96,6 +99,8 @@ class Gate:
 
     async def hold(self) -> None:
         """The server's side (cancelled with the connection when the server stops)."""
+        import asyncio
+
         self._reached.set()
         while not self._opened.is_set():
             await asyncio.sleep(_POLL_S)

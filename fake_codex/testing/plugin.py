@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from fake_codex.testing.violations import Violations, describe
 BACKENDS = ("fake", "real")
 _VIOLATIONS = pytest.StashKey[Violations]()
 _MISSING = ("fail", "skip")
+_RELAY = "fake_codex_violations"  # key of a worker's findings in xdist's workeroutput
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,22 +83,38 @@ def _codex_requests_well_formed(request: pytest.FixtureRequest) -> Iterator[None
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A suite that produced a request the API rejects fails as a whole, loudly."""
+    """A suite that produced a request the API rejects fails as a whole, loudly (under xdist:
+    each worker hands its findings to the controller, which reports them)."""
     violations = session.config.stash.get(_VIOLATIONS, None)
     if violations is None:
         return
-    everything = violations.since(0)
-    if len(everything) <= violations.expected:
+    outside = len(violations.since(0)) - violations.expected - len(violations.unexpected)
+    if hasattr(session.config, "workerinput"):
+        output: dict[str, Any] = session.config.workeroutput  # type: ignore[attr-defined]
+        output[_RELAY] = {"unexpected": violations.unexpected, "outside": outside}
+        return
+    unexpected = violations.unexpected + violations.relayed_unexpected
+    outside += violations.relayed_outside
+    if not unexpected and outside <= 0:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_sep("=", "requests the OpenAI API would reject (HTTP 400)", red=True)
-        outside = len(everything) - violations.expected - len(violations.unexpected)
-        for found in violations.unexpected:
+        for found in unexpected:
             reporter.write_line(describe([found]), red=True)
         if outside > 0:
             reporter.write_line(f"{outside} more outside any test (fixtures, teardown)", red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: what a worker found (its own report file, its own tests)."""
+    relayed = getattr(node, "workeroutput", {}).get(_RELAY)
+    violations = node.config.stash.get(_VIOLATIONS, None)
+    if relayed is not None and violations is not None:
+        violations.relayed_unexpected.extend(relayed["unexpected"])
+        violations.relayed_outside += max(0, relayed["outside"])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

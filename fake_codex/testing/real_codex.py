@@ -12,6 +12,7 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import platform
 import shutil
@@ -135,10 +136,21 @@ def installed_binary(version: str, cache_dir: Path) -> Path | None:
 
 
 def install(version: str, cache_dir: Path) -> Path:
-    """Install one exact version (if needed) and return its native binary."""
+    """Install one exact version (if needed) and return its native binary. Two processes
+    installing the same version (pytest-xdist workers) take turns: the second finds it done."""
     existing = installed_binary(version, cache_dir)
     if existing is not None:
         return existing
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / f".{version}.install-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        existing = installed_binary(version, cache_dir)
+        if existing is not None:
+            return existing
+        return _install(version, cache_dir)
+
+
+def _install(version: str, cache_dir: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise InstallError("npm not found on PATH: install Node.js 20+ first")

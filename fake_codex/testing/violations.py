@@ -27,6 +27,9 @@ class Violations:
         os.environ[REPORT_ENV] = name  # inherited by every codex the tests start
         self.unexpected: list[dict[str, Any]] = []  # found during unmarked tests
         self.expected = 0  # how many the marked tests produced
+        # Under xdist, on the controller: what the workers found (their own files).
+        self.relayed_unexpected: list[dict[str, Any]] = []
+        self.relayed_outside = 0
 
     def mark(self) -> int:
         """Where the file ends now: `since(mark)` reads what was reported after it."""

@@ -1,7 +1,8 @@
 """The fake codex against the real codex, one test per scenario and version (marker `e2e`).
 
 The selected comparisons of one version are run once, concurrently, when the first test of that
-version needs them; each test then checks its own cell. A missing codex install FAILS (never
+version needs them; each test then checks its own cell. Under xdist a version's cells all go to
+one worker, which plays its batch (tests/scheduling.py). A missing codex install FAILS (never
 skips), naming the install command.
 """
 
@@ -64,6 +65,7 @@ def cells(request: pytest.FixtureRequest) -> Iterator[Cells]:
         yield Cells(request.session, Path(root))
 
 
+# tests/scheduling.py reads the version from the id's `@<version>]`.
 @pytest.mark.parametrize("pair", PAIRS, ids=[f"{n}@{v}" for n, v in PAIRS])
 def test_fake_matches_real_or_a_recorded_divergence(pair: tuple[str, str], cells: Cells) -> None:
     version = pair[1]

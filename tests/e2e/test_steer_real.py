@@ -25,7 +25,8 @@ PINNED = ("0.135.0", "0.150.1", "0.169.0", "0.171.0")
 async def test_a_steer_reaches_the_turns_next_model_request(
     real_codex: RealCodex, tmp_path: Path
 ) -> None:
-    slow = {"output": [{"type": "message", "text": "working on it"}], "delay_ms": 1500}
+    # The first reply waits at a gate until the steer is in: the turn is running meanwhile.
+    slow = {"output": [{"type": "message", "text": "working on it"}], "gate": "answering"}
     done = {"output": [{"type": "message", "text": "steered answer"}]}
     real_codex.write_scenario([{"requests": [slow, done]}])
     config = HostConfig(
@@ -39,8 +40,12 @@ async def test_a_steer_reaches_the_turns_next_model_request(
     try:
         async with open_turn(config, request, LIMITS) as turn:
             events = asyncio.create_task(_collect(turn))
-            await real_codex.wait_for_requests(1, timeout=20)
-            await turn.steer("STEER-TEXT-42 please also do this")
+            gate = real_codex.gate("answering")
+            try:
+                await gate.reached(timeout=20)
+                await turn.steer("STEER-TEXT-42 please also do this")
+            finally:
+                gate.release()
             result = await asyncio.wait_for(events, 30)
         assert isinstance(result[-1], MessageEnd), result[-1]
         bodies = [r.body for r in real_codex.requests]

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,20 @@ from plexum_openai_provider.codex.rollout import locate_rollout
 from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import ConsumeError
-from plexum_openai_provider.events import ErrorEvent, MessageEnd
+from plexum_openai_provider.events import ErrorEvent, MessageEnd, WarningEvent
 from plexum_openai_provider.sessions import SessionStore
-from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, run_turn
+from plexum_openai_provider.turn import (
+    TurnLimits,
+    TurnRequest,
+    close_backends,
+    open_turn,
+    run_turn,
+)
 
 pytestmark = pytest.mark.e2e
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
 SESSION = "s-own"
+HELD = "foreign"  # the gate the foreign turn's model reply waits at
 SHELL = {
     "type": "function_call",
     "name": "exec_command",
@@ -38,10 +45,10 @@ SHELL = {
 }
 
 
-def message(text: str, delay_ms: int = 0) -> dict[str, Any]:
+def message(text: str, gate: str | None = None) -> dict[str, Any]:
     reply: dict[str, Any] = {"output": [{"type": "message", "text": text}]}
-    if delay_ms:
-        reply["delay_ms"] = delay_ms
+    if gate is not None:
+        reply["gate"] = gate
     return reply
 
 
@@ -83,16 +90,31 @@ def config_for(version: str, home: Path, server: ResponsesServer, **keys: Any) -
     )
 
 
-async def turn(config: HostConfig, workspace: Path, prompt: str) -> list[Any]:
+async def turn(
+    config: HostConfig,
+    workspace: Path,
+    prompt: str,
+    on_waiting: Callable[[], None] | None = None,
+) -> list[Any]:
+    """The turn's events; `on_waiting` is called when it says it waits for the thread."""
     request = TurnRequest(prompt=prompt, workspace=workspace, session_id=SESSION, model="gpt")
-    return await run_turn(config, request, LIMITS)
+    if on_waiting is None:
+        return await run_turn(config, request, LIMITS)
+    events: list[Any] = []
+    async with open_turn(config, request, LIMITS) as running:
+        async for event in running:
+            events.append(event)
+            if isinstance(event, WarningEvent) and "busy_wait_s" in event.message:
+                on_waiting()
+    return events
 
 
 @contextlib.asynccontextmanager
 async def foreign_turn(
     version: str, home: Path, server: ResponsesServer, thread: str, workspace: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A `codex exec resume` the plugin did not start, held mid-turn by a slow model reply."""
+    """A `codex exec resume` the plugin did not start, held mid-turn: its model reply waits at
+    the gate `HELD` (released by the body, at the latest when it ends)."""
     argv = resume_argv(require_codex(version), server.base_url, version, thread, model="gpt-5.5")
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -109,8 +131,10 @@ async def foreign_turn(
         async with asyncio.timeout(30):
             while b"turn.started" not in (line := await proc.stdout.readline()):
                 assert line, "the foreign codex ended before its turn started"
+        await server.gate(HELD).reached(timeout=30)
         yield proc
     finally:
+        server.gate(HELD).release()
         if proc.returncode is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.communicate(), 60)
@@ -128,7 +152,7 @@ async def test_consume_during_a_foreign_turn_is_refused_naming_it_and_loses_no_l
         "schema_version": 1,
         "turns": [
             {"requests": [{"output": [SHELL]}, message("ran it")]},
-            {"requests": [message("the foreign answer", delay_ms=1500)]},
+            {"requests": [message("the foreign answer", gate=HELD)]},
         ],
     }
     async with ResponsesServer(scenario=scenario) as server:
@@ -142,8 +166,10 @@ async def test_consume_during_a_foreign_turn_is_refused_naming_it_and_loses_no_l
                 await consume_blocks(config, workspace, SESSION, ["call_own"])
             assert f"pid {proc.pid}" in str(refused.value)
             assert "left unchanged" in str(refused.value)
-            # Waiting long enough, consume goes through once the foreign turn has ended.
+            # Waiting long enough, consume goes through once the foreign turn has ended (let go
+            # half a second into the wait: consume reports no "waiting" to act on).
             waiting = replace(config, consume_wait_s=60)
+            asyncio.get_running_loop().call_later(0.5, server.gate(HELD).release)
             result = await consume_blocks(waiting, workspace, SESSION, ["call_own"])
         assert result.consumed == frozenset({"call_own"})
         assert proc.returncode == 0
@@ -171,7 +197,7 @@ async def test_a_turn_on_a_thread_a_foreign_codex_runs_is_busy_then_waits_for_it
         "schema_version": 1,
         "turns": [
             {"requests": [message("one")]},
-            {"requests": [message("the foreign answer", delay_ms=1500)]},
+            {"requests": [message("the foreign answer", gate=HELD)]},
             {"requests": [message("after the wait")]},
         ],
     }
@@ -189,8 +215,9 @@ async def test_a_turn_on_a_thread_a_foreign_codex_runs_is_busy_then_waits_for_it
             assert isinstance(last, ErrorEvent) and last.code == "thread_busy", busy
             assert f"pid {proc.pid}" in last.message and record.thread_id in last.message
             assert SessionStore(workspace).get(SESSION) == record  # nothing changed, no new thread
+            # The foreign turn goes on once this turn says it waits for it.
             waiting = replace(config, busy_wait_s=60)
-            waited = await turn(waiting, workspace, "after the wait")
+            waited = await turn(waiting, workspace, "after the wait", server.gate(HELD).release)
         assert proc.returncode == 0
         assert [e.code for e in waited if isinstance(e, ErrorEvent)] == []
         assert any("busy_wait_s" in getattr(e, "message", "") for e in waited)

@@ -21,11 +21,8 @@ from plexum_openai_provider.ownership.writer_lock import Busy, WriterLock
 pytestmark = pytest.mark.e2e
 
 
-def message(text: str, delay_ms: int = 0) -> dict[str, object]:
-    reply: dict[str, object] = {"output": [{"type": "message", "text": text}]}
-    if delay_ms:
-        reply["delay_ms"] = delay_ms
-    return reply
+def message(text: str) -> dict[str, object]:
+    return {"output": [{"type": "message", "text": text}]}
 
 
 async def new_thread(real: RealCodex, cwd: Path) -> str:
@@ -64,10 +61,10 @@ async def test_codex_refuses_a_thread_whose_lock_the_provider_holds(
 async def test_the_provider_sees_and_names_a_running_codex_on_the_thread(
     real_codex: RealCodex, tmp_path: Path
 ) -> None:
-    # The second turn's reply is held back (4 SSE events 1.5 s apart) so codex stays running.
-    real_codex.write_scenario(
-        [{"requests": [message("one")]}, {"requests": [message("slow", delay_ms=1500)]}]
-    )
+    # The second turn's reply is held at a gate until the checks are done: codex stays mid-turn.
+    held = {**message("slow"), "gate": "held"}
+    real_codex.write_scenario([{"requests": [message("one")]}, {"requests": [held]}])
+    gate = real_codex.gate("held")
     thread = await new_thread(real_codex, tmp_path)
     argv = resume_argv(real_codex.binary, real_codex.server.base_url, real_codex.version, thread)
     proc = await asyncio.create_subprocess_exec(
@@ -82,7 +79,7 @@ async def test_the_provider_sees_and_names_a_running_codex_on_the_thread(
         assert proc.stdin is not None
         proc.stdin.write(b"two")
         proc.stdin.close()
-        await real_codex.responses.wait_for_requests(2, timeout=30)  # codex is mid-turn now
+        await gate.reached(timeout=30)  # codex is mid-turn now
         got = await writer_lock.take(real_codex.home, thread, wait_s=0.2)
         rollout = locate_rollout(real_codex.home, thread)
         assert rollout is not None
@@ -96,8 +93,10 @@ async def test_the_provider_sees_and_names_a_running_codex_on_the_thread(
             assert [(h.pid, h.how) for h in got.holders] == [(proc.pid, "flock")]
             assert got.holders[0].command is not None
             assert " exec resume " in got.holders[0].command
+        gate.release()
         assert await asyncio.wait_for(proc.wait(), 60) == 0
     finally:
+        gate.release()
         if proc.returncode is None:
             proc.kill()
             await proc.wait()

@@ -5,7 +5,8 @@ Each row is an existing test. While a row's test body runs, the environment carr
 the row, any process still alive with that tag is counted as left behind (and killed). A row whose
 body runs longer than its time limit + 5 s counts as a hang. Rows report bytes lost through the
 `fault_bytes_lost` fixture. With `--faults` only the rows run, and a row that no longer exists is
-an error; in a normal run the table covers the rows that ran.
+an error; in a normal run the table covers the rows that ran. Under xdist each worker hands the
+rows it ran to the controller, which prints the table and fails the run.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Result:
 
 
 _BY_TEST = {row.test: number for number, row in enumerate(ROWS, 1)}
+_RELAY = "plexum_fault_rows"  # key of a worker's results in xdist's workeroutput
 _results: dict[str, Result] = {}
 
 
@@ -189,6 +191,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        # An xdist worker: its rows go to the controller, which prints the table and decides.
+        output: dict[str, Any] = session.config.workeroutput  # type: ignore[attr-defined]
+        output[_RELAY] = {
+            test: {
+                "outcome": r.outcome,
+                "bytes_lost": r.bytes_lost,
+                "left_behind": r.left_behind,
+                "seconds": r.seconds,
+            }
+            for test, r in _results.items()
+        }
+        return
     # A row can pass its assertions and still break the matrix (a leftover process, a hang).
     if any(not r.held and r.outcome == "passed" for r in _results.values()):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: the rows a worker ran."""
+    for test, fields in getattr(node, "workeroutput", {}).get(_RELAY, {}).items():
+        number = _BY_TEST[test]
+        _results[test] = Result(ROWS[number - 1], number, **fields)

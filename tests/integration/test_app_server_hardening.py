@@ -242,7 +242,9 @@ async def test_a_cancel_during_turn_start_interrupts_the_turn_codex_started(
 async def test_a_failed_interrupt_stops_only_its_own_thread(
     fake: ProviderOnFake, fault: str
 ) -> None:
-    fake.scenario([slow(), slow("b's answer", delay_ms=2500), said("a again")])
+    # b's reply waits at a gate until a's cancel is over: b's turn runs meanwhile.
+    b_held = {"requests": [{"output": [{"type": "message", "text": "b's answer"}], "gate": "b"}]}
+    fake.scenario([slow(), b_held, said("a again")])
     config, folder = behind(fake, {"turn/interrupt": fault})
     ws_a, ws_b = fake.workspace("a"), fake.workspace("b")
     async with open_turn(config, TurnRequest(prompt="a", workspace=ws_a), FAST_LIMITS) as a:
@@ -253,6 +255,8 @@ async def test_a_failed_interrupt_stops_only_its_own_thread(
         pid = warm(config).pid
         a.cancel()
         assert (await asyncio.wait_for(a_events, 10))[-1].code == "cancelled"  # type: ignore[union-attr]
+    assert not b_events.done()  # b's turn still runs, held at its gate
+    fake.fake.gate("b").release()
     b_end = (await asyncio.wait_for(b_events, 10))[-1]
     assert isinstance(b_end, MessageEnd), b_end
     assert seen(folder) == ["turn/interrupt"] and warm(config).pid == pid

@@ -16,15 +16,16 @@ import pytest
 from plexum_openai_provider.codex.rollout import locate_rollout
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.errors import ConsumeError
-from plexum_openai_provider.events import ErrorEvent, MessageEnd
+from plexum_openai_provider.events import ErrorEvent, MessageEnd, WarningEvent
 from plexum_openai_provider.ownership import writer_lock
 from plexum_openai_provider.sessions import SessionStore
-from plexum_openai_provider.turn import close_backends
+from plexum_openai_provider.turn import TurnRequest, close_backends, open_turn
 from plexum_openai_provider.turn.app_server import pool
 
-from .conftest import ProviderOnFake
+from .conftest import FAST_LIMITS, ProviderOnFake
 
 VERSIONS = ("0.135.0", "0.150.1", "0.169.0", "0.171.0")
+HELD = "foreign"  # the gate the foreign turn's model reply waits at
 SHELL = {
     "type": "function_call",
     "name": "exec_command",
@@ -33,16 +34,18 @@ SHELL = {
 }
 
 
-def said(text: str, delay_ms: int = 0) -> dict[str, Any]:
+def said(text: str, gate: str | None = None) -> dict[str, Any]:
     reply: dict[str, Any] = {"output": [{"type": "message", "text": text}]}
-    if delay_ms:
-        reply["delay_ms"] = delay_ms
+    if gate is not None:
+        reply["gate"] = gate
     return {"requests": [reply]}
 
 
 @contextlib.asynccontextmanager
 async def foreign_turn(provider: ProviderOnFake, thread: str) -> AsyncIterator[Any]:
-    """A `codex exec resume` this plugin did not start, mid-turn (its reply held back)."""
+    """A `codex exec resume` this plugin did not start, mid-turn: its reply waits at the gate
+    `HELD` (released by the body, at the latest when it ends)."""
+    gate = provider.fake.gate(HELD)
     argv = [str(provider.fake.executable), "exec", "resume", "--json", "--skip-git-repo-check"]
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -62,8 +65,10 @@ async def foreign_turn(provider: ProviderOnFake, thread: str) -> AsyncIterator[A
         async with asyncio.timeout(30):
             while b"turn.started" not in (line := await proc.stdout.readline()):
                 assert line, "the foreign codex ended before its turn started"
+        await gate.reached(timeout=30)
         yield proc
     finally:
+        gate.release()
         if proc.returncode is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(proc.communicate(), 30)
@@ -77,7 +82,7 @@ async def test_a_turn_on_a_thread_a_foreign_codex_runs_is_busy_and_names_it(
     provider: ProviderOnFake, version: str
 ) -> None:
     provider.scenario(
-        [said("one"), said("foreign answer", delay_ms=2000), said("after")],
+        [said("one"), said("foreign answer", gate=HELD), said("after")],
         codex_version=version,
     )
     first = await provider.turn("one")
@@ -90,7 +95,16 @@ async def test_a_turn_on_a_thread_a_foreign_codex_runs_is_busy_and_names_it(
         assert isinstance(last, ErrorEvent) and last.code == "thread_busy", busy
         assert f"pid {proc.pid}" in last.message
         assert SessionStore(provider.workspace()).get("default") == record
-        waited = await provider.turn("after", config=provider.with_config(busy_wait_s=30))
+        # The foreign turn goes on once this turn says it waits for it.
+        request = TurnRequest(prompt="after", workspace=provider.workspace(), model="codex")
+        waiting = provider.with_config(busy_wait_s=30)
+        waited = []
+        async with open_turn(waiting, request, FAST_LIMITS) as turn:
+            async for event in turn:
+                waited.append(event)
+                if isinstance(event, WarningEvent) and "busy_wait_s" in event.message:
+                    provider.fake.gate(HELD).release()
+        assert any(isinstance(e, WarningEvent) and "busy_wait_s" in e.message for e in waited)
     assert isinstance(waited[-1], MessageEnd) and waited[-1].thread_id == record.thread_id
 
 
@@ -101,7 +115,7 @@ async def test_consume_during_a_foreign_turn_is_refused_and_loses_no_line(
     provider.scenario(
         [
             {"requests": [{"output": [SHELL]}, {"output": [{"type": "message", "text": "ran"}]}]},
-            said("foreign answer", delay_ms=1500),
+            said("foreign answer", gate=HELD),
         ],
         codex_version=version,
     )
@@ -115,6 +129,8 @@ async def test_consume_during_a_foreign_turn_is_refused_and_loses_no_line(
         with pytest.raises(ConsumeError) as refused:
             await consume_blocks(quick, ws, "default", ["call_f"])
         assert f"pid {proc.pid}" in str(refused.value)
+        # Let go half a second into the wait below (consume reports no "waiting" to act on).
+        asyncio.get_running_loop().call_later(0.5, provider.fake.gate(HELD).release)
         result = await consume_blocks(
             provider.with_config(consume_wait_s=30), ws, "default", ["call_f"]
         )

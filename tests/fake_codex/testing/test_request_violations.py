@@ -61,6 +61,22 @@ def test_a_request_the_api_would_reject_fails_its_test_and_the_session(
     )
 
 
+def test_under_xdist_the_controller_reports_what_a_worker_found(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(BROKEN.replace("MARK", ""))
+    result = pytester.runpytest_subprocess("-n", "1", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*requests the OpenAI API would reject (HTTP 400)*",
+            "fake Responses server: No tool call found for function call output with call_id "
+            "call_lost.",
+        ]
+    )
+
+
 def test_a_test_marked_as_breaking_it_on_purpose_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(BROKEN.replace("MARK", "pytestmark = pytest.mark.codex_request_violations"))
     result = pytester.runpytest()
