@@ -32,7 +32,7 @@ from plexum_openai_provider.turn.request import TurnRequest
 
 from .conftest import FAST_LIMITS, ProviderOnFake, group_alive, types
 from .test_serve_lifetime import gone_within
-from .test_thread_ownership_fake import foreign_turn
+from .test_thread_ownership_fake import HELD, foreign_turn
 from .test_tools_fake import tool_turn
 from .test_turn import PLAIN
 
@@ -284,7 +284,7 @@ async def test_a_thread_another_codex_holds_ends_in_thread_busy(
     # adopted attempt reads codex's refusal); 0.135 takes none, so the head start checks the
     # rollout's writers first, as the turn does, and leaves the turn to say who holds it.
     provider.scenario(
-        [said("one"), said("foreign answer", delay_ms=2000), said("after")],
+        [said("one"), said("foreign answer", gate=HELD), said("after")],
         codex_version=version,
     )
     workspace = provider.workspace()
@@ -332,10 +332,12 @@ async def test_the_head_started_codex_is_marked_and_dies_with_its_starter(
     assert gone_within(codex, 10), "the head-started codex outlived the say that started it"
 
 
-def said(text: str, delay_ms: int = 0) -> dict[str, Any]:
+def said(text: str, delay_ms: int = 0, gate: str | None = None) -> dict[str, Any]:
     reply: dict[str, Any] = {"output": [{"type": "message", "text": text}]}
     if delay_ms:
         reply["delay_ms"] = delay_ms
+    if gate is not None:
+        reply["gate"] = gate  # held until the test releases it (`foreign_turn`'s end at the latest)
     return {"requests": [reply]}
 
 
