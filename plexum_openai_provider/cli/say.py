@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import HostConfig, load_config
+from ..digest import sha256_hex
 from ..errors import ConfigError
 from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage, is_terminal
 from ..files import directory_problem
@@ -42,7 +42,7 @@ def default_agent_id(workspace: Path) -> str:
     """`cli-` + a short hash of the resolved workspace: two `say` in different workspaces get
     different agents (so different tool sockets), one workspace always the same."""
     resolved = os.fsencode(workspace.resolve())
-    return "cli-" + hashlib.sha256(resolved).hexdigest()[:12]
+    return "cli-" + sha256_hex(resolved)[:12]
 
 
 def _usage_error(args: argparse.Namespace, message: str, *, label: str = "") -> int:
@@ -198,8 +198,11 @@ async def _run(
     import asyncio
 
     from ..turn import close_backends
+    from ..turn.backend import blocking_work_on_loop
     from ..turn.lifetime import Turn
 
+    # One turn in this process: its session save and mirror need no worker thread.
+    blocking_work_on_loop()
     loop = asyncio.get_running_loop()
     try:
         async with Turn(config, request, head_start=early) as turn:

@@ -1,0 +1,68 @@
+"""A cold `say` loads and starts only what its turn needs: no worker thread (its session save and
+mirror run on the loop, `turn.backend.blocking_work_on_loop`), and none of the modules that cost
+it milliseconds for nothing (OpenSSL's hashlib, ssl; shutil and tempfile with bz2 and lzma)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ProviderOnFake
+
+# Runs `say` as the console script does (`cli.run`, which leaves by os._exit), and writes what the
+# process loaded and which threads it started when it leaves.
+WATCHED_SAY = """
+import json, os, sys, threading
+out = sys.argv.pop(1)
+started = []
+start = threading.Thread.start
+def counted(self):
+    started.append(self.name)
+    start(self)
+threading.Thread.start = counted
+_exit = os._exit
+def leave(code):
+    loaded = sorted(name for name, module in sys.modules.items() if module is not None)
+    with open(out, "w") as f:
+        json.dump({"modules": loaded, "threads": started}, f)
+    _exit(code)
+os._exit = leave
+sys.argv = ["plexum-openai-provider", *sys.argv[1:]]
+from plexum_openai_provider.cli import run
+run()
+"""
+
+NOT_NEEDED = ("hashlib", "_hashlib", "ssl", "shutil", "tempfile", "bz2", "lzma")
+
+
+@pytest.mark.parametrize("tools", [False, True], ids=["no-tools", "echo-offered"])
+def test_a_cold_say_starts_no_thread_and_loads_nothing_it_does_not_need(
+    provider: ProviderOnFake, tools: bool
+) -> None:
+    config = provider.root / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "binary": provider.config.binary,
+                "codex_home": provider.config.codex_home,
+                "socket_dir": str(provider.root / "sock"),
+            }
+        )
+    )
+    out = provider.root / "watched.json"
+    argv = [sys.executable, "-c", WATCHED_SAY, str(out), "say", "--config", str(config), "--json"]
+    argv += ["--workspace", str(provider.workspace()), *([] if tools else ["--no-tools"]), "hi"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[-1]["type"] == "message_end"
+    session = json.loads((provider.workspace() / ".plexum-codex-session").read_text())
+    saved = session["threads"]["default"]["thread_id"]  # saved on the loop
+    assert saved == events[-1]["thread_id"]
+    watched = json.loads(Path(out).read_text())
+    assert watched["threads"] == []
+    assert [name for name in NOT_NEEDED if name in watched["modules"]] == []
