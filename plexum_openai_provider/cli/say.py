@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 from ..config import HostConfig, load_config
 from ..digest import sha256_hex
 from ..errors import ConfigError
-from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage, is_terminal
 from ..files import directory_problem
 from ..turn.request import TurnRequest
 from .builtin_tools import BUILTIN_TOOLS, call_builtin
 
 if TYPE_CHECKING:
+    from ..events import CanonicalEvent, ToolCall, Usage
     from ..turn.exec.head_start import HeadStart
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
@@ -47,6 +47,8 @@ def _usage_error(args: argparse.Namespace, message: str, *, label: str = "") -> 
     """A config, model or workspace error: text for people and, with --json, the error event."""
     print(f"plexum-openai-provider: {label}{message}", file=sys.stderr)
     if args.json:
+        from ..events import ErrorEvent  # loads with the turn, after codex started, otherwise
+
         _print_json(ErrorEvent("config", message))
     return EXIT_USAGE
 
@@ -108,6 +110,8 @@ def say(args: argparse.Namespace) -> int:
         # have done — codex stopped, the lock let go, one terminal event.
         with _signals_held():
             early.discard()
+        from ..events import is_terminal
+
         if outcome.last is None or not is_terminal(outcome.last):
             from ..turn.messages import stop_event
 

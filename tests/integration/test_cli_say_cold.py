@@ -1,7 +1,8 @@
 """A cold `say` loads and starts only what its turn needs: no worker thread (its session save and
 mirror run on the loop, `turn.backend.blocking_work_on_loop`), none of the modules that cost it
 milliseconds for nothing (OpenSSL's hashlib, ssl; shutil and tempfile with bz2 and lzma), and
-asyncio, logging and the rollout reader only once codex is spawned (they load while it starts)."""
+asyncio, logging, the events and the rollout reader only once codex is spawned (they load while
+it starts up)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,12 @@ run()
 
 NOT_NEEDED = ("hashlib", "_hashlib", "ssl", "shutil", "tempfile", "bz2", "lzma")
 # What the turn imports while codex starts up (a new thread needs no rollout reader before).
-AFTER_THE_SPAWN = ("asyncio", "logging", "plexum_openai_provider.turn.mirror")
+AFTER_THE_SPAWN = (
+    "asyncio",
+    "logging",
+    "plexum_openai_provider.turn.mirror",
+    "plexum_openai_provider.events",
+)
 
 
 @pytest.mark.parametrize("tools", [False, True], ids=["no-tools", "echo-offered"])
