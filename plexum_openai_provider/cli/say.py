@@ -23,9 +23,9 @@ from ..digest import sha256_hex
 from ..errors import ConfigError
 from ..files import directory_problem
 from ..turn.request import TurnRequest
-from .builtin_tools import BUILTIN_TOOLS, call_builtin
 
 if TYPE_CHECKING:
+    from ..bridge.spec import ToolCallback, ToolSpec
     from ..events import CanonicalEvent, ToolCall, Usage
     from ..turn.exec.head_start import HeadStart
 
@@ -77,14 +77,20 @@ def say(args: argparse.Namespace) -> int:
         if args.text == ["-"]
         else " ".join(args.text)
     )
+    tools: tuple[ToolSpec, ...] = ()
+    call_tool: ToolCallback | None = None
+    if not args.no_tools:
+        from .builtin_tools import BUILTIN_TOOLS, call_builtin  # with the bridge's tool specs
+
+        tools, call_tool = BUILTIN_TOOLS, call_builtin
     request = TurnRequest(
         prompt=prompt,
         workspace=workspace,
         session_id=args.session,
         model=args.model,
         agent_id=args.agent or default_agent_id(workspace),
-        tools=() if args.no_tools else BUILTIN_TOOLS,
-        call_tool=None if args.no_tools else call_builtin,
+        tools=tools,
+        call_tool=call_tool,
         # relative to the caller's cwd, not the workspace: the paths are the user's
         images=tuple(Path(p).resolve() for p in args.image),
         output_schema=schema,

@@ -51,6 +51,7 @@ AFTER_THE_SPAWN = (
     "logging",
     "plexum_openai_provider.turn.mirror",
     "plexum_openai_provider.events",
+    "plexum_openai_provider.turn.approval",
 )
 
 
