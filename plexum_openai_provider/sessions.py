@@ -22,13 +22,15 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .codex.thread_id import is_plain_id
 from .errors import SessionStoreError
 from .files import atomic_write_text
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .events import Usage
 
 SESSION_FILE = ".plexum-codex-session"

@@ -16,7 +16,6 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..config import HostConfig, load_config
 from ..digest import sha256_hex
@@ -24,6 +23,7 @@ from ..errors import ConfigError
 from ..files import directory_problem
 from ..turn.request import TurnRequest
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
     from ..bridge.spec import ToolCallback, ToolSpec
     from ..events import CanonicalEvent, ToolCall, Usage

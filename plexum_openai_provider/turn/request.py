@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..config import DEFAULT_MODEL
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # annotations only: a cold `say` builds a request before it starts codex
+    from typing import Any
+
     from ..bridge.spec import ToolCallback, ToolSpec
     from .approval import Approve
 

@@ -84,3 +84,5 @@ def test_a_cold_say_starts_no_thread_and_loads_only_what_it_needs_when_it_needs_
     assert [name for name in NOT_NEEDED if name in watched["modules"]] == []
     assert "plexum_openai_provider.sessions" in watched["at_spawn"]  # taken when codex started
     assert [name for name in AFTER_THE_SPAWN if name in watched["at_spawn"]] == []
+    if not tools:  # the tools' specs name typing's aliases at run time
+        assert "typing" not in watched["at_spawn"]

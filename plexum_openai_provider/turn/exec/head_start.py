@@ -22,7 +22,6 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ...codex.argv import build_exec_argv
 from ...config import HostConfig, codex_env, codex_home
@@ -32,6 +31,7 @@ from ...ownership import codex_locks_threads
 from ...sessions import SessionStore, ThreadRecord, try_workspace_lock
 from ..request import TurnRequest, prompt_problem
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
     from ...bridge.socket_path import Listener
     from ..mirror import RolloutPosition
