@@ -14,11 +14,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .codex.rollout.splice import DEFAULT_MARKER
 from .errors import ConfigError
 from .sandbox import APPROVALS, MODES, Sandbox
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_ENV = "PLEXUM_OPENAI_PROVIDER_CONFIG"
 DEFAULT_MODEL = "codex"

@@ -8,7 +8,9 @@ received (`RpcError`, `RemoteError`). A turn never lets one escape.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ProviderError(Exception):

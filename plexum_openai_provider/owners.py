@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 OWNER_ENV = "PLEXUM_OPENAI_PROVIDER_OWNER"
 _KEY = OWNER_ENV.encode() + b"="
@@ -150,7 +147,9 @@ def end_leftovers(*, ours: bool = False) -> list[int]:
 
     ended = end_marked(orphaned)
     if ended:
-        log.warning(
+        import logging  # only here: a cold `say` imports this module before it starts codex
+
+        logging.getLogger(__name__).warning(
             "ended %d process(es) a plugin left running (pids %s)",
             len(ended),
             ", ".join(map(str, ended)),

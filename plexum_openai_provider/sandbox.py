@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
 
 from .codex.argv import BYPASS_FLAG
 from .errors import SandboxWidened
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Narrowest first: a turn may ask for a mode to the left of its agent's, never to the right.
 MODES = ("read-only", "workspace-write", "bypass")

@@ -22,12 +22,16 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .codex.thread_id import is_plain_id
 from .errors import SessionStoreError
-from .events import Usage
 from .files import atomic_write_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .events import Usage
 
 SESSION_FILE = ".plexum-codex-session"
 LOCK_FILE = ".plexum-codex-session.lock"
@@ -42,6 +46,14 @@ STALE_TEMP_S = 60.0
 _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 
 
+def _zero_usage() -> Usage:
+    # `events` loads on first use: a cold `say` reads the session before it starts codex, and
+    # that module's dataclasses cost it ~5 ms; a new workspace's turn needs none of it by then.
+    from .events import Usage
+
+    return Usage()
+
+
 @dataclass(frozen=True)
 class ThreadRecord:
     """A session's codex thread: its model argument, usage so far, and where its rollout is.
@@ -51,7 +63,7 @@ class ThreadRecord:
 
     thread_id: str
     model_arg: str | None
-    usage_total: Usage = field(default_factory=Usage)
+    usage_total: Usage = field(default_factory=_zero_usage)
     rollout_path: str | None = None
     rollout_offset: int | None = None
 
@@ -151,6 +163,8 @@ class SessionStore:
         return ThreadRecord(thread_id=text, model_arg=None)
 
     def _parse(self, raw: Any) -> dict[str, ThreadRecord]:
+        from .events import Usage  # see `_zero_usage`
+
         if not isinstance(raw, dict) or raw.get("version") != STORE_VERSION:
             raise self._corrupt(f"expected an object with version {STORE_VERSION}")
         threads = raw.get("threads")

@@ -8,8 +8,9 @@ codex 0.135 and 0.169), are at most `MAX_NAME_LENGTH` long, and stay distinct af
 
 from __future__ import annotations
 
-import hashlib
 import re
+
+from ..digest import sha256_hex
 
 PREFIX = "plexum-host-"
 # The model sees `mcp__<name>` and, in code mode, `tools.mcp__<name>__<tool>`; OpenAI caps tool and
@@ -33,7 +34,7 @@ def server_name(agent_id: str) -> str:
         # can never meet, not even after `-` becomes `_` in the namespace.
         return PREFIX + agent_id
     readable = "".join(c for c in agent_id if c.isascii() and c.isalnum())[:_MAX_READABLE]
-    digest = hashlib.sha256(agent_id.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = sha256_hex(agent_id.encode("utf-8", "surrogatepass"))
     return f"{PREFIX}{readable or 'agent'}-{digest[:HASH_HEX_CHARS]}"
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from plexum_openai_provider.digest import sha256_hex
 from plexum_openai_provider.errors import SocketInUseError, UnsafeSocketDirError
 
 MAX_SOCKET_PATH_BYTES = 100
@@ -31,7 +31,7 @@ def default_socket_dir(uid: int | None = None) -> Path:
 
 
 def socket_file_name(agent_id: str) -> str:
-    digest = hashlib.sha256(agent_id.encode("utf-8", "surrogatepass")).hexdigest()
+    digest = sha256_hex(agent_id.encode("utf-8", "surrogatepass"))
     return f"{digest[:_FILE_HASH_HEX]}.sock"
 
 

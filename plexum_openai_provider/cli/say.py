@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
-import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..config import HostConfig, load_config
+from ..digest import sha256_hex
 from ..errors import ConfigError
-from ..events import CanonicalEvent, ErrorEvent, ToolCall, Usage, is_terminal
 from ..files import directory_problem
 from ..turn.request import TurnRequest
-from .builtin_tools import BUILTIN_TOOLS, call_builtin
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
+    from ..bridge.spec import ToolCallback, ToolSpec
+    from ..events import CanonicalEvent, ToolCall, Usage
     from ..turn.exec.head_start import HeadStart
 
 EXIT_OK, EXIT_TURN_ERROR, EXIT_USAGE = 0, 1, 2
@@ -42,19 +40,23 @@ def default_agent_id(workspace: Path) -> str:
     """`cli-` + a short hash of the resolved workspace: two `say` in different workspaces get
     different agents (so different tool sockets), one workspace always the same."""
     resolved = os.fsencode(workspace.resolve())
-    return "cli-" + hashlib.sha256(resolved).hexdigest()[:12]
+    return "cli-" + sha256_hex(resolved)[:12]
 
 
 def _usage_error(args: argparse.Namespace, message: str, *, label: str = "") -> int:
     """A config, model or workspace error: text for people and, with --json, the error event."""
     print(f"plexum-openai-provider: {label}{message}", file=sys.stderr)
     if args.json:
+        from ..events import ErrorEvent  # loads with the turn, after codex started, otherwise
+
         _print_json(ErrorEvent("config", message))
     return EXIT_USAGE
 
 
 def say(args: argparse.Namespace) -> int:
     if args.verbose:
+        import logging  # only here: the turn's own import of it overlaps codex's start-up
+
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     try:
         config = load_config(args.config)
@@ -75,14 +77,20 @@ def say(args: argparse.Namespace) -> int:
         if args.text == ["-"]
         else " ".join(args.text)
     )
+    tools: tuple[ToolSpec, ...] = ()
+    call_tool: ToolCallback | None = None
+    if not args.no_tools:
+        from .builtin_tools import BUILTIN_TOOLS, call_builtin  # with the bridge's tool specs
+
+        tools, call_tool = BUILTIN_TOOLS, call_builtin
     request = TurnRequest(
         prompt=prompt,
         workspace=workspace,
         session_id=args.session,
         model=args.model,
         agent_id=args.agent or default_agent_id(workspace),
-        tools=() if args.no_tools else BUILTIN_TOOLS,
-        call_tool=None if args.no_tools else call_builtin,
+        tools=tools,
+        call_tool=call_tool,
         # relative to the caller's cwd, not the workspace: the paths are the user's
         images=tuple(Path(p).resolve() for p in args.image),
         output_schema=schema,
@@ -108,6 +116,8 @@ def say(args: argparse.Namespace) -> int:
         # have done — codex stopped, the lock let go, one terminal event.
         with _signals_held():
             early.discard()
+        from ..events import is_terminal
+
         if outcome.last is None or not is_terminal(outcome.last):
             from ..turn.messages import stop_event
 
@@ -160,12 +170,13 @@ def _signals_held() -> Iterator[None]:
         held.deliver()
 
 
-@dataclass
 class _Outcome:
-    """What `say` has shown of the turn: its exit code follows the last event."""
+    """What `say` has shown of the turn: its exit code follows the last event. (A plain class: a
+    dataclass compiles its methods at import, ~0.5 ms before codex starts.)"""
 
-    last: CanonicalEvent | None = None
-    reader_gone: bool = False
+    def __init__(self) -> None:
+        self.last: CanonicalEvent | None = None
+        self.reader_gone = False
 
     def show(self, render: Callable[[CanonicalEvent], None], event: CanonicalEvent) -> None:
         self.last = event
@@ -198,8 +209,11 @@ async def _run(
     import asyncio
 
     from ..turn import close_backends
+    from ..turn.backend import blocking_work_on_loop
     from ..turn.lifetime import Turn
 
+    # One turn in this process: its session save and mirror need no worker thread.
+    blocking_work_on_loop()
     loop = asyncio.get_running_loop()
     try:
         async with Turn(config, request, head_start=early) as turn:

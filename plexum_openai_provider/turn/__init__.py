@@ -6,11 +6,12 @@ behind one seam (`backend`). The public names are re-exported here, the lifetime
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .request import TurnLimits, TurnRequest
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .lifetime import Turn, close_backends, open_turn, run_turn
 
 __all__ = ["Turn", "TurnLimits", "TurnRequest", "close_backends", "open_turn", "run_turn"]

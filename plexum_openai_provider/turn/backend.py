@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..bridge.spec import ToolCallback
 from ..codex.thread_id import is_plain_id
 from ..config import HostConfig, codex_home
+from ..digest import sha256_hex
 from ..errors import SessionStoreError
 from ..events import CanonicalEvent, Context, MessageEnd, Usage, WarningEvent
 from ..ownership.holders import Holder
@@ -40,12 +41,24 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+_ON_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("plexum_on_loop", default=False)
+
+
+def blocking_work_on_loop() -> None:
+    """For a process that runs one turn and nothing else (`say`): from here on, in this context,
+    `off_loop` runs its work on the loop. No other turn waits on the loop, and a worker thread
+    costs a cold turn its start, a wake-up per call and a join at exit (~5-10 ms, P1b)."""
+    _ON_LOOP.set(True)
+
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in a worker thread: the session file's fsyncs and the rollout read block for
     milliseconds, and other turns of this process must keep streaming meanwhile (32 concurrent
     turns spent 40% of their loop time in fsync). A cancelled caller still waits for the thread,
-    so the turn's workspace lock is never released under a write in progress."""
+    so the turn's workspace lock is never released under a write in progress. On the loop
+    instead after `blocking_work_on_loop`."""
+    if _ON_LOOP.get():
+        return fn(*args)
     future = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
     try:
         return await asyncio.shield(future)
@@ -82,7 +95,7 @@ def prompt_for_log(prompt: str, *, verbatim: bool) -> str:
     """The prompt for the debug log: its length and a digest, unless the operator opted in."""
     if verbatim:
         return repr(prompt)
-    digest = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    digest = sha256_hex(prompt.encode("utf-8", "surrogatepass"))[:16]
     return f"{len(prompt)} characters, sha256 {digest} (set `log_prompts` to log the text)"
 
 

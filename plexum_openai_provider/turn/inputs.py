@@ -17,7 +17,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +104,8 @@ def prepared(inputs: TurnInputs) -> Iterator[list[str] | None]:
     if not inputs.needs_files:
         yield []
         return
+    import tempfile  # only here: with shutil, bz2 and lzma it costs a cold plain turn ~3 ms
+
     try:
         holder = tempfile.TemporaryDirectory(prefix="plexum-openai-turn-")
     except OSError:

@@ -21,7 +21,6 @@ import importlib
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from pathlib import Path
@@ -192,6 +191,8 @@ class Turn:
             return
         with prepared(inputs) as turn_args:
             if turn_args is None:
+                import tempfile  # only to name the folder: `inputs.prepared` imports it
+
                 yield ErrorEvent(
                     "spawn",
                     "could not write the turn's images / output schema to a private temp folder "

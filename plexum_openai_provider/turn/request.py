@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..bridge.spec import ToolCallback, ToolSpec
 from ..config import DEFAULT_MODEL
-from .approval import Approve
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:  # annotations only: a cold `say` builds a request before it starts codex
+    from typing import Any
+
+    from ..bridge.spec import ToolCallback, ToolSpec
+    from .approval import Approve
 
 
 @dataclass(frozen=True)

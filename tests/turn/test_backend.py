@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from plexum_openai_provider.events import Usage
-from plexum_openai_provider.turn.backend import message_end, off_loop
+from plexum_openai_provider.turn.backend import blocking_work_on_loop, message_end, off_loop
 
 
 async def test_the_loop_keeps_running_while_the_work_blocks_and_the_result_comes_back() -> None:
@@ -59,6 +59,20 @@ async def test_an_exception_in_the_work_reaches_the_caller() -> None:
 
     with pytest.raises(OSError, match="disk full"):
         await off_loop(failing)
+
+
+async def test_after_blocking_work_on_loop_the_work_runs_on_the_loop_in_that_context_only() -> None:
+    async def where() -> int:
+        return await off_loop(threading.get_ident)
+
+    async def one_turn_process() -> tuple[int, int]:
+        blocking_work_on_loop()
+        # a task started from here inherits the setting (a background session save does)
+        return await off_loop(threading.get_ident), await asyncio.ensure_future(where())
+
+    loop_thread = threading.get_ident()
+    assert await asyncio.create_task(one_turn_process()) == (loop_thread, loop_thread)
+    assert await asyncio.create_task(where()) != loop_thread  # other contexts: a worker as ever
 
 
 def test_message_end_reports_codexs_turn_usage_when_it_has_one_else_the_threads_growth() -> None:

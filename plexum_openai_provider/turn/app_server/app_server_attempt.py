@@ -266,7 +266,10 @@ class AppServerAttempt(Attempt):
             output_schema=request.output_schema,
             sandbox=self.setup.sandbox,
         )
-        log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=self.config.log_prompts))
+        if log.isEnabledFor(logging.DEBUG):  # a digest for nobody to read otherwise
+            log.debug(
+                "prompt: %s", prompt_for_log(request.prompt, verbatim=self.config.log_prompts)
+            )
         starting = self._starting = asyncio.ensure_future(server.start_turn(params))
         starting.add_done_callback(_retrieved)
         try:

@@ -9,11 +9,13 @@ turn's tools reach codex as `-c` options on its argv (`turn/tools.py`). Loaded l
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
 
 from ...config import codex_env
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:  # the seam loads asyncio: `head_start` must import this room without it
+    from typing import Any
+
     from ..backend import AttemptEvents, AttemptSetup, ToolSetup
 
 

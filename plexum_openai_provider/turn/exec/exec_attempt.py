@@ -86,7 +86,8 @@ class ExecAttempt(Attempt):
         )
         log.debug("starting %s in %s", redact_argv(argv), request.workspace)
         prompt = request.prompt.encode("utf-8")  # checked by the turn before anything started
-        log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=config.log_prompts))
+        if log.isEnabledFor(logging.DEBUG):  # a digest for nobody to read otherwise
+            log.debug("prompt: %s", prompt_for_log(request.prompt, verbatim=config.log_prompts))
         # A head-started codex passed the same busy check before it was spawned (`head_start`).
         proc = await self._adopt(argv, record)
         if proc is None:

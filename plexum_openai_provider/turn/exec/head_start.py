@@ -22,7 +22,6 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ...codex.argv import build_exec_argv
 from ...config import HostConfig, codex_env, codex_home
@@ -30,11 +29,12 @@ from ...errors import BridgeError, ConfigError, SandboxWidened, SessionStoreErro
 from ...owners import OWNER_ENV, end_marked, new_marker, parent_death_hook
 from ...ownership import codex_locks_threads
 from ...sessions import SessionStore, ThreadRecord, try_workspace_lock
-from ..mirror import RolloutPosition, start_position
 from ..request import TurnRequest, prompt_problem
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
     from ...bridge.socket_path import Listener
+    from ..mirror import RolloutPosition
 
 # A fresh pipe holds 64 KiB on Linux: a prompt that fits is written without waiting on codex.
 PROMPT_LIMIT = 64 * 1024
@@ -157,7 +157,7 @@ def _spawn(
         extra_args=[*config.extra_args, *tool_args],
         sandbox_args=sandbox_args,
     )
-    start = start_position(config, record)  # before codex appends this turn's lines
+    start = _resumed_start(config, record) if record is not None else None
     marker = new_marker()
     try:
         # As `process.spawn` starts every child: it dies with us and carries its owner marker.
@@ -175,6 +175,12 @@ def _spawn(
         if listener is not None:
             listener.close()
         return None  # the turn tries again and reports why it cannot start codex
+    if start is None:
+        # A new thread's file starts with this turn: nothing to note before codex runs, so the
+        # rollout reader is imported now, while codex starts up.
+        from ..mirror import RolloutPosition
+
+        start = RolloutPosition(None, 0)
     prompt_error: BaseException | None = None
     assert popen.stdin is not None
     try:
@@ -188,6 +194,14 @@ def _spawn(
         with contextlib.suppress(OSError):
             popen.stdin.close()
     return HeadStart(popen, lock_fd, record, model_arg, start, argv, prompt_error, marker, listener)
+
+
+def _resumed_start(config: HostConfig, record: ThreadRecord) -> RolloutPosition:
+    """Where this turn's lines will begin in the resumed thread's rollout: noted before codex
+    appends them (`mirror.start_position`)."""
+    from ..mirror import start_position
+
+    return start_position(config, record)
 
 
 def _busy(config: HostConfig, record: ThreadRecord) -> bool:
