@@ -43,7 +43,7 @@ def test_installer_reports_a_layout_without_a_native_binary(tmp_path: Path) -> N
 
 def test_retry_switch_is_only_passed_to_versions_that_know_it() -> None:
     url = "http://127.0.0.1:1/v1"
-    assert "--disable" not in provider_args(url, "0.135.0")
+    assert "unbounded_connection_retries" not in provider_args(url, "0.135.0")
     assert provider_args(url, "0.169.0")[-2:] == ["--disable", "unbounded_connection_retries"]
     provider = provider_args(url, "0.169.0")[3]
     assert 'base_url="http://127.0.0.1:1/v1"' in provider
@@ -76,4 +76,13 @@ def test_the_provider_config_file_says_what_the_provider_args_say() -> None:
     mock = toml["model_providers"]["mock"]
     assert mock["base_url"] == "http://127.0.0.1:1/v1" and mock["env_key"] == "OPENAI_API_KEY"
     assert mock["request_max_retries"] == mock["stream_max_retries"] == 0
-    assert toml["features"] == {"unbounded_connection_retries": False}
+    assert toml["features"] == {
+        "unbounded_connection_retries": False, "plugins": False, "shell_snapshot": False
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ["0.135.0", "0.169.0"])
+def test_plugin_sync_and_shell_snapshot_are_off_for_every_version(version: str) -> None:
+    args = provider_args("http://127.0.0.1:1/v1", version)
+    disabled = {args[i + 1] for i, token in enumerate(args) if token == "--disable"}
+    assert {"plugins", "shell_snapshot"} <= disabled
