@@ -22,6 +22,7 @@ from conformance.installs import binary as native_binary
 from conformance.scenario_set import IMAGE_DIR, ConformanceScenario, Invocation
 from fake_codex.core.files import write_atomic
 from fake_codex.responses.server import ResponsesServer
+from fake_codex.testing.fakes import install_fake_codex
 from fake_codex.testing.real_env import codex_env, provider_args
 from plexum_openai_provider.codex.argv import build_exec_argv
 from plexum_openai_provider.config import DEFAULT_MODEL, HostConfig
@@ -30,7 +31,6 @@ from plexum_openai_provider.errors import ProviderError
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, run_turn
 from plexum_openai_provider.turn.inputs import check_turn_inputs, prepared
 
-FAKE_BINARY = Path(sys.executable).parent / "fake-codex"
 # The fake never connects; its error texts only quote the provider's base_url.
 FAKE_BASE_URL = "http://127.0.0.1:9/v1"
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
@@ -298,7 +298,7 @@ async def run_fake(scenario: ConformanceScenario, version: str, run_dir: Path) -
     run_dir.mkdir(parents=True)
     copy = run_dir / "scenario.json"
     copy.write_text(json.dumps(scenario.with_version(version), ensure_ascii=False))
-    player = _Player(scenario, capture, FAKE_BINARY, {})
+    player = _Player(scenario, capture, install_fake_codex(run_dir / "bin"), {})
     player.env = {**codex_env(player.home), "FAKE_CODEX_SCENARIO": str(copy)}
     for i, inv in enumerate(scenario.invocations):
         capture.invocations.append(await player.play(i, inv, FAKE_BASE_URL))

@@ -15,7 +15,6 @@ it by its `replacement_history` (which ends with the summary; `compacted_history
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +94,8 @@ def _aborted(output: str, prefix: str, call_id: str, family: int) -> dict[str, A
     if family < 150:
         return {"type": output, "call_id": call_id, "output": "aborted"}
     # codex's id is a UUIDv5 fixed per call (its name space is not reproduced; ids are masked)
+    import uuid  # here: rare (an unanswered call), and uuid pulls in hashlib at start-up
+
     fixed = uuid.uuid5(uuid.NAMESPACE_OID, f"{prefix}:{call_id}")
     return {"type": output, "id": f"{prefix}_{fixed}", "call_id": call_id, "output": "aborted"}
 

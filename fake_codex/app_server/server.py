@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -262,7 +261,7 @@ class AppServer(ThreadViews):
             raise RpcFailure(INVALID_REQUEST, f"no rollout found for thread id {thread_id}")
         target = self.home / "archived_sessions" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), str(target))
+        _move(path, target)
         self.archived.add(thread_id)
         self._after.append(lambda: self.out.note("thread/archived", {"threadId": thread_id}))
         return {}
@@ -279,7 +278,7 @@ class AppServer(ThreadViews):
         year, month, day = name[8:12], name[13:15], name[16:18]
         target = self.home / "sessions" / year / month / day / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(found[0]), str(target))
+        _move(found[0], target)
         self.archived.discard(thread_id)
         self._after.append(lambda: self.out.note("thread/unarchived", {"threadId": thread_id}))
         return {"thread": self._stored_thread_json(thread_id, target)}
@@ -338,6 +337,12 @@ class AppServer(ThreadViews):
         if not thread.preview:
             thread.preview = prompt
         self.worker.start(thread, job, prompt)
+
+
+def _move(source: Path, target: Path) -> None:
+    import shutil  # here: only archive/unarchive move files; shutil loads zlib, bz2, lzma
+
+    shutil.move(str(source), str(target))
 
 
 def _text_of(params: dict[str, Any]) -> str:

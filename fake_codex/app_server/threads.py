@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,6 +182,8 @@ class ThreadViews:
         if self.b.family >= 169:
             done = self.turn_log.get(thread_id)
             first = {"type": "turn", "turnId": done[0]["id"]} if done else None
+            import uuid  # here: only thread/read needs it; uuid costs every start otherwise
+
             result["readState"] = {"firstUnread": first, "revision": str(uuid.uuid4())}
         return result
 

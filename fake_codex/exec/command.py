@@ -224,6 +224,8 @@ class ExecRun:
 
     def _start_mcp(self, config: dict[str, Any], cwd: Path) -> McpManager | None:
         """Start the configured MCP servers; a failing `required` one ends exec (rc 1)."""
+        if not isinstance(config.get("mcp_servers"), dict):
+            return None  # the usual case: no need to import the client (subprocess, threads)
         from fake_codex.mcp.client import McpStartupError, start_configured
 
         try:

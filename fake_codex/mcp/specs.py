@@ -7,7 +7,6 @@ server and tool names into codex's `mcp__<server>__` namespaces (sanitised, hash
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +114,8 @@ def sanitize(name: str) -> str:
 
 
 def _hash_suffix(raw_identity: str) -> str:
+    import hashlib  # here: only name collisions need it; hashlib loads OpenSSL at start-up
+
     return "_" + hashlib.sha1(raw_identity.encode()).hexdigest()[:_HASH_LEN]
 
 

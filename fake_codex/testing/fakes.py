@@ -90,20 +90,28 @@ def _link(bin_dir: Path, target: Path) -> Path:
 
 
 def install_fake_codex(bin_dir: Path) -> Path:
-    """`bin_dir/codex`: a link to this Python's `fake-codex` console script, else a shim that
-    runs `python -m fake_codex` with this package importable."""
-    script = Path(sys.executable).parent / "fake-codex"
-    if script.is_file() and os.access(script, os.X_OK):
-        return _link(bin_dir, script)
+    """`bin_dir/codex`: a Python script that runs the fake with this Python.
+
+    The suite starts the fake thousands of times, so the script is the cheapest launcher we have:
+    `-S` skips site-packages and its `.pth` hooks (the fake is standard library only; its package
+    root goes on `sys.path` by hand), and the fake's bytecode is cached even under
+    PYTHONDONTWRITEBYTECODE (otherwise every start compiles each module from source).
+    """
     bin_dir.mkdir(parents=True, exist_ok=True)
-    shim = bin_dir / "codex"
-    package_root = Path(__file__).resolve().parent.parent
-    shim.write_text(
-        f'#!/bin/sh\nPYTHONPATH="{package_root}${{PYTHONPATH:+:$PYTHONPATH}}" '
-        f'exec "{sys.executable}" -m fake_codex "$@"\n'
+    script = bin_dir / "codex"
+    package_root = Path(__file__).resolve().parents[2]  # the folder holding fake_codex/
+    text = (
+        f"#!{sys.executable} -S\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(package_root)!r})\n"
+        "sys.dont_write_bytecode = False\n"
+        "from fake_codex.cli import main\n"
+        "sys.exit(main())\n"
     )
-    shim.chmod(0o755)
-    return shim
+    script.unlink(missing_ok=True)  # never write through a link left there
+    script.write_text(text)
+    script.chmod(0o755)
+    return script
 
 
 @dataclass
