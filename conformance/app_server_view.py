@@ -106,6 +106,26 @@ def normalise(notes: list[Json], root: Path) -> list[Json]:
         if method.startswith("$request "):
             view["params"] = params
         out.append(_mask(view, root))
+    return _reply_first(out)
+
+
+# Sent by the real process while it answers `turn/start`, so they race its reply (the reply came
+# after them once in a run on 0.169.0); the provider waits for whichever names the turn first.
+_RACING_TURN_START = (
+    {"method": "thread/status/changed", "status": "active"},
+    {"method": "turn/started"},
+)
+
+
+def _reply_first(stream: list[Json]) -> list[Json]:
+    """Each `turn/start` reply moved before the turn's start notifications it raced."""
+    out: list[Json] = []
+    for entry in stream:
+        at = len(out)
+        if entry.get("reply") == "turn/start":
+            while at > 0 and out[at - 1] in _RACING_TURN_START:
+                at -= 1
+        out.insert(at, entry)
     return out
 
 
