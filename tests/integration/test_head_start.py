@@ -41,7 +41,7 @@ def _request(workspace: Path, prompt: str = "hello") -> TurnRequest:
     return TurnRequest(prompt=prompt, workspace=workspace)
 
 
-def _lock_is_free(workspace: Path) -> bool:
+def lock_is_free(workspace: Path) -> bool:
     fd = try_workspace_lock(workspace)
     if fd is None:
         return False
@@ -63,13 +63,13 @@ async def test_the_turn_adopts_the_codex_it_would_have_started(provider: Provide
     for prompt in ("first", "second"):  # a new thread, then its resume
         early = head_start(provider.config, _request(workspace, prompt))
         assert early is not None
-        assert not _lock_is_free(workspace)  # taken before codex started
+        assert not lock_is_free(workspace)  # taken before codex started
         assert await _run(provider, _request(workspace, prompt), early) == [
             "text_delta", "message_end"
         ]  # fmt: skip
         assert early.process_taken and early.lock_taken
         assert early.popen.returncode is not None
-        assert _lock_is_free(workspace)
+        assert lock_is_free(workspace)
     invocations = provider.invocations()
     assert len(invocations) == 2  # one codex per turn: nothing was started twice
     assert "resume" in invocations[1].argv
@@ -95,7 +95,7 @@ async def test_a_codex_the_turn_would_not_start_is_stopped_and_the_right_one_sta
     assert early.popen.returncode is not None and not group_alive(early.popen.pid)
     argvs = [inv.argv for inv in provider.invocations()]
     assert "model_verbosity=low" in argvs[-1]
-    assert _lock_is_free(workspace)
+    assert lock_is_free(workspace)
 
 
 async def test_discarding_an_unused_head_start_stops_codex_and_releases_the_lock(
@@ -108,7 +108,7 @@ async def test_discarding_an_unused_head_start_stops_codex_and_releases_the_lock
     early.discard()
     early.discard()  # twice is harmless
     assert early.popen.returncode is not None and not group_alive(early.popen.pid)
-    assert _lock_is_free(workspace)
+    assert lock_is_free(workspace)
 
 
 async def test_with_tools_the_socket_is_bound_first_and_the_call_goes_through(
@@ -200,7 +200,7 @@ async def test_no_head_start_where_the_turn_must_decide_first(
     assert provider.invocations() == []
     if held is not None:
         os.close(held)
-    assert _lock_is_free(workspace)
+    assert lock_is_free(workspace)
 
 
 async def test_a_session_model_config_does_not_allow_never_reaches_codex(
@@ -220,7 +220,7 @@ async def test_a_session_model_config_does_not_allow_never_reaches_codex(
     assert not config.allows_model_arg("gpt-planted") and config.allows_model_arg("gpt-ok")
     assert head_start(config, _request(workspace)) is None
     assert len(provider.invocations()) == 1  # no codex, not even one stopped at once
-    assert _lock_is_free(workspace)
+    assert lock_is_free(workspace)
     # Through `say` as a user runs it: the turn warns, resumes the thread with the asked model.
     said = provider.cli("say", "--json", "--no-tools", "hi", config={"supported_models": ["codex"]})
     assert said.returncode == 0, said.stderr
@@ -306,7 +306,7 @@ async def test_a_thread_another_codex_holds_ends_in_thread_busy(
         assert isinstance(last, ErrorEvent) and last.code == "thread_busy", events
         assert f"pid {foreign.pid}" in last.message
         assert SessionStore(workspace).get("default") == record
-        assert _lock_is_free(workspace)
+        assert lock_is_free(workspace)
 
 
 async def test_the_head_started_codex_is_marked_and_dies_with_its_starter(

@@ -11,28 +11,19 @@ import signal
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from plexum_openai_provider.events import ErrorEvent, is_terminal
-from plexum_openai_provider.sessions import SESSION_FILE, try_workspace_lock
+from plexum_openai_provider.sessions import SESSION_FILE
 from plexum_openai_provider.turn.exec.head_start import head_start
 from plexum_openai_provider.turn.lifetime import Turn
 from plexum_openai_provider.turn.request import TurnRequest
 
 from .conftest import FAST_LIMITS, ProviderOnFake, group_alive
-from .test_head_start import said
+from .test_head_start import lock_is_free, said
 
 SLOW = said("slow", delay_ms=60_000)  # a codex that is still running when the turn ends
-
-
-def _lock_is_free(workspace: Path) -> bool:
-    fd = try_workspace_lock(workspace)
-    if fd is None:
-        return False
-    os.close(fd)
-    return True
 
 
 @pytest.mark.parametrize("case", ["session file rewritten", "model refused"])
@@ -60,7 +51,7 @@ async def test_a_turn_ending_before_it_adopts_reaps_codex_before_its_end_and_its
                 events.append(event)
         # The turn is over, `say`'s own cleanup has not run: nothing of codex may be left.
         assert early.popen.poll() is not None and not group_alive(early.popen.pid, within_s=0)
-        assert _lock_is_free(workspace)
+        assert lock_is_free(workspace)
     finally:
         early.discard()
     last = events[-1]
@@ -83,7 +74,7 @@ async def test_a_turn_cancelled_before_it_adopts_reaps_codex_before_the_lock_goe
             async for _event in turn:
                 break  # the host stops reading: the turn's generators are closed
         assert early.popen.poll() is not None
-        assert _lock_is_free(workspace)
+        assert lock_is_free(workspace)
     finally:
         early.discard()
 
@@ -158,4 +149,4 @@ def test_say_interrupted_before_the_turn_adopts_codex_ends_cancelled_with_nothin
     assert b"Traceback" not in err, err
     assert not group_alive(codex)
     assert {inv.pid for inv in provider.invocations()} <= {codex}  # none started after it
-    assert _lock_is_free(workspace)
+    assert lock_is_free(workspace)
