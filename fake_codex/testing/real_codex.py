@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fake_codex.core.files import write_atomic
@@ -192,17 +193,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("versions", nargs="*", metavar="VERSION")
     args = parser.parse_args(argv)
     cache_dir = (args.cache or default_cache_dir()).absolute()
+    versions = list(args.versions or KNOWN_VERSIONS)
+    # All at once: each is an npm process mostly waiting on the network (a version's own lock
+    # keeps two installs of it apart); reported in the order asked.
+    with ThreadPoolExecutor(max_workers=max(1, len(versions))) as pool:
+        outcomes = list(pool.map(lambda version: _timed_install(version, cache_dir), versions))
     failed = False
-    for version in args.versions or KNOWN_VERSIONS:
-        start = time.monotonic()
-        try:
-            binary = install(version, cache_dir)
-        except InstallError as exc:
-            print(f"real_codex: {version}: FAILED: {exc}", file=sys.stderr)
+    for version, outcome in zip(versions, outcomes, strict=True):
+        if isinstance(outcome, InstallError):
+            print(f"real_codex: {version}: FAILED: {outcome}", file=sys.stderr)
             failed = True
-            continue
-        print(f"codex {version}: {binary} ({time.monotonic() - start:.1f}s)")
+        else:
+            binary, took = outcome
+            print(f"codex {version}: {binary} ({took:.1f}s)")
     return 1 if failed else 0
+
+
+def _timed_install(version: str, cache_dir: Path) -> tuple[Path, float] | InstallError:
+    start = time.monotonic()
+    try:
+        return install(version, cache_dir), time.monotonic() - start
+    except InstallError as exc:
+        return exc
 
 
 if __name__ == "__main__":
