@@ -12,22 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 
+from conformance.app_server_drift import PROVIDER_NOTIFICATIONS
 from conformance.app_server_schema import Schema
 from conformance.installs import VERSIONS
 from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn.app_server import params
 
 pytestmark = pytest.mark.e2e
-READ_NOTIFICATIONS = (
-    "turn/started",
-    "turn/completed",
-    "item/started",
-    "item/completed",
-    "item/agentMessage/delta",
-    "thread/tokenUsage/updated",
-    "error",
-    "warning",
-)
 WRITE = Sandbox("workspace-write", True, ("/srv/shared",), approvals="daemon")
 READ = Sandbox("read-only")
 MCP = {"plexum-host-a": {"command": "/usr/bin/python3", "args": ["-m", "relay", "mcp-host"]}}
@@ -101,5 +92,5 @@ def test_every_request_the_provider_sends_is_valid_for_the_binarys_own_schema(
     resume = json.loads((out / "v2" / "ThreadResumeParams.json").read_text())
     assert ("excludeTurns" in resume["properties"]) == excludes_turns(version)
     notifications = json.loads((out / "ServerNotification.json").read_text())
-    assert set(READ_NOTIFICATIONS) <= methods(notifications)
+    assert set(PROVIDER_NOTIFICATIONS) <= methods(notifications)
     assert {"initialized"} <= methods(json.loads((out / "ClientNotification.json").read_text()))

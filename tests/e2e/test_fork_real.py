@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from fake_codex.testing.fakes import RealCodex
-from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import MessageEnd, ToolCall
 from plexum_openai_provider.fork import fork_session
 from plexum_openai_provider.sessions import SessionStore
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, run_turn
+
+from .test_provider_turns import config_for
 
 pytestmark = pytest.mark.e2e
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
@@ -50,11 +51,8 @@ async def test_a_fork_diverges_from_its_source(
             says("fork after consume"),
         ]
     )
-    config = HostConfig(
-        binary=str(real_codex.binary),
-        codex_home=str(real_codex.home),
-        idle_timeout_s=30,
-        turn_timeout_s=60,
+    config = config_for(
+        real_codex,
         supported_models=("gpt",),
         model_args={"gpt": "gpt-5.5"},
         backend=backend,

@@ -36,13 +36,14 @@ def last_user_text(body: dict[str, Any]) -> str:
     raise AssertionError("no user message in the request")
 
 
-def config_for(real: RealCodex, binary: Path | None = None) -> HostConfig:
+def config_for(real: RealCodex, binary: Path | None = None, **overrides: Any) -> HostConfig:
     """The provider on the plugin's real codex (its CODEX_HOME points codex at the server)."""
     return HostConfig(
         binary=str(binary or real.binary),
         codex_home=str(real.home),
         idle_timeout_s=30,
         turn_timeout_s=60,
+        **overrides,
     )
 
 

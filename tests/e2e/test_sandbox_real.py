@@ -17,11 +17,12 @@ from fake_codex.testing.fakes import RealCodex
 from plexum_openai_provider.bridge.names import namespace, server_name
 from plexum_openai_provider.bridge.spec import ToolReply
 from plexum_openai_provider.cli.builtin_tools import BUILTIN_TOOLS
-from plexum_openai_provider.config import HostConfig
 from plexum_openai_provider.consume import consume_blocks
 from plexum_openai_provider.events import MessageEnd, ToolCall, ToolResult
 from plexum_openai_provider.sandbox import Sandbox
 from plexum_openai_provider.turn import TurnLimits, TurnRequest, close_backends, run_turn
+
+from .test_provider_turns import config_for
 
 pytestmark = pytest.mark.e2e
 LIMITS = TurnLimits(kill_grace_s=1.0, post_exit_drain_s=0.5)
@@ -79,11 +80,8 @@ async def test_workspace_write_confines_the_shell_and_keeps_tools_mirror_and_con
             },
         ]
     )
-    config = HostConfig(
-        binary=str(real_codex.binary),
-        codex_home=str(real_codex.home),
-        idle_timeout_s=30,
-        turn_timeout_s=60,
+    config = config_for(
+        real_codex,
         supported_models=("gpt",),
         model_args={"gpt": "gpt-5.5"},
         socket_dir=str(tmp_path / "sock"),
